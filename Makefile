@@ -1,0 +1,70 @@
+# abusedesk: the commands a newcomer needs. See README.md.
+#   make run    install what is missing, build, start the main job on SQLite
+#   make test   install what is missing, build with sanitizers, run every test
+#   make bench  parser throughput against Sisimai and Python's email package
+#   make deps   install the Debian packages (as root) or print the command
+
+SHELL      := /bin/bash
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+
+DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
+	libglib2.0-dev libgmime-3.0-dev libsqlite3-dev sqlite3 libjansson-dev \
+	libcmocka-dev zlib1g-dev libsisimai-perl python3
+
+.PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	echo "deps: missing: $$missing"; \
+	if [ "$$(id -u)" = 0 ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "deps: run as root: apt-get install -y $$missing"; exit 1; \
+	fi
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j$(JOBS)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, -Werror.
+asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAD_SANITIZE=ON -DAD_WERROR=ON >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j$(JOBS)
+
+fuzz-build: deps
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAD_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j$(JOBS)
+
+# Bounded fuzz runs (FUZZ_SECONDS each), seeded from shared/corpus and fuzz/seeds.
+fuzz-smoke: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh build-fuzz
+
+fuzz: FUZZ_SECONDS = 1800
+fuzz: fuzz-smoke
+
+test: asan build fuzz-smoke
+	./build/corpus_report --check ../shared/corpus
+	@echo "make test: all passed"
+
+corpus-report: build
+	./build/corpus_report ../shared/corpus
+
+bench: build
+	bash bench/parse.sh
+
+run: build
+	bash tools/run-demo.sh
+
+clean:
+	rm -rf build build-asan build-fuzz var

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# fuzz/run.sh BUILD_DIR: runs each libFuzzer target for FUZZ_SECONDS (default 60),
+# after replaying its seed corpus: shared/corpus mails plus tests/malformed for the
+# parser, fuzz/seeds/config and etc/*.conf for the config reader. New inputs go to
+# a scratch corpus under BUILD_DIR; crashes are written there and fail the run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build-fuzz}
+secs=${FUZZ_SECONDS:-60}
+work="$build/fuzz-work"
+mkdir -p "$work/parse" "$work/config" "$work/artifacts"
+
+seeds_parse="$work/seeds-parse"
+mkdir -p "$seeds_parse"
+if [ -d "$here/../shared/corpus" ]; then
+  find "$here/../shared/corpus" -name '*.eml' -size -64k -exec cp -t "$seeds_parse" {} + 2>/dev/null || true
+fi
+find "$here/tests/malformed" -type f -size -256k -exec cp -t "$seeds_parse" {} + 2>/dev/null || true
+seeds_config="$work/seeds-config"
+mkdir -p "$seeds_config"
+cp "$here"/fuzz/seeds/config/* "$here"/etc/*.conf "$seeds_config"/ 2>/dev/null || true
+
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+status=0
+run() {
+  local target=$1 corpus=$2 seeds=$3
+  echo "fuzz: $target for ${secs}s (seeds: $(ls "$seeds" | wc -l) files)"
+  if ! "$build/$target" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=262144 \
+      -timeout=10 -print_final_stats=1 -artifact_prefix="$work/artifacts/$target-" \
+      "$corpus" "$seeds" > "$work/$target.log" 2>&1; then
+    echo "fuzz: $target FAILED; last lines of $work/$target.log:"
+    tail -40 "$work/$target.log"
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$work/$target.log" | tail -2
+  fi
+}
+run fuzz_parse "$work/parse" "$seeds_parse"
+run fuzz_config "$work/config" "$seeds_config"
+exit $status

@@ -1,0 +1,41 @@
+/*
+ * cli.h: shared state of the abusedesk command line: the loaded configuration and
+ * global options, handed to each subcommand. Each subcommand lives in cmd_NAME.c
+ * and returns a sysexits-style exit status.
+ */
+#ifndef AD_CLI_H
+#define AD_CLI_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "util/err.h"
+
+/* sysexits.h values, spelled out so the meaning is visible where they are used. */
+#define EXIT_USAGE 64       /* EX_USAGE */
+#define EXIT_DATAERR 65     /* EX_DATAERR: input is not a mail at all */
+#define EXIT_SOFTWARE 70    /* EX_SOFTWARE */
+#define EXIT_CANTCREAT 73   /* EX_CANTCREAT */
+#define EXIT_TEMPFAIL 75    /* EX_TEMPFAIL: try again later (store unavailable) */
+#define EXIT_CONFIG 78      /* EX_CONFIG */
+
+struct cli {
+    struct config cfg;
+    const char *config_path;    /* -c, or the default */
+};
+
+int cmd_parse(struct cli *cli, int argc, char **argv);
+int cmd_ingest(struct cli *cli, int argc, char **argv);
+int cmd_reports(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
+
+/* Reads at most max bytes of path ("-" = stdin) into a g_malloc'd NUL-terminated
+ * buffer; *truncated tells whether more followed. NULL and err on failure. */
+char *cli_read_bounded(const char *path, size_t max, size_t *len, bool *truncated,
+                       struct ad_err *err);
+
+#endif

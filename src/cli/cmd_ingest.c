@@ -1,0 +1,102 @@
+/*
+ * cmd_ingest.c: `abusedesk ingest` for MTA delivery (Postfix pipe(8), .forward,
+ * procmail) and for Maildirs. Exit status per sysexits, which is what pipe(8)
+ * understands: 0 stored (or already stored), 75 the store is unavailable so the MTA
+ * should keep the message and retry, 65 the input is not a mail at all (kept in the
+ * quarantine folder), 74 an I/O error (also retried by Postfix).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "intake/intake.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: abusedesk [GLOBAL OPTIONS] ingest [-q] [--source NAME]\n"
+            "       abusedesk [GLOBAL OPTIONS] ingest [-q] --maildir DIR\n"
+            "       abusedesk [GLOBAL OPTIONS] ingest [-q] --recover\n"
+            "\n"
+            "Stores report mail. Without options, reads ONE message on standard input,\n"
+            "as Postfix pipe(8) or a .forward file deliver it. The raw message is written\n"
+            "to the spool and fsync'ed before it is parsed; the same bytes delivered\n"
+            "twice are stored once.\n"
+            "\n"
+            "  --maildir DIR  process every message in DIR/new and DIR/cur; messages from\n"
+            "                 new/ are moved to cur/ (flag S) once stored\n"
+            "  --recover      re-process messages an interrupted run left in the spool\n"
+            "  --source NAME  label stored with the report (default: stdin)\n"
+            "  -q             print nothing on success\n"
+            "\n"
+            "Exit status: 0 stored or already stored; 65 not a mail (kept in the\n"
+            "quarantine folder with the reason); 74 I/O error; 75 store unavailable,\n"
+            "retry later (the MTA keeps the message).\n");
+}
+
+static int exit_for(int rc)
+{
+    switch (rc) {
+    case 0:
+        return 0;
+    case AD_ERR_BUSY:
+    case AD_ERR_STORE:
+        return EXIT_TEMPFAIL;
+    case AD_ERR_USAGE:
+        return EXIT_USAGE;
+    default:
+        return 74; /* EX_IOERR */
+    }
+}
+
+int cmd_ingest(struct cli *cli, int argc, char **argv)
+{
+    const char *maildir = NULL, *source = "stdin";
+    bool quiet = false, recover = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--maildir") && i + 1 < argc) {
+            maildir = argv[++i];
+        } else if (!strcmp(argv[i], "--source") && i + 1 < argc) {
+            source = argv[++i];
+        } else if (!strcmp(argv[i], "--recover")) {
+            recover = true;
+        } else if (!strcmp(argv[i], "-q")) {
+            quiet = true;
+        } else {
+            fprintf(stderr, "abusedesk ingest: unknown or incomplete option '%s'\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+
+    struct intake in;
+    struct ad_err err = { 0 };
+    intake_init(&in, &cli->cfg, quiet ? NULL : stderr);
+    int rc;
+    if (maildir || recover) {
+        rc = recover ? intake_spool_recover(&in, &err) : intake_maildir(&in, maildir, &err);
+        if (!quiet || rc)
+            fprintf(stderr, "abusedesk ingest: %u stored, %u duplicate, %u quarantined, %u unreadable\n",
+                    in.n_stored, in.n_duplicate, in.n_quarantined, in.n_failed);
+        if (rc)
+            fprintf(stderr, "abusedesk ingest: %s\n", err.msg);
+        intake_close(&in);
+        return exit_for(rc);
+    }
+    if (isatty(STDIN_FILENO) && !quiet)
+        fprintf(stderr, "abusedesk ingest: reading one message from standard input\n");
+    enum intake_outcome oc = INTAKE_STORED;
+    int64_t id = 0;
+    rc = intake_fd(&in, STDIN_FILENO, source, &oc, &id, &err);
+    intake_close(&in);
+    if (rc) {
+        fprintf(stderr, "abusedesk ingest: %s%s\n", err.msg,
+                exit_for(rc) == EXIT_TEMPFAIL ? " (temporary: retry later)" : "");
+        return exit_for(rc);
+    }
+    return oc == INTAKE_QUARANTINED ? EXIT_DATAERR : 0;
+}

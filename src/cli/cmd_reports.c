@@ -1,0 +1,182 @@
+/*
+ * cmd_reports.c: `abusedesk reports` (list), `abusedesk report show ID` (one report
+ * with its parsed JSON, optionally the raw message), `abusedesk init` (create the
+ * store and directories) and `abusedesk config` (check or describe settings).
+ */
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "store/store.h"
+#include "util/fsutil.h"
+
+static int open_store(struct cli *cli, struct store **st)
+{
+    struct ad_err err = { 0 };
+    char *dir = g_path_get_dirname(cli->cfg.db_path);
+    fs_mkdir_p(dir, NULL);
+    g_free(dir);
+    if (store_open(cli->cfg.db_path, cli->cfg.busy_timeout_ms, st, &err) != 0) {
+        fprintf(stderr, "abusedesk: %s\n", err.msg);
+        return err.code == AD_ERR_BUSY ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
+    }
+    return 0;
+}
+
+static int print_row(const struct store_report_row *row, void *ctx)
+{
+    bool json = *(bool *)ctx;
+    if (json) {
+        printf("{\"id\":%lld,\"received_at\":\"%s\",\"status\":\"%s\",\"report\":%s}\n",
+               (long long)row->id, row->received_at, row->status, row->parsed_json);
+        return 0;
+    }
+    printf("%6lld  %s  %-12s %-10s %-14s %s\n", (long long)row->id, row->received_at, row->kind,
+           row->status, row->feedback_type ? row->feedback_type : "-",
+           row->subject ? row->subject : "");
+    return 0;
+}
+
+int cmd_reports(struct cli *cli, int argc, char **argv)
+{
+    const char *kind = NULL;
+    long long limit = 50;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: abusedesk [GLOBAL OPTIONS] reports [--kind KIND] [--limit N] [--json]\n\n"
+                   "Lists stored reports, newest first (default 50; --limit 0 for all).\n"
+                   "KIND is arf, auth-failure, dsn, abuse-text or unknown. --json prints one\n"
+                   "object per line with the parsed report.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--kind") && i + 1 < argc) {
+            kind = argv[++i];
+        } else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            char *end;
+            limit = strtoll(argv[++i], &end, 10);
+            if (*end || limit < 0) {
+                fprintf(stderr, "abusedesk reports: --limit needs a number >= 0\n");
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else {
+            fprintf(stderr, "abusedesk reports: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    struct store *st = NULL;
+    int rc = open_store(cli, &st);
+    if (rc)
+        return rc;
+    struct ad_err err = { 0 };
+    if (!json)
+        printf("%6s  %-20s  %-12s %-10s %-14s %s\n", "ID", "RECEIVED", "KIND", "STATUS",
+               "FEEDBACK", "SUBJECT");
+    if (store_reports_each(st, kind, limit, print_row, &json, &err) != 0) {
+        fprintf(stderr, "abusedesk reports: %s\n", err.msg);
+        rc = EXIT_SOFTWARE;
+    }
+    store_close(st);
+    return rc;
+}
+
+int cmd_report(struct cli *cli, int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: abusedesk [GLOBAL OPTIONS] report show [--raw] ID\n\n"
+               "Shows one stored report: its metadata and parsed JSON, or with --raw the\n"
+               "original message bytes as received.\n");
+        return 0;
+    }
+    bool raw = false;
+    const char *idarg = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--raw"))
+            raw = true;
+        else
+            idarg = argv[i];
+    }
+    if (argc < 3 || strcmp(argv[1], "show") != 0 || !idarg) {
+        fprintf(stderr, "usage: abusedesk report show [--raw] ID\n");
+        return EXIT_USAGE;
+    }
+    char *end;
+    long long id = strtoll(idarg, &end, 10);
+    if (*end || id <= 0) {
+        fprintf(stderr, "abusedesk report: ID must be a positive number, got '%s'\n", idarg);
+        return EXIT_USAGE;
+    }
+    struct store *st = NULL;
+    int rc = open_store(cli, &st);
+    if (rc)
+        return rc;
+    struct store_report_row row;
+    struct ad_err err = { 0 };
+    if (store_report_get(st, id, raw, &row, &err) != 0) {
+        fprintf(stderr, "abusedesk report: %s\n", err.msg);
+        store_close(st);
+        return err.code == AD_ERR_NOTFOUND ? 1 : EXIT_SOFTWARE;
+    }
+    if (raw) {
+        if (row.raw)
+            fwrite(row.raw, 1, row.raw_len, stdout);
+        else
+            fprintf(stderr, "abusedesk report: raw message not in the database; spooled at %s\n",
+                    row.spool_path ? row.spool_path : "(unknown)");
+    } else {
+        printf("id:          %lld\nreceived:    %s\nsource:      %s\nsize:        %lld\n"
+               "sha256:      %s\nkind:        %s\nformat:      %s\nstatus:      %s\n"
+               "subject:     %s\nparsed:      %s\n",
+               (long long)row.id, row.received_at, row.source ? row.source : "-",
+               (long long)row.size, row.sha256, row.kind, row.format ? row.format : "-",
+               row.status, row.subject ? row.subject : "-", row.parsed_json);
+    }
+    store_row_clear(&row);
+    store_close(st);
+    return 0;
+}
+
+int cmd_init(struct cli *cli, int argc, char **argv)
+{
+    if (argc >= 2) {
+        printf("usage: abusedesk [GLOBAL OPTIONS] init\n\n"
+               "Creates the database (applying schema migrations), the spool and the\n"
+               "quarantine folders named in the configuration.\n");
+        return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? EXIT_USAGE : 0;
+    }
+    struct ad_err err = { 0 };
+    if (fs_mkdir_p(cli->cfg.spool_dir, &err) || fs_mkdir_p(cli->cfg.quarantine_dir, &err)) {
+        fprintf(stderr, "abusedesk init: %s\n", err.msg);
+        return EXIT_CANTCREAT;
+    }
+    struct store *st = NULL;
+    int rc = open_store(cli, &st);
+    if (rc)
+        return rc;
+    printf("database %s at schema version %d\nspool %s\nquarantine %s\n", cli->cfg.db_path,
+           store_schema_version(st), cli->cfg.spool_dir, cli->cfg.quarantine_dir);
+    store_close(st);
+    return 0;
+}
+
+int cmd_config(struct cli *cli, int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "describe")) {
+        config_describe(stdout);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "check") != 0) {
+        printf("usage: abusedesk [-c FILE] config check|describe\n\n"
+               "check: load the configuration and report the first error (exit 78) or OK.\n"
+               "describe: list every group and key with its type, default and meaning.\n");
+        return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? EXIT_USAGE : 0;
+    }
+    /* main() already loaded and validated the file. */
+    printf("%s: OK\n", cli->cfg.path ? cli->cfg.path : "built-in defaults (no file)");
+    printf("store %s\nspool %s\nquarantine %s\n", cli->cfg.db_path, cli->cfg.spool_dir,
+           cli->cfg.quarantine_dir);
+    return 0;
+}

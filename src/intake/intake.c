@@ -1,0 +1,463 @@
+/*
+ * intake.c: the path of every report into abusedesk (see intake.h). Called by
+ * `abusedesk ingest` for MTA pipes and Maildirs, and later by the daemon.
+ *
+ * The order of steps is what makes it safe:
+ *  1. the raw bytes go to spool/tmp, are fsync'ed and renamed to spool/new/<sha256>;
+ *  2. only then is the message parsed (a bounded prefix: memory stays bounded);
+ *  3. it is inserted with its hash as unique key (a retry finds it and stops);
+ *  4. only after the commit is the spool file removed.
+ * A crash between any two steps leaves either the spool file (re-processed by a
+ * retry or by intake_spool_recover()) or the stored row, never neither, and the hash
+ * key means never both twice. Input that is not mail at all is moved to the
+ * quarantine folder with a .reason file. Errors come back in struct ad_err;
+ * AD_ERR_BUSY means "the store is unavailable, try again later".
+ */
+#include "intake.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "parse/parse.h"
+#include "parse/report_json.h"
+#include "util/fsutil.h"
+
+#define INTAKE_CHUNK 65536
+#define INTAKE_BATCH 100
+
+struct msgbuf {
+    char sha[65];
+    char *head;         /* the first max_message_size bytes, NUL-terminated */
+    size_t head_len;
+    size_t total;       /* size of the whole message */
+};
+
+static void msgbuf_clear(struct msgbuf *m)
+{
+    g_free(m->head);
+    memset(m, 0, sizeof(*m));
+}
+
+void intake_init(struct intake *in, const struct config *cfg, FILE *log)
+{
+    memset(in, 0, sizeof(*in));
+    in->cfg = cfg;
+    in->log = log;
+}
+
+void intake_close(struct intake *in)
+{
+    in->st = store_close(in->st);
+}
+
+static int open_store(struct intake *in, struct ad_err *err)
+{
+    if (in->st)
+        return 0;
+    char *dir = g_path_get_dirname(in->cfg->db_path);
+    int rc = fs_mkdir_p(dir, err);
+    g_free(dir);
+    if (rc)
+        return ad_err_set(err, AD_ERR_BUSY, "%s", err ? err->msg : "cannot create store directory");
+    return store_open(in->cfg->db_path, in->cfg->busy_timeout_ms, &in->st, err);
+}
+
+/* Streams fd through the hash, keeps the head, and copies to out_fd when >= 0. */
+static int slurp(int fd, int out_fd, size_t max, struct msgbuf *m, struct ad_err *err)
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    char *buf = g_malloc(INTAKE_CHUNK);
+    size_t cap = 0;
+    int rc = 0;
+    m->head = NULL;
+    m->head_len = m->total = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, INTAKE_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = ad_err_set(err, AD_ERR_IO, "read: %s", strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        g_checksum_update(ck, (const guchar *)buf, (gssize)n);
+        m->total += (size_t)n;
+        if (m->head_len < max) {
+            size_t take = MIN((size_t)n, max - m->head_len);
+            if (m->head_len + take + 1 > cap) {
+                cap = MAX(cap * 2, m->head_len + take + 1);
+                cap = MIN(cap, max + 1);
+                m->head = g_realloc(m->head, cap);
+            }
+            memcpy(m->head + m->head_len, buf, take);
+            m->head_len += take;
+        }
+        for (ssize_t off = 0; out_fd >= 0 && off < n;) {
+            ssize_t w = write(out_fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                rc = ad_err_set(err, AD_ERR_IO, "spool write: %s", strerror(errno));
+                goto out;
+            }
+            off += w;
+        }
+    }
+out:
+    if (!m->head)
+        m->head = g_malloc(1);
+    m->head[m->head_len] = '\0';
+    g_strlcpy(m->sha, g_checksum_get_string(ck), sizeof(m->sha));
+    g_checksum_free(ck);
+    g_free(buf);
+    return rc;
+}
+
+static int read_file(const char *path, size_t max, struct msgbuf *m, struct ad_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ad_err_set(err, AD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int rc = slurp(fd, -1, max, m, err);
+    close(fd);
+    return rc;
+}
+
+static int quarantine(struct intake *in, const char *path, const struct msgbuf *m,
+                      const char *reason, const char *source, struct ad_err *err)
+{
+    int rc = fs_mkdir_p(in->cfg->quarantine_dir, err);
+    if (rc)
+        return rc;
+    char *dst = g_strdup_printf("%s/%s.eml", in->cfg->quarantine_dir, m->sha);
+    char *rpath = g_strdup_printf("%s/%s.reason", in->cfg->quarantine_dir, m->sha);
+    char *text = g_strdup_printf("source: %s\nsize: %zu\nreason: %s\n", source, m->total, reason);
+    rc = fs_write_durable(rpath, text, strlen(text), err);
+    if (rc == 0)
+        rc = fs_move_durable(path, dst, err);
+    if (rc == 0 && in->log)
+        fprintf(in->log, "quarantined %s source=%s reason=\"%s\"\n", dst, source, reason);
+    g_free(text);
+    g_free(rpath);
+    g_free(dst);
+    return rc;
+}
+
+static const char *report_status(const struct report *r, bool truncated)
+{
+    if (truncated || r->warning)
+        return "truncated";
+    return r->kind == REPORT_UNKNOWN ? "unknown" : "parsed";
+}
+
+/* Parses and stores one message whose bytes are durable at path. */
+static int process(struct intake *in, const char *path, const struct msgbuf *m,
+                   const char *source, const char *keep_path, enum intake_outcome *outcome,
+                   int64_t *id, struct ad_err *err)
+{
+    struct parse_limits lim;
+    parse_limits_default(&lim);
+    lim.max_size = in->cfg->max_message_size;
+    bool truncated = m->total > m->head_len;
+    struct ad_err perr = { 0 };
+    *id = 0;
+
+    struct report *r = parse_message(m->head, m->head_len, &lim, &perr);
+    if (!r) {
+        *outcome = INTAKE_QUARANTINED;
+        in->n_quarantined++;
+        return quarantine(in, path, m, perr.msg, source, err);
+    }
+    int rc = open_store(in, err);
+    if (rc) {
+        report_free(r);
+        return rc;
+    }
+    char *json = report_json_line(r, NULL);
+    struct store_report_in sr = {
+        .sha256 = m->sha,
+        .source = source,
+        .spool_path = truncated ? keep_path : NULL,
+        .raw = truncated ? NULL : (const unsigned char *)m->head,
+        .raw_len = m->head_len,
+        .size = m->total,
+        .compress = in->cfg->compress_raw,
+        .kind = report_kind_name(r->kind),
+        .format = r->dsn_format,
+        .feedback_type = r->feedback_type,
+        .subject = r->original && r->original->subject ? r->original->subject : r->subject,
+        .from_addr = r->from,
+        .source_ip = r->source_ip,
+        .original_message_id = r->original ? r->original->message_id : NULL,
+        .parsed_json = json,
+        .status = report_status(r, truncated),
+    };
+    bool dup = false;
+    rc = store_report_add(in->st, &sr, id, &dup, err);
+    if (rc == 0) {
+        *outcome = dup ? INTAKE_DUPLICATE : INTAKE_STORED;
+        if (dup)
+            in->n_duplicate++;
+        else
+            in->n_stored++;
+        if (in->log)
+            fprintf(in->log, "%s id=%lld kind=%s sha256=%.16s source=%s\n",
+                    dup ? "duplicate" : "stored", (long long)*id, sr.kind, m->sha, source);
+    }
+    free(json);
+    report_free(r);
+    return rc;
+}
+
+static int spool_dirs(struct intake *in, char **tmpd, char **newd, char **larged,
+                      struct ad_err *err)
+{
+    *tmpd = g_build_filename(in->cfg->spool_dir, "tmp", NULL);
+    *newd = g_build_filename(in->cfg->spool_dir, "new", NULL);
+    *larged = g_build_filename(in->cfg->spool_dir, "large", NULL);
+    int rc = fs_mkdir_p(*tmpd, err);
+    if (!rc)
+        rc = fs_mkdir_p(*newd, err);
+    if (!rc)
+        rc = fs_mkdir_p(*larged, err);
+    return rc;
+}
+
+/* After a commit: drop the spooled copy, or keep it as the raw archive when the
+ * message was too large to go into the database whole. */
+static int spool_done(const char *path, const char *keep_path, bool truncated,
+                      struct ad_err *err)
+{
+    if (truncated)
+        return fs_move_durable(path, keep_path, err);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return ad_err_set(err, AD_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int intake_fd(struct intake *in, int fd, const char *source, enum intake_outcome *outcome,
+              int64_t *id, struct ad_err *err)
+{
+    char *tmpd = NULL, *newd = NULL, *larged = NULL, *tmp = NULL, *final = NULL, *keep = NULL;
+    struct msgbuf m = { 0 };
+    int rc = spool_dirs(in, &tmpd, &newd, &larged, err);
+    if (rc)
+        goto out;
+
+    tmp = g_strdup_printf("%s/%lld.%ld.%08x", tmpd, (long long)g_get_real_time(), (long)getpid(),
+                          g_random_int());
+    int out_fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (out_fd < 0) {
+        rc = ad_err_set(err, AD_ERR_IO, "cannot create spool file %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    rc = slurp(fd, out_fd, in->cfg->max_message_size, &m, err);
+    if (rc == 0 && fsync(out_fd) != 0)
+        rc = ad_err_set(err, AD_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
+    close(out_fd);
+    if (rc) {
+        unlink(tmp);
+        goto out;
+    }
+    final = g_strdup_printf("%s/%s.eml", newd, m.sha);
+    keep = g_strdup_printf("%s/%s.eml", larged, m.sha);
+    if (rename(tmp, final) != 0) {
+        rc = ad_err_set(err, AD_ERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if ((rc = fs_sync_dir(newd, err)))
+        goto out;
+
+    rc = process(in, final, &m, source, keep, outcome, id, err);
+    if (rc == 0 && *outcome != INTAKE_QUARANTINED)
+        rc = spool_done(final, keep, m.total > m.head_len, err);
+out:
+    msgbuf_clear(&m);
+    g_free(tmpd);
+    g_free(newd);
+    g_free(larged);
+    g_free(tmp);
+    g_free(final);
+    g_free(keep);
+    return rc;
+}
+
+/* Sorted list of regular files in dir (names only); NULL-terminated, g_strfreev. */
+static char **list_files(const char *dir)
+{
+    GPtrArray *a = g_ptr_array_new();
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.')
+                g_ptr_array_add(a, g_strdup(e->d_name));
+        closedir(d);
+    }
+    g_ptr_array_add(a, NULL);
+    return (char **)g_ptr_array_free(a, FALSE);
+}
+
+static gint cmp_strp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char **list_sorted(const char *dir)
+{
+    char **v = list_files(dir);
+    qsort(v, g_strv_length(v), sizeof(char *), (int (*)(const void *, const void *))cmp_strp);
+    return v;
+}
+
+struct pending_move {
+    char *from, *to;
+};
+
+static int flush_batch(struct intake *in, GArray *moves, bool *in_tx, struct ad_err *err)
+{
+    int rc = 0;
+    if (*in_tx) {
+        rc = store_commit(in->st, err);
+        *in_tx = false;
+        if (rc)
+            store_rollback(in->st);
+    }
+    for (guint i = 0; i < moves->len; i++) {
+        struct pending_move *pm = &g_array_index(moves, struct pending_move, i);
+        if (rc == 0 && rename(pm->from, pm->to) != 0 && errno != ENOENT)
+            rc = ad_err_set(err, AD_ERR_IO, "cannot move %s: %s", pm->from, strerror(errno));
+        g_free(pm->from);
+        g_free(pm->to);
+    }
+    g_array_set_size(moves, 0);
+    return rc;
+}
+
+int intake_maildir(struct intake *in, const char *dir, struct ad_err *err)
+{
+    static const char *const subdirs[] = { "new", "cur" };
+    char *curd = g_build_filename(dir, "cur", NULL);
+    char *newd0 = g_build_filename(dir, "new", NULL);
+    if (!g_file_test(curd, G_FILE_TEST_IS_DIR) && !g_file_test(newd0, G_FILE_TEST_IS_DIR)) {
+        int rc = ad_err_set(err, AD_ERR_USAGE, "%s is not a Maildir (no new/ or cur/)", dir);
+        g_free(curd);
+        g_free(newd0);
+        return rc;
+    }
+    g_free(newd0);
+    GArray *moves = g_array_new(FALSE, FALSE, sizeof(struct pending_move));
+    bool in_tx = false;
+    int rc = 0, n_in_batch = 0;
+
+    for (size_t s = 0; s < G_N_ELEMENTS(subdirs) && rc == 0; s++) {
+        char *sub = g_build_filename(dir, subdirs[s], NULL);
+        char **names = list_sorted(sub);
+        for (char **nm = names; *nm && rc == 0; nm++) {
+            char *path = g_build_filename(sub, *nm, NULL);
+            struct msgbuf m = { 0 };
+            struct ad_err ferr = { 0 };
+            if (read_file(path, in->cfg->max_message_size, &m, &ferr) != 0) {
+                if (in->log)
+                    fprintf(in->log, "skipped %s: %s\n", path, ferr.msg);
+                in->n_failed++;
+                g_free(path);
+                msgbuf_clear(&m);
+                continue;
+            }
+            if (!in_tx) {
+                if ((rc = open_store(in, err)) || (rc = store_begin(in->st, err))) {
+                    g_free(path);
+                    msgbuf_clear(&m);
+                    break;
+                }
+                in_tx = true;
+            }
+            char *source = g_strdup_printf("maildir:%s", path);
+            char *keep = NULL; /* large Maildir messages stay where they are */
+            enum intake_outcome oc;
+            int64_t id = 0;
+            bool truncated = m.total > m.head_len;
+            keep = truncated ? g_strdup(path) : NULL;
+            rc = process(in, path, &m, source, keep, &oc, &id, err);
+            if (rc == 0 && s == 0 && oc != INTAKE_QUARANTINED) {
+                /* new/ -> cur/ with the Seen flag, after the commit. */
+                struct pending_move pm = { g_strdup(path),
+                                           g_strdup_printf("%s/%s:2,S", curd, *nm) };
+                g_array_append_val(moves, pm);
+            }
+            g_free(keep);
+            g_free(source);
+            g_free(path);
+            msgbuf_clear(&m);
+            if (rc == 0 && ++n_in_batch >= INTAKE_BATCH) {
+                rc = flush_batch(in, moves, &in_tx, err);
+                n_in_batch = 0;
+            }
+        }
+        g_strfreev(names);
+        g_free(sub);
+    }
+    if (rc == 0)
+        rc = flush_batch(in, moves, &in_tx, err);
+    else {
+        if (in_tx && in->st)
+            store_rollback(in->st);
+        for (guint i = 0; i < moves->len; i++) {
+            g_free(g_array_index(moves, struct pending_move, i).from);
+            g_free(g_array_index(moves, struct pending_move, i).to);
+        }
+    }
+    g_array_free(moves, TRUE);
+    g_free(curd);
+    return rc;
+}
+
+int intake_spool_recover(struct intake *in, struct ad_err *err)
+{
+    char *tmpd = NULL, *newd = NULL, *larged = NULL;
+    int rc = spool_dirs(in, &tmpd, &newd, &larged, err);
+    if (rc == 0) {
+        char **names = list_sorted(newd);
+        for (char **nm = names; *nm && rc == 0; nm++) {
+            char *path = g_build_filename(newd, *nm, NULL);
+            char *keep = g_build_filename(larged, *nm, NULL);
+            struct msgbuf m = { 0 };
+            enum intake_outcome oc = INTAKE_STORED;
+            int64_t id;
+            rc = read_file(path, in->cfg->max_message_size, &m, err);
+            if (rc != 0 && !g_file_test(path, G_FILE_TEST_EXISTS))
+                rc = 0; /* a concurrent ingest finished it first */
+            else if (rc == 0)
+                rc = process(in, path, &m, "spool", keep, &oc, &id, err);
+            if (rc == 0 && m.head && oc != INTAKE_QUARANTINED)
+                rc = spool_done(path, keep, m.total > m.head_len, err);
+            msgbuf_clear(&m);
+            g_free(keep);
+            g_free(path);
+        }
+        g_strfreev(names);
+        /* Half-written temp files hold no acknowledged message: the MTA still has it. */
+        char **tmps = list_files(tmpd);
+        for (char **nm = tmps; *nm; nm++) {
+            char *p = g_build_filename(tmpd, *nm, NULL);
+            struct stat sb;
+            if (stat(p, &sb) == 0 && sb.st_mtime < time(NULL) - 3600)
+                unlink(p);
+            g_free(p);
+        }
+        g_strfreev(tmps);
+    }
+    g_free(tmpd);
+    g_free(newd);
+    g_free(larged);
+    return rc;
+}

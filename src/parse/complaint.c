@@ -1,0 +1,119 @@
+/*
+ * complaint.c: recognises free-form abuse complaints. Called by parse_message()
+ * after the ARF and bounce recognisers found nothing. A complaint is a mail whose
+ * subject or first text part speaks of spam/abuse/phishing and that carries the
+ * offending message, either attached (message/rfc822) or quoted as a header block in
+ * the text. Keyword lists are English and German, the languages our reporters use.
+ * Never fails; returns 0 when the mail does not read as a complaint.
+ */
+#include "complaint.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "mime.h"
+#include "original.h"
+
+#define COMPLAINT_MAX_TEXT (1024 * 1024)
+
+static const char *const complaint_words[] = {
+    "spam", "abuse", "complaint", "phishing", "unsolicited", "junk mail",
+    "beschwerde", "missbrauch", "unerwünscht", "unverlangt", "scam", "fraud",
+};
+
+static bool has_complaint_word(const char *s)
+{
+    if (!s)
+        return false;
+    char *low = g_utf8_strdown(s, -1);
+    bool hit = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(complaint_words) && !hit; i++)
+        hit = strstr(low, complaint_words[i]) != NULL;
+    g_free(low);
+    return hit;
+}
+
+/* Header names that start a quoted original; a block needs two of them. */
+static bool is_start_field(const char *p, size_t n)
+{
+    static const char *const names[] = { "Received:", "Return-Path:", "Message-ID:",
+                                         "From:", "Date:", "Subject:", "To:" };
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        size_t l = strlen(names[i]);
+        if (n >= l && g_ascii_strncasecmp(p, names[i], l) == 0)
+            return true;
+    }
+    return false;
+}
+
+int complaint_quoted_original(struct report *r, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        if (is_start_field(p, (size_t)(eol - p))) {
+            /* Confirm: another start field within the next few lines. */
+            const char *q = eol + 1;
+            int fields = 1;
+            for (int i = 0; i < 8 && q < end && fields < 2; i++) {
+                const char *e2 = memchr(q, '\n', (size_t)(end - q));
+                if (!e2)
+                    e2 = end;
+                if (is_start_field(q, (size_t)(e2 - q)))
+                    fields++;
+                q = e2 + 1;
+            }
+            if (fields >= 2 && original_from_text(r, p, (size_t)(end - p)) == 0)
+                return 0;
+        }
+        p = eol + 1;
+    }
+    return -1;
+}
+
+int complaint_parse(struct report *r, GMimeMessage *msg)
+{
+    GMimeObject *root = g_mime_message_get_mime_part(msg);
+    if (!root)
+        return 0;
+    GMimeObject *textpart = mime_find(root, "text", "plain", false);
+    char *text = NULL;
+    size_t n = 0;
+    if (textpart)
+        text = mime_part_utf8(textpart, COMPLAINT_MAX_TEXT, &n);
+    const char *subject = g_mime_message_get_subject(msg);
+    bool words = has_complaint_word(subject);
+    if (!words && text) {
+        /* Only the first few KB: a quoted spam may itself say "spam". */
+        char *head = g_utf8_substring(text, 0, MIN(g_utf8_strlen(text, -1), 2048));
+        words = has_complaint_word(head);
+        g_free(head);
+    }
+    int found = 0;
+    if (words) {
+        GMimeObject *att = mime_find(root, "message", "rfc822", false);
+        if (att && GMIME_IS_MESSAGE_PART(att)) {
+            GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(att));
+            if (m && original_from_gmime(r, g_mime_object_get_header_list(GMIME_OBJECT(m))) == 0)
+                found = 1;
+        }
+        if (!found) {
+            GMimeObject *hp = mime_find(root, "text", "rfc822-headers", false);
+            size_t hn = 0;
+            char *ht = hp ? mime_part_text(hp, COMPLAINT_MAX_TEXT, &hn) : NULL;
+            if (ht && original_from_text(r, ht, hn) == 0)
+                found = 1;
+            g_free(ht);
+        }
+        if (!found && text && complaint_quoted_original(r, text, n) == 0)
+            found = 1;
+    }
+    g_free(text);
+    if (found) {
+        r->kind = REPORT_ABUSE_TEXT;
+        r->dsn_format = "abuse-text";
+    }
+    return found;
+}

@@ -1,0 +1,443 @@
+/*
+ * dsn.c: the bounce recogniser. dsn_parse() is called by parse.c for every mail
+ * that is not an ARF report. It walks the MIME tree (depth <= DSN_MAX_DEPTH,
+ * at most DSN_MAX_PARTS parts), reads RFC 3464 message/delivery-status and
+ * message/global-delivery-status parts (dsn_rfc3464.c), then the human-readable
+ * text of the bounce for the non-standard formats (dsn_text.c), fills in what the
+ * delivery-status part left out from that text, and decides status and reason for
+ * each recipient (reason.h). The original message comes from a message/rfc822 or
+ * text/rfc822-headers part, or from the text quoted after a marker line.
+ *
+ * Hostile input never makes it fail: it returns 0 (not a bounce) or 1 with
+ * whatever it could read. Everything it stores goes into the report's arena;
+ * temporary GMime objects and GLib buffers are released before it returns.
+ */
+#include "dsn.h"
+
+#include <string.h>
+
+#include "dsn_priv.h"
+#include "original.h"
+#include "reason.h"
+
+/* What the MIME walk found. Objects are borrowed from the message. */
+struct dsn_walk {
+    size_t n_parts;
+    bool feedback;              /* an ARF report: not ours */
+    GPtrArray *ds_parts;        /* GMimePart * of message/(global-)delivery-status */
+    GMimeObject *text_part;     /* first text/plain outside an attached message */
+    GMimeObject *html_part;     /* first text/html, when there is no text/plain */
+    GMimeMessage *orig_msg;     /* first attached message/rfc822 */
+    GMimePart *orig_headers;    /* first text/rfc822-headers */
+};
+
+static bool ct_is(GMimeContentType *ct, const char *type, const char *sub)
+{
+    return ct && g_mime_content_type_is_type(ct, type, sub);
+}
+
+static void walk(GMimeObject *obj, int depth, struct dsn_walk *w)
+{
+    if (!obj || depth > DSN_MAX_DEPTH || w->n_parts++ >= DSN_MAX_PARTS)
+        return;
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    if (GMIME_IS_MULTIPART(obj)) {
+        if (ct_is(ct, "multipart", "report")) {
+            const char *rt = g_mime_content_type_get_parameter(ct, "report-type");
+            if (rt && g_ascii_strcasecmp(rt, "feedback-report") == 0)
+                w->feedback = true;
+        }
+        int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+        for (int i = 0; i < n && i < DSN_MAX_PARTS; i++)
+            walk(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), depth + 1, w);
+        return;
+    }
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        if (m && !w->orig_msg)
+            w->orig_msg = m;
+        return;
+    }
+    if (!GMIME_IS_PART(obj))
+        return;
+    if (ct_is(ct, "message", "delivery-status") || ct_is(ct, "message", "global-delivery-status")) {
+        g_ptr_array_add(w->ds_parts, obj);
+    } else if (ct_is(ct, "message", "feedback-report")) {
+        w->feedback = true;
+    } else if (ct_is(ct, "text", "rfc822-headers") || ct_is(ct, "message", "rfc822-headers")
+               || ct_is(ct, "message", "global-headers")) {
+        if (!w->orig_headers)
+            w->orig_headers = GMIME_PART(obj);
+    } else if (ct_is(ct, "text", "plain")) {
+        if (!w->text_part)
+            w->text_part = obj;
+    } else if (ct_is(ct, "text", "html")) {
+        if (!w->html_part)
+            w->html_part = obj;
+    }
+}
+
+/* Turns CRLF and lone CR into LF and NUL into space, in place; returns the new length. */
+static size_t normalise(char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\r') {
+            if (i + 1 < n && s[i + 1] == '\n')
+                continue;
+            c = '\n';
+        } else if (c == '\0') {
+            c = ' ';
+        }
+        s[o++] = c;
+    }
+    s[o] = '\0';
+    return o;
+}
+
+/* The decoded content of a leaf part as a NUL-terminated, LF-normalised string
+ * (g_free), converted to UTF-8 for text parts; NULL when it has none. */
+static char *part_text(GMimeObject *obj, size_t *len)
+{
+    *len = 0;
+    if (!GMIME_IS_PART(obj))
+        return NULL;
+    char *s = NULL;
+    size_t n = 0;
+    if (GMIME_IS_TEXT_PART(obj)) {
+        s = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+        if (!s)
+            return NULL;
+        n = strlen(s);
+    } else {
+        GMimeDataWrapper *dw = g_mime_part_get_content(GMIME_PART(obj));
+        if (!dw)
+            return NULL;
+        GMimeStream *mem = g_mime_stream_mem_new();
+        g_mime_data_wrapper_write_to_stream(dw, mem);
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        n = ba ? ba->len : 0;
+        s = g_malloc(n + 1);
+        if (n)
+            memcpy(s, ba->data, n);
+        s[n] = '\0';
+        g_object_unref(mem);
+    }
+    if (n > DSN_MAX_BODY)
+        n = DSN_MAX_BODY;
+    *len = normalise(s, n);
+    return s;
+}
+
+/* Reduces HTML to text: tags dropped, <br>, </p>, </div>, </tr> become line ends,
+ * a few entities decoded. In place; returns the new length. */
+static size_t html_to_text(char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '<') {
+            const char *gt = memchr(s + i, '>', n - i);
+            if (!gt)
+                break;
+            size_t tl = (size_t)(gt - (s + i));
+            if (dsn_hasprefix(s + i, tl, "<br") || dsn_hasprefix(s + i, tl, "</p")
+                || dsn_hasprefix(s + i, tl, "</div") || dsn_hasprefix(s + i, tl, "</tr")
+                || dsn_hasprefix(s + i, tl, "<p") || dsn_hasprefix(s + i, tl, "</h"))
+                s[o++] = '\n';
+            i += tl;
+            continue;
+        }
+        if (s[i] == '&') {
+            static const struct {
+                const char *ent;
+                char c;
+            } ents[] = {{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&nbsp;", ' '},
+                        {"&quot;", '"'}, {"&#39;", '\''}};
+            bool done = false;
+            for (size_t k = 0; k < G_N_ELEMENTS(ents); k++) {
+                size_t el = strlen(ents[k].ent);
+                if (dsn_hasprefix(s + i, n - i, ents[k].ent)) {
+                    s[o++] = ents[k].c;
+                    i += el - 1;
+                    done = true;
+                    break;
+                }
+            }
+            if (done)
+                continue;
+        }
+        s[o++] = s[i];
+    }
+    s[o] = '\0';
+    return o;
+}
+
+/* Copies a top-level header (decoded) into a GLib string, or NULL. */
+static char *header_dup(GMimeMessage *msg, const char *name)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
+    if (!v)
+        return NULL;
+    return g_mime_utils_header_decode_text(NULL, v);
+}
+
+/* Fills recipients' missing diagnostic text and command from the text body. */
+static void merge_text(struct dsn_scan *s, struct dsn_scan *t)
+{
+    for (guint i = 0; i < s->ents->len; i++) {
+        struct dsn_ent *e = g_ptr_array_index(s->ents, i);
+        struct dsn_ent *x = dsn_ent_find(t, e->rcpt);
+        if (!x && t->ents->len == 1 && s->ents->len == 1)
+            x = g_ptr_array_index(t->ents, 0);
+        if (!x)
+            continue;
+        if (x->diag && (!e->diag || strstr(x->diag, e->diag))
+            && !strstr(x->diag, "Final-Recipient:") && !strstr(x->diag, "Diagnostic-Code:")) {
+            /* The text often says more ("host ... said: ... (in reply to RCPT TO
+             * command)") than the Diagnostic-Code field. */
+            g_free(e->diag);
+            e->diag = g_strdup(x->diag);
+        }
+        if (!e->cmd && x->cmd)
+            e->cmd = g_strdup(x->cmd);
+        if (!e->reason)
+            e->reason = x->reason;
+        if (!e->cmd && !dsn_cmd_guess(e->diag) && dsn_cmd_guess(x->diag))
+            e->cmd = g_strdup(dsn_cmd_guess(x->diag));
+        if (!e->rmta && x->rmta)
+            e->rmta = g_strdup(x->rmta);
+    }
+}
+
+/* Copies an original message's headers from a text/rfc822-headers part. */
+static void original_from_headers_part(struct report *r, GMimePart *part)
+{
+    size_t n = 0;
+    char *s = part_text(GMIME_OBJECT(part), &n);
+    if (!s)
+        return;
+    GMimeStream *st = g_mime_stream_mem_new_with_buffer(s, n);
+    GMimeParser *p = g_mime_parser_new_with_stream(st);
+    GMimeMessage *m = g_mime_parser_construct_message(p, NULL);
+    if (m) {
+        original_from_gmime(r, g_mime_object_get_header_list(GMIME_OBJECT(m)));
+        g_object_unref(m);
+    } else {
+        original_from_text(r, s, n);
+    }
+    g_object_unref(p);
+    g_object_unref(st);
+    g_free(s);
+}
+
+/* Counts how often the word w occurs in s (bounded by s's length). */
+static int count_word(const char *s, const char *w)
+{
+    int n = 0;
+    size_t wl = strlen(w);
+    if (wl == 0)
+        return 0;
+    for (const char *p = strstr(s, w); p; p = strstr(p + wl, w)) {
+        bool left = p == s || !g_ascii_isalnum(p[-1]);
+        bool right = !g_ascii_isalnum(p[wl]);
+        if (left && right)
+            n++;
+    }
+    return n;
+}
+
+/* Multi-line SMTP replies repeat "550-5.7.1" at the start of every line; once
+ * they are joined into one line the repeats are noise for the reason classifier.
+ * Removes every " NNN-X.Y.Z" / " NNN X.Y.Z" / " NNN " after the first character
+ * when the codes occur more than twice. Returns a new string (g_free). */
+static char *diag_sweep(const char *diag)
+{
+    char vs[16];
+    int reply = dsn_reply_find(diag);
+    bool have_vs = dsn_status_find(diag, false, vs);
+    char vr[8];
+    g_snprintf(vr, sizeof vr, "%d", reply);
+    int n = (have_vs ? count_word(diag, vs) : 0) + (reply ? count_word(diag, vr) : 0);
+    if (n <= 2)
+        return g_strdup(diag);
+    GString *g = g_string_sized_new(strlen(diag));
+    for (const char *p = diag; *p;) {
+        const char *q = p;
+        if (*q == ';')
+            q++;
+        if (q != diag && *q == ' ' && (q[1] == '4' || q[1] == '5') && g_ascii_isdigit(q[2])
+            && g_ascii_isdigit(q[3]) && (q[4] == ' ' || q[4] == '-')) {
+            q += 5;
+            char code[16];
+            if (dsn_status_find(q, false, code) && strncmp(q, code, strlen(code)) == 0)
+                q += strlen(code);
+            g_string_append_c(g, ' ');
+            p = q;
+            continue;
+        }
+        g_string_append_c(g, *p++);
+    }
+    char *out = NULL;
+    dsn_set(&out, g->str, g->len);
+    g_string_free(g, TRUE);
+    return out ? out : g_strdup(diag);
+}
+
+/* True when a diagnostic without any code says the failure was a time-out of
+ * retries (the MTA gave up on a temporary error). */
+static bool temporary_text(const char *diag)
+{
+    static const char *const marks[] = {"retry timeout exceeded", "have been failing for a long time",
+                                        "Delay reason", "retry time not reached"};
+    for (size_t i = 0; i < G_N_ELEMENTS(marks); i++)
+        if (dsn_memcasestr(diag, strlen(diag), marks[i]))
+            return true;
+    return false;
+}
+
+/* Decides status, command and reason of one entry and stores it in r. */
+static void finish_ent(struct report *r, const struct dsn_ent *e)
+{
+    struct dsn_rcpt *d = report_add_rcpt(r);
+    d->final_recipient = report_strtrim(r, e->rcpt, -1);
+    d->original_recipient = report_strtrim(r, e->orig_rcpt, -1);
+    d->remote_mta = report_strtrim(r, e->rmta, -1);
+
+    const char *cmd = e->cmd ? e->cmd : dsn_cmd_guess(e->diag);
+    d->smtp_command = report_str(r, cmd, -1);
+
+    /* The status field wins unless the diagnostic names a more precise code;
+     * a diagnostic code is the fallback when the bounce has no status field. */
+    char code[16];
+    const char *status = e->status;
+    bool vague = !status || (strlen(status) == 5 && strcmp(status + 1, ".0.0") == 0);
+    if (e->diag && dsn_status_find(e->diag, true, code) && !(status && status[0] == '2'))
+        status = code;
+    else if (vague && e->diag && dsn_status_find(e->diag, false, code)
+             && strcmp(code + 1, ".0.0") != 0)
+        status = code;
+    else if (!status && e->diag && dsn_status_find(e->diag, false, code))
+        status = code;
+
+    const char *action = e->action;
+    char *swept = e->diag ? diag_sweep(e->diag) : NULL;
+    d->diagnostic_code = report_strtrim(r, swept, -1);
+    const char *reason = e->reason ? e->reason : reason_classify(swept, status, cmd, action);
+    g_free(swept);
+    bool temporary = false;
+    if (status)
+        temporary = status[0] == '4';
+    else if (action && g_ascii_strcasecmp(action, "delayed") == 0)
+        temporary = true;
+    else if (e->diag)
+        temporary = dsn_reply_find(e->diag) / 100 == 4 || temporary_text(e->diag);
+    if (!status || ((strcmp(status, "5.0.0") == 0 || strcmp(status, "4.0.0") == 0) && !e->status))
+        status = reason_internal_status(reason, temporary);
+    d->status = report_str(r, status, -1);
+    d->reason = report_str(r, reason, -1);
+    if (!action)
+        action = reason && strcmp(reason, "expired") == 0 ? "delayed"
+                 : reason && strcmp(reason, "delivered") == 0 ? "delivered"
+                                                              : "failed";
+    d->action = report_str(r, action, -1);
+}
+
+int dsn_parse(struct report *r, GMimeMessage *msg, const char *text, size_t len)
+{
+    if (!r || !msg)
+        return 0;
+    int ret = 0;
+    struct dsn_scan s, t;
+    dsn_scan_init(&s);
+    dsn_scan_init(&t);
+    struct dsn_walk w = {0};
+    w.ds_parts = g_ptr_array_new();
+    char *body = NULL;
+    size_t body_len = 0;
+    char *from = header_dup(msg, "From");
+    char *subject = header_dup(msg, "Subject");
+    char *failed = header_dup(msg, "X-Failed-Recipients");
+    char *to = header_dup(msg, "To");
+
+    walk(g_mime_message_get_mime_part(msg), 0, &w);
+    if (w.feedback)
+        goto out;
+
+    for (guint i = 0; i < w.ds_parts->len; i++) {
+        size_t n = 0;
+        char *ds = part_text(g_ptr_array_index(w.ds_parts, i), &n);
+        if (ds)
+            dsn_rfc3464_fields(&s, ds, n);
+        g_free(ds);
+    }
+    if (s.ents->len > 0)
+        s.format = "rfc3464";
+
+    if (w.text_part) {
+        body = part_text(w.text_part, &body_len);
+    } else if (w.html_part) {
+        body = part_text(w.html_part, &body_len);
+        if (body)
+            body_len = html_to_text(body, body_len);
+    }
+    if (s.ents->len == 0 && text && len > 0) {
+        /* Delivery-status fields quoted in a text part or in a broken MIME body. */
+        const char *fr = dsn_memcasestr(text, len, "\nFinal-Recipient:");
+        if (fr && (dsn_memcasestr(text, len, "\nStatus:") || dsn_memcasestr(text, len, "\nAction:"))) {
+            const char *start = fr + 1;
+            const char *rm = dsn_memcasestr(text, (size_t)(fr - text) + 1, "\nReporting-MTA:");
+            if (rm)
+                start = rm + 1;
+            dsn_rfc3464_fields(&s, start, len - (size_t)(start - text));
+            if (s.ents->len > 0)
+                s.format = "rfc3464";
+        }
+    }
+    if (body) {
+        dsn_text_parse(&t, body, body_len, from, subject, to, failed);
+        if (s.ents->len == 0) {
+            /* No delivery-status part: the text is all there is. */
+            GPtrArray *tmp = s.ents;
+            s.ents = t.ents;
+            t.ents = tmp;
+            s.format = t.format;
+        } else {
+            merge_text(&s, &t);
+        }
+        if (t.inline_orig) {
+            s.inline_orig = t.inline_orig;
+            s.inline_orig_len = t.inline_orig_len;
+        }
+    }
+    if (s.ents->len == 0)
+        goto out;
+
+    r->kind = REPORT_DSN;
+    r->dsn_format = report_str(r, s.format ? s.format : "unknown", -1);
+    if (s.reporting_mta)
+        r->reporting_mta = report_strtrim(r, s.reporting_mta, -1);
+    else if (t.reporting_mta)
+        r->reporting_mta = report_strtrim(r, t.reporting_mta, -1);
+    for (guint i = 0; i < s.ents->len; i++)
+        finish_ent(r, g_ptr_array_index(s.ents, i));
+
+    if (w.orig_msg)
+        original_from_gmime(r, g_mime_object_get_header_list(GMIME_OBJECT(w.orig_msg)));
+    else if (w.orig_headers)
+        original_from_headers_part(r, w.orig_headers);
+    else if (s.inline_orig)
+        original_from_text(r, s.inline_orig, s.inline_orig_len);
+    ret = 1;
+
+out:
+    g_ptr_array_free(w.ds_parts, TRUE);
+    dsn_scan_clear(&s);
+    dsn_scan_clear(&t);
+    g_free(body);
+    g_free(from);
+    g_free(subject);
+    g_free(failed);
+    g_free(to);
+    return ret;
+}

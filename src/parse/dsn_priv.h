@@ -1,0 +1,108 @@
+/*
+ * dsn_priv.h: what the bounce recogniser's files share (dsn.c, dsn_rfc3464.c,
+ * dsn_text.c): the scratch list of recipient entries built while a bounce is read,
+ * and small bounded text helpers. Not used outside src/parse/dsn*.c.
+ *
+ * Every string in a struct dsn_ent is GLib-allocated and owned by the entry;
+ * dsn_scan_clear() frees them all. Nothing here touches the report arena: dsn.c
+ * copies the final values into it once the whole bounce has been read.
+ */
+#ifndef AD_DSN_PRIV_H
+#define AD_DSN_PRIV_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Limits for hostile input. */
+enum {
+    DSN_MAX_DEPTH = 32,         /* MIME nesting */
+    DSN_MAX_PARTS = 256,        /* MIME parts looked at */
+    DSN_MAX_RCPTS = 512,        /* recipient entries kept */
+    DSN_MAX_LINES = 20000,      /* lines scanned per text */
+    DSN_MAX_DIAG = 4096,        /* bytes of diagnostic text kept */
+    DSN_MAX_BODY = 1 << 20,     /* bytes of a text part scanned */
+};
+
+/* One failed (or delayed, delivered...) recipient as read from the bounce. */
+struct dsn_ent {
+    char *rcpt;         /* bare address */
+    char *orig_rcpt;
+    char *action;
+    char *status;       /* "5.1.1" */
+    char *diag;         /* whitespace-collapsed text */
+    char *rmta;
+    char *cmd;          /* RCPT, DATA, ... */
+    const char *reason; /* static: a reason the family always means, or NULL */
+};
+
+/* Working state for one bounce. */
+struct dsn_scan {
+    GPtrArray *ents;            /* of struct dsn_ent *, owned */
+    char *reporting_mta;        /* owned */
+    const char *format;         /* static family name */
+    const char *inline_orig;    /* borrowed: points into the text body; quoted original */
+    size_t inline_orig_len;
+};
+
+void dsn_scan_init(struct dsn_scan *s);
+void dsn_scan_clear(struct dsn_scan *s);
+
+/* Appends an empty entry (owned by s), or returns NULL when DSN_MAX_RCPTS is reached. */
+struct dsn_ent *dsn_ent_new(struct dsn_scan *s);
+
+/* Finds the entry whose recipient equals addr (ASCII case-insensitive), or NULL. */
+struct dsn_ent *dsn_ent_find(struct dsn_scan *s, const char *addr);
+
+/* Replaces *field with a trimmed copy of s[0..n) (NULL or empty gives NULL). */
+void dsn_set(char **field, const char *s, size_t n);
+
+/* Appends s[0..n) to *field (separated by one space), keeping at most DSN_MAX_DIAG bytes. */
+void dsn_append(char **field, const char *s, size_t n);
+
+/* Next line: returns the length of the line at p (without its LF), and sets *next to
+ * the start of the following line (end when there is none). */
+size_t dsn_line(const char *p, const char *end, const char **next);
+
+/* Case-insensitive substring search in s[0..n); returns a pointer or NULL. */
+const char *dsn_memcasestr(const char *s, size_t n, const char *needle);
+
+/* True when s[0..n) begins with prefix, ignoring ASCII case. */
+bool dsn_hasprefix(const char *s, size_t n, const char *prefix);
+
+/* Finds the first e-mail address in s[0..n). Returns its start and sets *alen, or NULL. */
+const char *dsn_addr_find(const char *s, size_t n, size_t *alen);
+
+/* A bare copy of the first address in s[0..n) (g_free), or NULL when there is none. */
+char *dsn_addr_dup(const char *s, size_t n);
+
+/* Finds an enhanced status code ("5.1.1") in s; copies it to out (16 bytes).
+ * strict accepts only codes whose subject and detail are non-zero ("5.1.1", not "5.0.0").
+ * Returns true when found. */
+bool dsn_status_find(const char *s, bool strict, char out[16]);
+
+/* Finds an SMTP reply code (2xx-5xx followed by a space, '-' or end) in s; 0 if none. */
+int dsn_reply_find(const char *s);
+
+/* Guesses the SMTP command a diagnostic text talks about: "RCPT", "MAIL", "DATA",
+ * "EHLO", "HELO" or NULL (static strings). */
+const char *dsn_cmd_guess(const char *s);
+
+/* Reads a text body in one of the non-standard bounce formats (qmail, Exim,
+ * Postfix and Sendmail text, DragonFly, Gmail, Yahoo, Exchange 2003, ...).
+ * body is NUL-terminated with LF line ends, len bytes; hdr_* are top-level
+ * headers of the bounce (may be NULL). Appends entries to s, sets s->format and
+ * s->inline_orig. Returns the number of entries added. */
+int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char *hdr_from,
+                   const char *hdr_subject, const char *hdr_to, const char *failed_rcpts);
+
+/* Finds the start of a quoted original message (the header block after a marker
+ * like "----- Original message -----") in body; sets s->inline_orig. */
+void dsn_text_find_original(struct dsn_scan *s, const char *body, size_t len);
+
+/* Reads RFC 3464 fields (Reporting-MTA, Final-Recipient, Action, Status, ...) from
+ * text (LF line ends, len bytes) and appends one entry per recipient block.
+ * Returns the number of entries added. */
+int dsn_rfc3464_fields(struct dsn_scan *s, const char *text, size_t len);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * dsn_rfc3464.c: reads the fields of an RFC 3464 delivery-status body (or of the
+ * same "Name: value" block quoted in a text part): the per-message fields
+ * (Reporting-MTA) and one entry per recipient block (Final-Recipient,
+ * Original-Recipient, Action, Status, Diagnostic-Code, Remote-MTA, and the
+ * X-Actual-Recipient extension). Called by dsn.c. Bad input only gives fewer
+ * entries; at most DSN_MAX_LINES lines are read. Entries belong to the scan.
+ */
+#include "dsn_priv.h"
+
+#include <string.h>
+
+/* Value without its "type;" prefix ("rfc822; a@b" -> "a@b", "smtp; 550 ..." -> "550 ..."),
+ * but only when the prefix looks like an address or diagnostic type. */
+static void strip_type(const char **v, size_t *n)
+{
+    const char *semi = memchr(*v, ';', *n);
+    if (!semi)
+        return;
+    size_t tl = (size_t)(semi - *v);
+    if (tl == 0 || tl > 16)
+        return;
+    for (size_t i = 0; i < tl; i++) {
+        char c = (*v)[i];
+        if (!(g_ascii_isalnum(c) || c == '-' || c == ' '))
+            return;
+    }
+    *n -= tl + 1;
+    *v = semi + 1;
+}
+
+static void set_addr(char **field, const char *v, size_t n)
+{
+    strip_type(&v, &n);
+    char *a = dsn_addr_dup(v, n);
+    if (!a) {
+        /* An address without domain ("rfc822; kijitora") is kept as written. */
+        dsn_set(field, v, n);
+        if (*field) {
+            char *t = g_strdup(g_strstrip(g_strdelimit(*field, "<>\"", ' ')));
+            g_free(*field);
+            *field = *t ? t : (g_free(t), NULL);
+        }
+        return;
+    }
+    g_free(*field);
+    *field = a;
+}
+
+/* Handles one unfolded field; cur is the open recipient block or NULL. */
+static struct dsn_ent *field(struct dsn_scan *s, struct dsn_ent *cur, const char *name, size_t nl,
+                             const char *v, size_t vn)
+{
+#define IS(lit) (nl == sizeof(lit) - 1 && g_ascii_strncasecmp(name, lit, nl) == 0)
+    if (IS("Reporting-MTA")) {
+        strip_type(&v, &vn);
+        if (!s->reporting_mta)
+            dsn_set(&s->reporting_mta, v, vn);
+        return cur;
+    }
+    if (IS("Final-Recipient") || IS("Original-Recipient")) {
+        bool final = IS("Final-Recipient");
+        /* Original-Recipient may come before or after Final-Recipient. */
+        if (!cur || (final && cur->rcpt)
+            || (!final && (cur->orig_rcpt || (cur->rcpt && (cur->action || cur->status)))))
+            cur = dsn_ent_new(s);
+        if (!cur)
+            return NULL;
+        set_addr(final ? &cur->rcpt : &cur->orig_rcpt, v, vn);
+        return cur;
+    }
+    if (!cur)
+        return NULL;
+    if (IS("X-Actual-Recipient")) {
+        /* Sendmail puts the address after alias expansion here. Only used when
+         * Final-Recipient has no domain. */
+        if (!cur->rcpt || !strchr(cur->rcpt, '@')) {
+            char *a = NULL;
+            set_addr(&a, v, vn);
+            if (a && strchr(a, '@')) {
+                g_free(cur->rcpt);
+                cur->rcpt = a;
+            } else {
+                g_free(a);
+            }
+        }
+    } else if (IS("Action")) {
+        dsn_set(&cur->action, v, vn);
+        if (cur->action) {
+            char *sp = strpbrk(cur->action, " (");
+            if (sp)
+                *sp = '\0';
+            char *low = g_ascii_strdown(cur->action, -1);
+            g_free(cur->action);
+            cur->action = low;
+        }
+    } else if (IS("Status")) {
+        char code[16];
+        char *tmp = g_strndup(v, vn);
+        if (dsn_status_find(tmp, false, code))
+            dsn_set(&cur->status, code, strlen(code));
+        g_free(tmp);
+    } else if (IS("Diagnostic-Code")) {
+        strip_type(&v, &vn);
+        dsn_set(&cur->diag, v, vn);
+    } else if (IS("Remote-MTA")) {
+        strip_type(&v, &vn);
+        dsn_set(&cur->rmta, v, vn);
+        if (cur->rmta) {
+            /* "mx.example.jp [192.0.2.1]" style values: keep the name. */
+            char *br = strpbrk(cur->rmta, " [");
+            if (br && br != cur->rmta)
+                *br = '\0';
+            if (cur->rmta[0] == '[') {
+                char *t = g_strdup(g_strstrip(g_strdelimit(cur->rmta, "[]", ' ')));
+                g_free(cur->rmta);
+                cur->rmta = t;
+            }
+        }
+    }
+    return cur;
+#undef IS
+}
+
+int dsn_rfc3464_fields(struct dsn_scan *s, const char *text, size_t len)
+{
+    guint before = s->ents->len;
+    const char *end = text + len;
+    const char *p = text;
+    struct dsn_ent *cur = NULL;
+    GString *val = g_string_new(NULL);
+    const char *name = NULL;
+    size_t nl = 0;
+    int lines = 0;
+
+    while (p < end && lines++ < DSN_MAX_LINES) {
+        const char *next;
+        size_t ll = dsn_line(p, end, &next);
+        bool cont = ll > 0 && (p[0] == ' ' || p[0] == '\t');
+        if (cont && name) {
+            if (val->len < DSN_MAX_DIAG)
+                g_string_append_len(val, p, (gssize)ll);
+            p = next;
+            continue;
+        }
+        if (name) {
+            cur = field(s, cur, name, nl, val->str, val->len);
+            name = NULL;
+        }
+        if (ll == 0 || (ll == 1 && p[0] == '\r')) {
+            /* A blank line ends a recipient block. */
+            if (cur && (cur->rcpt || cur->orig_rcpt))
+                cur = NULL;
+            p = next;
+            continue;
+        }
+        const char *colon = memchr(p, ':', ll);
+        if (colon && colon > p && colon - p < 64) {
+            bool ok = true;
+            for (const char *q = p; q < colon; q++)
+                if (!(g_ascii_isalnum(*q) || *q == '-' || *q == '_'))
+                    ok = false;
+            if (ok) {
+                name = p;
+                nl = (size_t)(colon - p);
+                g_string_assign(val, "");
+                g_string_append_len(val, colon + 1, (gssize)(ll - (size_t)(colon + 1 - p)));
+            }
+        }
+        p = next;
+    }
+    if (name)
+        field(s, cur, name, nl, val->str, val->len);
+    g_string_free(val, TRUE);
+
+    /* Drop blocks that named no recipient at all. */
+    for (guint i = s->ents->len; i > before; i--) {
+        struct dsn_ent *e = g_ptr_array_index(s->ents, i - 1);
+        if (!e->rcpt && e->orig_rcpt) {
+            e->rcpt = e->orig_rcpt;
+            e->orig_rcpt = g_strdup(e->rcpt);
+        }
+        if (!e->rcpt)
+            g_ptr_array_remove_index(s->ents, i - 1);
+    }
+    return (int)(s->ents->len - before);
+}

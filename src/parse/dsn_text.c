@@ -1,0 +1,600 @@
+/*
+ * dsn_text.c: reads the human-readable text of a bounce, for the many MTAs that
+ * send no RFC 3464 delivery-status part (qmail, Exim, DragonFly, Gmail, Yahoo,
+ * Exchange 2003, OpenSMTPD, Lotus Notes, ...) and to complete the ones that do.
+ * Called by dsn.c with the first text/plain part of the bounce.
+ *
+ * One line engine serves all families, driven by marker tables: a family is
+ * recognised by a phrase of its text; the recipient list starts after a "start"
+ * phrase; a recipient is a line that begins with an address (optionally after a
+ * known lead-in like "Could not be delivered to:"); its diagnostic is the rest
+ * of that line and the lines that follow it up to a blank line; the bounce text
+ * ends at an "original message follows" marker, after which the quoted original
+ * headers begin. Bad input gives fewer or no entries, never an error; at most
+ * DSN_MAX_LINES lines are read. Entries belong to the scan.
+ */
+#include "dsn_priv.h"
+
+#include <string.h>
+
+/* Family flags. */
+enum {
+    FAM_DIAG_REST = 1 << 0,     /* diagnostic runs over blank lines up to the end marker */
+    FAM_DIAG_BEFORE = 1 << 1,   /* diagnostic is the line(s) before the address */
+    FAM_WHOLE_BODY = 1 << 2,    /* recipients from X-Failed-Recipients, diag = whole text */
+};
+
+struct family {
+    const char *name;
+    const char *needles[4];     /* any of them in the bounce text identifies the family */
+    int flags;
+    const char *reason;         /* what the family's notice always means, or NULL */
+};
+
+/* Checked in order; the first family with a matching phrase names the bounce. */
+static const struct family families[] = {
+    {"dragonfly", {"This is the DragonFly Mail Agent", "There was an error delivering your mail to"},
+     FAM_DIAG_REST, NULL},
+    {"googlegroups", {"Google Groups", "group you tried to contact", "groups.google.com"},
+     FAM_WHOLE_BODY, "rejected"},
+    {"gmail", {"Delivery to the following recipient", "Technical details of permanent failure",
+               "Technical details of temporary failure"},
+     FAM_DIAG_REST, NULL},
+    {"qmail", {"This is the qmail-send program", "qmail-send program at",
+               "I'm afraid I wasn't able to deliver your message"}, 0, NULL},
+    {"yahoo", {"Sorry, we were unable to deliver your message to the following address"}, 0, NULL},
+    {"postfix", {"This is the mail system at host", "This is the Postfix program at host",
+                 "This is the mail system at"}, 0, NULL},
+    {"opensmtpd", {"This is the MAILER-DAEMON, please DO NOT REPLY",
+                   "following list of recipients"}, 0, NULL},
+    {"mailru", {"Mail.Ru", "\xd0\xad\xd1\x82\xd0\xbe \xd0\xbf\xd0\xb8\xd1\x81\xd1\x8c\xd0\xbc\xd0\xbe"}, 0, NULL},
+    {"exim", {"This message was created automatically by mail delivery software",
+              "The following address(es) failed", "could not be delivered to one or more"}, 0, NULL},
+    {"exchange2003", {"did not reach the following recipient"}, 0, NULL},
+    {"sendmail", {"----- The following addresses had permanent fatal errors -----",
+                  "----- Transcript of session follows -----",
+                  "The following addresses had permanent fatal errors"}, 0, NULL},
+    {"notes", {"------- Failure Reasons", "Failure Reasons"}, FAM_DIAG_BEFORE, NULL},
+    {"kddi", {"Could not be delivered to:"}, 0, NULL},
+    {"imailserver", {"Original message follows."}, 0, NULL},
+    {"x1", {"The following addresses had delivery errors"}, 0, NULL},
+};
+
+/* Phrases after which the failed recipients are listed. */
+static const char *const start_markers[] = {
+    "The following address(es) failed",
+    "address(es) failed",
+    "following address failed",
+    "following addresses failed",
+    "This is a permanent error",
+    "could not be delivered to one or more",
+    "has not yet been delivered to one or more",
+    "I'm afraid I wasn't able to deliver your message",
+    "unable to deliver your message to the following",
+    "Delivery to the following recipient",
+    "did not reach the following recipient",
+    "following list of recipients",
+    "had permanent fatal errors",
+    "had delivery errors",
+    "Failure Reasons",
+    "There was an error delivering your mail to",
+    "following recipient",
+    "following address",
+    "This is the mail system at",
+    "This is the qmail-send program",
+    "Your mail sent on:",
+    "could not be delivered to the following",
+    "delivery to the following",
+    "Delivery has failed to these recipients",
+    "Your message wasn't delivered to",
+    "Your message could not be delivered",
+    "message could not be delivered",
+};
+
+/* Lines that start the quoted original message (searched case-insensitively). */
+static const char *const end_markers[] = {
+    "This is a copy of the message, including all the headers",
+    "Below this line is a copy of the message",
+    "----- Original message -----",
+    "Message headers follow",
+    "Below is a copy of the original message",
+    "----- Unsent message follows -----",
+    "----- Original message follows -----",
+    "Original message follows",
+    "------- Returned Message --------",
+    "Included is a copy of the message header",
+    "The header of the original message is following",
+    "----- Original Message -----",
+    "--- Original message follows",
+    "The headers of the original message",
+    "Original message header",
+    "Message header follows",
+    "----- Message header follows -----",
+    "------ Original message ------",
+    "Content-Type: message/rfc822",
+    "The original message was:",
+    "The original message headers",
+    "Original message headers",
+    "------ This is a copy of your message",
+    "--- Original Message ---",
+    "Header of the original message",
+};
+
+/* Lead-ins after which a recipient address starts a line. */
+static const char *const lead_ins[] = {
+    "There was an error delivering your mail to",
+    "Could not be delivered to:",
+    "Unknown user:",
+    "Invalid recipient:",
+    "Recipient address:",
+    "Failed recipient:",
+    "Recipient:",
+    "Original-Recipient:",
+    "Final-Recipient: rfc822;",
+    "To:",
+};
+
+struct tline {
+    const char *p;
+    size_t n;
+};
+
+static bool blank(const struct tline *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!g_ascii_isspace(l->p[i]))
+            return false;
+    return true;
+}
+
+static bool line_has_any(const struct tline *l, const char *const *tab, size_t ntab)
+{
+    for (size_t i = 0; i < ntab; i++)
+        if (dsn_memcasestr(l->p, l->n, tab[i]))
+            return true;
+    return false;
+}
+
+/* When l is a recipient line, returns the address (and its length in *alen) and
+ * sets *rest to the text after it. allow_to permits the "To:" lead-in. */
+static const char *rcpt_line(const struct tline *l, bool allow_to, size_t *alen, const char **rest)
+{
+    const char *p = l->p;
+    const char *end = l->p + l->n;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == end)
+        return NULL;
+    /* A header line of a quoted message or a DSN field is not a recipient line,
+     * except for the lead-ins below. */
+    for (size_t i = 0; i < G_N_ELEMENTS(lead_ins); i++) {
+        if (!allow_to && strcmp(lead_ins[i], "To:") == 0)
+            continue;
+        if (dsn_hasprefix(p, (size_t)(end - p), lead_ins[i])) {
+            p += strlen(lead_ins[i]);
+            while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+            break;
+        }
+    }
+    const char *q = p;
+    while (q < end && (*q == '<' || *q == '"' || *q == '\'' || *q == '(' || *q == '['))
+        q++;
+    size_t n = 0;
+    const char *a = dsn_addr_find(q, (size_t)(end - q), &n);
+    if (!a || a != q)
+        return NULL;
+    const char *r = a + n;
+    while (r < end && strchr(">\"')]", *r))
+        r++;
+    /* "addr:" / "addr..." / "addr " / end of line: all fine. "addr@x.y=foo" is not. */
+    if (r < end && !(g_ascii_isspace(*r) || *r == ':' || *r == '.' || *r == ',' || *r == ';'))
+        return NULL;
+    *alen = n;
+    *rest = r;
+    return a;
+}
+
+/* Text after an address on its line, without the separators MTAs put there. */
+static void rest_trim(const char **r, const char *end)
+{
+    const char *p = *r;
+    while (p < end && (g_ascii_isspace(*p) || *p == ':' || *p == '.' || *p == ',' || *p == ';'))
+        p++;
+    *r = p;
+}
+
+/* Splits [body, body+len) into lines (at most DSN_MAX_LINES). */
+static GArray *split_lines(const char *body, size_t len)
+{
+    GArray *a = g_array_new(FALSE, FALSE, sizeof(struct tline));
+    const char *p = body;
+    const char *end = body + len;
+    while (p < end && a->len < DSN_MAX_LINES) {
+        const char *next;
+        struct tline l = {p, dsn_line(p, end, &next)};
+        g_array_append_val(a, l);
+        p = next;
+    }
+    return a;
+}
+
+static const struct family *detect(const char *body, size_t len)
+{
+    size_t scan = len < 16384 ? len : 16384;
+    for (size_t i = 0; i < G_N_ELEMENTS(families); i++)
+        for (size_t k = 0; k < G_N_ELEMENTS(families[i].needles) && families[i].needles[k]; k++)
+            if (dsn_memcasestr(body, scan, families[i].needles[k]))
+                return &families[i];
+    return NULL;
+}
+
+/* True when the bounce's own headers say it is a bounce. */
+static bool bouncy_headers(const char *from, const char *subject)
+{
+    static const char *const froms[] = {"mailer-daemon", "postmaster", "mail delivery",
+                                        "mail-daemon", "mailer_daemon", "maildaemon",
+                                        "delivery subsystem", "mdaemon"};
+    static const char *const subjects[] = {
+        "undeliver", "delivery status", "failure notice", "returned mail", "delivery fail",
+        "mail delivery", "could not be delivered", "non remis", "nondeliverable",
+        "non-deliver", "delivery notification", "not delivered", "delivery problem",
+        "undelivered", "mail failure", "failed delivery", "delivery error", "bounce",
+        "rejected", "error sending", "warning: could not send", "delayed mail",
+        "unzustellbar", "delivery report", "message not delivered", "mail error",
+        "returned to sender", "fehlgeschlagen"};
+    if (from)
+        for (size_t i = 0; i < G_N_ELEMENTS(froms); i++)
+            if (dsn_memcasestr(from, strlen(from), froms[i]))
+                return true;
+    if (subject)
+        for (size_t i = 0; i < G_N_ELEMENTS(subjects); i++)
+            if (dsn_memcasestr(subject, strlen(subject), subjects[i]))
+                return true;
+    return false;
+}
+
+void dsn_text_find_original(struct dsn_scan *s, const char *body, size_t len)
+{
+    GArray *lines = split_lines(body, len);
+    for (guint i = 0; i < lines->len; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (!line_has_any(l, end_markers, G_N_ELEMENTS(end_markers)))
+            continue;
+        /* The original starts at the first non-blank line that looks like a header. */
+        for (guint k = i + 1; k < lines->len && k < i + 20; k++) {
+            struct tline *h = &g_array_index(lines, struct tline, k);
+            if (blank(h))
+                continue;
+            const char *colon = memchr(h->p, ':', h->n);
+            if (!colon || colon == h->p || memchr(h->p, ' ', (size_t)(colon - h->p)))
+                continue;
+            s->inline_orig = h->p;
+            s->inline_orig_len = len - (size_t)(h->p - body);
+            break;
+        }
+        break;
+    }
+    g_array_free(lines, TRUE);
+}
+
+/* Adds (or extends) the entry for one address; returns it. */
+static struct dsn_ent *add_rcpt(struct dsn_scan *s, const char *a, size_t n)
+{
+    char *addr = g_strndup(a, n);
+    struct dsn_ent *e = dsn_ent_find(s, addr);
+    if (!e) {
+        e = dsn_ent_new(s);
+        if (e)
+            e->rcpt = addr;
+        else
+            g_free(addr);
+    } else {
+        g_free(addr);
+    }
+    return e;
+}
+
+/* X-Failed-Recipients: every address of the header, diag from the text. */
+static int from_failed_header(struct dsn_scan *s, const char *failed, const char *diag,
+                              size_t diag_len)
+{
+    int added = 0;
+    const char *p = failed;
+    size_t left = strlen(failed);
+    for (int k = 0; k < DSN_MAX_RCPTS && left > 0; k++) {
+        size_t n = 0;
+        const char *a = dsn_addr_find(p, left, &n);
+        if (!a)
+            break;
+        struct dsn_ent *e = add_rcpt(s, a, n);
+        if (e && !e->diag && diag)
+            dsn_set(&e->diag, diag, diag_len);
+        added++;
+        left -= (size_t)(a + n - p);
+        p = a + n;
+    }
+    return added;
+}
+
+/* Sendmail's "----- Transcript of session follows -----": the SMTP dialogue,
+ * ">>> RCPT To:<addr>" then "<<< 550 ..." lines. Gives recipients their diagnostic
+ * (or creates them, for old Sendmail that lists no recipients). */
+static void transcript(struct dsn_scan *s, GArray *lines, guint start, guint end, guint before)
+{
+    guint t = end;
+    for (guint i = start; i < end; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (dsn_memcasestr(l->p, l->n, "Transcript of session follows")) {
+            t = i + 1;
+            break;
+        }
+    }
+    if (t >= end)
+        return;
+    /* The paragraph, without the blank lines that open it. */
+    while (t < end && blank(&g_array_index(lines, struct tline, t)))
+        t++;
+    guint te = t;
+    while (te < end && !blank(&g_array_index(lines, struct tline, te)))
+        te++;
+    if (t == te)
+        return;
+    struct dsn_ent *cur = NULL;
+    for (guint i = t; i < te; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        const char *p = l->p;
+        size_t n = l->n;
+        if (dsn_hasprefix(p, n, ">>> RCPT TO:")) {
+            size_t alen = 0;
+            const char *a = dsn_addr_find(p, n, &alen);
+            cur = a ? add_rcpt(s, a, alen) : NULL;
+            if (cur && !cur->cmd)
+                cur->cmd = g_strdup("RCPT");
+            if (cur)
+                dsn_set(&cur->diag, NULL, 0);
+            continue;
+        }
+        if (dsn_hasprefix(p, n, ">>> ")) {
+            cur = NULL;
+            continue;
+        }
+        if (cur && dsn_hasprefix(p, n, "<<< ")) {
+            dsn_append(&cur->diag, p + 4, n - 4);
+            continue;
+        }
+        /* "550 <addr>... User unknown" */
+        if (n > 4 && g_ascii_isdigit(p[0]) && p[3] == ' ') {
+            size_t alen = 0;
+            const char *a = dsn_addr_find(p, n, &alen);
+            if (a && (s->ents->len > before || a[-1] == '<')) {
+                struct dsn_ent *e = add_rcpt(s, a, alen);
+                if (e && !e->diag)
+                    dsn_set(&e->diag, p, n);
+            }
+        }
+    }
+    /* A single recipient gets the whole dialogue when it has no diagnostic yet. */
+    if (s->ents->len == before + 1) {
+        struct dsn_ent *e = g_ptr_array_index(s->ents, before);
+        if (!e->diag) {
+            struct tline *a = &g_array_index(lines, struct tline, t);
+            struct tline *b = &g_array_index(lines, struct tline, te - 1);
+            dsn_set(&e->diag, a->p, (size_t)(b->p + b->n - a->p));
+        }
+    }
+}
+
+/* X-Failed-Recipients (Exim, Google) names the failed recipients exactly: keep
+ * the text's entries for those addresses, add missing ones, and when the text
+ * found just one unnamed entry for one header address, take its diagnostic. */
+static void prefer_failed_header(struct dsn_scan *s, const char *failed, guint before)
+{
+    GPtrArray *addrs = g_ptr_array_new_with_free_func(g_free);
+    const char *p = failed;
+    size_t left = strlen(failed);
+    while (left > 0 && addrs->len < DSN_MAX_RCPTS) {
+        size_t n = 0;
+        const char *a = dsn_addr_find(p, left, &n);
+        if (!a)
+            break;
+        g_ptr_array_add(addrs, g_strndup(a, n));
+        left -= (size_t)(a + n - p);
+        p = a + n;
+    }
+    if (addrs->len == 0) {
+        g_ptr_array_free(addrs, TRUE);
+        return;
+    }
+    guint found = s->ents->len - before;
+    bool all_known = true;
+    for (guint i = 0; i < addrs->len; i++)
+        if (!dsn_ent_find(s, g_ptr_array_index(addrs, i)))
+            all_known = false;
+    if (!all_known) {
+        if (addrs->len == 1 && found == 1) {
+            struct dsn_ent *e = g_ptr_array_index(s->ents, before);
+            g_free(e->rcpt);
+            e->rcpt = g_strdup(g_ptr_array_index(addrs, 0));
+        } else {
+            for (guint i = 0; i < addrs->len; i++) {
+                const char *a = g_ptr_array_index(addrs, i);
+                if (!dsn_ent_find(s, a)) {
+                    struct dsn_ent *e = dsn_ent_new(s);
+                    if (e)
+                        e->rcpt = g_strdup(a);
+                }
+            }
+        }
+    }
+    g_ptr_array_free(addrs, TRUE);
+}
+
+static bool header_like(const struct tline *l)
+{
+    const char *colon = memchr(l->p, ':', l->n);
+    if (!colon || colon == l->p || colon - l->p > 40)
+        return false;
+    for (const char *q = l->p; q < colon; q++)
+        if (!(g_ascii_isalnum(*q) || *q == '-'))
+            return false;
+    return true;
+}
+
+/* Last resort for a bounce in an unknown format: the first line of the notice
+ * that names an address other than the bounce's own sender and recipient. */
+static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, const char *hdr_from,
+                  const char *hdr_to)
+{
+    for (guint i = start; i < end && i < start + 200; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (header_like(l) || dsn_memcasestr(l->p, l->n, "://"))
+            continue;
+        size_t alen = 0;
+        const char *a = dsn_addr_find(l->p, l->n, &alen);
+        if (!a)
+            continue;
+        char *addr = g_strndup(a, alen);
+        bool own = (hdr_from && dsn_memcasestr(hdr_from, strlen(hdr_from), addr))
+                   || (hdr_to && dsn_memcasestr(hdr_to, strlen(hdr_to), addr))
+                   || dsn_hasprefix(addr, alen, "postmaster@")
+                   || dsn_hasprefix(addr, alen, "mailer-daemon@");
+        if (own) {
+            g_free(addr);
+            continue;
+        }
+        struct dsn_ent *e = dsn_ent_new(s);
+        if (!e) {
+            g_free(addr);
+            return;
+        }
+        e->rcpt = addr;
+        for (guint k = i; k < end && k < i + 8; k++) {
+            struct tline *d = &g_array_index(lines, struct tline, k);
+            if (blank(d))
+                break;
+            dsn_append(&e->diag, d->p, d->n);
+        }
+        return;
+    }
+}
+
+int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char *hdr_from,
+                   const char *hdr_subject, const char *hdr_to, const char *failed_rcpts)
+{
+    if (!body || len == 0)
+        return 0;
+    const struct family *fam = detect(body, len);
+    if (!fam && !bouncy_headers(hdr_from, hdr_subject) && !failed_rcpts)
+        return 0;
+    s->format = fam ? fam->name : "text";
+    int flags = fam ? fam->flags : 0;
+    guint before = s->ents->len;
+
+    GArray *lines = split_lines(body, len);
+    guint n = lines->len;
+    guint start = 0, end = n;
+    bool have_start = false;
+    for (guint i = 0; i < n; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (line_has_any(l, start_markers, G_N_ELEMENTS(start_markers))) {
+            start = i;
+            have_start = true;
+            break;
+        }
+    }
+    for (guint i = start + (have_start ? 1 : 0); i < n; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (line_has_any(l, end_markers, G_N_ELEMENTS(end_markers))) {
+            end = i;
+            break;
+        }
+    }
+    dsn_text_find_original(s, body, len);
+
+    if (flags & FAM_WHOLE_BODY) {
+        /* The whole notice is the diagnostic (Google Groups). */
+        const char *b0 = n ? g_array_index(lines, struct tline, 0).p : body;
+        const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+        if (failed_rcpts)
+            from_failed_header(s, failed_rcpts, b0, (size_t)(b1 - b0));
+        goto out;
+    }
+
+    struct dsn_ent *cur = NULL;
+    bool cont = false;
+    for (guint i = start; i < end; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (dsn_memcasestr(l->p, l->n, "Transcript of session follows"))
+            break;
+        const char *lend = l->p + l->n;
+        size_t alen = 0;
+        const char *rest = NULL;
+        /* The start marker line itself may carry the address (DragonFly). */
+        const char *a = rcpt_line(l, false, &alen, &rest);
+        if (!a && i == start && have_start) {
+            const char *lead = dsn_memcasestr(l->p, l->n, "delivering your mail to");
+            if (lead) {
+                struct tline sub = {lead + strlen("delivering your mail to"),
+                                    (size_t)(lend - (lead + strlen("delivering your mail to")))};
+                a = rcpt_line(&sub, false, &alen, &rest);
+            }
+        }
+        if (a && i > 0) {
+            /* Postfix: "<alias> (expanded from\n    <addr>): ..." names one recipient. */
+            struct tline *pl = &g_array_index(lines, struct tline, i - 1);
+            size_t pn = pl->n;
+            while (pn > 0 && g_ascii_isspace(pl->p[pn - 1]))
+                pn--;
+            if (pn >= 13 && g_ascii_strncasecmp(pl->p + pn - 13, "expanded from", 13) == 0)
+                a = NULL;
+        }
+        if (a && (have_start || i > start || fam)) {
+            cur = add_rcpt(s, a, alen);
+            rest_trim(&rest, lend);
+            if (cur && rest < lend)
+                dsn_append(&cur->diag, rest, (size_t)(lend - rest));
+            if (cur && (flags & FAM_DIAG_BEFORE) && !cur->diag) {
+                /* The reason is the paragraph just above the address. */
+                for (guint k = i; k > start + 1 && k + 4 > i; k--) {
+                    struct tline *pl = &g_array_index(lines, struct tline, k - 1);
+                    if (blank(pl))
+                        break;
+                    dsn_append(&cur->diag, pl->p, pl->n);
+                }
+            }
+            cont = true;
+            continue;
+        }
+        if (!cur)
+            continue;
+        if (blank(l)) {
+            if (!(flags & FAM_DIAG_REST))
+                cont = false;
+            continue;
+        }
+        if (cont)
+            dsn_append(&cur->diag, l->p, l->n);
+    }
+
+    transcript(s, lines, start, end, before);
+
+    if (failed_rcpts)
+        prefer_failed_header(s, failed_rcpts, before);
+
+    if (s->ents->len == before && !failed_rcpts)
+        loose(s, lines, start, end, hdr_from, hdr_to);
+
+    if (s->ents->len == before && failed_rcpts) {
+        const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
+        const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+        from_failed_header(s, failed_rcpts, b0, (size_t)(b1 - b0));
+    }
+
+out:
+    if (fam && fam->reason)
+        for (guint i = before; i < s->ents->len; i++)
+            ((struct dsn_ent *)g_ptr_array_index(s->ents, i))->reason = fam->reason;
+    g_array_free(lines, TRUE);
+    return (int)(s->ents->len - before);
+}

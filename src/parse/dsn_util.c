@@ -1,0 +1,337 @@
+/*
+ * dsn_util.c: bounded text helpers and the scratch entry list shared by the
+ * bounce recogniser (dsn.c, dsn_rfc3464.c, dsn_text.c). Every function takes an
+ * explicit length or a NUL-terminated string and never reads past it; none can
+ * fail except by GLib's abort on out-of-memory. Strings returned by *_dup and
+ * stored in entries are GLib-allocated and freed by dsn_scan_clear().
+ */
+#include "dsn_priv.h"
+
+#include <string.h>
+
+static void dsn_ent_free(gpointer p)
+{
+    struct dsn_ent *e = p;
+    if (!e)
+        return;
+    g_free(e->rcpt);
+    g_free(e->orig_rcpt);
+    g_free(e->action);
+    g_free(e->status);
+    g_free(e->diag);
+    g_free(e->rmta);
+    g_free(e->cmd);
+    g_free(e);
+}
+
+void dsn_scan_init(struct dsn_scan *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->ents = g_ptr_array_new_with_free_func(dsn_ent_free);
+}
+
+void dsn_scan_clear(struct dsn_scan *s)
+{
+    if (s->ents)
+        g_ptr_array_free(s->ents, TRUE);
+    s->ents = NULL;
+    g_free(s->reporting_mta);
+    s->reporting_mta = NULL;
+}
+
+struct dsn_ent *dsn_ent_new(struct dsn_scan *s)
+{
+    if (s->ents->len >= DSN_MAX_RCPTS)
+        return NULL;
+    struct dsn_ent *e = g_new0(struct dsn_ent, 1);
+    g_ptr_array_add(s->ents, e);
+    return e;
+}
+
+struct dsn_ent *dsn_ent_find(struct dsn_scan *s, const char *addr)
+{
+    if (!addr)
+        return NULL;
+    for (guint i = 0; i < s->ents->len; i++) {
+        struct dsn_ent *e = g_ptr_array_index(s->ents, i);
+        if (e->rcpt && g_ascii_strcasecmp(e->rcpt, addr) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Copies s[0..n) collapsing every run of white space (and NUL bytes) into one
+ * space and trimming both ends; NULL when nothing is left. */
+static char *collapse(const char *s, size_t n)
+{
+    if (n > DSN_MAX_DIAG)
+        n = DSN_MAX_DIAG;
+    GString *g = g_string_sized_new(n + 1);
+    bool space = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\0' || g_ascii_isspace(c)) {
+            space = true;
+            continue;
+        }
+        if (space && g->len > 0)
+            g_string_append_c(g, ' ');
+        space = false;
+        g_string_append_c(g, (char)c);
+    }
+    if (g->len == 0) {
+        g_string_free(g, TRUE);
+        return NULL;
+    }
+    return g_string_free(g, FALSE);
+}
+
+void dsn_set(char **field, const char *s, size_t n)
+{
+    char *v = s ? collapse(s, n) : NULL;
+    g_free(*field);
+    *field = v;
+}
+
+void dsn_append(char **field, const char *s, size_t n)
+{
+    char *v = s ? collapse(s, n) : NULL;
+    if (!v)
+        return;
+    if (!*field) {
+        *field = v;
+        return;
+    }
+    if (strlen(*field) + strlen(v) < DSN_MAX_DIAG) {
+        char *j = g_strconcat(*field, " ", v, NULL);
+        g_free(*field);
+        *field = j;
+    }
+    g_free(v);
+}
+
+size_t dsn_line(const char *p, const char *end, const char **next)
+{
+    if (p >= end) {
+        *next = end;
+        return 0;
+    }
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl) {
+        *next = end;
+        return (size_t)(end - p);
+    }
+    *next = nl + 1;
+    return (size_t)(nl - p);
+}
+
+const char *dsn_memcasestr(const char *s, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    if (m == 0)
+        return s;
+    if (m > n)
+        return NULL;
+    char first = g_ascii_tolower(needle[0]);
+    for (size_t i = 0; i + m <= n; i++) {
+        if (g_ascii_tolower(s[i]) != first)
+            continue;
+        if (g_ascii_strncasecmp(s + i, needle, m) == 0)
+            return s + i;
+    }
+    return NULL;
+}
+
+bool dsn_hasprefix(const char *s, size_t n, const char *prefix)
+{
+    size_t m = strlen(prefix);
+    return m <= n && g_ascii_strncasecmp(s, prefix, m) == 0;
+}
+
+static bool local_char(unsigned char c)
+{
+    return g_ascii_isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
+}
+
+static bool domain_char(unsigned char c)
+{
+    return g_ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '[' || c == ']'
+           || c == ':';
+}
+
+const char *dsn_addr_find(const char *s, size_t n, size_t *alen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '@')
+            continue;
+        size_t a = i;
+        bool quoted = false;
+        if (i > 1 && s[i - 1] == '"') {
+            /* A quoted local part: "neko..nyaan"@example.org */
+            size_t q = i - 1;
+            while (q > 0 && s[q - 1] != '"' && s[q - 1] != '<' && i - q < 128)
+                q--;
+            if (q > 0 && s[q - 1] == '"') {
+                a = q - 1;
+                quoted = true;
+            }
+        }
+        while (!quoted && a > 0 && local_char((unsigned char)s[a - 1]))
+            a--;
+        size_t b = i + 1;
+        while (b < n && domain_char((unsigned char)s[b]))
+            b++;
+        /* Trailing dots, colons and brackets belong to the sentence, not the domain. */
+        while (b > i + 1 && strchr(".:]", s[b - 1]) && !(s[b - 1] == ']' && s[i + 1] == '['))
+            b--;
+        while (a < i && s[a] == '.')
+            a++;
+        if (a == i || b <= i + 1)
+            continue;
+        /* A domain needs a dot or an address literal (postmaster@localhost aside). */
+        *alen = b - a;
+        return s + a;
+    }
+    return NULL;
+}
+
+char *dsn_addr_dup(const char *s, size_t n)
+{
+    size_t alen = 0;
+    const char *a = dsn_addr_find(s, n, &alen);
+    if (!a)
+        return NULL;
+    char *d = g_strndup(a, alen);
+    if (d[0] == '"') {
+        /* Keep the quoted local part's text, drop the quotes. */
+        char *o = d;
+        for (char *p = d; *p; p++)
+            if (*p != '"')
+                *o++ = *p;
+        *o = '\0';
+    }
+    return d;
+}
+
+bool dsn_status_find(const char *s, bool strict, char out[16])
+{
+    if (!s)
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (!(*p == '2' || *p == '4' || *p == '5'))
+            continue;
+        if (p > s && (g_ascii_isdigit(p[-1]) || p[-1] == '.'))
+            continue;
+        if (p[1] != '.' || !g_ascii_isdigit((unsigned char)p[2]))
+            continue;
+        const char *q = p + 2;
+        size_t d1 = 0;
+        while (g_ascii_isdigit(*q) && d1 < 4) {
+            q++;
+            d1++;
+        }
+        if (d1 > 3 || *q != '.' || !g_ascii_isdigit((unsigned char)q[1]))
+            continue;
+        const char *r = q + 1;
+        size_t d2 = 0;
+        while (g_ascii_isdigit(*r) && d2 < 4) {
+            r++;
+            d2++;
+        }
+        if (d2 > 3 || g_ascii_isdigit(*r) || (*r == '.' && g_ascii_isdigit((unsigned char)r[1])))
+            continue;
+        if (*r == '@' || g_ascii_isalpha(*r))
+            continue;
+        size_t n = (size_t)(r - p);
+        if (n >= 16)
+            continue;
+        if (strict) {
+            /* "5.0.0" and "5.1.0" carry no detail; "5.0.1" neither. */
+            bool zero_subj = (d1 == 1 && p[2] == '0');
+            bool zero_det = (d2 == 1 && q[1] == '0');
+            if (zero_subj || zero_det)
+                continue;
+        }
+        memcpy(out, p, n);
+        out[n] = '\0';
+        return true;
+    }
+    return false;
+}
+
+int dsn_reply_find(const char *s)
+{
+    if (!s)
+        return 0;
+    for (const char *p = s; *p; p++) {
+        if (!(*p >= '2' && *p <= '5'))
+            continue;
+        if (p > s && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-' || p[-1] == '#'))
+            continue;
+        if (!g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]))
+            continue;
+        if (p[1] > '5')
+            continue;
+        char c = p[3];
+        if (!(c == ' ' || c == '-' || c == '\0' || c == ']' || c == ')' || c == ';'))
+            continue;
+        return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+    }
+    return 0;
+}
+
+const char *dsn_cmd_guess(const char *s)
+{
+    if (!s)
+        return NULL;
+    /* Order matters: "after RCPT TO" beats a later "DATA". The phrases are the
+     * ones MTAs use to say which command was refused. */
+    static const struct {
+        const char *needle;
+        const char *cmd;
+    } table[] = {
+        {"after end of data", "DATA"},
+        {"final data", "DATA"},
+        {"end of data", "DATA"},
+        {"after data", "DATA"},
+        {"in reply to data", "DATA"},
+        {"in reply to end of data", "DATA"},
+        {"our data", "DATA"},
+        {"after rcpt to", "RCPT"},
+        {"in reply to rcpt to", "RCPT"},
+        {"our rcpt to", "RCPT"},
+        {"rcpt to response", "RCPT"},
+        {">>> rcpt to", "RCPT"},
+        {"[rcpt_to]", "RCPT"},
+        {"after mail from", "MAIL"},
+        {"in reply to mail from", "MAIL"},
+        {"our mail from", "MAIL"},
+        {">>> mail from", "MAIL"},
+        {"[mail_from]", "MAIL"},
+        {"after ehlo", "EHLO"},
+        {"in reply to ehlo", "EHLO"},
+        {"after helo", "HELO"},
+        {"in reply to helo", "HELO"},
+        {">>> data", "DATA"},
+        {"while sending end of data", "DATA"},
+        {"while sending message body", "DATA"},
+        {"while sending data", "DATA"},
+        {"while sending rcpt to", "RCPT"},
+        {"after rcpt command", "RCPT"},
+        {"while sending mail from", "MAIL"},
+        {"helo handshake", "HELO"},
+        {"refused to talk to me", "HELO"},
+        {"after initial connection", NULL},
+    };
+    const char *best = NULL;
+    const char *bestpos = NULL;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {
+        const char *p = dsn_memcasestr(s, n, table[i].needle);
+        if (p && (!bestpos || p < bestpos)) {
+            bestpos = p;
+            best = table[i].cmd;
+        }
+    }
+    return best;
+}

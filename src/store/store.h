@@ -1,0 +1,85 @@
+/*
+ * store.h: the persistent store of reports (and, in later modules, incidents).
+ * One small interface over SQL so that a PostgreSQL backend can follow: every
+ * statement lives in store_sql.c, written in portable SQL with $N placeholders.
+ * The SQLite backend runs in WAL mode and applies versioned migrations on open.
+ */
+#ifndef AD_STORE_H
+#define AD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct store;
+
+/* A report as handed to store_report_add(); all pointers are borrowed. */
+struct store_report_in {
+    const char *sha256;         /* hex content hash of the raw message: the identity */
+    const char *source;         /* "stdin", "maildir:/path/file", ... */
+    const char *spool_path;     /* where the raw message is spooled, may be NULL */
+    const unsigned char *raw;   /* raw message bytes (may be NULL when too large) */
+    size_t raw_len;
+    size_t size;                /* size of the whole raw message */
+    bool compress;              /* store raw zlib-compressed */
+    const char *kind, *format, *feedback_type, *subject, *from_addr, *source_ip;
+    const char *original_message_id;
+    const char *parsed_json;    /* the parse contract object */
+    const char *status;         /* "parsed", "unknown", "truncated" */
+};
+
+/* A stored report as read back; strings are g_malloc'd, free with store_row_clear(). */
+struct store_report_row {
+    int64_t id;
+    char *sha256, *received_at, *source, *kind, *format, *feedback_type, *subject;
+    char *from_addr, *source_ip, *status, *parsed_json, *spool_path;
+    int64_t size;
+    unsigned char *raw;         /* decompressed, NULL when not kept */
+    size_t raw_len;
+};
+
+/* Opens (creating if needed) the database at path, sets WAL mode and the busy
+ * timeout, and applies pending migrations. On failure returns AD_ERR_BUSY when the
+ * database is locked or unreachable for now (the caller should retry later) or
+ * AD_ERR_STORE, with err filled. *out is the caller's: close with store_close(). */
+int store_open(const char *path, int busy_timeout_ms, struct store **out, struct ad_err *err);
+
+/* Closes st; accepts NULL; returns NULL. */
+struct store *store_close(struct store *st);
+
+/* Schema version after migrations. */
+int store_schema_version(struct store *st);
+
+/* Transactions, for batching many inserts into one commit. */
+int store_begin(struct store *st, struct ad_err *err);
+int store_commit(struct store *st, struct ad_err *err);
+int store_rollback(struct store *st);
+
+/* Looks up a report by content hash: returns 1 and *id when present, 0 when not,
+ * negative on error. */
+int store_report_find(struct store *st, const char *sha256, int64_t *id, struct ad_err *err);
+
+/* Inserts a report unless one with the same sha256 exists (then *dup = true and
+ * *id is the existing one). Idempotent. */
+int store_report_add(struct store *st, const struct store_report_in *in, int64_t *id,
+                     bool *dup, struct ad_err *err);
+
+/* Reads report id into row (include_raw: also decompress the raw message). Returns
+ * 0, AD_ERR_NOTFOUND or another error. */
+int store_report_get(struct store *st, int64_t id, bool include_raw,
+                     struct store_report_row *row, struct ad_err *err);
+void store_row_clear(struct store_report_row *row);
+
+/* Calls fn for each report, newest first, optionally only of one kind; at most
+ * limit rows (0 = all). fn returns non-zero to stop. */
+int store_reports_each(struct store *st, const char *kind, int64_t limit,
+                       int (*fn)(const struct store_report_row *row, void *ctx), void *ctx,
+                       struct ad_err *err);
+
+/* Number of reports per kind: calls fn(kind, count, ctx) for each kind present. */
+int store_reports_count(struct store *st, void (*fn)(const char *kind, int64_t n, void *ctx),
+                        void *ctx, struct ad_err *err);
+
+#endif
