@@ -46,6 +46,17 @@ static bool is_start_field(const char *p, size_t n)
     return false;
 }
 
+/* "Name: value" with a printable, space-free name, or a folded continuation. */
+static bool looks_like_field(const char *p, size_t n)
+{
+    if (n > 0 && (*p == ' ' || *p == '\t'))
+        return true;
+    size_t i = 0;
+    while (i < n && i < 80 && p[i] > ' ' && p[i] < 127 && p[i] != ':')
+        i++;
+    return i > 0 && i < n && p[i] == ':';
+}
+
 int complaint_quoted_original(struct report *r, const char *text, size_t len)
 {
     const char *p = text, *end = text + len;
@@ -65,8 +76,22 @@ int complaint_quoted_original(struct report *r, const char *text, size_t len)
                     fields++;
                 q = e2 + 1;
             }
-            if (fields >= 2 && original_from_text(r, p, (size_t)(end - p)) == 0)
-                return 0;
+            if (fields >= 2) {
+                /* The block may open with other fields (X-Authenticated-Sender, ...):
+                 * back up over header-looking lines right above the start field. */
+                const char *start = p;
+                for (int i = 0; i < 32 && start > text; i++) {
+                    const char *prev_end = start - 1; /* the '\n' ending the previous line */
+                    const char *prev = prev_end;
+                    while (prev > text && prev[-1] != '\n')
+                        prev--;
+                    if (!looks_like_field(prev, (size_t)(prev_end - prev)))
+                        break;
+                    start = prev;
+                }
+                if (original_from_text(r, start, (size_t)(end - start)) == 0)
+                    return 0;
+            }
         }
         p = eol + 1;
     }

@@ -394,6 +394,10 @@ int dsn_parse(struct report *r, GMimeMessage *msg, const char *text, size_t len)
                 s.format = "rfc3464";
         }
     }
+    if (body && s.ents->len == 0) {
+        if (dsn_amazonses_parse(&s, body, body_len) < 0)
+            goto out;
+    }
     if (body) {
         dsn_text_parse(&t, body, body_len, from, subject, to, failed);
         if (s.ents->len == 0) {

@@ -100,6 +100,11 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
  * like "----- Original message -----") in body; sets s->inline_orig. */
 void dsn_text_find_original(struct dsn_scan *s, const char *body, size_t len);
 
+/* Reads an Amazon SES JSON notification (Bounce or Delivery) from a text body.
+ * Returns the number of entries added, 0 when body is no SES notification, and
+ * -1 for a notification that is not a bounce (a complaint). */
+int dsn_amazonses_parse(struct dsn_scan *s, const char *body, size_t len);
+
 /* Reads RFC 3464 fields (Reporting-MTA, Final-Recipient, Action, Status, ...) from
  * text (LF line ends, len bytes) and appends one entry per recipient block.
  * Returns the number of entries added. */

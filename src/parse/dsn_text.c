@@ -22,6 +22,7 @@ enum {
     FAM_DIAG_REST = 1 << 0,     /* diagnostic runs over blank lines up to the end marker */
     FAM_DIAG_BEFORE = 1 << 1,   /* diagnostic is the line(s) before the address */
     FAM_WHOLE_BODY = 1 << 2,    /* recipients from X-Failed-Recipients, diag = whole text */
+    FAM_LAX = 1 << 3,           /* "Some reason: addr" lines name a recipient too */
 };
 
 struct family {
@@ -56,7 +57,9 @@ static const struct family families[] = {
                   "The following addresses had permanent fatal errors"}, 0, NULL},
     {"notes", {"------- Failure Reasons", "Failure Reasons"}, FAM_DIAG_BEFORE, NULL},
     {"kddi", {"Could not be delivered to:"}, 0, NULL},
-    {"imailserver", {"Original message follows."}, 0, NULL},
+    {"office365", {"Delivery has failed to these recipients",
+                   "Diagnostic information for administrators"}, 0, NULL},
+    {"imailserver", {"Original message follows."}, FAM_LAX, NULL},
     {"x1", {"The following addresses had delivery errors"}, 0, NULL},
 };
 
@@ -131,6 +134,7 @@ static const char *const lead_ins[] = {
     "Recipient:",
     "Original-Recipient:",
     "Final-Recipient: rfc822;",
+    ">>>",
     "To:",
 };
 
@@ -188,7 +192,8 @@ static const char *rcpt_line(const struct tline *l, bool allow_to, size_t *alen,
     while (r < end && strchr(">\"')]", *r))
         r++;
     /* "addr:" / "addr..." / "addr " / end of line: all fine. "addr@x.y=foo" is not. */
-    if (r < end && !(g_ascii_isspace(*r) || *r == ':' || *r == '.' || *r == ',' || *r == ';'))
+    if (r < end && !(g_ascii_isspace(*r) || *r == ':' || *r == '.' || *r == ',' || *r == ';'
+                     || *r == '<'))
         return NULL;
     *alen = n;
     *rest = r;
@@ -388,7 +393,8 @@ static void transcript(struct dsn_scan *s, GArray *lines, guint start, guint end
 /* X-Failed-Recipients (Exim, Google) names the failed recipients exactly: keep
  * the text's entries for those addresses, add missing ones, and when the text
  * found just one unnamed entry for one header address, take its diagnostic. */
-static void prefer_failed_header(struct dsn_scan *s, const char *failed, guint before)
+static void prefer_failed_header(struct dsn_scan *s, const char *failed, guint before,
+                                 const char *region, size_t region_len)
 {
     GPtrArray *addrs = g_ptr_array_new_with_free_func(g_free);
     const char *p = failed;
@@ -423,6 +429,10 @@ static void prefer_failed_header(struct dsn_scan *s, const char *failed, guint b
                     struct dsn_ent *e = dsn_ent_new(s);
                     if (e)
                         e->rcpt = g_strdup(a);
+                    /* One failed address and a notice that named it only by its
+                     * local part: the whole notice is its diagnostic. */
+                    if (e && addrs->len == 1 && region)
+                        dsn_set(&e->diag, region, region_len);
                 }
             }
         }
@@ -452,7 +462,8 @@ static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, con
             continue;
         size_t alen = 0;
         const char *a = dsn_addr_find(l->p, l->n, &alen);
-        if (!a)
+        /* Only an address in angle brackets: a plain one is too often prose. */
+        if (!a || a == l->p || a[-1] != '<')
             continue;
         char *addr = g_strndup(a, alen);
         bool own = (hdr_from && dsn_memcasestr(hdr_from, strlen(hdr_from), addr))
@@ -540,6 +551,26 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
                 a = rcpt_line(&sub, false, &alen, &rest);
             }
         }
+        if (!a && (flags & FAM_LAX)) {
+            /* "User mailbox exceeds allowed size: addr": the address ends the line. */
+            const char *colon = memchr(l->p, ':', l->n);
+            if (colon) {
+                struct tline sub = {colon + 1, (size_t)(lend - colon - 1)};
+                const char *b = rcpt_line(&sub, false, &alen, &rest);
+                const char *r2 = rest;
+                if (b)
+                    rest_trim(&r2, lend);
+                if (b && r2 == lend) {
+                    a = b;
+                    cur = add_rcpt(s, a, alen);
+                    if (cur)
+                        dsn_append(&cur->diag, l->p, (size_t)(colon - l->p));
+                    cont = true;
+                    continue;
+                }
+                a = NULL;
+            }
+        }
         if (a && i > 0) {
             /* Postfix: "<alias> (expanded from\n    <addr>): ..." names one recipient. */
             struct tline *pl = &g_array_index(lines, struct tline, i - 1);
@@ -579,8 +610,26 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
 
     transcript(s, lines, start, end, before);
 
-    if (failed_rcpts)
-        prefer_failed_header(s, failed_rcpts, before);
+    if (failed_rcpts) {
+        const char *b0 = start + 1 < end ? g_array_index(lines, struct tline, start + 1).p : NULL;
+        const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+        prefer_failed_header(s, failed_rcpts, before, b0, b0 ? (size_t)(b1 - b0) : 0);
+    }
+
+    /* A recipient line that carried no text after the address ("Unknown user:
+     * addr") is its own diagnostic. */
+    for (guint k = before; k < s->ents->len; k++) {
+        struct dsn_ent *e = g_ptr_array_index(s->ents, k);
+        if (e->diag || !e->rcpt)
+            continue;
+        for (guint i = start; i < end; i++) {
+            struct tline *l = &g_array_index(lines, struct tline, i);
+            if (dsn_memcasestr(l->p, l->n, e->rcpt)) {
+                dsn_set(&e->diag, l->p, l->n);
+                break;
+            }
+        }
+    }
 
     if (s->ents->len == before && !failed_rcpts)
         loose(s, lines, start, end, hdr_from, hdr_to);

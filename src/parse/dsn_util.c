@@ -83,6 +83,12 @@ static char *collapse(const char *s, size_t n)
         g_string_free(g, TRUE);
         return NULL;
     }
+    if (!g_utf8_validate(g->str, (gssize)g->len, NULL)) {
+        /* Report strings are UTF-8: bytes of an undeclared charset become U+FFFD. */
+        char *v = g_utf8_make_valid(g->str, (gssize)g->len);
+        g_string_free(g, TRUE);
+        return v;
+    }
     return g_string_free(g, FALSE);
 }
 

@@ -1,0 +1,250 @@
+/*
+ * dsn_test.c: unit tests for dsn_parse(): small hand-written bounces in the main
+ * formats (RFC 3464 with two recipients, qmail, Postfix text, Exim) and an
+ * auto-reply that must not be taken for a bounce. Table-driven; failures read
+ * "got X, want Y".
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "parse/dsn.h"
+#include "parse/report.h"
+
+struct want_rcpt {
+    const char *rcpt;
+    const char *status;
+    const char *reason;     /* NULL: not checked */
+};
+
+struct dsn_case {
+    const char *name;
+    const char *mail;
+    int want_ret;
+    const char *want_format; /* NULL: not checked */
+    size_t n_rcpts;
+    struct want_rcpt rcpts[3];
+};
+
+static const struct dsn_case cases[] = {
+    {"rfc3464 two recipients",
+     "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
+     "To: sender@example.org\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\n"
+     "\n"
+     "--B1\n"
+     "Content-Type: text/plain\n"
+     "\n"
+     "Your message could not be delivered.\n"
+     "\n"
+     "--B1\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Reporting-MTA: dns; mx.example.net\n"
+     "\n"
+     "Final-Recipient: rfc822; <alice@example.com>\n"
+     "Original-Recipient: rfc822; alice@example.com\n"
+     "Action: failed\n"
+     "Status: 5.1.1\n"
+     "Remote-MTA: dns; mx.example.com\n"
+     "Diagnostic-Code: smtp; 550 5.1.1 <alice@example.com>: Recipient address\n"
+     "    rejected: User unknown in local recipient table\n"
+     "\n"
+     "Final-Recipient: rfc822; bob@example.com\n"
+     "Action: failed\n"
+     "Status: 5.2.2\n"
+     "Diagnostic-Code: smtp; 552 5.2.2 Mailbox full\n"
+     "\n"
+     "--B1\n"
+     "Content-Type: message/rfc822\n"
+     "\n"
+     "From: sender@example.org\n"
+     "To: alice@example.com\n"
+     "Subject: hello\n"
+     "Message-ID: <m1@example.org>\n"
+     "\n"
+     "hi\n"
+     "--B1--\n",
+     1, "rfc3464", 2,
+     {{"alice@example.com", "5.1.1", "userunknown"}, {"bob@example.com", "5.2.2", "mailboxfull"}}},
+    {"qmail",
+     "From: MAILER-DAEMON@mx4.example.jp\n"
+     "To: sender@example.org\n"
+     "Subject: failure notice\n"
+     "\n"
+     "Hi. This is the qmail-send program at mx4.example.jp.\n"
+     "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+     "This is a permanent error; I've given up. Sorry it didn't work out.\n"
+     "\n"
+     "<carol@example.ne.jp>:\n"
+     "192.0.2.3 does not like recipient.\n"
+     "Remote host said: 550 5.1.1 <carol@example.ne.jp>... User Unknown\n"
+     "Giving up on 192.0.2.3.\n"
+     "\n"
+     "--- Below this line is a copy of the message.\n"
+     "\n"
+     "From: sender@example.org\n"
+     "To: carol@example.ne.jp\n"
+     "Subject: test\n"
+     "\n"
+     "body\n",
+     1, "qmail", 1, {{"carol@example.ne.jp", "5.1.1", "userunknown"}}},
+    {"postfix text",
+     "From: MAILER-DAEMON@mail.example.jp (Mail Delivery System)\n"
+     "To: sender@example.org\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "\n"
+     "This is the mail system at host mail.example.jp.\n"
+     "\n"
+     "I'm sorry to have to inform you that your message could not\n"
+     "be delivered to one or more recipients.\n"
+     "\n"
+     "<dave@example.com>: host mx.example.com[192.0.2.1] said: 550 5.7.1\n"
+     "    Message rejected as spam (in reply to end of DATA command)\n",
+     1, "postfix", 1, {{"dave@example.com", "5.7.1", NULL}}},
+    {"exim text",
+     "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n"
+     "To: sender@example.org\n"
+     "Subject: Mail delivery failed: returning message to sender\n"
+     "X-Failed-Recipients: erin@example.jp\n"
+     "\n"
+     "This message was created automatically by mail delivery software.\n"
+     "\n"
+     "A message that you sent could not be delivered to one or more of its\n"
+     "recipients. This is a permanent error. The following address(es) failed:\n"
+     "\n"
+     "  erin@example.jp\n"
+     "    SMTP error from remote mail server after RCPT TO:<erin@example.jp>:\n"
+     "    host mx.example.jp [192.0.2.153]: 550 5.1.1 <erin@example.jp>... User Unknown\n"
+     "\n"
+     "------ This is a copy of the message, including all the headers. ------\n"
+     "\n"
+     "From: sender@example.org\n"
+     "Subject: x\n"
+     "\n"
+     "x\n",
+     1, "exim", 1, {{"erin@example.jp", "5.1.1", "userunknown"}}},
+    {"auto-reply is not a bounce",
+     "From: Frank <frank@example.com>\n"
+     "To: sender@example.org\n"
+     "Subject: Out of office: your mail\n"
+     "Auto-Submitted: auto-replied\n"
+     "\n"
+     "I am away until Monday and will reply to your mail about <x@example.net> then.\n",
+     0, NULL, 0, {{0}}},
+    {"arf is not a bounce",
+     "From: fbl@example.net\n"
+     "Subject: complaint\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\n"
+     "\n"
+     "--A\n"
+     "Content-Type: text/plain\n"
+     "\n"
+     "This is an abuse report. Undelivered? No.\n"
+     "--A\n"
+     "Content-Type: message/feedback-report\n"
+     "\n"
+     "Feedback-Type: abuse\n"
+     "--A--\n",
+     0, NULL, 0, {{0}}},
+};
+
+static struct report *run(const char *mail, int *ret)
+{
+    size_t len = strlen(mail);
+    GMimeStream *st = g_mime_stream_mem_new_with_buffer(mail, len);
+    GMimeParser *p = g_mime_parser_new_with_stream(st);
+    GMimeMessage *m = g_mime_parser_construct_message(p, NULL);
+    struct report *r = report_new();
+    *ret = m ? dsn_parse(r, m, mail, len) : -1;
+    if (m)
+        g_object_unref(m);
+    g_object_unref(p);
+    g_object_unref(st);
+    return r;
+}
+
+static void test_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct dsn_case *c = &cases[i];
+        int ret = 0;
+        struct report *r = run(c->mail, &ret);
+        if (ret != c->want_ret)
+            fail_msg("%s: dsn_parse got %d, want %d", c->name, ret, c->want_ret);
+        if (c->want_ret == 0) {
+            if (r->recipients->len != 0 || r->kind != REPORT_UNKNOWN)
+                fail_msg("%s: got %u recipients, want an untouched report", c->name,
+                         r->recipients->len);
+            report_free(r);
+            continue;
+        }
+        if (r->kind != REPORT_DSN)
+            fail_msg("%s: kind got %d, want REPORT_DSN", c->name, (int)r->kind);
+        if (c->want_format && (!r->dsn_format || strcmp(r->dsn_format, c->want_format) != 0))
+            fail_msg("%s: dsn_format got %s, want %s", c->name,
+                     r->dsn_format ? r->dsn_format : "(null)", c->want_format);
+        if (r->recipients->len != c->n_rcpts)
+            fail_msg("%s: got %u recipients, want %zu", c->name, r->recipients->len, c->n_rcpts);
+        for (size_t k = 0; k < c->n_rcpts; k++) {
+            const struct dsn_rcpt *d = g_ptr_array_index(r->recipients, k);
+            const struct want_rcpt *w = &c->rcpts[k];
+            if (!d->final_recipient || strcmp(d->final_recipient, w->rcpt) != 0)
+                fail_msg("%s: recipient %zu got %s, want %s", c->name, k,
+                         d->final_recipient ? d->final_recipient : "(null)", w->rcpt);
+            if (!d->status || strcmp(d->status, w->status) != 0)
+                fail_msg("%s: status %zu got %s, want %s", c->name, k,
+                         d->status ? d->status : "(null)", w->status);
+            if (w->reason && (!d->reason || strcmp(d->reason, w->reason) != 0))
+                fail_msg("%s: reason %zu got %s, want %s", c->name, k,
+                         d->reason ? d->reason : "(null)", w->reason);
+            if (!d->reason)
+                fail_msg("%s: reason %zu got NULL, want a reason name", c->name, k);
+        }
+        report_free(r);
+    }
+}
+
+/* Hostile input: NUL bytes, a huge line, broken base64 and deep nesting must
+ * neither crash nor read out of bounds (run under ASan in CI). */
+static void test_hostile(void **state)
+{
+    (void)state;
+    GString *g = g_string_new("From: MAILER-DAEMON@x.example\nSubject: Undelivered\n"
+                              "MIME-Version: 1.0\n");
+    for (int i = 0; i < 40; i++)
+        g_string_append_printf(g, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i);
+    g_string_append(g, "Content-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
+                       "RmluYWwtUmVjaXBpZW50OiByZmM4MjI7IGFAYi5leGFtcGxl!!!\n");
+    g_string_append(g, "<a@b.example>: ");
+    for (int i = 0; i < 100000; i++)
+        g_string_append_c(g, 'x');
+    g_string_append_len(g, "\0\0\n", 3);
+    int ret = 0;
+    struct report *r = run(g->str, &ret);
+    if (ret < 0)
+        fail_msg("hostile: got %d, want 0 or 1", ret);
+    report_free(r);
+    g_string_free(g, TRUE);
+}
+
+int main(void)
+{
+    g_mime_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_hostile),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    g_mime_shutdown();
+    return rc;
+}
