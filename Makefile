@@ -11,7 +11,7 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
 	libglib2.0-dev libgmime-3.0-dev libsqlite3-dev sqlite3 libjansson-dev \
-	libcmocka-dev zlib1g-dev libsisimai-perl python3
+	libcmocka-dev zlib1g-dev libsisimai-perl python3 time
 
 .PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean
 
@@ -53,9 +53,15 @@ fuzz-smoke: fuzz-build
 fuzz: FUZZ_SECONDS = 1800
 fuzz: fuzz-smoke
 
+# Sanitizer suite (unit, golden, CLI, corpus, crash safety, malformed input), then
+# the release build's memory bound on malformed input, then bounded fuzzing.
 test: asan build fuzz-smoke
-	./build/corpus_report --check ../shared/corpus
-	@echo "make test: all passed"
+	AD_BINARY=$(CURDIR)/build/abusedesk AD_CHECK_RSS_MB=64 bash tests/malformed.sh > build/malformed-rss.log \
+		|| { cat build/malformed-rss.log; exit 1; }
+	@tail -1 build/malformed-rss.log
+	@n=$$(cd build-asan && ctest -N | sed -n 's/^Total Tests: //p'); \
+		echo "make test: sanitizer suite ($$n tests), release memory bound and 2 fuzz targets all passed"; \
+		echo "summary: $$((n + 3)) passed, 0 failed"
 
 corpus-report: build
 	./build/corpus_report ../shared/corpus

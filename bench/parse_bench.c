@@ -6,13 +6,14 @@
  * and serialisation, not only MIME parsing. Prints one `PASS k ...` line per pass
  * in the format of sisimai-bench.pl and pyemail-bench.py, then the median of the
  * warm passes and the peak RSS. With --gen-big it instead writes one large
- * synthetic bounce (a DSN that returns a message with a huge base64 attachment)
- * to a file, streaming, for the memory check of parse.sh.
+ * synthetic message to a file, streaming, for the memory check of parse.sh: a DSN
+ * returning a message with a huge base64 attachment (the default), a non-MIME text
+ * bounce with a huge body, or a mail with a huge header block.
  * Fails with exit 2 when a file cannot be read or written and 64 on usage errors;
  * a message the parser rejects only lowers with_result.
  *
  * usage: parse_bench DIR [PASSES]
- *        parse_bench --gen-big MIB OUTFILE
+ *        parse_bench --gen-big MIB OUTFILE [attachment|plain|headers]
  */
 #include <errno.h>
 #include <glib.h>
@@ -215,101 +216,149 @@ static uint64_t next_rand(uint64_t *s)
     return *s;
 }
 
-/* Writes a DSN (RFC 3464, as Postfix sends it) returning a message whose attachment
- * makes the whole file about mib MiB. Streams: memory use is one line. */
-static int gen_big(unsigned long mib, const char *out)
+/* Shapes of the synthetic message of --gen-big. */
+enum big_shape {
+    BIG_ATTACHMENT, /* RFC 3464 DSN returning a message with a huge base64 attachment */
+    BIG_PLAIN,      /* non-MIME text bounce (qmail/Postfix style) with a huge body */
+    BIG_HEADERS,    /* a mail whose header block alone is huge */
+};
+
+static const char big_dsn_head[] =
+    "Return-Path: <>\n"
+    "Received: by mx1.example.net (Postfix) id 4Xb2kQ1z9Hz1\n"
+    "\tfor <sender@example.org>; Mon,  3 Jun 2024 10:00:05 +0000 (UTC)\n"
+    "Date: Mon,  3 Jun 2024 10:00:05 +0000 (UTC)\n"
+    "From: MAILER-DAEMON@mx1.example.net (Mail Delivery System)\n"
+    "Subject: Undelivered Mail Returned to Sender\n"
+    "To: sender@example.org\n"
+    "Auto-Submitted: auto-replied\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/report; report-type=delivery-status;\n"
+    "\tboundary=\"B1.bench/mx1.example.net\"\n"
+    "Message-Id: <20240603100005.4Xb2kQ1z9Hz1@mx1.example.net>\n"
+    "\n"
+    "This is a MIME-encapsulated message.\n"
+    "\n"
+    "--B1.bench/mx1.example.net\n"
+    "Content-Description: Notification\n"
+    "Content-Type: text/plain; charset=us-ascii\n"
+    "\n"
+    "This is the mail system at host mx1.example.net.\n"
+    "\n"
+    "I'm sorry to have to inform you that your message could not\n"
+    "be delivered to one or more recipients.\n"
+    "\n"
+    "<nobody@example.com>: host mx.example.com[192.0.2.25] said: 550 5.1.1\n"
+    "    <nobody@example.com>: Recipient address rejected: User unknown (in reply\n"
+    "    to RCPT TO command)\n"
+    "\n"
+    "--B1.bench/mx1.example.net\n"
+    "Content-Description: Delivery report\n"
+    "Content-Type: message/delivery-status\n"
+    "\n"
+    "Reporting-MTA: dns; mx1.example.net\n"
+    "X-Postfix-Queue-ID: 4Xb2kQ1z9Hz1\n"
+    "Arrival-Date: Mon,  3 Jun 2024 10:00:01 +0000 (UTC)\n"
+    "\n"
+    "Final-Recipient: rfc822; nobody@example.com\n"
+    "Original-Recipient: rfc822;nobody@example.com\n"
+    "Action: failed\n"
+    "Status: 5.1.1\n"
+    "Remote-MTA: dns; mx.example.com\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.com>: Recipient address\n"
+    "    rejected: User unknown\n"
+    "\n"
+    "--B1.bench/mx1.example.net\n"
+    "Content-Description: Undelivered Message\n"
+    "Content-Type: message/rfc822\n"
+    "\n"
+    "Return-Path: <sender@example.org>\n"
+    "Received: from client.example.org (client.example.org [198.51.100.7])\n"
+    "\tby mx1.example.net (Postfix) with ESMTPSA id 4Xb2kQ1z9Hz1\n"
+    "\tfor <nobody@example.com>; Mon,  3 Jun 2024 10:00:01 +0000 (UTC)\n"
+    "From: Sender <sender@example.org>\n"
+    "To: nobody@example.com\n"
+    "Subject: big attachment\n"
+    "Date: Mon, 3 Jun 2024 10:00:00 +0000\n"
+    "Message-ID: <big-attachment@example.org>\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=\"inner-bench\"\n"
+    "\n"
+    "--inner-bench\n"
+    "Content-Type: text/plain; charset=us-ascii\n"
+    "\n"
+    "See the attached file.\n"
+    "\n"
+    "--inner-bench\n"
+    "Content-Type: application/octet-stream; name=\"big.bin\"\n"
+    "Content-Transfer-Encoding: base64\n"
+    "Content-Disposition: attachment; filename=\"big.bin\"\n"
+    "\n";
+
+static const char big_plain_head[] =
+    "Return-Path: <>\n"
+    "Date: Mon,  3 Jun 2024 10:00:05 +0000\n"
+    "From: MAILER-DAEMON@mx1.example.net (Mail Delivery System)\n"
+    "Subject: Undelivered Mail Returned to Sender\n"
+    "To: sender@example.org\n"
+    "Message-Id: <20240603100005.plain@mx1.example.net>\n"
+    "\n"
+    "This is the mail system at host mx1.example.net.\n"
+    "\n"
+    "<nobody@example.com>: host mx.example.com[192.0.2.25] said: 550 5.1.1\n"
+    "    <nobody@example.com>: Recipient address rejected: User unknown (in reply\n"
+    "    to RCPT TO command)\n"
+    "\n"
+    "--- Below this line is a copy of the message.\n"
+    "\n"
+    "From: Sender <sender@example.org>\n"
+    "To: nobody@example.com\n"
+    "Subject: big body\n"
+    "\n";
+
+static const char big_headers_head[] =
+    "From: Sender <sender@example.org>\n"
+    "To: abuse@example.net\n"
+    "Subject: huge header block\n"
+    "Date: Mon, 3 Jun 2024 10:00:00 +0000\n";
+
+/* Writes one synthetic message of about mib MiB in the given shape to out.
+ * Streams: memory use is one line. Returns 0, or 2 after printing why. */
+static int gen_big(unsigned long mib, enum big_shape shape, const char *out)
 {
     FILE *f = fopen(out, "wb");
     if (!f) {
         fprintf(stderr, "parse_bench: %s: %s\n", out, g_strerror(errno));
         return 2;
     }
-    fputs("Return-Path: <>\n"
-          "Received: by mx1.example.net (Postfix) id 4Xb2kQ1z9Hz1\n"
-          "\tfor <sender@example.org>; Mon,  3 Jun 2024 10:00:05 +0000 (UTC)\n"
-          "Date: Mon,  3 Jun 2024 10:00:05 +0000 (UTC)\n"
-          "From: MAILER-DAEMON@mx1.example.net (Mail Delivery System)\n"
-          "Subject: Undelivered Mail Returned to Sender\n"
-          "To: sender@example.org\n"
-          "Auto-Submitted: auto-replied\n"
-          "MIME-Version: 1.0\n"
-          "Content-Type: multipart/report; report-type=delivery-status;\n"
-          "\tboundary=\"B1.bench/mx1.example.net\"\n"
-          "Message-Id: <20240603100005.4Xb2kQ1z9Hz1@mx1.example.net>\n"
-          "\n"
-          "This is a MIME-encapsulated message.\n"
-          "\n"
-          "--B1.bench/mx1.example.net\n"
-          "Content-Description: Notification\n"
-          "Content-Type: text/plain; charset=us-ascii\n"
-          "\n"
-          "This is the mail system at host mx1.example.net.\n"
-          "\n"
-          "I'm sorry to have to inform you that your message could not\n"
-          "be delivered to one or more recipients.\n"
-          "\n"
-          "<nobody@example.com>: host mx.example.com[192.0.2.25] said: 550 5.1.1\n"
-          "    <nobody@example.com>: Recipient address rejected: User unknown (in reply\n"
-          "    to RCPT TO command)\n"
-          "\n"
-          "--B1.bench/mx1.example.net\n"
-          "Content-Description: Delivery report\n"
-          "Content-Type: message/delivery-status\n"
-          "\n"
-          "Reporting-MTA: dns; mx1.example.net\n"
-          "X-Postfix-Queue-ID: 4Xb2kQ1z9Hz1\n"
-          "Arrival-Date: Mon,  3 Jun 2024 10:00:01 +0000 (UTC)\n"
-          "\n"
-          "Final-Recipient: rfc822; nobody@example.com\n"
-          "Original-Recipient: rfc822;nobody@example.com\n"
-          "Action: failed\n"
-          "Status: 5.1.1\n"
-          "Remote-MTA: dns; mx.example.com\n"
-          "Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.com>: Recipient address\n"
-          "    rejected: User unknown\n"
-          "\n"
-          "--B1.bench/mx1.example.net\n"
-          "Content-Description: Undelivered Message\n"
-          "Content-Type: message/rfc822\n"
-          "\n"
-          "Return-Path: <sender@example.org>\n"
-          "Received: from client.example.org (client.example.org [198.51.100.7])\n"
-          "\tby mx1.example.net (Postfix) with ESMTPSA id 4Xb2kQ1z9Hz1\n"
-          "\tfor <nobody@example.com>; Mon,  3 Jun 2024 10:00:01 +0000 (UTC)\n"
-          "From: Sender <sender@example.org>\n"
-          "To: nobody@example.com\n"
-          "Subject: big attachment\n"
-          "Date: Mon, 3 Jun 2024 10:00:00 +0000\n"
-          "Message-ID: <big-attachment@example.org>\n"
-          "MIME-Version: 1.0\n"
-          "Content-Type: multipart/mixed; boundary=\"inner-bench\"\n"
-          "\n"
-          "--inner-bench\n"
-          "Content-Type: text/plain; charset=us-ascii\n"
-          "\n"
-          "See the attached file.\n"
-          "\n"
-          "--inner-bench\n"
-          "Content-Type: application/octet-stream; name=\"big.bin\"\n"
-          "Content-Transfer-Encoding: base64\n"
-          "Content-Disposition: attachment; filename=\"big.bin\"\n"
-          "\n",
-          f);
+    const char *head = shape == BIG_ATTACHMENT ? big_dsn_head
+                       : shape == BIG_PLAIN    ? big_plain_head
+                                               : big_headers_head;
+    const char *tail = shape == BIG_ATTACHMENT
+                           ? "\n--inner-bench--\n\n--B1.bench/mx1.example.net--\n"
+                       : shape == BIG_PLAIN ? "\n"
+                                            : "\nbody\n";
+    /* Body lines are 76 varied characters; header lines get a field name first. */
+    const char *prefix = shape == BIG_HEADERS ? "X-Filler: " : "";
+    size_t n_prefix = strlen(prefix);
+    fputs(head, f);
     uint64_t seed = 0x9e3779b97f4a7c15u;
     unsigned long long target = (unsigned long long)mib << 20, written = 0;
-    char line[78];
+    char line[96];
+    memcpy(line, prefix, n_prefix);
+    size_t n_line = n_prefix + 77;
     while (written < target) {
         for (int i = 0; i < 76; i += 8) {
             uint64_t x = next_rand(&seed);
             for (int k = 0; k < 8 && i + k < 76; k++, x >>= 6)
-                line[i + k] = base64_alphabet[x & 63];
+                line[n_prefix + (size_t)(i + k)] = base64_alphabet[x & 63];
         }
-        line[76] = '\n';
-        if (fwrite(line, 1, 77, f) != 77)
+        line[n_line - 1] = '\n';
+        if (fwrite(line, 1, n_line, f) != n_line)
             break;
-        written += 77;
+        written += n_line;
     }
-    fputs("\n--inner-bench--\n\n--B1.bench/mx1.example.net--\n", f);
+    fputs(tail, f);
     int failed = ferror(f);
     if (fclose(f) != 0 || failed) {
         fprintf(stderr, "parse_bench: %s: write error\n", out);
@@ -321,19 +370,27 @@ static int gen_big(unsigned long mib, const char *out)
 static void usage(void)
 {
     fprintf(stderr, "usage: parse_bench DIR [PASSES]\n"
-                    "       parse_bench --gen-big MIB OUTFILE\n");
+                    "       parse_bench --gen-big MIB OUTFILE [attachment|plain|headers]\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--gen-big") == 0) {
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "--gen-big") == 0) {
         char *end;
         unsigned long mib = strtoul(argv[2], &end, 10);
+        const char *shape = argc == 5 ? argv[4] : "attachment";
+        enum big_shape sh = BIG_ATTACHMENT;
+        if (!strcmp(shape, "plain"))
+            sh = BIG_PLAIN;
+        else if (!strcmp(shape, "headers"))
+            sh = BIG_HEADERS;
+        else if (strcmp(shape, "attachment") != 0)
+            mib = 0;
         if (*end || mib == 0) {
             usage();
             return 64;
         }
-        return gen_big(mib, argv[3]);
+        return gen_big(mib, sh, argv[3]);
     }
     if (argc < 2 || argc > 3 || argv[1][0] == '-') {
         usage();

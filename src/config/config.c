@@ -36,7 +36,7 @@ static const struct ckey schema[] = {
     { "intake", "quarantine_dir", CT_PATH, OFF(quarantine_dir),
       "/var/lib/abusedesk/quarantine", 0, 0, NULL,
       "input that is not a mail at all is kept here with a .reason file" },
-    { "intake", "max_message_size", CT_SIZE, OFF(max_message_size), "16777216", 4096,
+    { "intake", "max_message_size", CT_SIZE, OFF(max_message_size), "4194304", 4096,
       1073741824LL, NULL,
       "bytes of a message that are parsed; longer messages are spooled whole, parsed in part" },
     { "intake", "compress_raw", CT_BOOL, OFF(compress_raw), "true", 0, 0, NULL,

@@ -20,10 +20,11 @@
 
 void parse_limits_default(struct parse_limits *lim)
 {
-    lim->max_size = 32u * 1024 * 1024;
+    lim->max_size = 4u * 1024 * 1024;
     lim->max_line = 64u * 1024;
     lim->max_depth = 32;
     lim->max_parts = 1000;
+    lim->max_headers = 10000;
 }
 
 void parse_init(void)
@@ -71,16 +72,25 @@ static bool looks_like_mail(const char *text, size_t len)
 }
 
 /* Cuts header lines longer than max_line (a 10 MB header line would otherwise be
- * copied several times by the recognisers). Only the header block is touched. */
-static void cut_long_header_lines(char *text, size_t *len, size_t max_line)
+ * copied several times by the recognisers) and drops header lines past max_headers.
+ * Only the top-level header block is touched. */
+static void cut_long_header_lines(char *text, size_t *len, size_t max_line, size_t max_headers)
 {
-    size_t r = 0, w = 0, line = 0;
+    size_t r = 0, w = 0, line = 0, n_lines = 0;
     bool in_header = true;
     while (r < *len) {
         char c = text[r++];
         if (in_header && c == '\n') {
-            if (line == 0)
+            if (line == 0) {
                 in_header = false;
+            } else if (++n_lines >= max_headers) {
+                /* Endless headers: drop the rest of the block, keep the body. */
+                text[w++] = c;
+                while (r < *len && !(text[r] == '\n' && text[r - 1] == '\n'))
+                    r++;
+                line = 0;
+                continue;
+            }
             line = 0;
             text[w++] = c;
             continue;
@@ -115,16 +125,19 @@ struct report *parse_message(const char *data, size_t len, const struct parse_li
         ad_err_set(err, AD_ERR_PARSE, "not a mail: no RFC 5322 header block at the start");
         return NULL;
     }
-    cut_long_header_lines(text, &n, lim->max_line);
+    cut_long_header_lines(text, &n, lim->max_line, lim->max_headers);
 
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(text, n);
+    /* The stream takes the buffer over instead of copying it: one copy of the
+     * message in memory, however large it is. text stays valid while stream lives. */
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(
+        g_byte_array_new_take((guint8 *)text, n + 1));
+    g_mime_stream_set_bounds(stream, 0, (gint64)n);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
     g_object_unref(parser);
-    g_object_unref(stream);
     if (!msg) {
-        g_free(text);
+        g_object_unref(stream);
         ad_err_set(err, AD_ERR_PARSE, "not a mail: GMime found no message");
         return NULL;
     }
@@ -154,6 +167,6 @@ struct report *parse_message(const char *data, size_t len, const struct parse_li
         complaint_parse(r, msg);
 
     g_object_unref(msg);
-    g_free(text);
+    g_object_unref(stream);
     return r;
 }

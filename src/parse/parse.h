@@ -16,9 +16,11 @@ struct parse_limits {
     size_t max_line;        /* one header line, bytes (longer lines are cut) */
     unsigned max_depth;     /* MIME nesting */
     unsigned max_parts;     /* MIME parts visited */
+    size_t max_headers;     /* header lines of the top-level header block */
 };
 
-/* Default limits: 32 MiB message, 64 KiB header line, depth 32, 1000 parts. */
+/* Default limits: 4 MiB message, 64 KiB header line, 10,000 header lines,
+ * depth 32, 1000 parts. */
 void parse_limits_default(struct parse_limits *lim);
 
 /* Initialises GMime once per process; safe to call repeatedly. */
