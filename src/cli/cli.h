@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "util/err.h"
+#include "util/log.h"
 
 /* sysexits.h values, spelled out so the meaning is visible where they are used. */
 #define EXIT_USAGE 64       /* EX_USAGE */
@@ -24,6 +25,7 @@
 struct cli {
     struct config cfg;
     const char *config_path;    /* -c, or the default */
+    struct logger log;          /* from [log]; subcommands may raise the minimum */
 };
 
 int cmd_parse(struct cli *cli, int argc, char **argv);

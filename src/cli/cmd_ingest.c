@@ -75,15 +75,17 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 
     struct intake in;
     struct ad_err err = { 0 };
-    intake_init(&in, &cli->cfg, quiet ? NULL : stderr);
+    if (quiet && cli->log.min < LOG_LEVEL_WARNING)
+        cli->log.min = LOG_LEVEL_WARNING;
+    intake_init(&in, &cli->cfg, &cli->log);
     int rc;
     if (maildir || recover) {
         rc = recover ? intake_spool_recover(&in, &err) : intake_maildir(&in, maildir, &err);
-        if (!quiet || rc)
-            fprintf(stderr, "abusedesk ingest: %u stored, %u duplicate, %u quarantined, %u unreadable\n",
-                    in.n_stored, in.n_duplicate, in.n_quarantined, in.n_failed);
+        log_msg(&cli->log, rc ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO,
+                "ingest: %u stored, %u duplicate, %u quarantined, %u unreadable", in.n_stored,
+                in.n_duplicate, in.n_quarantined, in.n_failed);
         if (rc)
-            fprintf(stderr, "abusedesk ingest: %s\n", err.msg);
+            log_msg(&cli->log, LOG_LEVEL_ERROR, "ingest: %s", err.msg);
         intake_close(&in);
         return exit_for(rc);
     }
@@ -94,7 +96,7 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
     rc = intake_fd(&in, STDIN_FILENO, source, &oc, &id, &err);
     intake_close(&in);
     if (rc) {
-        fprintf(stderr, "abusedesk ingest: %s%s\n", err.msg,
+        log_msg(&cli->log, LOG_LEVEL_ERROR, "ingest: %s%s", err.msg,
                 exit_for(rc) == EXIT_TEMPFAIL ? " (temporary: retry later)" : "");
         return exit_for(rc);
     }

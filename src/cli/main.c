@@ -102,6 +102,11 @@ int main(int argc, char **argv)
         cli.cfg.db_path = g_strdup(db);
     }
 
+    cli.log.ident = "abusedesk";
+    cli.log.min = (enum log_level)log_level_parse(cli.cfg.log_level);
+    cli.log.syslog = cli.cfg.log_syslog;
+    log_open(&cli.log);
+
     int rc = EXIT_USAGE;
     const struct command *cmd = NULL;
     for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
@@ -115,6 +120,7 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr, "abusedesk: unknown command '%s' (see abusedesk --help)\n", argv[i]);
     }
+    log_close(&cli.log);
     config_free(&cli.cfg);
     return rc;
 }

@@ -44,7 +44,7 @@ static void msgbuf_clear(struct msgbuf *m)
     memset(m, 0, sizeof(*m));
 }
 
-void intake_init(struct intake *in, const struct config *cfg, FILE *log)
+void intake_init(struct intake *in, const struct config *cfg, const struct logger *log)
 {
     memset(in, 0, sizeof(*in));
     in->cfg = cfg;
@@ -142,8 +142,9 @@ static int quarantine(struct intake *in, const char *path, const struct msgbuf *
     rc = fs_write_durable(rpath, text, strlen(text), err);
     if (rc == 0)
         rc = fs_move_durable(path, dst, err);
-    if (rc == 0 && in->log)
-        fprintf(in->log, "quarantined %s source=%s reason=\"%s\"\n", dst, source, reason);
+    if (rc == 0)
+        log_msg(in->log, LOG_LEVEL_WARNING, "quarantined %s source=%s reason=\"%s\"", dst,
+                source, reason);
     g_free(text);
     g_free(rpath);
     g_free(dst);
@@ -207,8 +208,7 @@ static int process(struct intake *in, const char *path, const struct msgbuf *m,
             in->n_duplicate++;
         else
             in->n_stored++;
-        if (in->log)
-            fprintf(in->log, "%s id=%lld kind=%s sha256=%.16s source=%s\n",
+        log_msg(in->log, LOG_LEVEL_INFO, "%s id=%lld kind=%s sha256=%.16s source=%s",
                     dup ? "duplicate" : "stored", (long long)*id, sr.kind, m->sha, source);
     }
     free(json);
@@ -366,8 +366,7 @@ int intake_maildir(struct intake *in, const char *dir, struct ad_err *err)
             struct msgbuf m = { 0 };
             struct ad_err ferr = { 0 };
             if (read_file(path, in->cfg->max_message_size, &m, &ferr) != 0) {
-                if (in->log)
-                    fprintf(in->log, "skipped %s: %s\n", path, ferr.msg);
+                log_msg(in->log, LOG_LEVEL_ERROR, "skipped %s: %s", path, ferr.msg);
                 in->n_failed++;
                 g_free(path);
                 msgbuf_clear(&m);

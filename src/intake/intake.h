@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "store/store.h"
 #include "util/err.h"
+#include "util/log.h"
 
 enum intake_outcome {
     INTAKE_STORED,          /* new report stored */
@@ -23,12 +24,12 @@ enum intake_outcome {
 struct intake {
     const struct config *cfg;
     struct store *st;       /* opened on first use; owned by the intake */
-    FILE *log;              /* one line per message, or NULL for silence */
+    const struct logger *log;   /* one line per message; NULL for silence; borrowed */
     /* Counters for a batch. */
     unsigned n_stored, n_duplicate, n_quarantined, n_failed;
 };
 
-void intake_init(struct intake *in, const struct config *cfg, FILE *log);
+void intake_init(struct intake *in, const struct config *cfg, const struct logger *log);
 
 /* Closes the store; the struct can be reused after intake_init(). */
 void intake_close(struct intake *in);

@@ -296,9 +296,38 @@ static bool temporary_text(const char *diag)
     return false;
 }
 
-/* Decides status, command and reason of one entry and stores it in r. */
-static void finish_ent(struct report *r, const struct dsn_ent *e)
+/* True for an X.1.x status, which names the recipient's address as the problem. */
+static bool user_status(const char *status)
 {
+    return status && (status[0] == '4' || status[0] == '5') && strncmp(status + 1, ".1.", 3) == 0;
+}
+
+/* Formats whose notice names a missing mailbox only when the recipient is unknown
+ * (the gateway looked the address up itself), so their "unknown user" is never a
+ * filter speaking. */
+static bool format_explicit_user(const char *format, const char *diag)
+{
+    static const char *const fmts[] = {"exchange2003", "imailserver", "notes", "trendmicro"};
+    /* Directory gateways (Domino, InterScan) that say so in their own words. */
+    static const char *const phrases[] = {"not listed in Domino Directory",
+                                          "not listed in public Name & Address Book",
+                                          "Unable to deliver message to <"};
+    for (size_t i = 0; format && i < G_N_ELEMENTS(fmts); i++)
+        if (strcmp(format, fmts[i]) == 0)
+            return true;
+    for (size_t i = 0; diag && i < G_N_ELEMENTS(phrases); i++)
+        if (dsn_memcasestr(diag, strlen(diag), phrases[i]))
+            return true;
+    return false;
+}
+
+/* Decides status, command and reason of one entry and stores it in r. format is
+ * the bounce family (static, may be NULL), reporting_mta the bounce's own host
+ * (may be NULL). */
+static void finish_ent(struct report *r, const struct dsn_ent *e, const char *format,
+                       const char *reporting_mta)
+{
+    bool explicit_user = format_explicit_user(format, e->diag);
     struct dsn_rcpt *d = report_add_rcpt(r);
     d->final_recipient = report_strtrim(r, e->rcpt, -1);
     d->original_recipient = report_strtrim(r, e->orig_rcpt, -1);
@@ -323,7 +352,18 @@ static void finish_ent(struct report *r, const struct dsn_ent *e)
     const char *action = e->action;
     char *swept = e->diag ? diag_sweep(e->diag) : NULL;
     d->diagnostic_code = report_strtrim(r, swept, -1);
-    const char *reason = e->reason ? e->reason : reason_classify(swept, status, cmd, action);
+    const char *reason = e->reason;
+    if (!reason)
+        reason = dsn_rhost_reason(e->rmta, e->rcpt, reporting_mta, swept, e->status, cmd);
+    if (!reason) {
+        reason = reason_classify(swept, status, cmd, action);
+        if (strcmp(reason, "userunknown") == 0 && !cmd && !explicit_user
+            && !user_status(e->status) && !(e->diag && dsn_status_find(e->diag, false, code)
+                                             && user_status(code)))
+            /* "No such user" that no SMTP command and no X.1.x code place at RCPT
+             * time: a filter (often after DATA) answering in a mailbox's words. */
+            reason = "filtered";
+    }
     g_free(swept);
     bool temporary = false;
     if (status)
@@ -424,7 +464,8 @@ int dsn_parse(struct report *r, GMimeMessage *msg, const char *text, size_t len)
     else if (t.reporting_mta)
         r->reporting_mta = report_strtrim(r, t.reporting_mta, -1);
     for (guint i = 0; i < s.ents->len; i++)
-        finish_ent(r, g_ptr_array_index(s.ents, i));
+        finish_ent(r, g_ptr_array_index(s.ents, i), s.format,
+                   s.reporting_mta ? s.reporting_mta : t.reporting_mta);
 
     if (w.orig_msg)
         original_from_gmime(r, g_mime_object_get_header_list(GMIME_OBJECT(w.orig_msg)));

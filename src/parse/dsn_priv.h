@@ -110,4 +110,14 @@ int dsn_amazonses_parse(struct dsn_scan *s, const char *body, size_t len);
  * Returns the number of entries added. */
 int dsn_rfc3464_fields(struct dsn_scan *s, const char *text, size_t len);
 
+/* The reason a large provider means by its reply, keyed by the remote MTA's host
+ * name (rmta, a Remote-MTA value; may be NULL), else the recipient's domain, else
+ * the reporting MTA (lmta, may be NULL; the provider's own bounce):
+ * Yahoo, Outlook.com, au (KDDI), NTT docomo, Orange/La Poste, MessageLabs. diag is the
+ * diagnostic text, status the delivery-status field and cmd the SMTP command
+ * (both may be NULL). Returns a static reason name, or NULL when the provider is
+ * unknown or its text is not in its table. */
+const char *dsn_rhost_reason(const char *rmta, const char *rcpt, const char *lmta, const char *diag,
+                             const char *status, const char *cmd);
+
 #endif

@@ -209,6 +209,26 @@ static void rest_trim(const char **r, const char *end)
     *r = p;
 }
 
+/* True when s[0..n) says nothing beyond addresses and punctuation ("<addr>",
+ * "addr, addr2"): such text is no diagnostic. */
+static bool addr_only(const char *s, size_t n)
+{
+    const char *p = s;
+    const char *end = s + n;
+    while (p < end) {
+        size_t alen = 0;
+        const char *a = dsn_addr_find(p, (size_t)(end - p), &alen);
+        const char *stop = a ? a : end;
+        for (const char *q = p; q < stop; q++)
+            if (g_ascii_isalnum(*q))
+                return false;
+        if (!a)
+            break;
+        p = a + alen;
+    }
+    return true;
+}
+
 /* Splits [body, body+len) into lines (at most DSN_MAX_LINES). */
 static GArray *split_lines(const char *body, size_t len)
 {
@@ -451,6 +471,42 @@ static bool header_like(const struct tline *l)
     return true;
 }
 
+/* Appends the non-blank lines [from, to) that say more than an address to *diag,
+ * at most max lines. */
+static void append_prose(char **diag, GArray *lines, guint from, guint to, guint max)
+{
+    guint taken = 0;
+    for (guint i = from; i < to && taken < max; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (blank(l) || addr_only(l->p, l->n))
+            continue;
+        dsn_append(diag, l->p, l->n);
+        taken++;
+    }
+}
+
+/* A bounce for one recipient whose address stood alone on its line ("The following
+ * address failed:\n  addr\n\nFor the following reason:\n  ..."): the reason is
+ * the prose after the address, or, when there is none, the prose before it. */
+static void notice_diag(struct dsn_ent *e, GArray *lines, guint start, guint end)
+{
+    if (e->diag || !e->rcpt)
+        return;
+    guint at = end;
+    for (guint i = start; i < end; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (dsn_memcasestr(l->p, l->n, e->rcpt) && addr_only(l->p, l->n)) {
+            at = i;
+            break;
+        }
+    }
+    if (at == end)
+        return;
+    append_prose(&e->diag, lines, at + 1, end, 12);
+    if (!e->diag)
+        append_prose(&e->diag, lines, at > start + 12 ? at - 12 : start, at, 12);
+}
+
 /* Last resort for a bounce in an unknown format: the first line of the notice
  * that names an address other than the bounce's own sender and recipient. */
 static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, const char *hdr_from,
@@ -583,7 +639,7 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         if (a && (have_start || i > start || fam)) {
             cur = add_rcpt(s, a, alen);
             rest_trim(&rest, lend);
-            if (cur && rest < lend)
+            if (cur && rest < lend && !addr_only(rest, (size_t)(lend - rest)))
                 dsn_append(&cur->diag, rest, (size_t)(lend - rest));
             if (cur && (flags & FAM_DIAG_BEFORE) && !cur->diag) {
                 /* The reason is the paragraph just above the address. */
@@ -615,6 +671,9 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
         prefer_failed_header(s, failed_rcpts, before, b0, b0 ? (size_t)(b1 - b0) : 0);
     }
+
+    if (s->ents->len == before + 1)
+        notice_diag(g_ptr_array_index(s->ents, before), lines, start, end);
 
     /* A recipient line that carried no text after the address ("Unknown user:
      * addr") is its own diagnostic. */

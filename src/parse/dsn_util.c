@@ -304,6 +304,7 @@ const char *dsn_cmd_guess(const char *s)
         {"in reply to end of data", "DATA"},
         {"our data", "DATA"},
         {"after rcpt to", "RCPT"},
+        {"does not like recipient", "RCPT"},
         {"in reply to rcpt to", "RCPT"},
         {"our rcpt to", "RCPT"},
         {"rcpt to response", "RCPT"},

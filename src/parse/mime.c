@@ -75,7 +75,8 @@ char *mime_part_text(GMimeObject *part, size_t max, size_t *out_len)
     GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
     size_t n = ba->len < max ? ba->len : max;
     out = g_malloc(n + 1);
-    memcpy(out, ba->data, n);
+    if (n > 0)
+        memcpy(out, ba->data, n);
     out[n] = '\0';
     /* Embedded NULs would cut C-string scans short; the text is informational. */
     for (size_t i = 0; i < n; i++)

@@ -784,8 +784,6 @@ static const char *reason_adjust_userunknown(const struct reason_status *st,
         return "filtered";
     if (st->valid && (st->subject == 2 || st->subject == 3 || st->subject == 7))
         return "filtered";
-    if (!command || !*command)
-        return "filtered";
     return "userunknown";
 }
 

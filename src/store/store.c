@@ -287,7 +287,8 @@ static void read_row(sqlite3_stmt *q, struct store_report_row *row, bool include
         row->raw_len = n;
     } else {
         row->raw = g_malloc(blen + 1);
-        memcpy(row->raw, blob, blen);
+        if (blen > 0)
+            memcpy(row->raw, blob, blen);
         row->raw_len = blen;
     }
     row->raw[row->raw_len] = '\0';
