@@ -63,8 +63,12 @@ static int open_store(struct intake *in, struct ad_err *err)
     char *dir = g_path_get_dirname(in->cfg->db_path);
     int rc = fs_mkdir_p(dir, err);
     g_free(dir);
-    if (rc)
-        return ad_err_set(err, AD_ERR_BUSY, "%s", err ? err->msg : "cannot create store directory");
+    if (rc) {
+        /* The directory error already says what failed; retrying later may succeed. */
+        if (err)
+            err->code = AD_ERR_BUSY;
+        return AD_ERR_BUSY;
+    }
     return store_open(in->cfg->db_path, in->cfg->busy_timeout_ms, &in->st, err);
 }
 

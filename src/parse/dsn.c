@@ -372,7 +372,7 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
         temporary = true;
     else if (e->diag)
         temporary = dsn_reply_find(e->diag) / 100 == 4 || temporary_text(e->diag);
-    if (!status || ((strcmp(status, "5.0.0") == 0 || strcmp(status, "4.0.0") == 0) && !e->status))
+    if (!status)
         status = reason_internal_status(reason, temporary);
     d->status = report_str(r, status, -1);
     d->reason = report_str(r, reason, -1);

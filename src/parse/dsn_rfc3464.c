@@ -47,9 +47,41 @@ static void set_addr(char **field, const char *v, size_t n)
     *field = a;
 }
 
-/* Handles one unfolded field; cur is the open recipient block or NULL. */
-static struct dsn_ent *field(struct dsn_scan *s, struct dsn_ent *cur, const char *name, size_t nl,
-                             const char *v, size_t vn)
+/* Copies from to *to when *to is unset. */
+static void fill(char **to, const char *from)
+{
+    if (!*to && from)
+        *to = g_strdup(from);
+}
+
+/* At the end of a paragraph: the recipients it named (entries first..) get the
+ * per-recipient fields that came before their Final-Recipient. */
+static void pend_apply(struct dsn_scan *s, guint first, const struct dsn_ent *pend)
+{
+    for (guint i = first; i < s->ents->len; i++) {
+        struct dsn_ent *e = g_ptr_array_index(s->ents, i);
+        fill(&e->action, pend->action);
+        fill(&e->status, pend->status);
+        fill(&e->diag, pend->diag);
+        fill(&e->rmta, pend->rmta);
+    }
+}
+
+/* Frees the fields of a pending block. */
+static void pend_clear(struct dsn_ent *pend)
+{
+    g_free(pend->action);
+    g_free(pend->status);
+    g_free(pend->diag);
+    g_free(pend->rmta);
+    memset(pend, 0, sizeof *pend);
+}
+
+/* Handles one unfolded field; cur is the open recipient block or NULL. Per-recipient
+ * fields that come before the block's Final-Recipient (Facebook writes
+ * Diagnostic-Code and Status first) wait in pend until the recipient is named. */
+static struct dsn_ent *field(struct dsn_scan *s, struct dsn_ent *cur, struct dsn_ent *pend,
+                             const char *name, size_t nl, const char *v, size_t vn)
 {
 #define IS(lit) (nl == sizeof(lit) - 1 && g_ascii_strncasecmp(name, lit, nl) == 0)
     if (IS("Reporting-MTA")) {
@@ -69,8 +101,12 @@ static struct dsn_ent *field(struct dsn_scan *s, struct dsn_ent *cur, const char
         set_addr(final ? &cur->rcpt : &cur->orig_rcpt, v, vn);
         return cur;
     }
-    if (!cur)
-        return NULL;
+    struct dsn_ent *ret = cur;
+    if (!cur) {
+        if (!IS("Action") && !IS("Status") && !IS("Diagnostic-Code") && !IS("Remote-MTA"))
+            return NULL;
+        cur = pend;
+    }
     if (IS("X-Actual-Recipient")) {
         /* Sendmail puts the address after alias expansion here. Only used when
          * Final-Recipient has no domain. */
@@ -118,7 +154,7 @@ static struct dsn_ent *field(struct dsn_scan *s, struct dsn_ent *cur, const char
             }
         }
     }
-    return cur;
+    return ret;
 #undef IS
 }
 
@@ -128,6 +164,8 @@ int dsn_rfc3464_fields(struct dsn_scan *s, const char *text, size_t len)
     const char *end = text + len;
     const char *p = text;
     struct dsn_ent *cur = NULL;
+    struct dsn_ent pend = {0};
+    guint para_first = s->ents->len;
     GString *val = g_string_new(NULL);
     const char *name = NULL;
     size_t nl = 0;
@@ -144,13 +182,16 @@ int dsn_rfc3464_fields(struct dsn_scan *s, const char *text, size_t len)
             continue;
         }
         if (name) {
-            cur = field(s, cur, name, nl, val->str, val->len);
+            cur = field(s, cur, &pend, name, nl, val->str, val->len);
             name = NULL;
         }
         if (ll == 0 || (ll == 1 && p[0] == '\r')) {
             /* A blank line ends a recipient block. */
             if (cur && (cur->rcpt || cur->orig_rcpt))
                 cur = NULL;
+            pend_apply(s, para_first, &pend);
+            pend_clear(&pend);
+            para_first = s->ents->len;
             p = next;
             continue;
         }
@@ -170,7 +211,9 @@ int dsn_rfc3464_fields(struct dsn_scan *s, const char *text, size_t len)
         p = next;
     }
     if (name)
-        field(s, cur, name, nl, val->str, val->len);
+        field(s, cur, &pend, name, nl, val->str, val->len);
+    pend_apply(s, para_first, &pend);
+    pend_clear(&pend);
     g_string_free(val, TRUE);
 
     /* Drop blocks that named no recipient at all. */

@@ -155,6 +155,71 @@ static const struct dsn_case cases[] = {
      "Feedback-Type: abuse\n"
      "--A--\n",
      0, NULL, 0, {{0}}},
+    {"fields before Final-Recipient in one paragraph",
+     "From: MAILER-DAEMON@mx.example.net\n"
+     "Subject: Sorry, your message could not be delivered\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"F\"\n"
+     "\n"
+     "--F\n"
+     "Content-Type: text/plain\n"
+     "\n"
+     "This message could not be delivered.\n"
+     "--F\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Reporting-MTA: dns; 192.0.2.7\n"
+     "Diagnostic-Code: smtp; 550 5.1.1 Recipient address does not exist\n"
+     "Status: 5.1.1\n"
+     "Final-Recipient: rfc822; nobody@example.com\n"
+     "Action: failed\n"
+     "--F--\n",
+     1, "rfc3464", 1, {{"nobody@example.com", "5.1.1", "userunknown"}}},
+    {"address alone, reason in its own paragraph",
+     "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\n"
+     "Subject: Mail delivery failed\n"
+     "\n"
+     "A message that you sent could not be delivered to one or more of\n"
+     "its recipients. This is a permanent error. The following address\n"
+     "failed:\n"
+     "\n"
+     "  <carol@example.com>\n"
+     "\n"
+     "For the following reason:\n"
+     "  Mail size limit exceeded.\n",
+     1, NULL, 1, {{"carol@example.com", "5.0.934", "mesgtoobig"}}},
+    {"provider table: KDDI filter reply",
+     "From: MAILER-DAEMON@mx.example.net\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"K\"\n"
+     "\n"
+     "--K\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Final-Recipient: rfc822; dave@ezweb.ne.jp\n"
+     "Action: failed\n"
+     "Status: 5.0.0\n"
+     "Remote-MTA: dns; lsean.ezweb.ne.jp\n"
+     "Diagnostic-Code: smtp; 550 : User unknown\n"
+     "--K--\n",
+     1, "rfc3464", 1, {{"dave@ezweb.ne.jp", "5.0.0", "filtered"}}},
+    {"provider table: Orange label",
+     "From: MAILER-DAEMON@mx.example.net\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"O\"\n"
+     "\n"
+     "--O\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Final-Recipient: rfc822; erin@example.fr\n"
+     "Action: failed\n"
+     "Status: 5.7.1\n"
+     "Remote-MTA: dns; smtp-in.orange.fr\n"
+     "Diagnostic-Code: smtp; 554 5.7.1 <h[192.0.2.1]>: Client host rejected: LPN000_630\n"
+     "--O--\n",
+     1, "rfc3464", 1, {{"erin@example.fr", "5.7.1", "policyviolation"}}},
 };
 
 static struct report *run(const char *mail, int *ret)

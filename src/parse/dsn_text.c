@@ -502,6 +502,23 @@ static void notice_diag(struct dsn_ent *e, GArray *lines, guint start, guint end
     }
     if (at == end)
         return;
+    /* An SMTP reply quoted anywhere in the notice (even above the list of
+     * recipients) says it best. */
+    for (guint i = 0; i < end; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        const char *p = l->p;
+        const char *le = l->p + l->n;
+        while (p < le && (*p == ' ' || *p == '\t'))
+            p++;
+        if (le - p > 4 && (p[0] == '4' || p[0] == '5') && g_ascii_isdigit(p[1])
+            && g_ascii_isdigit(p[2]) && (p[3] == ' ' || p[3] == '-')) {
+            guint k = i;
+            while (k < end && k < i + 4 && !blank(&g_array_index(lines, struct tline, k)))
+                k++;
+            append_prose(&e->diag, lines, i, k, 4);
+            return;
+        }
+    }
     append_prose(&e->diag, lines, at + 1, end, 12);
     if (!e->diag)
         append_prose(&e->diag, lines, at > start + 12 ? at - 12 : start, at, 12);

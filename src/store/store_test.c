@@ -378,14 +378,10 @@ static int empty_raw_case(const char *db_path, unsigned n, bool compress)
 }
 
 /* An empty (zero-length, non-NULL) raw message round-trips as zero bytes.
- * Each mode runs in a child process: the identity case trips UBSan in store.c (see
- * KNOWN BUG below) and a sanitizer abort must not take the other tests down.
- *
- * KNOWN BUG (store.c read_row): for an identity-encoded zero-length blob,
- * sqlite3_column_blob() returns NULL and read_row() calls memcpy(row->raw, NULL, 0),
- * which is undefined behaviour ("null pointer passed as argument 2"); under
- * -fsanitize=undefined -fno-sanitize-recover the process aborts. This test fails
- * until read_row() skips the memcpy when blen == 0. */
+ * Regression test: read_row() used to call memcpy(row->raw, NULL, 0) for an empty
+ * identity blob (sqlite3_column_blob() returns NULL for zero bytes), which UBSan
+ * aborts on. Each mode runs in a child process so that a sanitizer abort is reported
+ * as this test's failure instead of taking the other tests down. */
 static void test_store_empty_raw(void **state)
 {
     struct fx *f = *state;
