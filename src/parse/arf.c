@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "mime.h"
+#include "mimetree.h"
 #include "original.h"
 #include "received.h"
 
@@ -119,14 +119,12 @@ void arf_fields(struct report *r, const char *text, size_t len)
 }
 
 /* Reads the returned message below root: message/rfc822 or text/rfc822-headers. */
-static void arf_original(struct report *r, GMimeObject *root)
+static void arf_original(struct report *r, const struct mime_part *root, struct arena *a)
 {
-    GMimeObject *part = mime_find(root, "message", "rfc822", false);
-    if (part && GMIME_IS_MESSAGE_PART(part)) {
-        GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
-        if (m && original_from_gmime(r, g_mime_object_get_header_list(GMIME_OBJECT(m))) == 0)
-            return;
-    }
+    const struct mime_part *part = mime_find(root, "message", "rfc822", false);
+    if (part && part->message &&
+        original_from_text(r, part->message->hdr, part->message->hdr_len) == 0)
+        return;
     static const char *const subtypes[] = { "rfc822-headers", "rfc822-header" };
     for (size_t i = 0; i < G_N_ELEMENTS(subtypes); i++) {
         part = mime_find(root, "text", subtypes[i], false);
@@ -135,29 +133,21 @@ static void arf_original(struct report *r, GMimeObject *root)
         if (!part)
             continue;
         size_t n = 0;
-        char *text = mime_part_text(part, ARF_MAX_TEXT, &n);
-        if (text) {
-            int rc = original_from_text(r, text, n);
-            g_free(text);
-            if (rc == 0)
-                return;
-        }
+        const char *text = mime_body(a, part, ARF_MAX_TEXT, &n);
+        if (original_from_text(r, text, n) == 0)
+            return;
     }
 }
 
-static int arf_standard(struct report *r, GMimeMessage *msg)
+static int arf_standard(struct report *r, const struct mime_part *root, struct arena *a)
 {
-    GMimeObject *root = g_mime_message_get_mime_part(msg);
-    GMimeObject *fb = root ? mime_find(root, "message", "feedback-report", false) : NULL;
+    const struct mime_part *fb = mime_find(root, "message", "feedback-report", false);
     if (!fb)
         return 0;
     size_t n = 0;
-    char *text = mime_part_text(fb, ARF_MAX_TEXT, &n);
-    if (text) {
-        arf_fields(r, text, n);
-        g_free(text);
-    }
-    arf_original(r, root);
+    const char *text = mime_body(a, fb, ARF_MAX_TEXT, &n);
+    arf_fields(r, text, n);
+    arf_original(r, root, a);
     /* Without Source-IP, the client in the topmost Received: of the returned message
      * (written by the reporter's own MX) is the host that sent the mail. */
     if (!r->source_ip && r->original && r->original->received->len > 0) {
@@ -171,56 +161,56 @@ static int arf_standard(struct report *r, GMimeMessage *msg)
     return 1;
 }
 
+struct mailfrom_find {
+    struct report *r;
+    const char *found;
+};
+
 /* smtp.mailfrom= in Authentication-Results, the envelope sender JMRP does not state. */
-static const char *auth_results_mailfrom(struct report *r, GMimeHeaderList *h)
+static int take_mailfrom(const char *name, size_t nl, const char *v, void *ctx)
 {
-    int n = g_mime_header_list_get_count(h);
-    for (int i = 0; i < n && i < 200; i++) {
-        GMimeHeader *hd = g_mime_header_list_get_header_at(h, i);
-        if (g_ascii_strcasecmp(g_mime_header_get_name(hd), "Authentication-Results") != 0)
-            continue;
-        const char *v = g_mime_header_get_value(hd);
-        const char *p = v ? strstr(v, "smtp.mailfrom=") : NULL;
-        if (!p)
-            continue;
-        p += strlen("smtp.mailfrom=");
-        size_t len = strcspn(p, " ;\t\r\n");
-        if (len > 0 && memchr(p, '@', len))
-            return report_str(r, p, (gssize)len);
+    struct mailfrom_find *f = ctx;
+    if (nl != 22 || g_ascii_strncasecmp(name, "Authentication-Results", 22) != 0)
+        return 0;
+    const char *p = strstr(v, "smtp.mailfrom=");
+    if (!p)
+        return 0;
+    p += strlen("smtp.mailfrom=");
+    size_t len = strcspn(p, " ;\t\r\n");
+    if (len > 0 && memchr(p, '@', len)) {
+        f->found = report_str(f->r, p, (gssize)len);
+        return 1;
     }
-    return NULL;
+    return 0;
 }
 
-static int arf_jmrp(struct report *r, GMimeMessage *msg)
+static int arf_jmrp(struct report *r, const struct mime_part *root, struct arena *a)
 {
-    GMimeObject *root = g_mime_message_get_mime_part(msg);
-    if (!root || !GMIME_IS_MULTIPART(root))
+    if (!root || !root->child)
         return 0;
-    GMimeObject *part = mime_find(root, "message", "rfc822", false);
-    if (!part || !GMIME_IS_MESSAGE_PART(part))
+    const struct mime_part *part = mime_find(root, "message", "rfc822", false);
+    if (!part || !part->message)
         return 0;
-    GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
-    if (!m)
-        return 0;
-    GMimeHeaderList *h = g_mime_object_get_header_list(GMIME_OBJECT(m));
-    const char *rcpt = mime_header(h, "X-HmXmrOriginalRecipient");
+    const struct mime_part *m = part->message;
+    const char *rcpt = mime_header(a, m->hdr, m->hdr_len, "X-HmXmrOriginalRecipient");
     if (!rcpt)
         return 0;
     r->kind = REPORT_ARF;
     r->dsn_format = "jmrp";
     r->feedback_type = "abuse";
-    const char *a = addr_value(r, rcpt);
-    if (a)
-        g_ptr_array_add(r->original_rcpt_to, (gpointer)a);
-    original_from_gmime(r, h);
-    r->original_mail_from = auth_results_mailfrom(r, h);
+    const char *addr = addr_value(r, rcpt);
+    if (addr)
+        g_ptr_array_add(r->original_rcpt_to, (gpointer)addr);
+    original_from_text(r, m->hdr, m->hdr_len);
+    struct mailfrom_find f = { r, NULL };
+    mime_header_each(m->hdr, m->hdr_len, 200, take_mailfrom, &f);
+    r->original_mail_from = f.found;
     if (!r->original_mail_from) {
-        const char *pra = mime_header(h, "X-SID-PRA");
+        const char *pra = mime_header(a, m->hdr, m->hdr_len, "X-SID-PRA");
         r->original_mail_from = pra ? addr_value(r, pra) : NULL;
     }
     /* JMRP names the sending IP in its Subject: "complaint about message from IP". */
-    const char *subj = g_mime_message_get_subject(msg);
-    const char *from = subj ? strstr(subj, " from ") : NULL;
+    const char *from = r->subject ? strstr(r->subject, " from ") : NULL;
     if (from)
         r->source_ip = received_first_ip(r, from);
     if (r->original_mail_from == NULL && r->original)
@@ -248,16 +238,13 @@ static char *unfold_json(const char *text, size_t len)
     return g_string_free(s, FALSE);
 }
 
-static int arf_ses(struct report *r, GMimeMessage *msg)
+static int arf_ses(struct report *r, const struct mime_part *root, struct arena *a)
 {
-    GMimeObject *root = g_mime_message_get_mime_part(msg);
-    GMimeObject *part = root ? mime_find(root, "text", "plain", false) : NULL;
+    const struct mime_part *part = mime_find(root, "text", "plain", false);
     if (!part)
         return 0;
     size_t n = 0;
-    char *text = mime_part_text(part, ARF_MAX_TEXT, &n);
-    if (!text)
-        return 0;
+    const char *text = mime_body(a, part, ARF_MAX_TEXT, &n);
     int found = 0;
     char *js = strstr(text, "\"notificationType\"") ? unfold_json(text, n) : NULL;
     json_t *root_j = js ? json_loads(js, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
@@ -304,53 +291,39 @@ static int arf_ses(struct report *r, GMimeMessage *msg)
     if (root_j)
         json_decref(root_j);
     g_free(js);
-    g_free(text);
     return found;
 }
 
 /* A reply to a List-Unsubscribe mailto: address: the sender opts out of the list. */
-static int arf_optout(struct report *r, GMimeMessage *msg)
+static int arf_optout(struct report *r, const struct mime_part *root, struct arena *a)
 {
-    const char *subj = g_mime_message_get_subject(msg);
-    if (!subj)
+    if (!r->subject)
         return 0;
-    char *s = g_strstrip(g_strdup(subj));
-    int is_unsub = g_ascii_strcasecmp(s, "unsubscribe") == 0;
-    g_free(s);
+    char *sub = g_strstrip(g_strdup(r->subject));
+    int is_unsub = g_ascii_strcasecmp(sub, "unsubscribe") == 0;
+    g_free(sub);
     if (!is_unsub)
         return 0;
-    GMimeHeaderList *h = g_mime_object_get_header_list(GMIME_OBJECT(msg));
-    const char *from = mime_header(h, "From");
-    const char *to = mime_header(h, "To");
-    if (!from || !to)
+    const char *from = mime_header(a, root->hdr, root->hdr_len, "From");
+    const char *to = mime_header(a, root->hdr, root->hdr_len, "To");
+    const char *fa = from ? original_address(r, from) : NULL;
+    const char *ta = to ? original_address(r, to) : NULL;
+    if (!fa || !ta)
         return 0;
     r->kind = REPORT_ARF;
     r->dsn_format = "opt-out";
     r->feedback_type = "opt-out";
-    InternetAddressList *fl = internet_address_list_parse(NULL, from);
-    InternetAddressList *tl = internet_address_list_parse(NULL, to);
-    if (fl && internet_address_list_length(fl) > 0) {
-        InternetAddress *ia = internet_address_list_get_address(fl, 0);
-        if (INTERNET_ADDRESS_IS_MAILBOX(ia))
-            g_ptr_array_add(r->original_rcpt_to, (gpointer)report_str(r,
-                internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), -1));
-    }
-    if (tl && internet_address_list_length(tl) > 0) {
-        InternetAddress *ia = internet_address_list_get_address(tl, 0);
-        if (INTERNET_ADDRESS_IS_MAILBOX(ia))
-            r->original_mail_from = report_str(r,
-                internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), -1);
-    }
-    if (fl)
-        g_object_unref(fl);
-    if (tl)
-        g_object_unref(tl);
+    g_ptr_array_add(r->original_rcpt_to, (gpointer)fa);
+    r->original_mail_from = ta;
     return 1;
 }
 
-int arf_parse(struct report *r, GMimeMessage *msg)
+int arf_parse(struct report *r, const struct mime_part *root, struct arena *a)
 {
-    if (arf_standard(r, msg) || arf_jmrp(r, msg) || arf_ses(r, msg) || arf_optout(r, msg))
+    if (!root)
+        return 0;
+    if (arf_standard(r, root, a) || arf_jmrp(r, root, a) || arf_ses(r, root, a) ||
+        arf_optout(r, root, a))
         return 1;
     return 0;
 }

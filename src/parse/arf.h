@@ -6,14 +6,15 @@
 #ifndef AD_ARF_H
 #define AD_ARF_H
 
-#include <gmime/gmime.h>
 #include <stddef.h>
 
+#include "mimetree.h"
 #include "report.h"
 
-/* Returns 1 and fills r (kind REPORT_ARF or REPORT_AUTH_FAILURE, the feedback
+/* Reads the scanned message root (r->subject already set from its header).
+ * Returns 1 and fills r (kind REPORT_ARF or REPORT_AUTH_FAILURE, the feedback
  * fields and r->original) when msg is a feedback report, else 0 with r untouched. */
-int arf_parse(struct report *r, GMimeMessage *msg);
+int arf_parse(struct report *r, const struct mime_part *root, struct arena *a);
 
 /* Reads the "Name: value" fields of a message/feedback-report body into r.
  * Exposed for tests. */

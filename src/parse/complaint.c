@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "mime.h"
+#include "mimetree.h"
 #include "original.h"
 
 #define COMPLAINT_MAX_TEXT (1024 * 1024)
@@ -98,44 +98,41 @@ int complaint_quoted_original(struct report *r, const char *text, size_t len)
     return -1;
 }
 
-int complaint_parse(struct report *r, GMimeMessage *msg)
+int complaint_parse(struct report *r, const struct mime_part *root, struct arena *a)
 {
-    GMimeObject *root = g_mime_message_get_mime_part(msg);
     if (!root)
         return 0;
-    GMimeObject *textpart = mime_find(root, "text", "plain", false);
-    char *text = NULL;
+    const struct mime_part *textpart = mime_find(root, "text", "plain", false);
+    const char *text = NULL;
     size_t n = 0;
     if (textpart)
-        text = mime_part_utf8(textpart, COMPLAINT_MAX_TEXT, &n);
-    const char *subject = g_mime_message_get_subject(msg);
-    bool words = has_complaint_word(subject);
+        text = mime_body_utf8(a, textpart, COMPLAINT_MAX_TEXT, &n);
+    bool words = has_complaint_word(r->subject);
     if (!words && text) {
         /* Only the first few KB: a quoted spam may itself say "spam". */
-        char *head = g_utf8_substring(text, 0, MIN(g_utf8_strlen(text, -1), 2048));
-        words = has_complaint_word(head);
-        g_free(head);
+        size_t head = n < 2048 ? n : 2048;
+        while (head < n && (text[head] & 0xC0) == 0x80)
+            head++; /* do not cut a UTF-8 sequence */
+        char *h = g_strndup(text, head);
+        words = has_complaint_word(h);
+        g_free(h);
     }
     int found = 0;
     if (words) {
-        GMimeObject *att = mime_find(root, "message", "rfc822", false);
-        if (att && GMIME_IS_MESSAGE_PART(att)) {
-            GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(att));
-            if (m && original_from_gmime(r, g_mime_object_get_header_list(GMIME_OBJECT(m))) == 0)
-                found = 1;
-        }
+        const struct mime_part *att = mime_find(root, "message", "rfc822", false);
+        if (att && att->message &&
+            original_from_text(r, att->message->hdr, att->message->hdr_len) == 0)
+            found = 1;
         if (!found) {
-            GMimeObject *hp = mime_find(root, "text", "rfc822-headers", false);
+            const struct mime_part *hp = mime_find(root, "text", "rfc822-headers", false);
             size_t hn = 0;
-            char *ht = hp ? mime_part_text(hp, COMPLAINT_MAX_TEXT, &hn) : NULL;
+            const char *ht = hp ? mime_body(a, hp, COMPLAINT_MAX_TEXT, &hn) : NULL;
             if (ht && original_from_text(r, ht, hn) == 0)
                 found = 1;
-            g_free(ht);
         }
         if (!found && text && complaint_quoted_original(r, text, n) == 0)
             found = 1;
     }
-    g_free(text);
     if (found) {
         r->kind = REPORT_ABUSE_TEXT;
         r->dsn_format = "abuse-text";

@@ -6,14 +6,14 @@
 #ifndef AD_COMPLAINT_H
 #define AD_COMPLAINT_H
 
-#include <gmime/gmime.h>
 #include <stddef.h>
 
+#include "mimetree.h"
 #include "report.h"
 
 /* Returns 1 and sets r->kind = REPORT_ABUSE_TEXT and r->original when msg reads as
  * an abuse complaint about an attached or quoted message, else 0. */
-int complaint_parse(struct report *r, GMimeMessage *msg);
+int complaint_parse(struct report *r, const struct mime_part *root, struct arena *a);
 
 /* Finds a quoted header block (Received:/From:/Message-ID: ... lines) in text and
  * reads it into r->original. Returns 0 when one was found. Used for bounces too. */

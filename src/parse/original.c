@@ -17,11 +17,31 @@
 #define ORIGINAL_MAX_VALUE 65536
 #define ORIGINAL_MAX_RECEIVED 100
 
-/* Returns the bare address in an RFC 5322 address header value, or NULL. */
-static const char *bare_address(struct report *r, const char *value)
+/* True for a plain addr-spec "local@domain" with nothing around it. */
+static bool simple_addr_spec(const char *v)
+{
+    const char *at = NULL;
+    for (const char *p = v; *p; p++) {
+        if (*p == '@') {
+            if (at)
+                return false;
+            at = p;
+        } else if (*p <= ' ' || *p == '"' || *p == '(' || *p == ',' || *p == ';' ||
+                   *p == ':' || *p == '<' || *p == '>' || *p == '\\') {
+            return false;
+        }
+    }
+    return at && at != v && at[1] != '\0';
+}
+
+const char *original_address(struct report *r, const char *value)
 {
     if (!value)
         return NULL;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (simple_addr_spec(value))
+        return report_strtrim(r, value, -1); /* the common case, without GMime */
     const char *lt = strchr(value, '<');
     if (lt) {
         const char *gt = strchr(lt + 1, '>');
@@ -87,29 +107,33 @@ static void take(struct report *r, struct original *o, const char *name, const c
         }
     } else if (g_ascii_strcasecmp(name, "Message-ID") == 0) {
         if (!o->message_id) {
-            const char *v = bare_address(r, value);
+            const char *v = original_address(r, value);
             o->message_id = v ? v : report_strtrim(r, value, -1);
         }
     } else if (g_ascii_strcasecmp(name, "Subject") == 0) {
         if (!o->subject) {
-            char *dec = g_mime_utils_header_decode_text(NULL, value);
-            char *valid = g_utf8_make_valid(dec, -1);
-            o->subject = report_strtrim(r, valid, -1);
-            g_free(valid);
-            g_free(dec);
+            if (!strstr(value, "=?") && g_utf8_validate(value, -1, NULL)) {
+                o->subject = report_strtrim(r, value, -1);
+            } else {
+                char *dec = g_mime_utils_header_decode_text(NULL, value);
+                char *valid = g_utf8_make_valid(dec, -1);
+                o->subject = report_strtrim(r, valid, -1);
+                g_free(valid);
+                g_free(dec);
+            }
         }
     } else if (g_ascii_strcasecmp(name, "From") == 0) {
         if (!o->from)
-            o->from = bare_address(r, value);
+            o->from = original_address(r, value);
     } else if (g_ascii_strcasecmp(name, "To") == 0) {
         if (!o->to)
-            o->to = bare_address(r, value);
+            o->to = original_address(r, value);
     } else if (g_ascii_strcasecmp(name, "Date") == 0) {
         if (!o->date)
             o->date = received_iso_date(r, value);
     } else if (g_ascii_strcasecmp(name, "Return-Path") == 0) {
         if (!o->return_path)
-            o->return_path = bare_address(r, value);
+            o->return_path = original_address(r, value);
     } else if (g_ascii_strcasecmp(name, "X-Authenticated-Sender") == 0 ||
                g_ascii_strcasecmp(name, "X-Authenticated-User") == 0) {
         /* cPanel writes "host.example.net: user@example.com". */
@@ -118,7 +142,7 @@ static void take(struct report *r, struct original *o, const char *name, const c
             const char *colon = strrchr(v, ':');
             if (colon && strchr(colon, '@'))
                 v = colon + 1;
-            o->authenticated_user = bare_address(r, v);
+            o->authenticated_user = original_address(r, v);
             if (!o->authenticated_user)
                 o->authenticated_user = report_strtrim(r, v, -1);
         }

@@ -23,4 +23,9 @@ int original_from_gmime(struct report *r, GMimeHeaderList *headers);
  * was found, else -1 and r->original is left unchanged. */
 int original_from_text(struct report *r, const char *text, size_t len);
 
+/* The bare address of an address header value ("Name <a@b>" -> "a@b"; falls back
+ * to the first word holding an '@' for non-RFC 5322 text), copied into r's arena;
+ * NULL when there is none or for the null sender "<>". */
+const char *original_address(struct report *r, const char *value);
+
 #endif

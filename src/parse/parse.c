@@ -16,6 +16,8 @@
 #include "arf.h"
 #include "complaint.h"
 #include "dsn.h"
+#include "mimetree.h"
+#include "original.h"
 #include "received.h"
 
 void parse_limits_default(struct parse_limits *lim)
@@ -127,46 +129,41 @@ struct report *parse_message(const char *data, size_t len, const struct parse_li
     }
     cut_long_header_lines(text, &n, lim->max_line, lim->max_headers);
 
-    /* The stream takes the buffer over instead of copying it: one copy of the
-     * message in memory, however large it is. text stays valid while stream lives. */
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(
-        g_byte_array_new_take((guint8 *)text, n + 1));
-    g_mime_stream_set_bounds(stream, 0, (gint64)n);
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-    g_object_unref(parser);
-    if (!msg) {
-        g_object_unref(stream);
-        ad_err_set(err, AD_ERR_PARSE, "not a mail: GMime found no message");
-        return NULL;
-    }
+    struct arena a;
+    arena_init(&a, 0);
+    struct mime_limits ml = { lim->max_depth, lim->max_parts };
+    bool mime_truncated = false;
+    const struct mime_part *root = mime_scan(&a, text, n, &ml, NULL, &mime_truncated);
 
     struct report *r = report_new();
     if (truncated)
         r->warning = "message longer than the parse limit: only its start was parsed";
-    GMimeHeaderList *h = g_mime_object_get_header_list(GMIME_OBJECT(msg));
-    const char *subj = g_mime_message_get_subject(msg);
-    if (subj) {
-        char *valid = g_utf8_make_valid(subj, -1);
-        r->subject = report_strtrim(r, valid, -1);
-        g_free(valid);
-    }
-    r->message_id = report_strtrim(r, g_mime_message_get_message_id(msg), -1);
-    GMimeHeader *hd = g_mime_header_list_get_header(h, "Date");
-    if (hd)
-        r->date = received_iso_date(r, g_mime_header_get_value(hd));
-    InternetAddressList *from = g_mime_message_get_from(msg);
-    if (from && internet_address_list_length(from) > 0) {
-        InternetAddress *ia = internet_address_list_get_address(from, 0);
-        if (INTERNET_ADDRESS_IS_MAILBOX(ia))
-            r->from = report_str(r, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), -1);
+    else if (mime_truncated)
+        r->warning = "MIME structure deeper or larger than the parse limits: only part was read";
+    const char *v = mime_header(&a, root->hdr, root->hdr_len, "Subject");
+    r->subject = v ? report_strtrim(r, mime_decode_header(&a, v), -1) : NULL;
+    v = mime_header(&a, root->hdr, root->hdr_len, "Message-ID");
+    r->message_id = v ? original_address(r, v) : NULL;
+    v = mime_header(&a, root->hdr, root->hdr_len, "Date");
+    r->date = v ? received_iso_date(r, v) : NULL;
+    v = mime_header(&a, root->hdr, root->hdr_len, "From");
+    r->from = v ? original_address(r, v) : NULL;
+
+    if (!arf_parse(r, root, &a)) {
+        /* Transitional: the bounce recogniser still reads GMime's tree. */
+        GMimeStream *stream = g_mime_stream_mem_new_with_buffer(text, n);
+        GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+        GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
+        g_object_unref(parser);
+        g_object_unref(stream);
+        int is_dsn = msg ? dsn_parse(r, msg, text, n) : 0;
+        if (msg)
+            g_object_unref(msg);
+        if (!is_dsn)
+            complaint_parse(r, root, &a);
     }
 
-    if (!arf_parse(r, msg) && !dsn_parse(r, msg, text, n))
-        complaint_parse(r, msg);
-
-    g_object_unref(msg);
-    g_object_unref(stream);
+    arena_free(&a);
+    g_free(text);
     return r;
 }
