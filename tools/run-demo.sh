@@ -31,9 +31,10 @@ else
   cp "$top"/tests/golden/*.eml "$maildir/new/"
 fi
 
-echo "== abusedesk ingest --maildir (the intake job: spool, parse, store once)"
-"$bin" -c "$conf" ingest -q --maildir "$maildir" || true
-"$bin" -c "$conf" ingest --maildir "$maildir"
+echo "== abusedesk ingest --maildir (the intake job: parse and store each message once)"
+"$bin" -c "$conf" ingest --maildir "$maildir" 2>&1 | grep -E "ingest:|quarantined|error" || true
+echo "== the same Maildir again: nothing is stored twice"
+"$bin" -c "$conf" ingest --maildir "$maildir" 2>&1 | grep -E "ingest:|error" || true
 
 echo "== a complaint piped in as Postfix pipe(8) delivers it (exit status $(
   "$bin" -c "$conf" ingest -q --source postfix-pipe < "$top/tests/golden/arf-compromised.eml"; echo $?))"

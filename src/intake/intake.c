@@ -362,9 +362,18 @@ int intake_maildir(struct intake *in, const char *dir, struct ad_err *err)
     bool in_tx = false;
     int rc = 0, n_in_batch = 0;
 
+    /* List both folders before touching either: files moved from new/ to cur/
+     * during the run must not be read a second time. */
+    char **listed[G_N_ELEMENTS(subdirs)];
+    for (size_t s = 0; s < G_N_ELEMENTS(subdirs); s++) {
+        char *sub = g_build_filename(dir, subdirs[s], NULL);
+        listed[s] = list_sorted(sub);
+        g_free(sub);
+    }
     for (size_t s = 0; s < G_N_ELEMENTS(subdirs) && rc == 0; s++) {
         char *sub = g_build_filename(dir, subdirs[s], NULL);
-        char **names = list_sorted(sub);
+        char **names = listed[s];
+        listed[s] = NULL;
         for (char **nm = names; *nm && rc == 0; nm++) {
             char *path = g_build_filename(sub, *nm, NULL);
             struct msgbuf m = { 0 };
@@ -409,6 +418,8 @@ int intake_maildir(struct intake *in, const char *dir, struct ad_err *err)
         g_strfreev(names);
         g_free(sub);
     }
+    for (size_t s = 0; s < G_N_ELEMENTS(subdirs); s++)
+        g_strfreev(listed[s]);
     if (rc == 0)
         rc = flush_batch(in, moves, &in_tx, err);
     else {
