@@ -10,7 +10,7 @@
  *
  * Hostile input never makes it fail: it returns 0 (not a bounce) or 1 with
  * whatever it could read. Everything it stores goes into the report's arena;
- * temporary GMime objects and GLib buffers are released before it returns.
+ * temporary buffers are released before it returns.
  */
 #include "dsn.h"
 
@@ -20,114 +20,61 @@
 #include "original.h"
 #include "reason.h"
 
-/* What the MIME walk found. Objects are borrowed from the message. */
+/* What the MIME walk found. Parts are borrowed from the scanned tree. */
 struct dsn_walk {
     size_t n_parts;
-    bool feedback;              /* an ARF report: not ours */
-    GPtrArray *ds_parts;        /* GMimePart * of message/(global-)delivery-status */
-    GMimeObject *text_part;     /* first text/plain outside an attached message */
-    GMimeObject *html_part;     /* first text/html, when there is no text/plain */
-    GMimeMessage *orig_msg;     /* first attached message/rfc822 */
-    GMimePart *orig_headers;    /* first text/rfc822-headers */
+    bool feedback;                          /* an ARF report: not ours */
+    GPtrArray *ds_parts;                    /* message/(global-)delivery-status parts */
+    const struct mime_part *text_part;      /* first text/plain outside an attached message */
+    const struct mime_part *html_part;      /* first text/html, when there is no text/plain */
+    const struct mime_part *orig_msg;       /* root of the first attached message */
+    const struct mime_part *orig_headers;   /* first text/rfc822-headers */
 };
 
-static bool ct_is(GMimeContentType *ct, const char *type, const char *sub)
+static void walk(const struct mime_part *p, int depth, struct dsn_walk *w)
 {
-    return ct && g_mime_content_type_is_type(ct, type, sub);
-}
-
-static void walk(GMimeObject *obj, int depth, struct dsn_walk *w)
-{
-    if (!obj || depth > DSN_MAX_DEPTH || w->n_parts++ >= DSN_MAX_PARTS)
+    if (!p || depth > DSN_MAX_DEPTH || w->n_parts++ >= DSN_MAX_PARTS)
         return;
-    GMimeContentType *ct = g_mime_object_get_content_type(obj);
-    if (GMIME_IS_MULTIPART(obj)) {
-        if (ct_is(ct, "multipart", "report")) {
-            const char *rt = g_mime_content_type_get_parameter(ct, "report-type");
-            if (rt && g_ascii_strcasecmp(rt, "feedback-report") == 0)
-                w->feedback = true;
-        }
-        int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
-        for (int i = 0; i < n && i < DSN_MAX_PARTS; i++)
-            walk(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), depth + 1, w);
+    if (strcmp(p->type, "multipart") == 0) {
+        if (strcmp(p->subtype, "report") == 0 && p->report_type &&
+            strcmp(p->report_type, "feedback-report") == 0)
+            w->feedback = true;
+        size_t n = 0;
+        for (const struct mime_part *c = p->child; c && n < DSN_MAX_PARTS; c = c->next, n++)
+            walk(c, depth + 1, w);
         return;
     }
-    if (GMIME_IS_MESSAGE_PART(obj)) {
-        GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-        if (m && !w->orig_msg)
-            w->orig_msg = m;
+    if (p->message) {
+        if (!w->orig_msg)
+            w->orig_msg = p->message;
         return;
     }
-    if (!GMIME_IS_PART(obj))
-        return;
-    if (ct_is(ct, "message", "delivery-status") || ct_is(ct, "message", "global-delivery-status")) {
-        g_ptr_array_add(w->ds_parts, obj);
-    } else if (ct_is(ct, "message", "feedback-report")) {
+    if (mime_is(p, "message", "delivery-status") || mime_is(p, "message", "global-delivery-status")) {
+        g_ptr_array_add(w->ds_parts, (gpointer)p);
+    } else if (mime_is(p, "message", "feedback-report")) {
         w->feedback = true;
-    } else if (ct_is(ct, "text", "rfc822-headers") || ct_is(ct, "message", "rfc822-headers")
-               || ct_is(ct, "message", "global-headers")) {
+    } else if (mime_is(p, "text", "rfc822-headers") || mime_is(p, "message", "rfc822-headers")
+               || mime_is(p, "message", "global-headers")) {
         if (!w->orig_headers)
-            w->orig_headers = GMIME_PART(obj);
-    } else if (ct_is(ct, "text", "plain")) {
+            w->orig_headers = p;
+    } else if (mime_is(p, "text", "plain")) {
         if (!w->text_part)
-            w->text_part = obj;
-    } else if (ct_is(ct, "text", "html")) {
+            w->text_part = p;
+    } else if (mime_is(p, "text", "html")) {
         if (!w->html_part)
-            w->html_part = obj;
+            w->html_part = p;
     }
 }
 
-/* Turns CRLF and lone CR into LF and NUL into space, in place; returns the new length. */
-static size_t normalise(char *s, size_t n)
+/* The decoded content of a leaf part as a NUL-terminated string (g_free), in UTF-8
+ * for text parts; line ends are LF already (parse.c normalised the message). */
+static char *part_text(struct arena *a, const struct mime_part *p, size_t *len)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '\r') {
-            if (i + 1 < n && s[i + 1] == '\n')
-                continue;
-            c = '\n';
-        } else if (c == '\0') {
-            c = ' ';
-        }
-        s[o++] = c;
-    }
-    s[o] = '\0';
-    return o;
-}
-
-/* The decoded content of a leaf part as a NUL-terminated, LF-normalised string
- * (g_free), converted to UTF-8 for text parts; NULL when it has none. */
-static char *part_text(GMimeObject *obj, size_t *len)
-{
-    *len = 0;
-    if (!GMIME_IS_PART(obj))
-        return NULL;
-    char *s = NULL;
     size_t n = 0;
-    if (GMIME_IS_TEXT_PART(obj)) {
-        s = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
-        if (!s)
-            return NULL;
-        n = strlen(s);
-    } else {
-        GMimeDataWrapper *dw = g_mime_part_get_content(GMIME_PART(obj));
-        if (!dw)
-            return NULL;
-        GMimeStream *mem = g_mime_stream_mem_new();
-        g_mime_data_wrapper_write_to_stream(dw, mem);
-        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-        n = ba ? ba->len : 0;
-        s = g_malloc(n + 1);
-        if (n)
-            memcpy(s, ba->data, n);
-        s[n] = '\0';
-        g_object_unref(mem);
-    }
-    if (n > DSN_MAX_BODY)
-        n = DSN_MAX_BODY;
-    *len = normalise(s, n);
-    return s;
+    const char *s = strcmp(p->type, "text") == 0 ? mime_body_utf8(a, p, DSN_MAX_BODY, &n)
+                                                 : mime_body(a, p, DSN_MAX_BODY, &n);
+    *len = n;
+    return g_strndup(s, n);
 }
 
 /* Reduces HTML to text: tags dropped, <br>, </p>, </div>, </tr> become line ends,
@@ -174,12 +121,10 @@ static size_t html_to_text(char *s, size_t n)
 }
 
 /* Copies a top-level header (decoded) into a GLib string, or NULL. */
-static char *header_dup(GMimeMessage *msg, const char *name)
+static char *header_dup(struct arena *a, const struct mime_part *root, const char *name)
 {
-    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
-    if (!v)
-        return NULL;
-    return g_mime_utils_header_decode_text(NULL, v);
+    const char *v = mime_header(a, root->hdr, root->hdr_len, name);
+    return v ? g_strdup(mime_decode_header(a, v)) : NULL;
 }
 
 /* Fills recipients' missing diagnostic text and command from the text body. */
@@ -208,27 +153,6 @@ static void merge_text(struct dsn_scan *s, struct dsn_scan *t)
         if (!e->rmta && x->rmta)
             e->rmta = g_strdup(x->rmta);
     }
-}
-
-/* Copies an original message's headers from a text/rfc822-headers part. */
-static void original_from_headers_part(struct report *r, GMimePart *part)
-{
-    size_t n = 0;
-    char *s = part_text(GMIME_OBJECT(part), &n);
-    if (!s)
-        return;
-    GMimeStream *st = g_mime_stream_mem_new_with_buffer(s, n);
-    GMimeParser *p = g_mime_parser_new_with_stream(st);
-    GMimeMessage *m = g_mime_parser_construct_message(p, NULL);
-    if (m) {
-        original_from_gmime(r, g_mime_object_get_header_list(GMIME_OBJECT(m)));
-        g_object_unref(m);
-    } else {
-        original_from_text(r, s, n);
-    }
-    g_object_unref(p);
-    g_object_unref(st);
-    g_free(s);
 }
 
 /* Counts how often the word w occurs in s (bounded by s's length). */
@@ -383,9 +307,10 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
     d->action = report_str(r, action, -1);
 }
 
-int dsn_parse(struct report *r, GMimeMessage *msg, const char *text, size_t len)
+int dsn_parse(struct report *r, const struct mime_part *root, struct arena *a, const char *text,
+              size_t len)
 {
-    if (!r || !msg)
+    if (!r || !root)
         return 0;
     int ret = 0;
     struct dsn_scan s, t;
@@ -395,18 +320,18 @@ int dsn_parse(struct report *r, GMimeMessage *msg, const char *text, size_t len)
     w.ds_parts = g_ptr_array_new();
     char *body = NULL;
     size_t body_len = 0;
-    char *from = header_dup(msg, "From");
-    char *subject = header_dup(msg, "Subject");
-    char *failed = header_dup(msg, "X-Failed-Recipients");
-    char *to = header_dup(msg, "To");
+    char *from = header_dup(a, root, "From");
+    char *subject = header_dup(a, root, "Subject");
+    char *failed = header_dup(a, root, "X-Failed-Recipients");
+    char *to = header_dup(a, root, "To");
 
-    walk(g_mime_message_get_mime_part(msg), 0, &w);
+    walk(root, 0, &w);
     if (w.feedback)
         goto out;
 
     for (guint i = 0; i < w.ds_parts->len; i++) {
         size_t n = 0;
-        char *ds = part_text(g_ptr_array_index(w.ds_parts, i), &n);
+        char *ds = part_text(a, g_ptr_array_index(w.ds_parts, i), &n);
         if (ds)
             dsn_rfc3464_fields(&s, ds, n);
         g_free(ds);
@@ -415,9 +340,9 @@ int dsn_parse(struct report *r, GMimeMessage *msg, const char *text, size_t len)
         s.format = "rfc3464";
 
     if (w.text_part) {
-        body = part_text(w.text_part, &body_len);
+        body = part_text(a, w.text_part, &body_len);
     } else if (w.html_part) {
-        body = part_text(w.html_part, &body_len);
+        body = part_text(a, w.html_part, &body_len);
         if (body)
             body_len = html_to_text(body, body_len);
     }
@@ -467,10 +392,13 @@ int dsn_parse(struct report *r, GMimeMessage *msg, const char *text, size_t len)
         finish_ent(r, g_ptr_array_index(s.ents, i), s.format,
                    s.reporting_mta ? s.reporting_mta : t.reporting_mta);
 
-    if (w.orig_msg)
-        original_from_gmime(r, g_mime_object_get_header_list(GMIME_OBJECT(w.orig_msg)));
-    else if (w.orig_headers)
-        original_from_headers_part(r, w.orig_headers);
+    if (w.orig_msg) {
+        original_from_text(r, w.orig_msg->hdr, w.orig_msg->hdr_len);
+    } else if (w.orig_headers) {
+        size_t hn = 0;
+        const char *h = mime_body(a, w.orig_headers, DSN_MAX_BODY, &hn);
+        original_from_text(r, h, hn);
+    }
     else if (s.inline_orig)
         original_from_text(r, s.inline_orig, s.inline_orig_len);
     ret = 1;

@@ -2,8 +2,8 @@
  * parse.c: the parser's entry point, called by `abusedesk parse`, by intake for
  * every stored message, by the benchmarks and the fuzz target. It bounds the input,
  * normalises line endings (CRLF and CR-only mail must give the same result as LF),
- * builds the MIME tree with GMime and runs the recognisers in order: feedback
- * reports, bounces, free-form complaints. A mail that none of them claims is a
+ * scans the MIME structure (mimetree.c; GMime's codecs decode) and runs the
+ * recognisers in order: feedback reports, bounces, free-form complaints. A mail that none of them claims is a
  * valid report of kind "unknown". Only input without any header block is refused.
  * The caller owns the returned report.
  */
@@ -133,7 +133,13 @@ struct report *parse_message(const char *data, size_t len, const struct parse_li
     arena_init(&a, 0);
     struct mime_limits ml = { lim->max_depth, lim->max_parts };
     bool mime_truncated = false;
-    const struct mime_part *root = mime_scan(&a, text, n, &ml, NULL, &mime_truncated);
+    /* An mbox "From " separator line (Maildir copies of mbox mail) is no header. */
+    size_t skip = 0;
+    if (n >= 5 && memcmp(text, "From ", 5) == 0) {
+        const char *eol = memchr(text, '\n', n);
+        skip = eol ? (size_t)(eol - text) + 1 : n;
+    }
+    const struct mime_part *root = mime_scan(&a, text + skip, n - skip, &ml, NULL, &mime_truncated);
 
     struct report *r = report_new();
     if (truncated)
@@ -149,19 +155,8 @@ struct report *parse_message(const char *data, size_t len, const struct parse_li
     v = mime_header(&a, root->hdr, root->hdr_len, "From");
     r->from = v ? original_address(r, v) : NULL;
 
-    if (!arf_parse(r, root, &a)) {
-        /* Transitional: the bounce recogniser still reads GMime's tree. */
-        GMimeStream *stream = g_mime_stream_mem_new_with_buffer(text, n);
-        GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-        GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-        g_object_unref(parser);
-        g_object_unref(stream);
-        int is_dsn = msg ? dsn_parse(r, msg, text, n) : 0;
-        if (msg)
-            g_object_unref(msg);
-        if (!is_dsn)
-            complaint_parse(r, root, &a);
-    }
+    if (!arf_parse(r, root, &a) && !dsn_parse(r, root, &a, text, n))
+        complaint_parse(r, root, &a);
 
     arena_free(&a);
     g_free(text);
