@@ -67,6 +67,14 @@ size_t dsn_line(const char *p, const char *end, const char **next);
 /* Case-insensitive substring search in s[0..n); returns a pointer or NULL. */
 const char *dsn_memcasestr(const char *s, size_t n, const char *needle);
 
+/* A lower-cased (ASCII only) copy of s[0..n), NUL-terminated, same offsets as s
+ * (g_free). Lets a caller search one text for many phrases with dsn_lfind(). */
+char *dsn_lower_dup(const char *s, size_t n);
+
+/* Finds needle (any case; lower-cased here) in hay[0..n), which must be lower-case
+ * already (dsn_lower_dup). memmem speed; returns a pointer into hay or NULL. */
+const char *dsn_lfind(const char *hay, size_t n, const char *needle);
+
 /* True when s[0..n) begins with prefix, ignoring ASCII case. */
 bool dsn_hasprefix(const char *s, size_t n, const char *prefix);
 

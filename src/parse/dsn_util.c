@@ -5,6 +5,7 @@
  * fail except by GLib's abort on out-of-memory. Strings returned by *_dup and
  * stored in entries are GLib-allocated and freed by dsn_scan_clear().
  */
+#define _GNU_SOURCE /* memmem */
 #include "dsn_priv.h"
 
 #include <string.h>
@@ -131,6 +132,28 @@ size_t dsn_line(const char *p, const char *end, const char **next)
     return (size_t)(nl - p);
 }
 
+/* ASCII lower-case of every byte value; other bytes map to themselves. */
+static const unsigned char dsn_lower_tab[256] = {
+#define L4(b) (b), (b) + 1, (b) + 2, (b) + 3
+#define L16(b) L4(b), L4((b) + 4), L4((b) + 8), L4((b) + 12)
+    L16(0x00), L16(0x10), L16(0x20), L16(0x30),
+    0x40, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,
+    L16(0x60), L16(0x70), L16(0x80), L16(0x90), L16(0xa0), L16(0xb0), L16(0xc0),
+    L16(0xd0), L16(0xe0), L16(0xf0),
+#undef L16
+#undef L4
+};
+
+/* Compares m bytes of s (any case) with the lower-case needle nl. */
+static bool dsn_caseeq(const char *s, const char *nl, size_t m)
+{
+    for (size_t k = 0; k < m; k++)
+        if (dsn_lower_tab[(unsigned char)s[k]] != (unsigned char)nl[k])
+            return false;
+    return true;
+}
+
 const char *dsn_memcasestr(const char *s, size_t n, const char *needle)
 {
     size_t m = strlen(needle);
@@ -138,14 +161,50 @@ const char *dsn_memcasestr(const char *s, size_t n, const char *needle)
         return s;
     if (m > n)
         return NULL;
-    char first = g_ascii_tolower(needle[0]);
-    for (size_t i = 0; i + m <= n; i++) {
-        if (g_ascii_tolower(s[i]) != first)
-            continue;
-        if (g_ascii_strncasecmp(s + i, needle, m) == 0)
-            return s + i;
+    char nl[128];
+    if (m > sizeof nl)
+        m = sizeof nl;  /* longer needles do not occur; compare their prefix */
+    for (size_t k = 0; k < m; k++)
+        nl[k] = (char)dsn_lower_tab[(unsigned char)needle[k]];
+    /* Candidates for the first byte are found with memchr (vectorised in libc),
+     * once for each case of a letter, so the search runs at memchr speed. */
+    unsigned char lo = (unsigned char)nl[0];
+    unsigned char up = g_ascii_isalpha(lo) ? (unsigned char)g_ascii_toupper(lo) : lo;
+    const char *last = s + (n - m);
+    const char *pl = memchr(s, lo, n - m + 1);
+    const char *pu = up != lo ? memchr(s, up, n - m + 1) : NULL;
+    while (pl || pu) {
+        const char *p = !pu || (pl && pl < pu) ? pl : pu;
+        if (dsn_caseeq(p + 1, nl + 1, m - 1))
+            return p;
+        if (p == pl)
+            pl = p < last ? memchr(p + 1, lo, (size_t)(last - p)) : NULL;
+        else
+            pu = p < last ? memchr(p + 1, up, (size_t)(last - p)) : NULL;
     }
     return NULL;
+}
+
+char *dsn_lower_dup(const char *s, size_t n)
+{
+    char *d = g_malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (char)dsn_lower_tab[(unsigned char)s[i]];
+    d[n] = '\0';
+    return d;
+}
+
+const char *dsn_lfind(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    char nl[128];
+    if (m == 0)
+        return hay;
+    if (m > sizeof nl || m > n)
+        return m > n ? NULL : dsn_memcasestr(hay, n, needle);
+    for (size_t k = 0; k < m; k++)
+        nl[k] = (char)dsn_lower_tab[(unsigned char)needle[k]];
+    return memmem(hay, n, nl, m);
 }
 
 bool dsn_hasprefix(const char *s, size_t n, const char *prefix)

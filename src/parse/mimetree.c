@@ -23,6 +23,71 @@ struct scan {
 static struct mime_part *scan_entity(struct scan *s, const char *p, size_t len, unsigned depth,
                                      bool digest_child);
 
+/* Finds the first field called name (nl bytes, case-insensitive) in a header block
+ * without copying anything: only line starts are compared. On success sets
+ * [*vs, *ve) to the raw, still folded value (after the colon, up to the end of its
+ * last continuation line) and returns true. */
+static bool find_field(const char *hdr, size_t hdr_len, const char *name, size_t nl,
+                       const char **vs, const char **ve)
+{
+    const char *p = hdr, *end = hdr + hdr_len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        if ((size_t)(eol - p) > nl && g_ascii_strncasecmp(p, name, nl) == 0) {
+            const char *c = p + nl;
+            while (c < eol && (*c == ' ' || *c == '\t'))
+                c++;
+            if (c < eol && *c == ':') {
+                const char *e = eol;
+                while (e < end && e + 1 < end && (e[1] == ' ' || e[1] == '\t')) {
+                    const char *e2 = memchr(e + 1, '\n', (size_t)(end - e - 1));
+                    e = e2 ? e2 : end;
+                }
+                *vs = c + 1;
+                *ve = e;
+                return true;
+            }
+        }
+        p = eol + 1;
+    }
+    return false;
+}
+
+/* Unfolds [vs, ve) into dst (capacity >= ve - vs + 1): newlines dropped, outer
+ * white space trimmed. Returns the length. */
+static size_t unfold_into(char *dst, const char *vs, const char *ve)
+{
+    while (vs < ve && (*vs == ' ' || *vs == '\t' || *vs == '\n'))
+        vs++;
+    size_t w = 0;
+    for (const char *c = vs; c < ve; c++)
+        if (*c != '\n')
+            dst[w++] = *c;
+    while (w > 0 && (dst[w - 1] == ' ' || dst[w - 1] == '\t'))
+        w--;
+    dst[w] = '\0';
+    return w;
+}
+
+/* The unfolded value of field name as a scratch string in buf (small) or a
+ * g_malloc'd one (*heap set; caller frees); NULL when absent. */
+static char *field_value(const char *hdr, size_t hdr_len, const char *name, char *buf,
+                         size_t cap, char **heap)
+{
+    const char *vs, *ve;
+    *heap = NULL;
+    if (!find_field(hdr, hdr_len, name, strlen(name), &vs, &ve))
+        return NULL;
+    size_t n = (size_t)(ve - vs);
+    char *dst = buf;
+    if (n + 1 > cap)
+        dst = *heap = g_malloc(n + 1);
+    unfold_into(dst, vs, ve);
+    return dst;
+}
+
 /* Length of the header block at p: up to and including the newline before the
  * first empty line (or all of len when there is none). *body_off gets where the
  * body starts. A first line that is not a header field means "no headers". */
@@ -148,26 +213,6 @@ static void parse_cte(struct mime_part *p, const char *v)
         p->cte = MIME_CTE_UUENCODE;
 }
 
-struct ct_find {
-    struct scan *s;
-    struct mime_part *p;
-    bool have_ct, have_cte;
-};
-
-static int take_mime_headers(const char *name, size_t nl, const char *value, void *ctx)
-{
-    struct ct_find *f = ctx;
-    if (!f->have_ct && nl == 12 && g_ascii_strncasecmp(name, "Content-Type", 12) == 0) {
-        parse_content_type(f->s, f->p, value);
-        f->have_ct = true;
-    } else if (!f->have_cte && nl == 25 &&
-               g_ascii_strncasecmp(name, "Content-Transfer-Encoding", 25) == 0) {
-        parse_cte(f->p, value);
-        f->have_cte = true;
-    }
-    return f->have_ct && f->have_cte;
-}
-
 /* Finds the next delimiter line "--boundary" at or after *pos in body[0..len).
  * Returns its start or NULL; *line_end gets the offset after its newline and
  * *closing whether it is the close delimiter "--boundary--". */
@@ -262,8 +307,15 @@ static struct mime_part *scan_entity(struct scan *s, const char *p, size_t len, 
     m->body = p + body_off;
     m->body_len = len - body_off;
     m->depth = depth;
-    struct ct_find f = { s, m, false, false };
-    mime_header_each(m->hdr, m->hdr_len, 1000, take_mime_headers, &f);
+    char buf[512], *heap = NULL;
+    const char *v = field_value(m->hdr, m->hdr_len, "Content-Type", buf, sizeof(buf), &heap);
+    if (v)
+        parse_content_type(s, m, v);
+    g_free(heap);
+    v = field_value(m->hdr, m->hdr_len, "Content-Transfer-Encoding", buf, sizeof(buf), &heap);
+    if (v)
+        parse_cte(m, v);
+    g_free(heap);
     if (!m->type[0] || !m->subtype[0]) {
         strcpy(m->type, digest_child ? "message" : "text");
         strcpy(m->subtype, digest_child ? "rfc822" : "plain");
@@ -386,27 +438,14 @@ void mime_header_each(const char *hdr, size_t hdr_len, unsigned max,
         g_free(buf);
 }
 
-struct hdr_get {
-    struct arena *a;
-    const char *name;
-    size_t nl;
-    char *out;
-};
-
-static int take_one(const char *name, size_t nl, const char *value, void *ctx)
-{
-    struct hdr_get *g = ctx;
-    if (nl != g->nl || g_ascii_strncasecmp(name, g->name, nl) != 0)
-        return 0;
-    g->out = arena_strndup(g->a, value, strlen(value));
-    return 1;
-}
-
 char *mime_header(struct arena *a, const char *hdr, size_t hdr_len, const char *name)
 {
-    struct hdr_get g = { a, name, strlen(name), NULL };
-    mime_header_each(hdr, hdr_len, 10000, take_one, &g);
-    return g.out;
+    const char *vs, *ve;
+    if (!find_field(hdr, hdr_len, name, strlen(name), &vs, &ve))
+        return NULL;
+    char *dst = arena_alloc(a, (size_t)(ve - vs) + 1);
+    unfold_into(dst, vs, ve);
+    return dst;
 }
 
 const char *mime_body(struct arena *a, const struct mime_part *p, size_t max, size_t *out_len)
