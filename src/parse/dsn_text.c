@@ -151,12 +151,32 @@ static bool blank(const struct tline *l)
     return true;
 }
 
-static bool line_has_any(const struct tline *l, const char *const *tab, size_t ntab)
+/* Offset of the earliest phrase of tab in the lower-cased text lb[from..len), or
+ * len when none occurs. One memmem per phrase over the whole text, instead of
+ * one case-insensitive search per phrase and line. */
+static size_t first_of(const char *lb, size_t from, size_t len, const char *const *tab, size_t ntab)
 {
-    for (size_t i = 0; i < ntab; i++)
-        if (dsn_memcasestr(l->p, l->n, tab[i]))
-            return true;
-    return false;
+    size_t best = len;
+    for (size_t i = 0; i < ntab && from < best; i++) {
+        const char *hit = dsn_lfind(lb + from, best - from, tab[i]);
+        if (hit)
+            best = (size_t)(hit - lb) + strlen(tab[i]) <= len ? (size_t)(hit - lb) : best;
+    }
+    return best;
+}
+
+/* Index of the line holding byte offset off of the text (lines sorted by start). */
+static guint line_at(GArray *lines, const char *body, size_t off)
+{
+    guint lo = 0, hi = lines->len;
+    while (hi - lo > 1) {
+        guint mid = lo + (hi - lo) / 2;
+        if ((size_t)(g_array_index(lines, struct tline, mid).p - body) <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 /* When l is a recipient line, returns the address (and its length in *alen) and
@@ -244,12 +264,13 @@ static GArray *split_lines(const char *body, size_t len)
     return a;
 }
 
-static const struct family *detect(const char *body, size_t len)
+/* The first family (in table order) with a phrase in the lower-cased text lb. */
+static const struct family *detect(const char *lb, size_t len)
 {
     size_t scan = len < 16384 ? len : 16384;
     for (size_t i = 0; i < G_N_ELEMENTS(families); i++)
         for (size_t k = 0; k < G_N_ELEMENTS(families[i].needles) && families[i].needles[k]; k++)
-            if (dsn_memcasestr(body, scan, families[i].needles[k]))
+            if (dsn_lfind(lb, scan, families[i].needles[k]))
                 return &families[i];
     return NULL;
 }
@@ -279,27 +300,33 @@ static bool bouncy_headers(const char *from, const char *subject)
     return false;
 }
 
-void dsn_text_find_original(struct dsn_scan *s, const char *body, size_t len)
+/* Sets s->inline_orig to the first header-like line within 20 lines after line i
+ * (the end marker line). */
+static void original_after(struct dsn_scan *s, GArray *lines, guint i, const char *body, size_t len)
 {
-    GArray *lines = split_lines(body, len);
-    for (guint i = 0; i < lines->len; i++) {
-        struct tline *l = &g_array_index(lines, struct tline, i);
-        if (!line_has_any(l, end_markers, G_N_ELEMENTS(end_markers)))
+    for (guint k = i + 1; k < lines->len && k < i + 20; k++) {
+        struct tline *h = &g_array_index(lines, struct tline, k);
+        if (blank(h))
             continue;
-        /* The original starts at the first non-blank line that looks like a header. */
-        for (guint k = i + 1; k < lines->len && k < i + 20; k++) {
-            struct tline *h = &g_array_index(lines, struct tline, k);
-            if (blank(h))
-                continue;
-            const char *colon = memchr(h->p, ':', h->n);
-            if (!colon || colon == h->p || memchr(h->p, ' ', (size_t)(colon - h->p)))
-                continue;
-            s->inline_orig = h->p;
-            s->inline_orig_len = len - (size_t)(h->p - body);
-            break;
-        }
+        const char *colon = memchr(h->p, ':', h->n);
+        if (!colon || colon == h->p || memchr(h->p, ' ', (size_t)(colon - h->p)))
+            continue;
+        s->inline_orig = h->p;
+        s->inline_orig_len = len - (size_t)(h->p - body);
         break;
     }
+}
+
+void dsn_text_find_original(struct dsn_scan *s, const char *body, size_t len)
+{
+    char *lb = dsn_lower_dup(body, len);
+    size_t off = first_of(lb, 0, len, end_markers, G_N_ELEMENTS(end_markers));
+    g_free(lb);
+    if (off >= len)
+        return;
+    GArray *lines = split_lines(body, len);
+    if (lines->len > 0)
+        original_after(s, lines, line_at(lines, body, off), body, len);
     g_array_free(lines, TRUE);
 }
 
@@ -345,16 +372,11 @@ static int from_failed_header(struct dsn_scan *s, const char *failed, const char
 /* Sendmail's "----- Transcript of session follows -----": the SMTP dialogue,
  * ">>> RCPT To:<addr>" then "<<< 550 ..." lines. Gives recipients their diagnostic
  * (or creates them, for old Sendmail that lists no recipients). */
-static void transcript(struct dsn_scan *s, GArray *lines, guint start, guint end, guint before)
+static void transcript(struct dsn_scan *s, GArray *lines, guint mark, guint end, guint before)
 {
-    guint t = end;
-    for (guint i = start; i < end; i++) {
-        struct tline *l = &g_array_index(lines, struct tline, i);
-        if (dsn_memcasestr(l->p, l->n, "Transcript of session follows")) {
-            t = i + 1;
-            break;
-        }
-    }
+    if (mark >= end)
+        return;
+    guint t = mark + 1;
     if (t >= end)
         return;
     /* The paragraph, without the blank lines that open it. */
@@ -568,33 +590,49 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
 {
     if (!body || len == 0)
         return 0;
-    const struct family *fam = detect(body, len);
-    if (!fam && !bouncy_headers(hdr_from, hdr_subject) && !failed_rcpts)
+    /* Every phrase search below runs over one lower-cased copy of the text. */
+    char *lb = dsn_lower_dup(body, len);
+    const struct family *fam = detect(lb, len);
+    if (!fam && !bouncy_headers(hdr_from, hdr_subject) && !failed_rcpts) {
+        g_free(lb);
         return 0;
+    }
     s->format = fam ? fam->name : "text";
     int flags = fam ? fam->flags : 0;
     guint before = s->ents->len;
 
     GArray *lines = split_lines(body, len);
     guint n = lines->len;
+    /* Bytes covered by the lines kept (DSN_MAX_LINES may cut the text). */
+    size_t covered = n ? (size_t)(g_array_index(lines, struct tline, n - 1).p - body)
+                             + g_array_index(lines, struct tline, n - 1).n
+                       : 0;
     guint start = 0, end = n;
     bool have_start = false;
-    for (guint i = 0; i < n; i++) {
-        struct tline *l = &g_array_index(lines, struct tline, i);
-        if (line_has_any(l, start_markers, G_N_ELEMENTS(start_markers))) {
-            start = i;
-            have_start = true;
-            break;
-        }
+    size_t off = first_of(lb, 0, covered, start_markers, G_N_ELEMENTS(start_markers));
+    if (off < covered) {
+        start = line_at(lines, body, off);
+        have_start = true;
     }
-    for (guint i = start + (have_start ? 1 : 0); i < n; i++) {
-        struct tline *l = &g_array_index(lines, struct tline, i);
-        if (line_has_any(l, end_markers, G_N_ELEMENTS(end_markers))) {
-            end = i;
-            break;
-        }
+    if (start + (have_start ? 1 : 0) < n) {
+        size_t from = (size_t)(g_array_index(lines, struct tline, start + (have_start ? 1 : 0)).p
+                               - body);
+        off = first_of(lb, from, covered, end_markers, G_N_ELEMENTS(end_markers));
+        if (off < covered)
+            end = line_at(lines, body, off);
     }
-    dsn_text_find_original(s, body, len);
+    off = first_of(lb, 0, covered, end_markers, G_N_ELEMENTS(end_markers));
+    if (off < covered)
+        original_after(s, lines, line_at(lines, body, off), body, len);
+    /* Sendmail's transcript: the first line at or after the start line saying so. */
+    static const char *const transcript_mark[] = {"Transcript of session follows"};
+    guint tr_line = n;
+    if (start < n) {
+        off = first_of(lb, (size_t)(g_array_index(lines, struct tline, start).p - body), covered,
+                       transcript_mark, 1);
+        if (off < covered)
+            tr_line = line_at(lines, body, off);
+    }
 
     if (flags & FAM_WHOLE_BODY) {
         /* The whole notice is the diagnostic (Google Groups). */
@@ -609,7 +647,7 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
     bool cont = false;
     for (guint i = start; i < end; i++) {
         struct tline *l = &g_array_index(lines, struct tline, i);
-        if (dsn_memcasestr(l->p, l->n, "Transcript of session follows"))
+        if (i >= tr_line)
             break;
         const char *lend = l->p + l->n;
         size_t alen = 0;
@@ -681,7 +719,7 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
             dsn_append(&cur->diag, l->p, l->n);
     }
 
-    transcript(s, lines, start, end, before);
+    transcript(s, lines, tr_line, end, before);
 
     if (failed_rcpts) {
         const char *b0 = start + 1 < end ? g_array_index(lines, struct tline, start + 1).p : NULL;
@@ -721,5 +759,6 @@ out:
         for (guint i = before; i < s->ents->len; i++)
             ((struct dsn_ent *)g_ptr_array_index(s->ents, i))->reason = fam->reason;
     g_array_free(lines, TRUE);
+    g_free(lb);
     return (int)(s->ents->len - before);
 }
