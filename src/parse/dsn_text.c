@@ -17,6 +17,8 @@
 
 #include <string.h>
 
+#include "dsn_grams.h"
+
 /* Family flags. */
 enum {
     FAM_DIAG_REST = 1 << 0,     /* diagnostic runs over blank lines up to the end marker */
@@ -154,13 +156,16 @@ static bool blank(const struct tline *l)
 /* Offset of the earliest phrase of tab in the lower-cased text lb[from..len), or
  * len when none occurs. One memmem per phrase over the whole text, instead of
  * one case-insensitive search per phrase and line. */
-static size_t first_of(const char *lb, size_t from, size_t len, const char *const *tab, size_t ntab)
+static size_t first_of(const struct dsn_grams *g, const char *lb, size_t from, size_t len,
+                       const char *const *tab, size_t ntab)
 {
     size_t best = len;
     for (size_t i = 0; i < ntab && from < best; i++) {
+        if (!dsn_grams_maybe(g, tab[i]))
+            continue;
         const char *hit = dsn_lfind(lb + from, best - from, tab[i]);
         if (hit)
-            best = (size_t)(hit - lb) + strlen(tab[i]) <= len ? (size_t)(hit - lb) : best;
+            best = (size_t)(hit - lb);
     }
     return best;
 }
@@ -265,12 +270,13 @@ static GArray *split_lines(const char *body, size_t len)
 }
 
 /* The first family (in table order) with a phrase in the lower-cased text lb. */
-static const struct family *detect(const char *lb, size_t len)
+static const struct family *detect(const struct dsn_grams *g, const char *lb, size_t len)
 {
     size_t scan = len < 16384 ? len : 16384;
     for (size_t i = 0; i < G_N_ELEMENTS(families); i++)
         for (size_t k = 0; k < G_N_ELEMENTS(families[i].needles) && families[i].needles[k]; k++)
-            if (dsn_lfind(lb, scan, families[i].needles[k]))
+            if (dsn_grams_maybe(g, families[i].needles[k])
+                && dsn_lfind(lb, scan, families[i].needles[k]))
                 return &families[i];
     return NULL;
 }
@@ -320,7 +326,9 @@ static void original_after(struct dsn_scan *s, GArray *lines, guint i, const cha
 void dsn_text_find_original(struct dsn_scan *s, const char *body, size_t len)
 {
     char *lb = dsn_lower_dup(body, len);
-    size_t off = first_of(lb, 0, len, end_markers, G_N_ELEMENTS(end_markers));
+    struct dsn_grams g;
+    dsn_grams_build(&g, lb, len);
+    size_t off = first_of(&g, lb, 0, len, end_markers, G_N_ELEMENTS(end_markers));
     g_free(lb);
     if (off >= len)
         return;
@@ -592,7 +600,9 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         return 0;
     /* Every phrase search below runs over one lower-cased copy of the text. */
     char *lb = dsn_lower_dup(body, len);
-    const struct family *fam = detect(lb, len);
+    struct dsn_grams g;
+    dsn_grams_build(&g, lb, len);
+    const struct family *fam = detect(&g, lb, len);
     if (!fam && !bouncy_headers(hdr_from, hdr_subject) && !failed_rcpts) {
         g_free(lb);
         return 0;
@@ -609,7 +619,7 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
                        : 0;
     guint start = 0, end = n;
     bool have_start = false;
-    size_t off = first_of(lb, 0, covered, start_markers, G_N_ELEMENTS(start_markers));
+    size_t off = first_of(&g, lb, 0, covered, start_markers, G_N_ELEMENTS(start_markers));
     if (off < covered) {
         start = line_at(lines, body, off);
         have_start = true;
@@ -617,18 +627,18 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
     if (start + (have_start ? 1 : 0) < n) {
         size_t from = (size_t)(g_array_index(lines, struct tline, start + (have_start ? 1 : 0)).p
                                - body);
-        off = first_of(lb, from, covered, end_markers, G_N_ELEMENTS(end_markers));
+        off = first_of(&g, lb, from, covered, end_markers, G_N_ELEMENTS(end_markers));
         if (off < covered)
             end = line_at(lines, body, off);
     }
-    off = first_of(lb, 0, covered, end_markers, G_N_ELEMENTS(end_markers));
+    off = first_of(&g, lb, 0, covered, end_markers, G_N_ELEMENTS(end_markers));
     if (off < covered)
         original_after(s, lines, line_at(lines, body, off), body, len);
     /* Sendmail's transcript: the first line at or after the start line saying so. */
     static const char *const transcript_mark[] = {"Transcript of session follows"};
     guint tr_line = n;
     if (start < n) {
-        off = first_of(lb, (size_t)(g_array_index(lines, struct tline, start).p - body), covered,
+        off = first_of(&g, lb, (size_t)(g_array_index(lines, struct tline, start).p - body), covered,
                        transcript_mark, 1);
         if (off < covered)
             tr_line = line_at(lines, body, off);

@@ -448,6 +448,40 @@ char *mime_header(struct arena *a, const char *hdr, size_t hdr_len, const char *
     return dst;
 }
 
+void mime_headers(struct arena *a, const char *hdr, size_t hdr_len, const char *const *names,
+                  size_t n_names, char **out)
+{
+    for (size_t i = 0; i < n_names; i++)
+        out[i] = NULL;
+    size_t found = 0;
+    const char *p = hdr, *end = hdr + hdr_len;
+    while (p < end && found < n_names) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        const char *colon = *p == ' ' || *p == '\t' ? NULL : memchr(p, ':', (size_t)(eol - p));
+        if (colon) {
+            size_t nl = (size_t)(colon - p);
+            while (nl > 0 && (p[nl - 1] == ' ' || p[nl - 1] == '\t'))
+                nl--;
+            for (size_t i = 0; i < n_names; i++) {
+                if (out[i] || strlen(names[i]) != nl || g_ascii_strncasecmp(p, names[i], nl) != 0)
+                    continue;
+                const char *e = eol;
+                while (e < end && e + 1 < end && (e[1] == ' ' || e[1] == '\t')) {
+                    const char *e2 = memchr(e + 1, '\n', (size_t)(end - e - 1));
+                    e = e2 ? e2 : end;
+                }
+                out[i] = arena_alloc(a, (size_t)(e - colon));
+                unfold_into(out[i], colon + 1, e);
+                found++;
+                break;
+            }
+        }
+        p = eol + 1;
+    }
+}
+
 const char *mime_body(struct arena *a, const struct mime_part *p, size_t max, size_t *out_len)
 {
     size_t n = p->body_len < max ? p->body_len : max;

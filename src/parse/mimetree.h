@@ -61,6 +61,11 @@ const struct mime_part *mime_find(const struct mime_part *root, const char *type
  * white space removed), copied into a; NULL when absent. Raw: not RFC 2047 decoded. */
 char *mime_header(struct arena *a, const char *hdr, size_t hdr_len, const char *name);
 
+/* Looks up several fields in one pass: out[i] gets the unfolded value of the first
+ * field names[i] (in a), or NULL. */
+void mime_headers(struct arena *a, const char *hdr, size_t hdr_len, const char *const *names,
+                  size_t n_names, char **out);
+
 /* Calls fn(name, name_len, value, ctx) for each header field of a block, in order,
  * with the value unfolded into a scratch buffer (valid during the call only). At most
  * max fields. fn returns non-zero to stop. */

@@ -74,25 +74,24 @@ const char *original_address(struct report *r, const char *value)
 static const char *received_auth_sender(struct report *r, const char *value)
 {
     static const char *const marks[] = { "authenticated sender:", "authenticated as " };
-    for (size_t i = 0; i < G_N_ELEMENTS(marks); i++) {
-        const char *p = g_strstr_len(value, -1, marks[i]);
-        if (!p) {
-            /* Case-insensitive search without allocating for the common case. */
-            char *low = g_ascii_strdown(value, -1);
-            const char *q = strstr(low, marks[i]);
-            p = q ? value + (q - low) : NULL;
-            g_free(low);
-        }
-        if (!p)
+    /* Almost no Received: line has the word: check cheaply before case folding. */
+    if (!strstr(value, "uthenticated") && !strstr(value, "UTHENTICATED"))
+        return NULL;
+    char *low = g_ascii_strdown(value, -1);
+    const char *out = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(marks) && !out; i++) {
+        const char *q = strstr(low, marks[i]);
+        if (!q)
             continue;
-        p += strlen(marks[i]);
+        const char *p = value + (q - low) + strlen(marks[i]);
         while (*p == ' ' || *p == '\t')
             p++;
         size_t n = strcspn(p, ") \t\r\n;");
         if (n > 0)
-            return report_str(r, p, (gssize)n);
+            out = report_str(r, p, (gssize)n);
     }
-    return NULL;
+    g_free(low);
+    return out;
 }
 
 static void take(struct report *r, struct original *o, const char *name, const char *value)
@@ -165,13 +164,20 @@ static void take(struct report *r, struct original *o, const char *name, const c
 /* Header values worth keeping; everything else is skipped without copying. */
 static bool wanted(const char *name, size_t n)
 {
-    static const char *const names[] = {
-        "Received", "Message-ID", "Subject", "From", "To", "Date", "Return-Path",
-        "X-Authenticated-Sender", "X-Authenticated-User", "X-Get-Message-Sender-Via",
-        "X-PHP-Originating-Script", "X-PHP-Script",
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[] = {
+#define N(s) { s, sizeof(s) - 1 }
+        N("Received"), N("Message-ID"), N("Subject"), N("From"), N("To"), N("Date"),
+        N("Return-Path"), N("X-Authenticated-Sender"), N("X-Authenticated-User"),
+        N("X-Get-Message-Sender-Via"), N("X-PHP-Originating-Script"), N("X-PHP-Script"),
+#undef N
     };
+    if (n == 0 || !strchr("RrMmSsFfTtDdXx", name[0]))
+        return false; /* most fields start with other letters: skip them fast */
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
-        if (strlen(names[i]) == n && g_ascii_strncasecmp(name, names[i], n) == 0)
+        if (names[i].len == n && g_ascii_strncasecmp(name, names[i].name, n) == 0)
             return true;
     return false;
 }

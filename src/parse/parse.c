@@ -90,6 +90,24 @@ static bool looks_like_mail(const char *text, size_t len)
  * Only the top-level header block is touched. */
 static void cut_long_header_lines(char *text, size_t *len, size_t max_line, size_t max_headers)
 {
+    /* First a cheap look with memchr: most mail has nothing to cut. */
+    size_t n_check = 0;
+    bool needed = false;
+    for (const char *p = text, *end = text + *len; p < end; n_check++) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = (size_t)((eol ? eol : end) - p);
+        if (ll == 0)
+            break; /* end of the header block */
+        if (ll > max_line || n_check >= max_headers) {
+            needed = true;
+            break;
+        }
+        if (!eol)
+            break;
+        p = eol + 1;
+    }
+    if (!needed)
+        return;
     size_t r = 0, w = 0, line = 0, n_lines = 0;
     bool in_header = true;
     while (r < *len) {
@@ -109,7 +127,13 @@ static void cut_long_header_lines(char *text, size_t *len, size_t max_line, size
             text[w++] = c;
             continue;
         }
-        if (in_header && ++line > max_line)
+        if (!in_header) {
+            /* The body is kept as it is: move it down in one go. */
+            memmove(text + w, text + r - 1, *len - (r - 1));
+            w += *len - (r - 1);
+            break;
+        }
+        if (++line > max_line)
             continue;
         text[w++] = c;
     }
@@ -158,14 +182,13 @@ struct report *parse_message(const char *data, size_t len, const struct parse_li
         r->warning = "message longer than the parse limit: only its start was parsed";
     else if (mime_truncated)
         r->warning = "MIME structure deeper or larger than the parse limits: only part was read";
-    const char *v = mime_header(&a, root->hdr, root->hdr_len, "Subject");
-    r->subject = v ? report_strtrim(r, mime_decode_header(&a, v), -1) : NULL;
-    v = mime_header(&a, root->hdr, root->hdr_len, "Message-ID");
-    r->message_id = v ? original_address(r, v) : NULL;
-    v = mime_header(&a, root->hdr, root->hdr_len, "Date");
-    r->date = v ? received_iso_date(r, v) : NULL;
-    v = mime_header(&a, root->hdr, root->hdr_len, "From");
-    r->from = v ? original_address(r, v) : NULL;
+    static const char *const top[] = { "Subject", "Message-ID", "Date", "From" };
+    char *v[4];
+    mime_headers(&a, root->hdr, root->hdr_len, top, 4, v);
+    r->subject = v[0] ? report_strtrim(r, mime_decode_header(&a, v[0]), -1) : NULL;
+    r->message_id = v[1] ? original_address(r, v[1]) : NULL;
+    r->date = v[2] ? received_iso_date(r, v[2]) : NULL;
+    r->from = v[3] ? original_address(r, v[3]) : NULL;
 
     if (!arf_parse(r, root, &a) && !dsn_parse(r, root, &a, text, n))
         complaint_parse(r, root, &a);

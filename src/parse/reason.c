@@ -25,6 +25,8 @@
  */
 #include "reason.h"
 
+#include "dsn_grams.h"
+
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,20 +516,30 @@ static char *reason_normalize(const char *s)
     return out;
 }
 
+/* The normalised diagnostic and its 4-gram filter, so that each of the several
+ * hundred phrases costs a few bit tests unless its 4-byte windows all occur. */
+struct reason_text {
+    const char *s;
+    struct dsn_grams g;
+};
+
 /* True when phrase occurs in text; '*' in phrase separates parts that must occur in
  * this order, each after the end of the previous one. */
-static bool reason_phrase_match(const char *text, const char *phrase)
+static bool reason_phrase_match(const struct reason_text *text, const char *phrase)
 {
     const char *star = strchr(phrase, '*');
     if (!star)
-        return strstr(text, phrase) != NULL;
+        return dsn_grams_maybe_len(&text->g, phrase, strlen(phrase))
+               && strstr(text->s, phrase) != NULL;
 
-    const char *t = text;
+    const char *t = text->s;
     const char *part = phrase;
     while (part) {
         const char *end = strchr(part, '*');
         size_t n = end ? (size_t)(end - part) : strlen(part);
         if (n > 0) {
+            if (!dsn_grams_maybe_len(&text->g, part, n))
+                return false;
             const char *hit = NULL;
             for (const char *q = t; *q; q++) {
                 if (strncmp(q, part, n) == 0) {
@@ -544,7 +556,7 @@ static bool reason_phrase_match(const char *text, const char *phrase)
     return true;
 }
 
-static bool reason_table_match(const char *text, const char *const *phrases)
+static bool reason_table_match(const struct reason_text *text, const char *const *phrases)
 {
     for (size_t i = 0; phrases[i]; i++)
         if (reason_phrase_match(text, phrases[i]))
@@ -553,9 +565,9 @@ static bool reason_table_match(const char *text, const char *const *phrases)
 }
 
 /* The first reason in precedence order whose phrases occur in text, or NULL. */
-static const char *reason_from_text(const char *text)
+static const char *reason_from_text(const struct reason_text *text)
 {
-    if (!*text)
+    if (!*text->s)
         return NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(reason_rules); i++)
         if (reason_table_match(text, reason_rules[i].phrases))
@@ -760,10 +772,10 @@ static const struct reason_command_hint reason_command_hints[] = {
     {"failed after i sent the message", "DATA"},
 };
 
-static const char *reason_command_from_text(const char *text)
+static const char *reason_command_from_text(const struct reason_text *text)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(reason_command_hints); i++)
-        if (strstr(text, reason_command_hints[i].phrase))
+        if (reason_phrase_match(text, reason_command_hints[i].phrase))
             return reason_command_hints[i].command;
     return NULL;
 }
@@ -804,9 +816,13 @@ const char *reason_classify(const char *diag, const char *status, const char *co
     if (internal)
         return internal;
 
-    char *text = reason_normalize(diag ? diag : "");
+    char *norm = reason_normalize(diag ? diag : "");
+    /* On the heap: the filter is 8 KB, and callers may run on small stacks. */
+    struct reason_text *text = g_new(struct reason_text, 1);
+    text->s = norm;
+    dsn_grams_build(&text->g, norm, strlen(norm));
     if (!st.valid)
-        reason_status_from_text(text, &st);
+        reason_status_from_text(norm, &st);
     if (!command || !*command)
         command = reason_command_from_text(text);
     bool at_connect = reason_command_is(command, "HELO") ||
@@ -846,15 +862,16 @@ const char *reason_classify(const char *diag, const char *status, const char *co
     if (!r && action && (g_ascii_strcasecmp(action, "delayed") == 0 ||
                          g_ascii_strcasecmp(action, "expired") == 0))
         r = "expired";
-    if (!r && *text && !st.valid && reason_table_match(text, reason_vacation))
+    if (!r && *norm && !st.valid && reason_table_match(text, reason_vacation))
         r = "vacation";
-    if (!r && *text)
+    if (!r && *norm)
         r = "onhold";
     if (!r && st.valid && st.cls == 4 && st.subject == 4)
         r = "expired";
     if (!r)
         r = "undefined";
 
+    g_free(norm);
     g_free(text);
     return r;
 }
