@@ -515,9 +515,16 @@ const char *mime_body_utf8(struct arena *a, const struct mime_part *p, size_t ma
     const char *cs = p->charset;
     if (cs && strcmp(cs, "utf-8") != 0 && strcmp(cs, "us-ascii") != 0 &&
         strcmp(cs, "utf8") != 0) {
+        /* GMime's iconv cache keeps converters open: g_convert() would load the
+         * gconv module afresh for every message. */
+        char *conv = NULL;
         gsize written = 0;
-        char *conv = g_convert_with_fallback(raw, (gssize)n, "UTF-8", g_mime_charset_iconv_name(cs),
-                                             "?", NULL, &written, NULL);
+        iconv_t cd = g_mime_iconv_open("UTF-8", g_mime_charset_iconv_name(cs));
+        if (cd != (iconv_t)-1) {
+            conv = g_mime_iconv_strndup(cd, raw, n);
+            g_mime_iconv_close(cd);
+            written = conv ? strlen(conv) : 0;
+        }
         if (conv) {
             char *v = g_utf8_validate(conv, (gssize)written, NULL) ? NULL
                                                                    : g_utf8_make_valid(conv, (gssize)written);
