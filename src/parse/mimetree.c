@@ -443,7 +443,7 @@ char *mime_header(struct arena *a, const char *hdr, size_t hdr_len, const char *
     const char *vs, *ve;
     if (!find_field(hdr, hdr_len, name, strlen(name), &vs, &ve))
         return NULL;
-    char *dst = arena_alloc(a, (size_t)(ve - vs) + 1);
+    char *dst = arena_alloc_raw(a, (size_t)(ve - vs) + 1);
     unfold_into(dst, vs, ve);
     return dst;
 }
@@ -472,7 +472,7 @@ void mime_headers(struct arena *a, const char *hdr, size_t hdr_len, const char *
                     const char *e2 = memchr(e + 1, '\n', (size_t)(end - e - 1));
                     e = e2 ? e2 : end;
                 }
-                out[i] = arena_alloc(a, (size_t)(e - colon));
+                out[i] = arena_alloc_raw(a, (size_t)(e - colon));
                 unfold_into(out[i], colon + 1, e);
                 found++;
                 break;
@@ -491,13 +491,13 @@ const char *mime_body(struct arena *a, const struct mime_part *p, size_t max, si
         GMimeEncoding enc;
         g_mime_encoding_init_decode(&enc, p->cte == MIME_CTE_BASE64 ? GMIME_CONTENT_ENCODING_BASE64
                                                                     : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
-        out = arena_alloc(a, g_mime_encoding_outlen(&enc, n) + 1);
+        out = arena_alloc_raw(a, g_mime_encoding_outlen(&enc, n) + 1);
         w = g_mime_encoding_step(&enc, p->body, n, out);
         for (size_t i = 0; i < w; i++)
             if (out[i] == '\0')
                 out[i] = ' ';
     } else {
-        out = arena_alloc(a, n + 1);
+        out = arena_alloc_raw(a, n + 1);
         memcpy(out, p->body, n);
         w = n;
     }

@@ -22,6 +22,13 @@ void arena_init(struct arena *a, size_t block_size)
 
 void *arena_alloc(struct arena *a, size_t n)
 {
+    void *p = arena_alloc_raw(a, n);
+    memset(p, 0, n);
+    return p;
+}
+
+void *arena_alloc_raw(struct arena *a, size_t n)
+{
     size_t align = sizeof(max_align_t);
     n = (n + align - 1) / align * align;
     struct arena_block *b = a->head;
@@ -41,13 +48,12 @@ void *arena_alloc(struct arena *a, size_t n)
     }
     void *p = (char *)b->data + b->used;
     b->used += n;
-    memset(p, 0, n);
     return p;
 }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
-    char *p = arena_alloc(a, n + 1);
+    char *p = arena_alloc_raw(a, n + 1);
     memcpy(p, s, n);
     p[n] = '\0';
     return p;

@@ -20,6 +20,9 @@ void arena_init(struct arena *a, size_t block_size);
 /* Zeroed memory of n bytes, aligned for any type; lives until arena_free(). */
 void *arena_alloc(struct arena *a, size_t n);
 
+/* Like arena_alloc() without zeroing, for buffers that are filled at once. */
+void *arena_alloc_raw(struct arena *a, size_t n);
+
 /* Copy of s[0..n) with a NUL added. */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 
