@@ -213,7 +213,8 @@ static char *diag_sweep(const char *diag)
 static bool temporary_text(const char *diag)
 {
     static const char *const marks[] = {"retry timeout exceeded", "have been failing for a long time",
-                                        "Delay reason", "retry time not reached"};
+                                        "Delay reason", "retry time not reached",
+                                        "Technical details of temporary failure"};
     for (size_t i = 0; i < G_N_ELEMENTS(marks); i++)
         if (dsn_memcasestr(diag, strlen(diag), marks[i]))
             return true;
@@ -245,6 +246,28 @@ static bool format_explicit_user(const char *format, const char *diag)
     return false;
 }
 
+/* X.4.7 ("delivery time expired") only says the MTA gave up; when the diagnostic
+ * quotes the remote host's last reply ("... expired <421 4.4.2 Connection timed
+ * out>"), that reply's code names the cause. Copies the last specific code in
+ * diag other than an X.4.7 to out; false when there is none. */
+static bool last_inner_code(const char *diag, char out[16])
+{
+    bool found = false;
+    char code[16];
+    const char *p = diag;
+    for (int k = 0; k < 64 && *p && dsn_status_find(p, true, code); k++) {
+        const char *at = strstr(p, code);
+        if (!at)
+            break;
+        if (strcmp(code + 1, ".4.7") != 0 && (code[0] == '4' || code[0] == '5')) {
+            memcpy(out, code, sizeof code);
+            found = true;
+        }
+        p = at + strlen(code);
+    }
+    return found;
+}
+
 /* Decides status, command and reason of one entry and stores it in r. format is
  * the bounce family (static, may be NULL), reporting_mta the bounce's own host
  * (may be NULL). */
@@ -272,6 +295,11 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
         status = code;
     else if (!status && e->diag && dsn_status_find(e->diag, false, code))
         status = code;
+
+    char inner[16];
+    if (status && strlen(status) == 5 && strcmp(status + 1, ".4.7") == 0 && e->diag
+        && last_inner_code(e->diag, inner))
+        status = inner;
 
     const char *action = e->action;
     char *swept = e->diag ? diag_sweep(e->diag) : NULL;
@@ -345,6 +373,12 @@ int dsn_parse(struct report *r, const struct mime_part *root, struct arena *a, c
         body = part_text(a, w.html_part, &body_len);
         if (body)
             body_len = html_to_text(body, body_len);
+    } else if (w.ds_parts->len == 0 && !w.orig_msg && root->body && root->body_len > 0) {
+        /* No readable part at all (a multipart whose boundary parameter was lost
+         * to a broken header fold): read the raw body as text. */
+        body_len = root->body_len < DSN_MAX_BODY ? root->body_len : DSN_MAX_BODY;
+        body = g_strndup(root->body, body_len);
+        body_len = strlen(body);
     }
     if (s.ents->len == 0 && text && len > 0) {
         /* Delivery-status fields quoted in a text part or in a broken MIME body. */
@@ -373,6 +407,15 @@ int dsn_parse(struct report *r, const struct mime_part *root, struct arena *a, c
             s.format = t.format;
         } else {
             merge_text(&s, &t);
+            if (t.format && strcmp(t.format, "opensmtpd") == 0)
+                /* OpenSMTPD fills its delivery-status part with class codes only
+                 * ("5.0.0", "4.4.7" for any delay): the text's reason is what
+                 * counts, with the reason's own code. */
+                for (guint i = 0; i < s.ents->len; i++) {
+                    struct dsn_ent *e = g_ptr_array_index(s.ents, i);
+                    g_clear_pointer(&e->status, g_free);
+                    g_clear_pointer(&e->action, g_free);
+                }
         }
         if (t.inline_orig) {
             s.inline_orig = t.inline_orig;

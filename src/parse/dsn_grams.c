@@ -6,27 +6,32 @@
 
 #include <string.h>
 
-static inline uint32_t gram_hash(const char *p)
+static inline uint32_t gram_hash(const char *p, unsigned shift)
 {
     uint32_t w;
     memcpy(&w, p, 4);
-    return (w * 0x9E3779B1u) >> 16;
+    return (w * 0x9E3779B1u) >> shift;
 }
 
 void dsn_grams_build(struct dsn_grams *g, const char *text, size_t n)
 {
-    memset(g->bits, 0, sizeof g->bits);
+    /* 2^(32 - shift) bits, the power of two >= 16 n, between 2^10 and 2^16. */
+    unsigned shift = 22;
+    while (shift > 16 && ((size_t)1 << (32 - shift)) < 16 * n)
+        shift--;
+    g->shift = shift;
+    memset(g->bits, 0, ((size_t)1 << (32 - shift)) / 8);
     if (n < 4)
         return;
     for (size_t i = 0; i + 4 <= n; i++) {
-        uint32_t h = gram_hash(text + i);
+        uint32_t h = gram_hash(text + i, shift);
         g->bits[h >> 6] |= UINT64_C(1) << (h & 63);
     }
 }
 
 static inline bool gram_set(const struct dsn_grams *g, const char *p)
 {
-    uint32_t h = gram_hash(p);
+    uint32_t h = gram_hash(p, g->shift);
     return (g->bits[h >> 6] >> (h & 63)) & 1;
 }
 

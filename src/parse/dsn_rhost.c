@@ -27,6 +27,7 @@ enum rhost_kind {
     RHOST_ORANGE,
     RHOST_MESSAGELABS,
     RHOST_OUTLOOK,
+    RHOST_VERIZON,
 };
 
 /* Host name suffixes of each provider's inbound MTAs. A leading dot means "a
@@ -40,6 +41,14 @@ static const struct {
     {".laposte.net", RHOST_ORANGE},       {".orange.fr", RHOST_ORANGE},
     {".wanadoo.fr", RHOST_ORANGE},        {".messagelabs.com", RHOST_MESSAGELABS},
     {".hotmail.com", RHOST_OUTLOOK},
+    {".vtext.com", RHOST_VERIZON},        {".vzwpix.com", RHOST_VERIZON},
+};
+
+/* Verizon Wireless's SMS/MMS gateways: their notices always name a missing
+ * handset number, whatever the SMTP stage. */
+static const struct rhost_phrase verizon_phrases[] = {
+    {"userunknown", "no such user here"},
+    {"userunknown", "no valid recipients for this mm"},
 };
 
 /* au (KDDI): "550 : User unknown" is the answer of the recipient's reception
@@ -230,6 +239,8 @@ const char *dsn_rhost_reason(const char *rmta, const char *rcpt, const char *lmt
         return phrase_lookup(outlook_phrases, G_N_ELEMENTS(outlook_phrases), diag);
     case RHOST_ORANGE:
         return orange_reason(diag);
+    case RHOST_VERIZON:
+        return phrase_lookup(verizon_phrases, G_N_ELEMENTS(verizon_phrases), diag);
     case RHOST_DOCOMO:
         /* docomo answers its reception filter's refusal after DATA with the same
          * "550 Unknown user" it uses for a missing mailbox. */

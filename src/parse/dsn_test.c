@@ -221,6 +221,49 @@ static const struct dsn_case cases[] = {
      "Diagnostic-Code: smtp; 554 5.7.1 <h[192.0.2.1]>: Client host rejected: LPN000_630\n"
      "--O--\n",
      1, "rfc3464", 1, {{"erin@example.fr", "5.7.1", "policyviolation"}}},
+    {"handset gateway: message details",
+     "From: postmaster@sms.example.net\n"
+     "Subject: Re: hello\n"
+     "\n"
+     "Error: Invalid user address\n"
+     "Error message below:\n"
+     "550 - Requested action not taken: no such user here\n"
+     "\n"
+     "Message details:\n"
+     "  Subject: hello\n"
+     "  MAIL FROM: alice@example.org\n"
+     "  RCPT TO: 5550100@sms.example.net\n"
+     "  From: alice@example.org\n",
+     1, "apachejames", 1, {{"5550100@sms.example.net", "5.0.910", "filtered"}}},
+    {"starred recipient list, reason after a rule",
+     "From: Mail Delivery System <mds@mx.example.net>\n"
+     "Subject: Delivery status notification\n"
+     "\n"
+     "=====================================================\n"
+     "  This is an automatically generated Delivery Status Notification.\n"
+     "\n"
+     "Delivery to the following recipients was aborted after 5.0 hour(s):\n"
+     "  * frank@example.co.jp\n"
+     "=====================================================\n"
+     "                 Technical details:\n"
+     "Routing: Could not find a gateway for frank@example.co.jp\n"
+     "=====================================================\n",
+     1, "x3", 1, {{"frank@example.co.jp", "5.0.947", "expired"}}},
+    {"expired with the remote reply quoted",
+     "From: MAILER-DAEMON@mx.example.net\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"E\"\n"
+     "\n"
+     "--E\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Final-Recipient: rfc822; gina@example.com\n"
+     "Action: failed\n"
+     "Status: 4.4.7\n"
+     "Diagnostic-Code: smtp; 554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>\n"
+     "--E--\n",
+     1, "rfc3464", 1, {{"gina@example.com", "4.4.2", "expired"}}},
 };
 
 static struct report *run(const char *mail, int *ret)

@@ -25,6 +25,8 @@ enum {
     FAM_DIAG_BEFORE = 1 << 1,   /* diagnostic is the line(s) before the address */
     FAM_WHOLE_BODY = 1 << 2,    /* recipients from X-Failed-Recipients, diag = whole text */
     FAM_LAX = 1 << 3,           /* "Some reason: addr" lines name a recipient too */
+    FAM_DETAILS = 1 << 4,       /* "Error..." lines, then a list of the original's
+                                 * fields ("RCPT TO: addr" or "To: addr") */
 };
 
 struct family {
@@ -36,6 +38,13 @@ struct family {
 
 /* Checked in order; the first family with a matching phrase names the bounce. */
 static const struct family families[] = {
+    /* Handset gateways (Verizon's MMSC, Apache James based SMS gateways): an error
+     * paragraph, then "Message details:" or "Original Message:" with the fields. */
+    {"apachejames", {"Error message below:\n", "\nMessage details:\n"}, FAM_DETAILS, NULL},
+    {"verizon", {"Message could not be delivered to mobile"}, FAM_DETAILS, NULL},
+    {"x3", {"This is an automatically generated Delivery Status Notification."}, FAM_DIAG_REST,
+     NULL},
+    {"x6", {"We had trouble delivering your message. Full details follow:"}, 0, NULL},
     {"dragonfly", {"This is the DragonFly Mail Agent", "There was an error delivering your mail to"},
      FAM_DIAG_REST, NULL},
     {"googlegroups", {"Google Groups", "group you tried to contact", "groups.google.com"},
@@ -136,7 +145,10 @@ static const char *const lead_ins[] = {
     "Recipient:",
     "Original-Recipient:",
     "Final-Recipient: rfc822;",
+    "The following recipients returned permanent errors:",
+    "The following recipients returned temporary errors:",
     ">>>",
+    "* ",
     "To:",
 };
 
@@ -554,6 +566,52 @@ static void notice_diag(struct dsn_ent *e, GArray *lines, guint start, guint end
         append_prose(&e->diag, lines, at > start + 12 ? at - 12 : start, at, 12);
 }
 
+/* FAM_DETAILS: the recipient is the "RCPT TO:" field of the message details, or
+ * the "To:" field of the quoted original; the diagnostic is the paragraph that
+ * begins with "Error". */
+static void details(struct dsn_scan *s, GArray *lines)
+{
+    const char *rcpt = NULL;
+    size_t rlen = 0;
+    bool in_orig = false;
+    struct dsn_ent tmp = {0};
+    bool in_err = false;
+    for (guint i = 0; i < lines->len && i < 200; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        const char *p = l->p;
+        const char *end = l->p + l->n;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        size_t n = (size_t)(end - p);
+        if (dsn_hasprefix(p, n, "Message details:") || dsn_hasprefix(p, n, "Original Message:")) {
+            in_orig = true;
+            in_err = false;
+            continue;
+        }
+        if (!in_orig) {
+            if (dsn_hasprefix(p, n, "Error"))
+                in_err = true;
+            if (in_err && n > 0)
+                dsn_append(&tmp.diag, p, n);
+            else if (n == 0)
+                in_err = false;
+            continue;
+        }
+        if (!rcpt && (dsn_hasprefix(p, n, "RCPT TO:") || dsn_hasprefix(p, n, "To:")))
+            rcpt = dsn_addr_find(p, n, &rlen);
+        if (dsn_hasprefix(p, n, "RCPT TO:") && rcpt)
+            break;
+    }
+    if (rcpt) {
+        struct dsn_ent *e = add_rcpt(s, rcpt, rlen);
+        if (e && !e->diag) {
+            e->diag = tmp.diag;
+            tmp.diag = NULL;
+        }
+    }
+    g_free(tmp.diag);
+}
+
 /* Last resort for a bounce in an unknown format: the first line of the notice
  * that names an address other than the bounce's own sender and recipient. */
 static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, const char *hdr_from,
@@ -642,6 +700,11 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
                        transcript_mark, 1);
         if (off < covered)
             tr_line = line_at(lines, body, off);
+    }
+
+    if (flags & FAM_DETAILS) {
+        details(s, lines);
+        goto out;
     }
 
     if (flags & FAM_WHOLE_BODY) {

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE /* memmem */
 #include "dsn_priv.h"
 
+#include "dsn_grams.h"
+
 #include <string.h>
 
 static void dsn_ent_free(gpointer p)
@@ -338,7 +340,7 @@ int dsn_reply_find(const char *s)
         if (p[1] > '5')
             continue;
         char c = p[3];
-        if (!(c == ' ' || c == '-' || c == '\0' || c == ']' || c == ')' || c == ';'))
+        if (!(c == ' ' || c == '-' || c == '\0' || c == ']' || c == ')' || c == ';' || c == ','))
             continue;
         return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
     }
@@ -392,12 +394,24 @@ const char *dsn_cmd_guess(const char *s)
     const char *best = NULL;
     const char *bestpos = NULL;
     size_t n = strlen(s);
+    if (n > DSN_MAX_DIAG)
+        n = DSN_MAX_DIAG;
+    char *lo = dsn_lower_dup(s, n);
+    struct dsn_grams *g = g_new(struct dsn_grams, 1);
+    dsn_grams_build(g, lo, n);
     for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {
-        const char *p = dsn_memcasestr(s, n, table[i].needle);
-        if (p && (!bestpos || p < bestpos)) {
+        if (!dsn_grams_maybe(g, table[i].needle))
+            continue;
+        /* Only a hit that starts before the best one so far matters. */
+        size_t m = strlen(table[i].needle);
+        size_t lim = bestpos ? (size_t)(bestpos - lo) + m - 1 : n;
+        const char *p = dsn_lfind(lo, lim < n ? lim : n, table[i].needle);
+        if (p) {
             bestpos = p;
             best = table[i].cmd;
         }
     }
+    g_free(g);
+    g_free(lo);
     return best;
 }
