@@ -507,6 +507,20 @@ const char *mime_body(struct arena *a, const struct mime_part *p, size_t max, si
     return out;
 }
 
+/* Pure 7-bit text without ESC reads the same in every ASCII-compatible charset:
+ * converting it would only copy it. UTF-16/32 and UTF-7 are not ASCII-compatible,
+ * and ISO-2022 switches sets with ESC. */
+static bool needs_conversion(const char *cs, const char *s, size_t n)
+{
+    if (g_str_has_prefix(cs, "utf-16") || g_str_has_prefix(cs, "utf-32") ||
+        g_str_has_prefix(cs, "utf-7") || g_str_has_prefix(cs, "ucs"))
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80 || s[i] == 0x1b)
+            return true;
+    return false;
+}
+
 const char *mime_body_utf8(struct arena *a, const struct mime_part *p, size_t max,
                            size_t *out_len)
 {
@@ -514,7 +528,7 @@ const char *mime_body_utf8(struct arena *a, const struct mime_part *p, size_t ma
     const char *raw = mime_body(a, p, max, &n);
     const char *cs = p->charset;
     if (cs && strcmp(cs, "utf-8") != 0 && strcmp(cs, "us-ascii") != 0 &&
-        strcmp(cs, "utf8") != 0) {
+        strcmp(cs, "utf8") != 0 && needs_conversion(cs, raw, n)) {
         /* GMime's iconv cache keeps converters open: g_convert() would load the
          * gconv module afresh for every message. */
         char *conv = NULL;
