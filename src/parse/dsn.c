@@ -137,6 +137,13 @@ static void merge_text(struct dsn_scan *s, struct dsn_scan *t)
             x = g_ptr_array_index(t->ents, 0);
         if (!x)
             continue;
+        if (!dsn_addr_routable(e->rcpt) && x->rcpt && dsn_addr_routable(x->rcpt)
+            && s->ents->len == 1 && t->ents->len == 1) {
+            /* "Final-Recipient: rfc822; @mx.example.org" (a Sendmail that lost the
+             * local part): the text names the one recipient properly. */
+            g_free(e->rcpt);
+            e->rcpt = g_strdup(x->rcpt);
+        }
         if (x->diag && (!e->diag || strstr(x->diag, e->diag))
             && !strstr(x->diag, "Final-Recipient:") && !strstr(x->diag, "Diagnostic-Code:")) {
             /* The text often says more ("host ... said: ... (in reply to RCPT TO
@@ -294,6 +301,11 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
              && strcmp(code + 1, ".0.0") != 0)
         status = code;
     else if (!status && e->diag && dsn_status_find(e->diag, false, code))
+        status = code;
+    else if (status && status[0] == '4' && e->action && g_ascii_strcasecmp(e->action, "failed") == 0
+             && e->diag && dsn_status_find(e->diag, false, code) && code[0] == '5')
+        /* "Action: failed" with a transient Status contradicts itself (RFC 3464
+         * 2.3.3); the remote server's own permanent code settles it. */
         status = code;
 
     char inner[16];

@@ -34,6 +34,7 @@ struct dsn_ent {
     char *rmta;
     char *cmd;          /* RCPT, DATA, ... */
     const char *reason; /* static: a reason the family always means, or NULL */
+    bool routed;        /* Final-Recipient was source-routed ("@relay:user@host") */
 };
 
 /* Working state for one bounce. */
@@ -80,6 +81,11 @@ bool dsn_hasprefix(const char *s, size_t n, const char *prefix);
 
 /* Finds the first e-mail address in s[0..n). Returns its start and sets *alen, or NULL. */
 const char *dsn_addr_find(const char *s, size_t n, size_t *alen);
+
+/* True when addr is a mailbox another site can deliver to: a local part, an '@',
+ * and a domain with a dot or an address literal. "@relay", "user@server" (an
+ * unqualified internal host) and a bare local part are not. */
+bool dsn_addr_routable(const char *addr);
 
 /* A bare copy of the first address in s[0..n) (g_free), or NULL when there is none. */
 char *dsn_addr_dup(const char *s, size_t n);

@@ -22,7 +22,8 @@ static void strip_type(const char **v, size_t *n)
         return;
     for (size_t i = 0; i < tl; i++) {
         char c = (*v)[i];
-        if (!(g_ascii_isalnum(c) || c == '-' || c == ' '))
+        /* "rfc/822" (Mimecast) is a misspelt "rfc822" */
+        if (!(g_ascii_isalnum(c) || c == '-' || c == ' ' || c == '/'))
             return;
     }
     *n -= tl + 1;
@@ -99,6 +100,14 @@ static struct dsn_ent *field(struct dsn_scan *s, struct dsn_ent *cur, struct dsn
         if (!cur)
             return NULL;
         set_addr(final ? &cur->rcpt : &cur->orig_rcpt, v, vn);
+        if (final) {
+            const char *q = v, *qe = v + vn;
+            strip_type(&q, &vn);
+            qe = q + vn;
+            while (q < qe && (*q == ' ' || *q == '\t' || *q == '<'))
+                q++;
+            cur->routed = q < qe && *q == '@' && memchr(q, ':', (size_t)(qe - q)) != NULL;
+        }
         return cur;
     }
     struct dsn_ent *ret = cur;
@@ -197,13 +206,18 @@ int dsn_rfc3464_fields(struct dsn_scan *s, const char *text, size_t len)
         }
         const char *colon = memchr(p, ':', ll);
         if (colon && colon > p && colon - p < 64) {
-            bool ok = true;
-            for (const char *q = p; q < colon; q++)
+            /* Blanks between name and colon are RFC 822's obsolete syntax (RFC 5322
+             * 4.5), still written by some gateways ("Status : 5.0.0"). */
+            const char *ne = colon;
+            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+                ne--;
+            bool ok = ne > p;
+            for (const char *q = p; q < ne; q++)
                 if (!(g_ascii_isalnum(*q) || *q == '-' || *q == '_'))
                     ok = false;
             if (ok) {
                 name = p;
-                nl = (size_t)(colon - p);
+                nl = (size_t)(ne - p);
                 g_string_assign(val, "");
                 g_string_append_len(val, colon + 1, (gssize)(ll - (size_t)(colon + 1 - p)));
             }
@@ -219,6 +233,14 @@ int dsn_rfc3464_fields(struct dsn_scan *s, const char *text, size_t len)
     /* Drop blocks that named no recipient at all. */
     for (guint i = s->ents->len; i > before; i--) {
         struct dsn_ent *e = g_ptr_array_index(s->ents, i - 1);
+        if (e->rcpt && e->orig_rcpt && e->routed && !dsn_addr_routable(e->rcpt)
+            && dsn_addr_routable(e->orig_rcpt)) {
+            /* "Final-Recipient: rfc822;@relay:user@server": a source route to an
+             * internal name of the reporting site. The address the sender used is
+             * the one that means something to us. */
+            g_free(e->rcpt);
+            e->rcpt = g_strdup(e->orig_rcpt);
+        }
         if (!e->rcpt && e->orig_rcpt) {
             e->rcpt = e->orig_rcpt;
             e->orig_rcpt = g_strdup(e->rcpt);

@@ -264,6 +264,101 @@ static const struct dsn_case cases[] = {
      "Diagnostic-Code: smtp; 554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>\n"
      "--E--\n",
      1, "rfc3464", 1, {{"gina@example.com", "4.4.2", "expired"}}},
+    {"obsolete blanks before the colon, misspelt address type",
+     "From: Postmaster <postmaster@gw.example.net>\n"
+     "Subject: [Postmaster] Email Delivery Failure\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"M\"\n"
+     "\n"
+     "--M\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Reporting-MTA : dns;gw.example.net\n"
+     "Action : failed\n"
+     "Status : 5.0.0\n"
+     "Diagnostic-Code : smtp;550 5.7.54 Unable to relay recipient in non-accepted domain\n"
+     "Final-Recipient : rfc/822;hank@example.com\n"
+     "--M--\n",
+     1, "rfc3464", 1, {{"hank@example.com", "5.7.54", "norelaying"}}},
+    {"source-routed final recipient gives way to the original one",
+     "From: MAILER-DAEMON@mx.example.net\n"
+     "Subject: Delivery Notification: Delivery has failed\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\n"
+     "\n"
+     "--R\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Reporting-MTA: dns;mx.example.net\n"
+     "\n"
+     "Original-recipient: rfc822;ida@example.net\n"
+     "Final-recipient: rfc822;@lmtp.example.net:ida@store1\n"
+     "Action: failed\n"
+     "Status: 5.2.0\n"
+     "Diagnostic-code: smtp;522 5.2.0 Delivery failed: Over quota\n"
+     "--R--\n",
+     1, "rfc3464", 1, {{"ida@example.net", "5.2.0", "mailboxfull"}}},
+    {"final recipient without local part, the text names it",
+     "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
+     "Subject: Returned mail: see transcript for details\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"S\"\n"
+     "\n"
+     "--S\n"
+     "Content-Type: text/plain\n"
+     "\n"
+     "   ----- The following addresses had permanent fatal errors -----\n"
+     "<jack@example.org>\n"
+     "    (reason: 550 Host unknown)\n"
+     "\n"
+     "--S\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Reporting-MTA: dns; mx.example.net\n"
+     "\n"
+     "Final-Recipient: RFC822; @mx.example.org\n"
+     "Action: failed\n"
+     "Status: 5.1.2\n"
+     "--S--\n",
+     1, "rfc3464", 1, {{"jack@example.org", "5.1.2", "hostunknown"}}},
+    {"failed action with a transient status: the remote's permanent code wins",
+     "From: MAILER-DAEMON@mx.example.net\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"F\"\n"
+     "\n"
+     "--F\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Final-Recipient: rfc822; kate@example.fr\n"
+     "Action: failed\n"
+     "Status: 4.5.0\n"
+     "Diagnostic-Code: smtp; 550 5.5.0 Service refused, please try later\n"
+     "--F--\n",
+     1, "rfc3464", 1, {{"kate@example.fr", "5.5.0", NULL}}},
+    {"gateway notice with dashed items",
+     "From: \"postmaster\" <postmaster@gw.example.org>\n"
+     "Subject: [Postmaster] Email Delivery Failure\n"
+     "\n"
+     "An email that you attempted to send to the following address could not be delivered:\n"
+     "-- lena@example.org\n"
+     "\n"
+     "The problem appears to be :\n"
+     "-- Recipient email address is possibly incorrect\n"
+     "\n"
+     "Additional information follows :\n"
+     "-- 5.4.1 Recipient address rejected: Access denied.\n",
+     1, "mimecast", 1, {{"lena@example.org", "5.4.1", NULL}}},
+    {"recipient after a \"Delivery failed:\" lead-in",
+     "From: postmaster@mx.example.co.jp\n"
+     "Subject: Delivery failure\n"
+     "\n"
+     "Your delivery to the following address has been failed.\n"
+     "------------------------------------------------------\n"
+     "\n"
+     "Delivery failed: mia@example.co.jp\n"
+     "Remote host said: 554 5.4.14 Hop count exceeded - possible mail loop\n",
+     1, "text", 1, {{"mia@example.co.jp", "5.4.14", "networkerror"}}},
 };
 
 static struct report *run(const char *mail, int *ret)

@@ -72,6 +72,10 @@ static const struct family families[] = {
                    "Diagnostic information for administrators"}, 0, NULL},
     {"imailserver", {"Original message follows."}, FAM_LAX, NULL},
     {"x1", {"The following addresses had delivery errors"}, 0, NULL},
+    /* Mimecast's gateway: "-- addr", then "The problem appears to be :" and
+     * "Additional information follows :" paragraphs, each item after "-- ". */
+    {"mimecast", {"The problem appears to be :", "Additional information follows :"},
+     FAM_DIAG_REST, NULL},
 };
 
 /* Phrases after which the failed recipients are listed. */
@@ -142,6 +146,8 @@ static const char *const lead_ins[] = {
     "Invalid recipient:",
     "Recipient address:",
     "Failed recipient:",
+    "Delivery failed:",
+    "-- ",
     "Recipient:",
     "Original-Recipient:",
     "Final-Recipient: rfc822;",

@@ -262,6 +262,28 @@ const char *dsn_addr_find(const char *s, size_t n, size_t *alen)
     return NULL;
 }
 
+/* True when the quoted local part starting at q (after the opening quote, up to the
+ * closing one) is no dot-atom ("neko..nyaan", "neko nyaan"), so the quotes are part
+ * of the address (RFC 5321 4.1.2) and must stay. */
+static bool quote_needed(const char *q)
+{
+    size_t n = 0;
+    bool dot = true; /* a leading dot is as bad as two in a row */
+    for (; q[n] && q[n] != '"'; n++) {
+        unsigned char c = (unsigned char)q[n];
+        if (c == '.') {
+            if (dot)
+                return true;
+            dot = true;
+            continue;
+        }
+        if (!local_char(c))
+            return true;
+        dot = false;
+    }
+    return n == 0 || dot;
+}
+
 char *dsn_addr_dup(const char *s, size_t n)
 {
     size_t alen = 0;
@@ -269,8 +291,8 @@ char *dsn_addr_dup(const char *s, size_t n)
     if (!a)
         return NULL;
     char *d = g_strndup(a, alen);
-    if (d[0] == '"') {
-        /* Keep the quoted local part's text, drop the quotes. */
+    if (d[0] == '"' && !quote_needed(d + 1)) {
+        /* "neko"@example.org is neko@example.org: drop quotes that protect nothing. */
         char *o = d;
         for (char *p = d; *p; p++)
             if (*p != '"')
@@ -278,6 +300,16 @@ char *dsn_addr_dup(const char *s, size_t n)
         *o = '\0';
     }
     return d;
+}
+
+bool dsn_addr_routable(const char *addr)
+{
+    if (!addr)
+        return false;
+    const char *at = strrchr(addr, '@');
+    if (!at || at == addr || addr[0] == '@' || !at[1])
+        return false;
+    return at[1] == '[' || strchr(at + 1, '.') != NULL;
 }
 
 bool dsn_status_find(const char *s, bool strict, char out[16])
