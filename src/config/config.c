@@ -11,47 +11,440 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <math.h>
 
-enum ctype { CT_STRING, CT_PATH, CT_INT, CT_SIZE, CT_BOOL, CT_ENUM };
+enum ctype {
+    CT_STRING, CT_PATH, CT_INT, CT_SIZE, CT_BOOL, CT_ENUM,
+    CT_DOUBLE,      /* a decimal number from min to max */
+    CT_DURATION,    /* "90s", "15m", "1h", "7d", "2w" -> long long seconds */
+    CT_LIST,        /* "a;b;c" -> NULL-terminated char ** */
+    CT_NETLIST,     /* list of addresses and CIDR ranges -> struct config_net[] */
+    CT_DURLIST,     /* list of durations -> long long[] */
+    CT_NUMLIST,     /* list of numbers -> double[] */
+};
 
 struct ckey {
     const char *group, *key;
     enum ctype type;
     size_t offset;          /* into struct config */
     const char *def;        /* default, as text (for describe) */
-    long long min, max;     /* CT_INT / CT_SIZE bounds */
+    double min, max;        /* numeric bounds (list types: of each element) */
     const char *choices;    /* CT_ENUM: "a|b|c" */
     const char *doc;
+    size_t count_off;       /* list types: where the element count goes */
 };
 
 #define OFF(f) offsetof(struct config, f)
+#define SCORE(key, field, def, doc) \
+    { "scoring", key, CT_DOUBLE, OFF(field), def, -1000, 1000, NULL, doc, 0 }
+#define PERWIN(key, field, def, doc) \
+    { "incidents", key, CT_NUMLIST, OFF(field), def, 0, 1000000, NULL, doc, OFF(n_##field) }
 
 static const struct ckey schema[] = {
     { "store", "path", CT_PATH, OFF(db_path), "/var/lib/abusedesk/abusedesk.db", 0, 0, NULL,
-      "SQLite database file (created with its schema on first use)" },
+      "SQLite database file (created with its schema on first use)", 0 },
     { "store", "busy_timeout_ms", CT_INT, OFF(busy_timeout_ms), "5000", 0, 600000, NULL,
-      "how long to wait for a database locked by another process before giving up" },
+      "how long to wait for a database locked by another process before giving up", 0 },
     { "intake", "spool_dir", CT_PATH, OFF(spool_dir), "/var/lib/abusedesk/spool", 0, 0, NULL,
-      "raw messages are written and fsync'ed here before they are parsed" },
+      "raw messages are written and fsync'ed here before they are parsed", 0 },
     { "intake", "quarantine_dir", CT_PATH, OFF(quarantine_dir),
       "/var/lib/abusedesk/quarantine", 0, 0, NULL,
-      "input that is not a mail at all is kept here with a .reason file" },
+      "input that is not a mail at all is kept here with a .reason file", 0 },
     { "intake", "max_message_size", CT_SIZE, OFF(max_message_size), "4194304", 4096,
       1073741824LL, NULL,
-      "bytes of a message that are parsed; longer messages are spooled whole, parsed in part" },
+      "bytes of a message that are parsed; longer messages are spooled whole, parsed in part", 0 },
     { "intake", "compress_raw", CT_BOOL, OFF(compress_raw), "true", 0, 0, NULL,
-      "store raw messages zlib-compressed in the database" },
+      "store raw messages zlib-compressed in the database", 0 },
     { "log", "level", CT_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warning|error",
-      "lowest severity that is logged" },
+      "lowest severity that is logged", 0 },
     { "log", "syslog", CT_BOOL, OFF(log_syslog), "false", 0, 0, NULL,
-      "log to syslog (facility mail) instead of standard error" },
+      "log to syslog (facility mail) instead of standard error", 0 },
+    { "network", "our_hosts", CT_LIST, OFF(our_hosts), "", 0, 0, NULL,
+      "host names of our outbound, submission and web servers (\"*.out.example.net\" matches "
+      "every name under it); attribution looks for them in Received headers", 0 },
+    { "network", "our_ips", CT_NETLIST, OFF(our_ips), "", 0, 0, NULL,
+      "addresses and CIDR ranges of our servers (\"192.0.2.0/24;2001:db8::/32\")",
+      OFF(n_our_ips) },
+    SCORE("base_abuse", base_abuse, "10", "base score of an ARF complaint with Feedback-Type abuse"),
+    SCORE("base_fraud", base_fraud, "12", "base score of Feedback-Type fraud (phishing)"),
+    SCORE("base_virus", base_virus, "8", "base score of Feedback-Type virus"),
+    SCORE("base_other", base_other, "4", "base score of Feedback-Type other (and unknown types)"),
+    SCORE("base_not_spam", base_not_spam, "0",
+          "base score of Feedback-Type not-spam (a person says it was not spam)"),
+    SCORE("base_auth_failure", base_auth_failure, "2",
+          "base score of an authentication failure report (RFC 6591)"),
+    SCORE("base_dsn", base_dsn, "0.5", "base score of a bounce (delivery status notification)"),
+    SCORE("base_abuse_text", base_abuse_text, "10",
+          "base score of a plain-text abuse complaint written by a person"),
+    SCORE("base_unknown", base_unknown, "0", "base score of a report of no known kind"),
+    SCORE("manual_factor", manual_factor, "1.0",
+          "factor for complaints a person made (\"report spam\" pressed, JMRP, hand-written)"),
+    SCORE("automatic_factor", automatic_factor, "0.5",
+          "factor for complaints made by machines (spam traps, filters, virus scanners)"),
+    SCORE("undetermined_factor", undetermined_factor, "0.8",
+          "factor when the report does not tell whether a person made it"),
+    { "scoring", "half_life", CT_DURATION, OFF(half_life), "3d", 60, 3650LL * 86400, NULL,
+      "age of the reported mail (report time minus Arrival-Date or Date) at which a complaint "
+      "counts half", 0 },
+    SCORE("default_provider_weight", default_provider_weight, "1.0",
+          "weight of a reporting provider not listed in [providers]"),
+    { "scoring", "count_duplicates", CT_BOOL, OFF(count_duplicates), "false", 0, 0, NULL,
+      "count the same original message (Message-ID) reported again; by default it counts once",
+      0 },
+    { "incidents", "windows", CT_DURLIST, OFF(windows), "1h;24h;7d", 60, 366LL * 86400, NULL,
+      "sliding windows over which scores and complaints are summed per sender; the thresholds "
+      "below have one value per window (or one value for all)", OFF(n_windows) },
+    PERWIN("observe_score", observe_score, "5;5;5",
+           "score sum at which an incident is opened to observe the sender"),
+    PERWIN("alert_score", alert_score, "25;40;80",
+           "score sum at which the abuse team is alerted"),
+    PERWIN("lock_score", lock_score, "60;120;250",
+           "score sum serious enough to lock the account at once"),
+    PERWIN("alert_complaints", alert_complaints, "3;5;10",
+           "complaint count at which the abuse team is alerted (0 = not used)"),
+    PERWIN("lock_complaints", lock_complaints, "10;20;40",
+           "complaint count serious enough to lock at once (0 = not used)"),
+    { "incidents", "auto_lock", CT_BOOL, OFF(auto_lock), "true", 0, 0, NULL,
+      "when the lock stage is reached, lock without waiting for a person (else the team "
+      "decides)", 0 },
+    { "incidents", "repeat_period", CT_DURATION, OFF(repeat_period), "180d", 0,
+      3650LL * 86400, NULL,
+      "earlier incidents of the same customer or mailbox within this period make a repeat "
+      "offender", 0 },
+    { "incidents", "repeat_factor", CT_DOUBLE, OFF(repeat_factor), "0.5", 0.01, 1, NULL,
+      "thresholds are multiplied by this for repeat offenders", 0 },
 };
+
+/* [providers] is open: every key is a reporting domain. */
+#define PROVIDERS_GROUP "providers"
 
 static void set_string(struct config *cfg, const struct ckey *k, const char *v)
 {
     char **dst = (char **)((char *)cfg + k->offset);
     g_free(*dst);
     *dst = g_strdup(v);
+}
+
+static bool parse_double(const char *v, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = g_ascii_strtod(v, &end);
+    if (errno || end == v || *end != '\0' || !isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+bool config_parse_duration(const char *s, long long *out)
+{
+    if (!s)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (errno || end == s || n < 0 || !g_ascii_isdigit(*s))
+        return false;
+    long long unit = 1;
+    if (*end) {
+        switch (*end) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: return false;
+        }
+        if (end[1])
+            return false;
+    }
+    if (n > LLONG_MAX / unit)
+        return false;
+    *out = n * unit;
+    return true;
+}
+
+bool config_parse_net(const char *s, struct config_net *out)
+{
+    if (!s || !*s || strlen(s) > 64)
+        return false;
+    char buf[65];
+    g_strlcpy(buf, s, sizeof buf);
+    int prefix = -1;
+    char *slash = strchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+        char *end = NULL;
+        errno = 0;
+        long p = strtol(slash + 1, &end, 10);
+        if (errno || end == slash + 1 || *end || p < 0 || p > 128)
+            return false;
+        prefix = (int)p;
+    }
+    memset(out, 0, sizeof *out);
+    struct in_addr a4;
+    if (inet_pton(AF_INET, buf, &a4) == 1) {
+        if (prefix > 32)
+            return false;
+        out->addr[10] = 0xff;
+        out->addr[11] = 0xff;
+        memcpy(out->addr + 12, &a4, 4);
+        out->prefix = prefix < 0 ? 128 : 96 + prefix;
+        return true;
+    }
+    if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->prefix = prefix < 0 ? 128 : prefix;
+        return true;
+    }
+    return false;
+}
+
+static bool net_contains(const struct config_net *n, const unsigned char a[16])
+{
+    int bits = n->prefix;
+    for (int i = 0; i < 16 && bits > 0; i++, bits -= 8) {
+        unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+        if ((a[i] & mask) != (n->addr[i] & mask))
+            return false;
+    }
+    return true;
+}
+
+bool config_ip_is_ours(const struct config *cfg, const char *ip)
+{
+    if (!ip || !cfg->n_our_ips)
+        return false;
+    struct config_net a;
+    if (strchr(ip, '/') || !config_parse_net(ip, &a))
+        return false;
+    for (size_t i = 0; i < cfg->n_our_ips; i++)
+        if (net_contains(&cfg->our_ips[i], a.addr))
+            return true;
+    return false;
+}
+
+bool config_host_is_ours(const struct config *cfg, const char *h)
+{
+    if (!h || !*h || !cfg->our_hosts)
+        return false;
+    size_t hl = strlen(h);
+    while (hl > 0 && h[hl - 1] == '.')
+        hl--;
+    for (char **p = cfg->our_hosts; *p; p++) {
+        const char *pat = *p;
+        if (pat[0] == '*' && pat[1] == '.') {
+            size_t sl = strlen(pat + 1); /* ".example.net" */
+            if (hl > sl && g_ascii_strncasecmp(h + hl - sl, pat + 1, sl) == 0)
+                return true;
+        } else if (strlen(pat) == hl && g_ascii_strncasecmp(h, pat, hl) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const struct config_provider *config_provider_find(const struct config *cfg, const char *domain)
+{
+    if (!domain)
+        return NULL;
+    const struct config_provider *best = NULL;
+    size_t best_len = 0;
+    size_t dl = strlen(domain);
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        const char *pd = cfg->providers[i].domain;
+        size_t pl = strlen(pd);
+        if (pl > dl || pl <= best_len)
+            continue;
+        if (g_ascii_strcasecmp(domain + dl - pl, pd) != 0)
+            continue;
+        if (pl < dl && domain[dl - pl - 1] != '.')
+            continue;
+        best = &cfg->providers[i];
+        best_len = pl;
+    }
+    return best;
+}
+
+static void free_list(struct config *cfg, const struct ckey *k)
+{
+    void **dst = (void **)((char *)cfg + k->offset);
+    if (k->type == CT_LIST)
+        g_strfreev((char **)*dst);
+    else
+        g_free(*dst);
+    *dst = NULL;
+    if (k->count_off)
+        *(size_t *)((char *)cfg + k->count_off) = 0;
+    if (k->type == CT_NETLIST) {
+        g_strfreev(cfg->our_ips_text);
+        cfg->our_ips_text = NULL;
+    }
+}
+
+/* GKeyFile list syntax: items separated by ';' (a trailing one is allowed);
+ * blanks around items are ignored, empty items are dropped. */
+static char **split_items(const char *v)
+{
+    char **raw = g_strsplit(v, ";", -1);
+    GPtrArray *a = g_ptr_array_new();
+    for (char **p = raw; *p; p++) {
+        char *t = g_strstrip(*p);
+        if (*t)
+            g_ptr_array_add(a, g_strdup(t));
+    }
+    g_strfreev(raw);
+    g_ptr_array_add(a, NULL);
+    return (char **)g_ptr_array_free(a, FALSE);
+}
+
+static int set_list(struct config *cfg, const struct ckey *k, const char *v, const char *file,
+                    struct ad_err *err)
+{
+    char **items = split_items(v);
+    size_t n = g_strv_length(items);
+    void *arr = NULL;
+    int rc = 0;
+    switch (k->type) {
+    case CT_NETLIST: {
+        struct config_net *nets = g_new0(struct config_net, n ? n : 1);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if (!config_parse_net(items[i], &nets[i]))
+                rc = ad_err_set(err, AD_ERR_CONFIG,
+                                "%s: [%s] %s: expected IP addresses or CIDR ranges, got '%s'",
+                                file, k->group, k->key, items[i]);
+        arr = nets;
+        break;
+    }
+    case CT_DURLIST: {
+        long long *d = g_new0(long long, n ? n : 1);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if (!config_parse_duration(items[i], &d[i]) || d[i] < k->min || d[i] > k->max)
+                rc = ad_err_set(err, AD_ERR_CONFIG,
+                                "%s: [%s] %s: expected durations like 1h;24h;7d from %.0fs to "
+                                "%.0fs, got '%s'",
+                                file, k->group, k->key, k->min, k->max, items[i]);
+        if (rc == 0 && (n == 0 || n > CONFIG_MAX_WINDOWS))
+            rc = ad_err_set(err, AD_ERR_CONFIG, "%s: [%s] %s: expected 1 to %d durations, got %zu",
+                            file, k->group, k->key, CONFIG_MAX_WINDOWS, n);
+        arr = d;
+        break;
+    }
+    case CT_NUMLIST: {
+        double *d = g_new0(double, n ? n : 1);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if (!parse_double(items[i], &d[i]) || d[i] < k->min || d[i] > k->max)
+                rc = ad_err_set(err, AD_ERR_CONFIG,
+                                "%s: [%s] %s: expected numbers from %g to %g, got '%s'", file,
+                                k->group, k->key, k->min, k->max, items[i]);
+        if (rc == 0 && n == 0)
+            rc = ad_err_set(err, AD_ERR_CONFIG, "%s: [%s] %s: expected at least one number",
+                            file, k->group, k->key);
+        arr = d;
+        break;
+    }
+    default:
+        break;
+    }
+    if (rc) {
+        g_free(arr);
+        g_strfreev(items);
+        return rc;
+    }
+    free_list(cfg, k);
+    if (k->type == CT_LIST) {
+        *(char ***)((char *)cfg + k->offset) = items;
+        return 0;
+    }
+    *(void **)((char *)cfg + k->offset) = arr;
+    if (k->count_off)
+        *(size_t *)((char *)cfg + k->count_off) = n;
+    if (k->type == CT_NETLIST)
+        cfg->our_ips_text = items;
+    else
+        g_strfreev(items);
+    return 0;
+}
+
+/* One [providers] row: "aol.com = 1.2", "abusix.com = 0.7 automatic". */
+static int set_provider(struct config *cfg, const char *domain, const char *v, const char *file,
+                        struct ad_err *err)
+{
+    char **w = g_strsplit_set(v, " \t", -1);
+    GPtrArray *words = g_ptr_array_new();
+    for (char **p = w; *p; p++)
+        if (**p)
+            g_ptr_array_add(words, *p);
+    double weight = 0;
+    enum config_report_mode mode = CONFIG_MODE_DETECT;
+    int rc = 0;
+    if (words->len < 1 || words->len > 2 || !parse_double(words->pdata[0], &weight) || weight < 0
+        || weight > 100)
+        rc = ad_err_set(err, AD_ERR_CONFIG,
+                        "%s: [providers] %s: expected a weight from 0 to 100, optionally followed "
+                        "by manual, automatic or detect, got '%s'",
+                        file, domain, v);
+    else if (words->len == 2) {
+        const char *m = words->pdata[1];
+        if (!strcmp(m, "manual"))
+            mode = CONFIG_MODE_MANUAL;
+        else if (!strcmp(m, "automatic"))
+            mode = CONFIG_MODE_AUTOMATIC;
+        else if (strcmp(m, "detect") != 0)
+            rc = ad_err_set(err, AD_ERR_CONFIG,
+                            "%s: [providers] %s: expected manual, automatic or detect after the "
+                            "weight, got '%s'",
+                            file, domain, m);
+    }
+    if (rc == 0 && (strchr(domain, '@') || !strchr(domain, '.')))
+        rc = ad_err_set(err, AD_ERR_CONFIG,
+                        "%s: [providers] %s: expected a domain name like aol.com as the key",
+                        file, domain);
+    if (rc == 0) {
+        cfg->providers = g_renew(struct config_provider, cfg->providers, cfg->n_providers + 1);
+        struct config_provider *p = &cfg->providers[cfg->n_providers++];
+        p->domain = g_ascii_strdown(domain, -1);
+        p->weight = weight;
+        p->mode = mode;
+    }
+    g_ptr_array_free(words, TRUE);
+    g_strfreev(w);
+    return rc;
+}
+
+/* Cross-key checks after a file was read: one threshold per window (or one for all). */
+static int check_windows(struct config *cfg, const char *file, struct ad_err *err)
+{
+    struct {
+        const char *key;
+        double **v;
+        size_t *n;
+    } lists[] = {
+        { "observe_score", &cfg->observe_score, &cfg->n_observe_score },
+        { "alert_score", &cfg->alert_score, &cfg->n_alert_score },
+        { "lock_score", &cfg->lock_score, &cfg->n_lock_score },
+        { "alert_complaints", &cfg->alert_complaints, &cfg->n_alert_complaints },
+        { "lock_complaints", &cfg->lock_complaints, &cfg->n_lock_complaints },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
+        size_t n = *lists[i].n;
+        if (n == cfg->n_windows)
+            continue;
+        if (n == 1) {
+            /* One value applies to every window. */
+            double one = (*lists[i].v)[0];
+            *lists[i].v = g_renew(double, *lists[i].v, cfg->n_windows);
+            for (size_t k = 0; k < cfg->n_windows; k++)
+                (*lists[i].v)[k] = one;
+            *lists[i].n = cfg->n_windows;
+            continue;
+        }
+        return ad_err_set(err, AD_ERR_CONFIG,
+                          "%s: [incidents] %s: expected %zu values (one per window of "
+                          "[incidents] windows) or one for all, got %zu",
+                          file, lists[i].key, cfg->n_windows, n);
+    }
+    return 0;
 }
 
 static int set_value(struct config *cfg, const struct ckey *k, const char *v, const char *file,
@@ -82,7 +475,7 @@ static int set_value(struct config *cfg, const struct ckey *k, const char *v, co
         long long n = strtoll(v, &end, 10);
         if (errno || end == v || *end != '\0' || n < k->min || n > k->max)
             return ad_err_set(err, AD_ERR_CONFIG,
-                              "%s: [%s] %s: expected an integer from %lld to %lld, got '%s'",
+                              "%s: [%s] %s: expected an integer from %.0f to %.0f, got '%s'",
                               file, k->group, k->key, k->min, k->max, v);
         if (k->type == CT_INT)
             *(int *)((char *)cfg + k->offset) = (int)n;
@@ -102,6 +495,30 @@ static int set_value(struct config *cfg, const struct ckey *k, const char *v, co
         *(bool *)((char *)cfg + k->offset) = b;
         return 0;
     }
+    case CT_DOUBLE: {
+        double d = 0;
+        if (!parse_double(v, &d) || d < k->min || d > k->max)
+            return ad_err_set(err, AD_ERR_CONFIG,
+                              "%s: [%s] %s: expected a number from %g to %g, got '%s'", file,
+                              k->group, k->key, k->min, k->max, v);
+        *(double *)((char *)cfg + k->offset) = d;
+        return 0;
+    }
+    case CT_DURATION: {
+        long long d = 0;
+        if (!config_parse_duration(v, &d) || d < k->min || d > k->max)
+            return ad_err_set(err, AD_ERR_CONFIG,
+                              "%s: [%s] %s: expected a duration like 90s, 15m, 1h, 7d or 2w "
+                              "from %.0fs to %.0fs, got '%s'",
+                              file, k->group, k->key, k->min, k->max, v);
+        *(long long *)((char *)cfg + k->offset) = d;
+        return 0;
+    }
+    case CT_LIST:
+    case CT_NETLIST:
+    case CT_DURLIST:
+    case CT_NUMLIST:
+        return set_list(cfg, k, v, file, err);
     }
     return ad_err_set(err, AD_ERR_CONFIG, "%s: [%s] %s: internal: bad type", file, k->group, k->key);
 }
@@ -135,6 +552,17 @@ static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, stru
     char **groups = g_key_file_get_groups(kf, &n_groups);
     int rc = 0;
     for (gsize g = 0; g < n_groups && rc == 0; g++) {
+        if (strcmp(groups[g], PROVIDERS_GROUP) == 0) {
+            gsize n_keys = 0;
+            char **keys = g_key_file_get_keys(kf, groups[g], &n_keys, NULL);
+            for (gsize k = 0; keys && k < n_keys && rc == 0; k++) {
+                char *v = g_key_file_get_string(kf, groups[g], keys[k], NULL);
+                rc = set_provider(cfg, keys[k], v ? g_strstrip(v) : "", file, err);
+                g_free(v);
+            }
+            g_strfreev(keys);
+            continue;
+        }
         if (!known_group(groups[g])) {
             rc = ad_err_set(err, AD_ERR_CONFIG, "%s: unknown group [%s]", file, groups[g]);
             break;
@@ -163,6 +591,8 @@ static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, stru
         g_strfreev(keys);
     }
     g_strfreev(groups);
+    if (rc == 0)
+        rc = check_windows(cfg, file, err);
     return rc;
 }
 
@@ -208,15 +638,24 @@ void config_free(struct config *cfg)
             char **dst = (char **)((char *)cfg + schema[i].offset);
             g_free(*dst);
             *dst = NULL;
+        } else if (schema[i].type >= CT_LIST) {
+            free_list(cfg, &schema[i]);
         }
     }
+    for (size_t i = 0; i < cfg->n_providers; i++)
+        g_free(cfg->providers[i].domain);
+    g_free(cfg->providers);
+    cfg->providers = NULL;
+    cfg->n_providers = 0;
     g_free(cfg->path);
     cfg->path = NULL;
 }
 
 void config_describe(FILE *out)
 {
-    static const char *const tnames[] = { "string", "path", "integer", "bytes", "boolean", "one of" };
+    static const char *const tnames[] = { "string", "path", "integer", "bytes", "boolean", "one of",
+                                          "number", "duration", "list", "address list",
+                                          "duration list", "number list" };
     const char *group = "";
     for (size_t i = 0; i < G_N_ELEMENTS(schema); i++) {
         const struct ckey *k = &schema[i];
@@ -225,6 +664,11 @@ void config_describe(FILE *out)
             group = k->group;
         }
         fprintf(out, "  %-18s %s%s%s (default %s)\n      %s\n", k->key, tnames[k->type],
-                k->choices ? " " : "", k->choices ? k->choices : "", k->def, k->doc);
+                k->choices ? " " : "", k->choices ? k->choices : "", *k->def ? k->def : "empty",
+                k->doc);
     }
+    fprintf(out, "[providers]\n  DOMAIN = WEIGHT [manual|automatic|detect]\n"
+                 "      one key per reporting provider (its domain; subdomains match too): the "
+                 "weight its complaints get, and whether they are made by people (manual), by "
+                 "machines (automatic) or decided per report (detect, the default)\n");
 }

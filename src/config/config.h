@@ -15,6 +15,29 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/abusedesk/abusedesk.conf"
 
+/* Windows over which complaints are summed; thresholds come per window. */
+#define CONFIG_MAX_WINDOWS 8
+
+/* How a provider's complaints come about. */
+enum config_report_mode {
+    CONFIG_MODE_DETECT = 0,     /* decide per report (format, feedback type) */
+    CONFIG_MODE_MANUAL,         /* a person pressed "report spam" */
+    CONFIG_MODE_AUTOMATIC,      /* spam traps, filters */
+};
+
+/* One row of [providers]: "aol.com = 1.2 manual". */
+struct config_provider {
+    char *domain;               /* matches this domain and its subdomains */
+    double weight;
+    enum config_report_mode mode;
+};
+
+/* An address or CIDR range of [network] our_ips. */
+struct config_net {
+    unsigned char addr[16];     /* IPv4 as IPv4-mapped IPv6 */
+    int prefix;                 /* 0..128, on the 16-byte form */
+};
+
 struct config {
     char *path;                 /* file it was read from, NULL for built-in defaults */
     /* [store] */
@@ -28,7 +51,46 @@ struct config {
     /* [log] */
     char *log_level;            /* debug, info, warning, error */
     bool log_syslog;
+    /* [network] */
+    char **our_hosts;           /* NULL-terminated; "*.example.net" or exact names */
+    char **our_ips_text;        /* as written */
+    struct config_net *our_ips; /* parsed our_ips_text */
+    size_t n_our_ips;
+    /* [scoring] */
+    double base_abuse, base_fraud, base_virus, base_other, base_not_spam;
+    double base_auth_failure, base_dsn, base_abuse_text, base_unknown;
+    double manual_factor, automatic_factor, undetermined_factor;
+    long long half_life;        /* seconds */
+    double default_provider_weight;
+    bool count_duplicates;
+    /* [providers] */
+    struct config_provider *providers;
+    size_t n_providers;
+    /* [incidents] */
+    long long *windows;         /* seconds; n_windows of them */
+    size_t n_windows;
+    double *observe_score, *alert_score, *lock_score;   /* per window */
+    double *alert_complaints, *lock_complaints;         /* per window; 0 = off */
+    size_t n_observe_score, n_alert_score, n_lock_score, n_alert_complaints, n_lock_complaints;
+    bool auto_lock;
+    long long repeat_period;    /* seconds */
+    double repeat_factor;       /* thresholds are multiplied by this for repeat offenders */
 };
+
+/* Parses "90", "90s", "15m", "1h", "7d", "2w" into seconds; false when malformed. */
+bool config_parse_duration(const char *s, long long *out);
+
+/* Parses an address or CIDR range ("192.0.2.0/24", "2001:db8::/32"). */
+bool config_parse_net(const char *s, struct config_net *out);
+
+/* True when the textual IP address ip lies in one of cfg's our_ips. */
+bool config_ip_is_ours(const struct config *cfg, const char *ip);
+
+/* True when host name h (any case) is one of cfg's our_hosts. */
+bool config_host_is_ours(const struct config *cfg, const char *h);
+
+/* The [providers] row for a reporting domain (the longest matching suffix), or NULL. */
+const struct config_provider *config_provider_find(const struct config *cfg, const char *domain);
 
 /* Fills cfg with built-in defaults (paths under /var/lib/abusedesk). */
 void config_defaults(struct config *cfg);

@@ -14,12 +14,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "store_priv.h"
 #include "store_sql.h"
-
-struct store {
-    sqlite3 *db;
-    sqlite3_stmt *find, *insert;    /* hot statements, prepared once */
-};
 
 static int sql_err(struct store *st, int rc, struct ad_err *err, const char *what)
 {
@@ -29,6 +25,11 @@ static int sql_err(struct store *st, int rc, struct ad_err *err, const char *wha
                    : AD_ERR_STORE;
     return ad_err_set(err, code, "store: %s: %s", what,
                       st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+}
+
+int store_sql_err(struct store *st, int rc, struct ad_err *err, const char *what)
+{
+    return sql_err(st, rc, err, what);
 }
 
 static int exec(struct store *st, const char *sql, struct ad_err *err)
@@ -92,9 +93,15 @@ static int migrate(struct store *st, struct ad_err *err)
     return 0;
 }
 
+static void stmt_free(gpointer p)
+{
+    sqlite3_finalize(p);
+}
+
 int store_open(const char *path, int busy_timeout_ms, struct store **out, struct ad_err *err)
 {
     struct store *st = g_new0(struct store, 1);
+    st->cache = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, stmt_free);
     *out = NULL;
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
@@ -127,6 +134,8 @@ struct store *store_close(struct store *st)
         return NULL;
     sqlite3_finalize(st->find);
     sqlite3_finalize(st->insert);
+    if (st->cache)
+        g_hash_table_destroy(st->cache);
     sqlite3_close(st->db);
     g_free(st);
     return NULL;
