@@ -1,7 +1,8 @@
 # abusedesk: the commands a newcomer needs. See README.md.
 #   make run    install what is missing, build, start the main job on SQLite
 #   make test   install what is missing, build with sanitizers, run every test
-#   make bench  parser throughput against Sisimai and Python's email package
+#   make bench  parser throughput against Sisimai and Python's email package,
+#               and the whole intake pipeline (bench/ingest.sh)
 #   make deps   install the Debian packages (as root) or print the command
 
 SHELL      := /bin/bash
@@ -60,14 +61,16 @@ test: asan build fuzz-smoke
 		|| { cat build/malformed-rss.log; exit 1; }
 	@tail -1 build/malformed-rss.log
 	@n=$$(cd build-asan && ctest -N | sed -n 's/^Total Tests: //p'); \
-		echo "make test: sanitizer suite ($$n tests), release memory bound and 2 fuzz targets all passed"; \
-		echo "summary: $$((n + 3)) passed, 0 failed"
+		f=$$(ls fuzz/fuzz_*.c | wc -l); \
+		echo "make test: sanitizer suite ($$n tests), release memory bound and $$f fuzz targets all passed"; \
+		echo "summary: $$((n + 1 + f)) passed, 0 failed"
 
 corpus-report: build
 	./build/corpus_report ../shared/corpus
 
 bench: build
 	bash bench/parse.sh
+	bash bench/ingest.sh
 
 run: build
 	bash tools/run-demo.sh

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # fuzz/run.sh BUILD_DIR: runs each libFuzzer target for FUZZ_SECONDS (default 60),
 # after replaying its seed corpus: shared/corpus mails plus tests/malformed for the
-# parser, fuzz/seeds/config and etc/*.conf for the config reader. New inputs go to
+# parser, fuzz/seeds/config and etc/*.conf for the config reader, fuzz/seeds/csv and
+# etc/*.csv for the customer directory import. New inputs go to
 # a scratch corpus under BUILD_DIR; crashes are written there and fail the run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-fuzz}
 secs=${FUZZ_SECONDS:-60}
 work="$build/fuzz-work"
-mkdir -p "$work/parse" "$work/config" "$work/artifacts"
+mkdir -p "$work/parse" "$work/config" "$work/csv" "$work/artifacts"
 
 seeds_parse="$work/seeds-parse"
 mkdir -p "$seeds_parse"
@@ -19,6 +20,9 @@ find "$here/tests/malformed" -type f -size -256k -exec cp -t "$seeds_parse" {} +
 seeds_config="$work/seeds-config"
 mkdir -p "$seeds_config"
 cp "$here"/fuzz/seeds/config/* "$here"/etc/*.conf "$seeds_config"/ 2>/dev/null || true
+seeds_csv="$work/seeds-csv"
+mkdir -p "$seeds_csv"
+cp "$here"/fuzz/seeds/csv/* "$here"/etc/*.csv "$seeds_csv"/ 2>/dev/null || true
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -38,4 +42,5 @@ run() {
 }
 run fuzz_parse "$work/parse" "$seeds_parse"
 run fuzz_config "$work/config" "$seeds_config"
+run fuzz_csv "$work/csv" "$seeds_csv"
 exit $status

@@ -40,6 +40,70 @@ echo "== a complaint piped in as Postfix pipe(8) delivers it (exit status $(
   "$bin" -c "$conf" ingest -q --source postfix-pipe < "$top/tests/golden/arf-compromised.eml"; echo $?))"
 
 echo
+echo "== customer directory (etc/directory.example.csv; format in doc/directory.md)"
+"$bin" -c "$conf" directory import "$top/etc/directory.example.csv" || true
+
+# Real feedback-loop reports rewritten (tests/desk/mkcomplaint.py) as if the
+# reported mails had gone through our hosts (etc/abusedesk.conf [network]).
+if [ -d "$corpus/arf" ]; then
+  mk() { python3 "$top/tests/desk/mkcomplaint.py" "$@"; }
+  now() { date -R; }
+  auth() { printf '%s\n' --received \
+    "from mx$2.out.hoster.example (mx$2.out.hoster.example [198.51.100.2$2]) by mx.recipient.test with ESMTPS id D$RANDOM; $(now)" \
+    --received \
+    "from [203.0.113.77] (dsl-77.example.test [203.0.113.77]) (Authenticated sender: $1) by smtp.hoster.example (Postfix) with ESMTPSA id S$RANDOM; $(now)"; }
+  n=0
+  # A compromised mailbox: a burst from three providers within the hour.
+  for s in "Cheap pills" "Ihr Paket wartet" "Cheap pills" "Rechnung 2026-1187" "Cheap pills" "Ihr Paket wartet" "Cheap pills"; do
+    for t in arf-02 arf-22 arf-25; do
+      mapfile -t rcv < <(auth info@baeckerei-mueller.example 1)
+      mk "$corpus/arf/$t.eml" --arrival now-25m --date now-30m --source-ip 198.51.100.21 \
+        --from info@baeckerei-mueller.example --subject "$s" "${rcv[@]}" \
+        | "$bin" -c "$conf" ingest -q --source demo && n=$((n + 1))
+    done
+  done
+  # A contact form script on a web host.
+  for i in 1 2 3 4; do
+    mk "$corpus/arf/arf-02.eml" --arrival now-50m --date now-55m --source-ip 198.51.100.40 \
+      --from "wordpress@fjord-travel.example" --subject "Booking confirmation #$i" \
+      --received "from web3.hoster.example (web3.hoster.example [198.51.100.40]) by mx.recipient.test with ESMTP id W$i; $(now)" \
+      --received "by web3.hoster.example (Postfix, from userid 10057) id X$i; $(now)" \
+      --header "X-PHP-Originating-Script: 10057:wp-content/plugins/old-contact-form/send.php" \
+      | "$bin" -c "$conf" ingest -q --source demo && n=$((n + 1))
+  done
+  # One complaint about a mail two months old, and a forged sender (joe job).
+  mapfile -t rcv < <(auth verkauf@autohaus-schmidt.example 2)
+  mk "$corpus/arf/arf-25.eml" --arrival now-60d --date now-60d --source-ip 198.51.100.22 \
+    --from verkauf@autohaus-schmidt.example --subject "Angebot" "${rcv[@]}" \
+    | "$bin" -c "$conf" ingest -q --source demo && n=$((n + 1))
+  mk "$corpus/arf/arf-02.eml" --arrival now-10m --source-ip 192.0.2.99 \
+    --from kanzlei@weber-krause.example --subject "Mahnung" \
+    --received "from bot.example.test (unknown [192.0.2.99]) by mx.recipient.test with SMTP id J1; $(now)" \
+    | "$bin" -c "$conf" ingest -q --source demo && n=$((n + 1))
+  echo "== $n complaints about our customers piped in (abusedesk ingest)"
+fi
+
+echo
+echo "== the abuse team's queue (abusedesk incidents)"
+"$bin" -c "$conf" incidents
+first=$("$bin" -c "$conf" incidents --json | head -1 | python3 -c "import json,sys; print(json.loads(sys.stdin.read() or 'null')['id'])" 2>/dev/null || true)
+if [ -n "$first" ] && [ "$first" != None ]; then
+  echo
+  echo "== one incident (abusedesk incident show $first)"
+  "$bin" -c "$conf" incident show "$first"
+  rep=$(sqlite3 "$var/abusedesk.db" "SELECT report_id FROM incident_reports WHERE incident_id = $first ORDER BY report_id DESC LIMIT 1")
+  echo
+  echo "== how one complaint was attributed and scored (abusedesk explain $rep)"
+  "$bin" -c "$conf" explain "$rep"
+fi
+joe=$(sqlite3 "$var/abusedesk.db" "SELECT report_id FROM attributions WHERE reason LIKE '%forged%' AND evidence LIKE '%joe job%' ORDER BY report_id DESC LIMIT 1")
+if [ -n "$joe" ]; then
+  echo
+  echo "== a forged sender is not blamed on the customer (abusedesk explain $joe)"
+  "$bin" -c "$conf" explain "$joe" | sed -n '1,12p'
+fi
+
+echo
 echo "== stored reports by kind"
 sqlite3 "$var/abusedesk.db" "SELECT kind, COUNT(*) FROM reports GROUP BY kind ORDER BY 2 DESC;" \
   | column -t -s'|'
@@ -56,4 +120,5 @@ sqlite3 "$var/abusedesk.db" "SELECT json_extract(r.value,'\$.reason') AS reason,
 echo
 echo "Database: $var/abusedesk.db   (sqlite3 $var/abusedesk.db)"
 echo "Look at one report:  $bin -c $conf report show 1"
+echo "The incident queue:  $bin -c $conf incidents     (incident show ID, explain REPORT_ID)"
 echo "Parse any mail:      $bin parse FILE.eml"

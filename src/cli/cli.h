@@ -34,6 +34,11 @@ int cmd_reports(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_directory(struct cli *cli, int argc, char **argv);
+int cmd_explain(struct cli *cli, int argc, char **argv);
+int cmd_incidents(struct cli *cli, int argc, char **argv);
+int cmd_incident(struct cli *cli, int argc, char **argv);
+int cmd_process(struct cli *cli, int argc, char **argv);
 
 /* Reads at most max bytes of path ("-" = stdin) into a g_malloc'd NUL-terminated
  * buffer; *truncated tells whether more followed. NULL and err on failure. */

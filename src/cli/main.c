@@ -23,6 +23,11 @@ static const struct command commands[] = {
     { "parse", cmd_parse, "parse mail files and print one JSON object per file" },
     { "reports", cmd_reports, "list stored reports" },
     { "report", cmd_report, "show one stored report (report show ID)" },
+    { "directory", cmd_directory, "import the customer directory from CSV, show a customer" },
+    { "explain", cmd_explain, "show how a report was attributed and scored, term by term" },
+    { "incidents", cmd_incidents, "list incidents (the abuse team's queue)" },
+    { "incident", cmd_incident, "show one incident, or note, resolve or dismiss it" },
+    { "process", cmd_process, "attribute and score stored reports not processed yet" },
     { "init", cmd_init, "create the database and directories, apply schema migrations" },
     { "config", cmd_config, "check the configuration or describe every setting" },
 };
@@ -34,7 +39,8 @@ static void usage(FILE *f)
             "       abusedesk COMMAND --help\n"
             "\n"
             "abusedesk, the automated abuse desk for mail hosting providers: takes in\n"
-            "complaints (ARF feedback loops, bounces, abuse mails), stores and parses them.\n"
+            "complaints (ARF feedback loops, bounces, abuse mails), ties each one to the\n"
+            "customer's mailbox or script, scores it and raises incidents.\n"
             "\n"
             "Global options (before COMMAND, valid with every command):\n"
             "  -c FILE      configuration file (default " CONFIG_DEFAULT_PATH ";\n"

@@ -15,6 +15,9 @@
  */
 #include "intake.h"
 
+#include "incident/incident.h"
+#include "store/store_q.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -205,7 +208,34 @@ static int process(struct intake *in, const char *path, const struct msgbuf *m,
         .status = report_status(r, truncated),
     };
     bool dup = false;
+    /* The report and what the desk makes of it commit together (the caller's
+     * batch transaction, or one of our own). */
+    bool own_tx = !store_in_transaction(in->st);
+    if (own_tx && (rc = store_begin(in->st, err))) {
+        free(json);
+        report_free(r);
+        return rc;
+    }
     rc = store_report_add(in->st, &sr, id, &dup, err);
+    if (rc == 0 && !dup) {
+        struct ad_err derr = { 0 };
+        struct incident_outcome io;
+        int64_t now = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
+        int drc = incident_process(in->cfg, in->st, *id, r, now, in->log, &io, &derr);
+        if (drc == AD_ERR_BUSY) {
+            rc = ad_err_set(err, drc, "%s", derr.msg);
+        } else if (drc) {
+            /* The report is kept unprocessed; `abusedesk process` retries. */
+            log_msg(in->log, LOG_LEVEL_ERROR, "report %lld stored but not processed: %s",
+                    (long long)*id, derr.msg);
+        }
+    }
+    if (own_tx) {
+        if (rc == 0)
+            rc = store_commit(in->st, err);
+        if (rc)
+            store_rollback(in->st);
+    }
     if (rc == 0) {
         *outcome = dup ? INTAKE_DUPLICATE : INTAKE_STORED;
         if (dup)

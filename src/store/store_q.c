@@ -121,3 +121,20 @@ int store_changes(struct store *st)
 {
     return sqlite3_changes(st->db);
 }
+
+int store_exec(struct store *st, const char *sql, struct ad_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int code = store_sql_err(st, rc, err, msg ? msg : "exec");
+        sqlite3_free(msg);
+        return code;
+    }
+    return 0;
+}
+
+bool store_in_transaction(struct store *st)
+{
+    return !sqlite3_get_autocommit(st->db);
+}

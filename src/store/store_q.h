@@ -45,6 +45,12 @@ bool store_q_col_null(struct store_q *q, int col);
 /* Rowid of the last insert on this connection. */
 int64_t store_last_id(struct store *st);
 
+/* Runs fixed SQL text without parameters (SAVEPOINT, RELEASE, ...). */
+int store_exec(struct store *st, const char *sql, struct ad_err *err);
+
+/* True inside an open transaction. */
+bool store_in_transaction(struct store *st);
+
 /* Rows changed by the last statement. */
 int store_changes(struct store *st);
 

@@ -110,6 +110,7 @@ const char *const store_sql_migrations[] = {
     "  report_id BIGINT NOT NULL REFERENCES reports (id),"
     "  PRIMARY KEY (incident_id, report_id)"
     ");"
+    "CREATE INDEX incident_reports_report ON incident_reports (report_id);"
     "CREATE TABLE audit ("
     "  id INTEGER PRIMARY KEY,"
     "  at BIGINT NOT NULL,"

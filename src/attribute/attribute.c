@@ -1,0 +1,477 @@
+/*
+ * attribute.c: attribution of one parsed report (see attribute.h). Called by the
+ * incident module for every stored report and by `abusedesk explain`.
+ *
+ * The Received chain is walked from the recipient side (the newest header, on
+ * top) down to the first hop that is ours: a hop whose "by" host is one of
+ * [network] our_hosts, or whose "from" clause names one of our hosts or
+ * addresses (our outbound server handing the mail to the recipient's MX). Below
+ * it, the hops received by our hosts are our own relay chain; the lowest of them
+ * is where the mail entered: the submission (authenticated user) or the local
+ * pickup of a web script ("from userid N"). Headers further down are written by
+ * the sender and can be forged, so the authenticated user is taken from our hops
+ * first. A report without any hop of ours, and whose ARF Source-IP is not ours,
+ * never went through us: a forged sender, left unattributed.
+ *
+ * Nothing here fails on bad input; only a store error is returned. Strings in
+ * struct attribution are g_malloc'd and freed by attribution_clear().
+ */
+#include "attribute.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "directory/directory.h"
+
+static void evidence(struct attribution *a, const char *source, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void evidence(struct attribution *a, const char *source, const char *fmt, ...)
+{
+    struct attribute_evidence *e = g_new0(struct attribute_evidence, 1);
+    va_list ap;
+    va_start(ap, fmt);
+    e->source = g_strdup(source);
+    e->said = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_ptr_array_add(a->evidence, e);
+}
+
+static void evidence_free(gpointer p)
+{
+    struct attribute_evidence *e = p;
+    g_free(e->source);
+    g_free(e->said);
+    g_free(e);
+}
+
+void attribution_clear(struct attribution *a)
+{
+    g_free(a->subject);
+    g_free(a->account);
+    g_free(a->script);
+    g_free(a->customer_id);
+    g_free(a->source_ip);
+    g_free(a->reason);
+    if (a->evidence)
+        g_ptr_array_free(a->evidence, TRUE);
+    memset(a, 0, sizeof *a);
+    a->our_hop = -1;
+}
+
+/* The first word of a clause ("mx.example.net" of "mx.example.net (helo [192.0.2.1])"),
+ * lower-cased, g_malloc'd; NULL when empty. */
+static char *first_word(const char *clause)
+{
+    if (!clause)
+        return NULL;
+    while (*clause == ' ' || *clause == '\t')
+        clause++;
+    size_t n = strcspn(clause, " \t(;[");
+    return n ? g_ascii_strdown(clause, (gssize)n) : NULL;
+}
+
+/* True when a host name or address literal inside clause text is ours: every
+ * word (split at blanks, parentheses, brackets, '=' and ',') is checked. */
+static bool clause_is_ours(const struct config *cfg, const char *clause, char **which)
+{
+    if (!clause)
+        return false;
+    char **w = g_strsplit_set(clause, " \t()[]=,;", -1);
+    bool ours = false;
+    for (char **p = w; *p && !ours; p++) {
+        const char *word = *p;
+        if (g_ascii_strncasecmp(word, "IPv6:", 5) == 0)
+            word += 5;
+        if (!*word)
+            continue;
+        if (config_host_is_ours(cfg, word) || config_ip_is_ours(cfg, word)) {
+            ours = true;
+            if (which)
+                *which = g_strdup(word);
+        }
+    }
+    g_strfreev(w);
+    return ours;
+}
+
+/* The first address literal in a clause, g_malloc'd, or NULL. */
+static char *clause_ip(const struct config *cfg, const char *clause, bool only_ours)
+{
+    if (!clause)
+        return NULL;
+    char **w = g_strsplit_set(clause, " \t()[]=,;", -1);
+    char *ip = NULL;
+    for (char **p = w; *p && !ip; p++) {
+        const char *word = *p;
+        if (g_ascii_strncasecmp(word, "IPv6:", 5) == 0)
+            word += 5;
+        struct config_net n;
+        if (*word && !strchr(word, '/') && config_parse_net(word, &n)
+            && (!only_ours || config_ip_is_ours(cfg, word)))
+            ip = g_strdup(word);
+    }
+    g_strfreev(w);
+    return ip;
+}
+
+/* True when the "from" clause of a hop names one of our servers. The address
+ * literal the receiving MTA wrote there is what counts when we know our
+ * addresses: the HELO name and the host name are the client's word and a
+ * spammer can claim ours. */
+static bool from_is_ours(const struct config *cfg, const char *from, char **which)
+{
+    if (!from)
+        return false;
+    if (cfg->n_our_ips) {
+        char *ip = clause_ip(cfg, from, false);
+        if (ip) {
+            bool ours = config_ip_is_ours(cfg, ip);
+            if (ours && which)
+                *which = g_strdup(ip);
+            g_free(ip);
+            return ours;
+        }
+    }
+    return clause_is_ours(cfg, from, which);
+}
+
+static bool hop_by_ours(const struct config *cfg, const struct received_hop *h)
+{
+    char *by = first_word(h->by);
+    bool ours = by && (config_host_is_ours(cfg, by) || config_ip_is_ours(cfg, by));
+    g_free(by);
+    return ours;
+}
+
+/* "(Authenticated sender: x)" / "authenticated as x" in one Received value. */
+static char *hop_auth_sender(const char *raw)
+{
+    static const char *const marks[] = { "authenticated sender:", "authenticated as " };
+    if (!raw)
+        return NULL;
+    char *low = g_ascii_strdown(raw, -1);
+    char *out = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(marks) && !out; i++) {
+        const char *q = strstr(low, marks[i]);
+        if (!q)
+            continue;
+        const char *p = raw + (q - low) + strlen(marks[i]);
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, ") \t\r\n;");
+        if (n > 0)
+            out = g_ascii_strdown(p, (gssize)n);
+    }
+    g_free(low);
+    return out;
+}
+
+/* "(Postfix, from userid 1001)" / "from uid 1001": the local user that injected. */
+static char *hop_userid(const char *raw)
+{
+    if (!raw)
+        return NULL;
+    static const char *const marks[] = { "from userid ", "from uid " };
+    for (size_t i = 0; i < G_N_ELEMENTS(marks); i++) {
+        const char *q = strstr(raw, marks[i]);
+        if (!q)
+            continue;
+        q += strlen(marks[i]);
+        size_t n = strspn(q, "0123456789");
+        if (n > 0 && n < 12)
+            return g_strndup(q, n);
+    }
+    return NULL;
+}
+
+/* True for "with ESMTPSA", "ESMTPA", "ESMTPSA", "LMTPSA", "UTF8SMTPSA": RFC 3848's
+ * marks of an authenticated submission. */
+static bool with_authenticated(const char *with)
+{
+    if (!with)
+        return false;
+    char *w = first_word(with);
+    bool a = w && strlen(w) >= 2 && g_str_has_suffix(w, "a") && strstr(w, "smtp") != NULL;
+    g_free(w);
+    return a;
+}
+
+/* "1001:contact.php", "contact.php for 1.2.3.4", "/home/u/www/x.php": uid and
+ * path of an X-PHP-Originating-Script value. */
+static void php_script_split(const char *v, char **uid, char **path)
+{
+    *uid = NULL;
+    *path = NULL;
+    if (!v)
+        return;
+    size_t n = strspn(v, "0123456789");
+    const char *rest = v;
+    if (n > 0 && v[n] == ':') {
+        *uid = g_strndup(v, n);
+        rest = v + n + 1;
+    }
+    size_t pl = strcspn(rest, " \t");
+    if (pl > 0)
+        *path = g_strndup(rest, pl);
+}
+
+static char *addr_domain(const char *addr)
+{
+    const char *at = addr ? strrchr(addr, '@') : NULL;
+    return at && at[1] ? g_ascii_strdown(at + 1, -1) : NULL;
+}
+
+int attribute_report(const struct config *cfg, struct store *st, const struct report *r,
+                     struct attribution *out, struct ad_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->our_hop = -1;
+    out->evidence = g_ptr_array_new_with_free_func(evidence_free);
+    const struct original *o = r->original;
+    int rc = 0;
+
+    /* 1. The Received chain, from the recipient side down to our first hop. */
+    int first = -1, entry = -1;
+    GPtrArray *hops = o ? o->received : NULL;
+    guint n_hops = hops ? hops->len : 0;
+    for (guint i = 0; i < n_hops && first < 0; i++) {
+        const struct received_hop *h = g_ptr_array_index(hops, i);
+        char *which = NULL;
+        if (hop_by_ours(cfg, h)) {
+            first = (int)i;
+            char *by = first_word(h->by);
+            char src[32];
+            g_snprintf(src, sizeof src, "Received[%u]", i + 1);
+            evidence(out, src, "received by our host %s", by);
+            g_free(by);
+        } else if (from_is_ours(cfg, h->from, &which)) {
+            first = (int)i;
+            char src[32];
+            g_snprintf(src, sizeof src, "Received[%u]", i + 1);
+            evidence(out, src, "handed over by our host %s", which);
+        }
+        g_free(which);
+    }
+    if (first > 0 && hop_by_ours(cfg, g_ptr_array_index(hops, (guint)first))) {
+        /* The first hop naming us says it was received by our host, but the hop
+         * above it received the mail from somebody else: our host never handed
+         * it on. Received headers below the recipient's own are the sender's
+         * word; these are forged. */
+        const struct received_hop *above = g_ptr_array_index(hops, (guint)first - 1);
+        if (!from_is_ours(cfg, above->from, NULL)) {
+            char src[32];
+            g_snprintf(src, sizeof src, "Received[%d]", first);
+            evidence(out, src, "the mail came from %s, not from one of our hosts: the Received "
+                     "headers naming our hosts below it are forged",
+                     above->from ? above->from : "an unnamed host");
+            first = -1;
+        }
+    }
+    if (first >= 0) {
+        out->our_hop = first;
+        /* Our own relay chain below the first hop: the lowest one received by us. */
+        entry = first;
+        guint start = hop_by_ours(cfg, g_ptr_array_index(hops, (guint)first)) ? (guint)first
+                                                                               : (guint)first + 1;
+        for (guint i = start; i < n_hops; i++) {
+            const struct received_hop *h = g_ptr_array_index(hops, i);
+            if (!hop_by_ours(cfg, h))
+                break;
+            entry = (int)i;
+        }
+        if (!out->source_ip) {
+            /* Our outbound address: the "from" of the hop where we handed it on. */
+            const struct received_hop *h = g_ptr_array_index(hops, first);
+            out->source_ip = clause_ip(cfg, h->from, true);
+        }
+    }
+
+    /* 2. The ARF Source-IP. */
+    bool ip_ours = r->source_ip && config_ip_is_ours(cfg, r->source_ip);
+    if (r->source_ip) {
+        if (ip_ours) {
+            evidence(out, "Source-IP", "%s is one of our addresses", r->source_ip);
+            g_free(out->source_ip);
+            out->source_ip = g_strdup(r->source_ip);
+        } else {
+            evidence(out, "Source-IP", "%s is not one of our addresses", r->source_ip);
+        }
+    }
+
+    if (first < 0 && !ip_ours) {
+        /* Never went through us. The sender address may still be one of our
+         * customers' (a joe job): say so, but do not blame the customer. */
+        out->attributed = false;
+        const char *from = r->original_mail_from ? r->original_mail_from
+                           : o && o->return_path ? o->return_path
+                           : o ? o->from : NULL;
+        char *dom = addr_domain(from);
+        char *cust = NULL;
+        if (dom && st && (rc = directory_domain_customer(st, dom, &cust, err)) < 0) {
+            g_free(dom);
+            return rc;
+        }
+        if (!o)
+            out->reason = g_strdup("the report carries no original message and no Source-IP "
+                                   "of ours");
+        else if (n_hops == 0)
+            out->reason = g_strdup("the original message has no Received headers and no "
+                                   "Source-IP of ours");
+        else
+            out->reason = g_strdup("no hop through our hosts: likely forged sender");
+        if (cust) {
+            evidence(out, "From", "sender domain %s belongs to our customer %s, but the mail did "
+                     "not pass our servers: the address was probably forged (joe job)", dom, cust);
+            out->customer_id = cust;
+        }
+        g_free(dom);
+        return 0;
+    }
+
+    /* 3. Who sent it through us: authenticated user at our hops, then headers. */
+    for (int i = entry; i >= first && i >= 0 && !out->account; i--) {
+        const struct received_hop *h = g_ptr_array_index(hops, (guint)i);
+        char *who = hop_auth_sender(h->raw);
+        if (who) {
+            char src[32];
+            g_snprintf(src, sizeof src, "Received[%d]", i + 1);
+            evidence(out, src, "authenticated sender %s at our submission hop", who);
+            out->account = who;
+        }
+    }
+    if (!out->account && o && o->authenticated_user) {
+        out->account = g_ascii_strdown(o->authenticated_user, -1);
+        evidence(out, "original headers", "authenticated user %s (X-Authenticated-Sender, "
+                 "X-Authenticated-User or X-Get-Message-Sender-Via)", out->account);
+    }
+    bool esmtpa = false;
+    char *uid = NULL;
+    for (int i = entry; i >= first && i >= 0; i--) {
+        const struct received_hop *h = g_ptr_array_index(hops, (guint)i);
+        if (with_authenticated(h->with))
+            esmtpa = true;
+        if (!uid && (uid = hop_userid(h->raw)) != NULL) {
+            char src[32];
+            g_snprintf(src, sizeof src, "Received[%d]", i + 1);
+            evidence(out, src, "injected locally by userid %s (a script on a web host)", uid);
+        }
+    }
+    /* The web script. */
+    char *php_uid = NULL, *php_path = NULL;
+    php_script_split(o ? o->php_script : NULL, &php_uid, &php_path);
+    if (php_uid || php_path) {
+        evidence(out, "X-PHP-Originating-Script", "sent by the PHP script %s%s%s",
+                 php_uid ? php_uid : "", php_uid ? ":" : "", php_path ? php_path : "?");
+        if (!uid && php_uid)
+            uid = g_strdup(php_uid);
+    }
+    if (uid || php_path)
+        out->script = g_strdup_printf("%s:%s", uid ? uid : "", php_path ? php_path : "");
+    g_free(php_uid);
+    g_free(php_path);
+
+    /* The envelope sender: the account when the hop says authenticated but names
+     * nobody, or when it is an account of our directory. */
+    const char *env = r->original_mail_from ? r->original_mail_from
+                      : o && o->return_path ? o->return_path
+                      : o ? o->from : NULL;
+    char *env_low = env && strchr(env, '@') ? g_ascii_strdown(env, -1) : NULL;
+    if (!out->account && !out->script && env_low) {
+        char *cust = NULL;
+        if (st && (rc = directory_account_customer(st, env_low, &cust, err)) < 0)
+            goto out;
+        if (esmtpa) {
+            evidence(out, "envelope sender", "%s, submitted with SMTP authentication (ESMTPA)",
+                     env_low);
+            out->account = g_strdup(env_low);
+        } else if (cust) {
+            evidence(out, "envelope sender", "%s is one of our accounts", env_low);
+            out->account = g_strdup(env_low);
+        }
+        g_free(cust);
+    }
+
+    /* 4. Map to the directory. */
+    if (st && out->account) {
+        if ((rc = directory_account_customer(st, out->account, &out->customer_id, err)) < 0)
+            goto out;
+        if (out->customer_id) {
+            evidence(out, "directory", "account %s belongs to customer %s", out->account,
+                     out->customer_id);
+        } else {
+            char *dom = addr_domain(out->account);
+            if (dom && (rc = directory_domain_customer(st, dom, &out->customer_id, err)) < 0) {
+                g_free(dom);
+                goto out;
+            }
+            if (out->customer_id)
+                evidence(out, "directory", "account %s is not listed, its domain %s belongs to "
+                         "customer %s", out->account, dom, out->customer_id);
+            else
+                out->reason = g_strdup_printf("account %s is not in the customer directory",
+                                              out->account);
+            g_free(dom);
+        }
+    }
+    if (st && !out->customer_id && uid) {
+        if ((rc = directory_uid_customer(st, uid, &out->customer_id, err)) < 0)
+            goto out;
+        if (out->customer_id)
+            evidence(out, "directory", "web space uid %s belongs to customer %s", uid,
+                     out->customer_id);
+        else if (!out->reason)
+            out->reason = g_strdup_printf("web space uid %s is not in the customer directory",
+                                          uid);
+    }
+    if (st && !out->customer_id && env_low) {
+        char *dom = addr_domain(env_low);
+        if (dom && (rc = directory_domain_customer(st, dom, &out->customer_id, err)) < 0) {
+            g_free(dom);
+            goto out;
+        }
+        if (out->customer_id)
+            evidence(out, "directory", "sender domain %s belongs to customer %s", dom,
+                     out->customer_id);
+        g_free(dom);
+    }
+
+    /* 5. The subject: the most specific sender found. */
+    out->attributed = true;
+    if (out->account) {
+        out->subject_kind = "account";
+        out->subject = g_strdup(out->account);
+    } else if (out->script) {
+        out->subject_kind = "script";
+        out->subject = g_strdup(out->script);
+    } else if (out->customer_id) {
+        out->subject_kind = "customer";
+        out->subject = g_strdup(out->customer_id);
+    } else if (out->source_ip) {
+        out->subject_kind = "ip";
+        out->subject = g_strdup(out->source_ip);
+    } else {
+        /* Through our hosts, but nothing names a sender or an address of ours. */
+        out->attributed = false;
+        g_free(out->reason);
+        out->reason = g_strdup("passed our hosts, but no authenticated user, script, known "
+                               "sender or address of ours is named");
+    }
+out:
+    g_free(uid);
+    g_free(env_low);
+    return rc;
+}
+
+char *attribution_evidence_json(const struct attribution *a)
+{
+    json_t *arr = json_array();
+    for (guint i = 0; a->evidence && i < a->evidence->len; i++) {
+        const struct attribute_evidence *e = g_ptr_array_index(a->evidence, i);
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "source", e->source, "said", e->said));
+    }
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return s;
+}

@@ -1,0 +1,928 @@
+/*
+ * directory.c: the customer directory (directory.h). `abusedesk directory import`
+ * feeds it CSV text, which a hand-written RFC 4180 reader splits into records
+ * (quoted fields, "" escapes, line breaks inside quotes, CRLF or LF, an optional
+ * UTF-8 BOM, blank lines skipped) under fixed limits: 4096 bytes per line and per
+ * field, 64 fields per record, 1,000,000 data rows. Each row is checked and
+ * upserted into customers, accounts, domains and scripts; attribution reads them
+ * back through the lookups. Diagnostics: a wrong header, a crossed limit or a
+ * quote never closed fail the whole import (AD_ERR_PARSE, AD_ERR_LIMIT) with
+ * "NAME: line N: ..." in err; a bad row is only refused, reported through the
+ * caller's bad() callback as "line N, column X: ...". A store failure returns
+ * AD_ERR_STORE or AD_ERR_BUSY; the import runs in one transaction, so then
+ * nothing of the file is kept. Strings handed out are g_malloc'd and the
+ * caller's; nothing is kept between calls except the store's statement cache.
+ */
+#include "directory.h"
+
+#include <glib.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store/store_q.h"
+
+/* All SQL of the directory: portable (SQLite >= 3.24 and PostgreSQL), with $N
+ * placeholders. Upserts move an account, domain or uid to the customer named last;
+ * a customer's updated_at changes only when one of its fields does. */
+static const char sql_customer_upsert[] =
+    "INSERT INTO customers (id, name, contact_email, language, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (id) DO UPDATE SET name = $2, contact_email = $3, language = $4,"
+    " updated_at = $5"
+    " WHERE customers.name <> $2 OR customers.contact_email <> $3"
+    " OR customers.language <> $4";
+static const char sql_account_upsert[] =
+    "INSERT INTO accounts (name, customer_id) VALUES ($1, $2)"
+    " ON CONFLICT (name) DO UPDATE SET customer_id = $2";
+static const char sql_domain_upsert[] =
+    "INSERT INTO domains (domain, customer_id) VALUES ($1, $2)"
+    " ON CONFLICT (domain) DO UPDATE SET customer_id = $2";
+static const char sql_uid_upsert[] =
+    "INSERT INTO scripts (uid, path, customer_id) VALUES ($1, '', $2)"
+    " ON CONFLICT (uid, path) DO UPDATE SET customer_id = $2";
+static const char sql_account_get[] = "SELECT customer_id FROM accounts WHERE name = $1";
+static const char sql_domain_get[] = "SELECT customer_id FROM domains WHERE domain = $1";
+static const char sql_uid_get[] = "SELECT customer_id FROM scripts WHERE uid = $1 AND path = ''";
+static const char sql_customer_get[] =
+    "SELECT id, name, contact_email, language FROM customers WHERE id = $1";
+static const char sql_customer_accounts[] =
+    "SELECT name FROM accounts WHERE customer_id = $1 ORDER BY name";
+static const char sql_customer_domains[] =
+    "SELECT domain FROM domains WHERE customer_id = $1 ORDER BY domain";
+static const char sql_customer_scripts[] =
+    "SELECT uid, path FROM scripts WHERE customer_id = $1"
+    " ORDER BY length(uid), uid, path";
+
+enum {
+    DIRECTORY_MAX_LINE = 4096,      /* bytes per physical line, terminator excluded */
+    DIRECTORY_MAX_FIELD = 4096,     /* bytes per field, after unquoting */
+    DIRECTORY_MAX_FIELDS = 64,      /* fields kept per record; more make the row bad */
+    DIRECTORY_MAX_ROWS = 1000000,   /* data rows per file */
+};
+
+/* The columns of the file, in the order rows are checked. */
+enum dcol {
+    DCOL_ID, DCOL_NAME, DCOL_CONTACT, DCOL_LANG, DCOL_ACCOUNT, DCOL_DOMAIN, DCOL_UID, DCOL_N
+};
+
+static const char *const directory_col_names[DCOL_N] = {
+    "customer_id", "customer_name", "contact_email", "language", "account", "domain", "uid",
+};
+#define DIRECTORY_EXPECTED \
+    "customer_id, customer_name, contact_email, language, account, domain, uid"
+
+/* ---- the CSV reader ---------------------------------------------------------- */
+
+/* A cursor over CSV text. One record at a time is unquoted into buf, its fields
+ * separated by NUL bytes and located by off[]. */
+struct csv {
+    const char *name;               /* labels messages */
+    const char *p, *end;
+    size_t line;                    /* line number of the byte at p */
+    size_t line_len;                /* bytes of that line read so far */
+    GString *buf;
+    size_t off[DIRECTORY_MAX_FIELDS];
+    size_t n;                       /* fields in the record, also those not kept */
+    size_t rec_line;                /* line the record starts on */
+    bool quoted0;                   /* its first field was quoted */
+    size_t field_line;              /* line the current field starts on */
+    size_t field_len;
+    bool field_quoted;
+    const char *prob;               /* first syntax problem of the record (static text) */
+    size_t prob_col;                /* its field, 1-based */
+    const char *const *names;       /* field index -> column name once the header is read */
+    size_t n_names;
+};
+
+/* "customer_name" once the header named the field, else its number. */
+static const char *csv_col(const struct csv *c, size_t col, char *tmp, size_t size)
+{
+    if (c->names && col >= 1 && col <= c->n_names && c->names[col - 1])
+        return c->names[col - 1];
+    snprintf(tmp, size, "%zu", col);
+    return tmp;
+}
+
+static void csv_problem(struct csv *c, const char *what)
+{
+    if (!c->prob) {
+        c->prob = what;
+        c->prob_col = c->n;
+    }
+}
+
+/* Appends one byte of the current field, enforcing the line and field limits. */
+static int csv_put(struct csv *c, char ch, struct ad_err *err)
+{
+    if (ch == '\n') {
+        c->line++;
+        c->line_len = 0;
+    } else if (++c->line_len > DIRECTORY_MAX_LINE) {
+        return ad_err_set(err, AD_ERR_LIMIT, "%s: line %zu: longer than %d bytes", c->name,
+                          c->line, DIRECTORY_MAX_LINE);
+    }
+    if (++c->field_len > DIRECTORY_MAX_FIELD) {
+        char tmp[24];
+        return ad_err_set(err, AD_ERR_LIMIT,
+                          "%s: line %zu, column %s: %sfield longer than %d bytes%s", c->name,
+                          c->field_line, csv_col(c, c->n, tmp, sizeof tmp),
+                          c->field_quoted ? "quoted " : "", DIRECTORY_MAX_FIELD,
+                          c->field_quoted ? " (a quote that is never closed?)" : "");
+    }
+    if (ch == '\0') {
+        csv_problem(c, "NUL byte in the field (is this a text file?)");
+        ch = '?';
+    }
+    if (c->n <= DIRECTORY_MAX_FIELDS)
+        g_string_append_c(c->buf, ch);
+    return 0;
+}
+
+/* Reads the next record into c. Returns 1 when there is one, 0 at the end of the
+ * input, or a negative AD_ERR_* when a limit is crossed or a quote is never
+ * closed (the rest of the file cannot be split into records then). Syntax
+ * problems that leave the record boundaries clear (text after a closing quote, a
+ * quote inside an unquoted field, a NUL byte) are noted in c->prob instead. */
+static int csv_record(struct csv *c, struct ad_err *err)
+{
+    g_string_truncate(c->buf, 0);
+    c->n = 0;
+    c->prob = NULL;
+    c->prob_col = 0;
+    c->quoted0 = false;
+    c->rec_line = c->line;
+    if (c->p >= c->end)
+        return 0;
+    for (;;) {
+        int rc;
+        c->n++;
+        if (c->n <= DIRECTORY_MAX_FIELDS)
+            c->off[c->n - 1] = c->buf->len;
+        c->field_line = c->line;
+        c->field_len = 0;
+        c->field_quoted = c->p < c->end && *c->p == '"';
+        if (c->n == 1)
+            c->quoted0 = c->field_quoted;
+        if (c->field_quoted) {
+            c->p++;
+            c->line_len++;
+            for (;;) {
+                if (c->p >= c->end) {
+                    char tmp[24];
+                    return ad_err_set(err, AD_ERR_PARSE,
+                                      "%s: line %zu, column %s: quoted field is not closed "
+                                      "before the end of the file",
+                                      c->name, c->field_line, csv_col(c, c->n, tmp, sizeof tmp));
+                }
+                char ch = *c->p++;
+                if (ch == '"') {
+                    c->line_len++;
+                    if (c->p < c->end && *c->p == '"') {
+                        c->p++;
+                        if ((rc = csv_put(c, '"', err)))
+                            return rc;
+                        continue;
+                    }
+                    break;
+                }
+                /* CRLF inside quotes is kept as a single LF, like the line ends. */
+                if (ch == '\r' && c->p < c->end && *c->p == '\n')
+                    continue;
+                if ((rc = csv_put(c, ch, err)))
+                    return rc;
+            }
+        }
+        /* An unquoted field, or whatever follows a closing quote up to the delimiter. */
+        while (c->p < c->end && *c->p != ',' && *c->p != '\n') {
+            char ch = *c->p;
+            if (ch == '\r' && (c->p + 1 == c->end || c->p[1] == '\n'))
+                break;
+            c->p++;
+            if (c->field_quoted)
+                csv_problem(c, "text after the closing quote (quote the whole field)");
+            else if (ch == '"')
+                csv_problem(c, "quote inside an unquoted field (quote the whole field and "
+                               "double the quote: \"\")");
+            if ((rc = csv_put(c, ch, err)))
+                return rc;
+        }
+        if (c->n <= DIRECTORY_MAX_FIELDS)
+            g_string_append_c(c->buf, '\0');
+        if (c->p >= c->end)
+            return 1;
+        if (*c->p == ',') {
+            c->p++;
+            if (++c->line_len > DIRECTORY_MAX_LINE)
+                return ad_err_set(err, AD_ERR_LIMIT, "%s: line %zu: longer than %d bytes",
+                                  c->name, c->line, DIRECTORY_MAX_LINE);
+            continue;
+        }
+        if (*c->p == '\r')
+            c->p++;
+        if (c->p < c->end && *c->p == '\n')
+            c->p++;
+        c->line++;
+        c->line_len = 0;
+        return 1;
+    }
+}
+
+/* Field i (0-based) of the current record; i must be below min(n, MAX_FIELDS).
+ * Borrowed until the next record; writable, so that it can be trimmed in place. */
+static char *csv_field(struct csv *c, size_t i)
+{
+    return c->buf->str + c->off[i];
+}
+
+static bool is_blank(const char *s)
+{
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t')
+            return false;
+    return true;
+}
+
+/* Reads the next record that is not a blank line: 1, 0 at the end, or an error. */
+static int csv_next(struct csv *c, struct ad_err *err)
+{
+    for (;;) {
+        int rc = csv_record(c, err);
+        if (rc <= 0)
+            return rc;
+        if (c->n == 1 && !c->quoted0 && !c->prob && is_blank(csv_field(c, 0)))
+            continue;
+        return 1;
+    }
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+/* Strips spaces and tabs at both ends, in place. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = g_ascii_tolower(*s);
+}
+
+/* A control character other than those allowed (a set of bytes, may be ""). */
+static bool has_ctl(const char *s, const char *allowed)
+{
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++)
+        if ((*u < 0x20 || *u == 0x7f) && !strchr(allowed, *u))
+            return true;
+    return false;
+}
+
+/* A printable excerpt of s for messages: at most 60 bytes, never cut inside a
+ * UTF-8 sequence, control characters shown as '?'. */
+static const char *excerpt(const char *s, char *buf, size_t size)
+{
+    size_t max = size - 4 < 60 ? size - 4 : 60;
+    size_t n = strlen(s);
+    bool cut = n > max;
+    if (cut) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    strcpy(buf + n, cut ? "..." : "");
+    return buf;
+}
+
+/* Host name syntax, lower-case ASCII: at least two labels of letters, digits, '-'
+ * and '_' (1 to 63 bytes, no '-' at either end), at most 253 bytes, and a last
+ * label that is not all digits, so that an IP address is not taken for a name. */
+static bool domain_ok(const char *d)
+{
+    size_t len = strlen(d);
+    if (len == 0 || len > 253 || !strchr(d, '.'))
+        return false;
+    const char *label = d;
+    bool digits = true;
+    for (const char *s = d;; s++) {
+        if (*s == '.' || *s == '\0') {
+            size_t n = (size_t)(s - label);
+            if (n == 0 || n > 63 || label[0] == '-' || s[-1] == '-')
+                return false;
+            if (*s == '\0')
+                break;
+            label = s + 1;
+            digits = true;
+            continue;
+        }
+        if (!g_ascii_isalnum(*s) && *s != '-' && *s != '_')
+            return false;
+        if (!g_ascii_isdigit(*s))
+            digits = false;
+    }
+    return !digits;
+}
+
+/* Lower-cases a domain, drops one final dot and converts an internationalized
+ * name to its ASCII (xn--) form. Returns a g_malloc'd string or NULL when the
+ * name cannot be converted. */
+static char *domain_norm(const char *d)
+{
+    char *out = NULL;
+    bool ascii = true;
+    for (const char *s = d; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            ascii = false;
+    out = ascii ? g_strdup(d) : g_hostname_to_ascii(d);
+    if (!out)
+        return NULL;
+    lower(out);
+    size_t n = strlen(out);
+    if (n > 1 && out[n - 1] == '.')
+        out[n - 1] = '\0';
+    return out;
+}
+
+/* Lower-cases an address or login and converts an internationalized domain
+ * after the last '@' to its ASCII form, so that the file and the lookups agree.
+ * Returns a g_malloc'd string (the plain lower-cased copy when the domain cannot
+ * be converted: validation refuses it then). */
+static char *addr_norm(const char *a)
+{
+    const char *at = strrchr(a, '@');
+    char *out = NULL;
+    if (at) {
+        char *dom = domain_norm(at + 1);
+        if (dom)
+            out = g_strdup_printf("%.*s@%s", (int)(at - a), a, dom);
+        g_free(dom);
+    }
+    if (!out)
+        out = g_strdup(a);
+    lower(out);
+    return out;
+}
+
+/* local@domain.tld: a local part of 1 to 64 bytes without spaces, control
+ * characters, quotes, brackets or commas, and a domain_ok() domain. Expects
+ * lower case. */
+static bool address_ok(const char *a)
+{
+    const char *at = strrchr(a, '@');
+    if (!at || at == a || at - a > 64 || strlen(a) > 254)
+        return false;
+    for (const char *s = a; s < at; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f || strchr("\"<>(),;:[]\\@", *s))
+            return false;
+    return domain_ok(at + 1);
+}
+
+/* A login name: no spaces, control characters, quotes or angle brackets; one
+ * that contains '@' must be a whole address. */
+static bool account_ok(const char *a)
+{
+    for (const char *s = a; *s; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f || strchr("\"<>,;", *s))
+            return false;
+    return !strchr(a, '@') || address_ok(a);
+}
+
+/* A Unix uid: 1 to 10 digits, at most 4294967295. */
+static bool uid_ok(const char *u)
+{
+    size_t n = strlen(u);
+    if (n == 0 || n > 10)
+        return false;
+    for (const char *s = u; *s; s++)
+        if (!g_ascii_isdigit(*s))
+            return false;
+    return g_ascii_strtoull(u, NULL, 10) <= UINT32_MAX;
+}
+
+/* ---- import ------------------------------------------------------------------ */
+
+/* Where an account, domain or uid was first listed in this file. */
+struct seen {
+    const char *customer_id;        /* borrowed: a key of imp.customers */
+    size_t line;
+};
+
+struct imp {
+    struct store *st;
+    struct csv csv;
+    int pos[DCOL_N];                /* column -> field index, -1 when absent */
+    size_t n_cols;                  /* fields of the header */
+    const char *names[DIRECTORY_MAX_FIELDS];
+    GHashTable *customers;          /* id -> "name\ncontact\nlanguage" as last written */
+    GHashTable *seen[DCOL_N];       /* value -> struct seen, for account, domain, uid */
+    size_t n_rows, n_bad;
+    int64_t now;
+    void (*bad)(size_t line, const char *msg, void *ctx);
+    void *ctx;
+};
+
+static void imp_bad(struct imp *im, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Refuses the current row with a message. */
+static void imp_bad(struct imp *im, size_t line, const char *fmt, ...)
+{
+    im->n_bad++;
+    if (!im->bad)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    im->bad(line, msg, im->ctx);
+    g_free(msg);
+}
+
+/* Reads the header record and maps its columns. Errors are AD_ERR_PARSE. */
+static int imp_header(struct imp *im, struct ad_err *err)
+{
+    struct csv *c = &im->csv;
+    int rc = csv_next(c, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return ad_err_set(err, AD_ERR_PARSE, "%s: no header line (expected " DIRECTORY_EXPECTED
+                                             ")", c->name);
+    size_t line = c->rec_line;
+    if (c->prob) {
+        char tmp[24];
+        return ad_err_set(err, AD_ERR_PARSE, "%s: line %zu, column %s: %s", c->name, line,
+                          csv_col(c, c->prob_col, tmp, sizeof tmp), c->prob);
+    }
+    if (c->n > DIRECTORY_MAX_FIELDS)
+        return ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: %zu columns in the header (expected "
+                          DIRECTORY_EXPECTED ")", c->name, line, c->n);
+    for (int k = 0; k < DCOL_N; k++)
+        im->pos[k] = -1;
+    GString *unknown = g_string_new(NULL);
+    size_t n_unknown = 0;
+    const char *dup = NULL;
+    size_t unnamed = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        char *f = trim(csv_field(c, i));
+        /* The BOM was skipped before the first record; a BOM that a concatenation
+         * left in front of a header name is dropped here too. */
+        if (i == 0 && strncmp(f, "\xef\xbb\xbf", 3) == 0)
+            f += 3;
+        int k = 0;
+        while (k < DCOL_N && g_ascii_strcasecmp(f, directory_col_names[k]) != 0)
+            k++;
+        if (*f == '\0') {
+            if (!unnamed)
+                unnamed = i + 1;
+        } else if (k == DCOL_N) {
+            char ex[72];
+            g_string_append_printf(unknown, "%s'%s'", n_unknown ? ", " : "",
+                                   excerpt(f, ex, sizeof ex));
+            n_unknown++;
+        } else if (im->pos[k] >= 0) {
+            dup = directory_col_names[k];
+        } else {
+            im->pos[k] = (int)i;
+            im->names[i] = directory_col_names[k];
+        }
+    }
+    rc = 0;
+    if (n_unknown) {
+        rc = ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: unknown column%s %s (expected "
+                        DIRECTORY_EXPECTED ")", c->name, line, n_unknown > 1 ? "s" : "",
+                        unknown->str);
+    } else if (unnamed) {
+        rc = ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: column %zu has no name (expected "
+                        DIRECTORY_EXPECTED ")", c->name, line, unnamed);
+    } else if (dup) {
+        rc = ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: column '%s' appears twice", c->name,
+                        line, dup);
+    } else {
+        GString *missing = g_string_new(NULL);
+        size_t n_missing = 0;
+        for (int k = 0; k < DCOL_N; k++)
+            if (im->pos[k] < 0 && k != DCOL_UID) {
+                g_string_append_printf(missing, "%s'%s'", n_missing ? ", " : "",
+                                       directory_col_names[k]);
+                n_missing++;
+            }
+        if (n_missing)
+            rc = ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: missing column%s %s (expected "
+                            DIRECTORY_EXPECTED ")", c->name, line, n_missing > 1 ? "s" : "",
+                            missing->str);
+        g_string_free(missing, TRUE);
+    }
+    g_string_free(unknown, TRUE);
+    im->n_cols = c->n;
+    c->names = im->names;
+    c->n_names = c->n;
+    return rc;
+}
+
+/* Checks one value of the current row. Returns true when it is fine; otherwise
+ * refuses the row (once) and returns false. */
+static bool imp_check(struct imp *im, int k, char *v)
+{
+    size_t line = im->csv.rec_line;
+    const char *col = directory_col_names[k];
+    char ex[72];
+    if (!g_utf8_validate(v, -1, NULL)) {
+        imp_bad(im, line, "line %zu, column %s: not valid UTF-8 (save the file as UTF-8)", line,
+                col);
+        return false;
+    }
+    /* A name may span lines inside quotes; every other value is one token. */
+    if (has_ctl(v, k == DCOL_NAME ? "\n\t" : "")) {
+        imp_bad(im, line, "line %zu, column %s: control character in '%s'", line, col,
+                excerpt(v, ex, sizeof ex));
+        return false;
+    }
+    switch (k) {
+    case DCOL_ID:
+    case DCOL_NAME:
+        if (*v)
+            return true;
+        imp_bad(im, line, "line %zu, column %s: missing", line, col);
+        return false;
+    case DCOL_CONTACT:
+        if (address_ok(v))
+            return true;
+        if (*v)
+            imp_bad(im, line, "line %zu, column %s: '%s' is not a mail address (want "
+                    "local@domain.tld)", line, col, excerpt(v, ex, sizeof ex));
+        else
+            imp_bad(im, line, "line %zu, column %s: missing (the address notices go to)", line,
+                    col);
+        return false;
+    case DCOL_LANG:
+        if (!strcmp(v, "de") || !strcmp(v, "en"))
+            return true;
+        imp_bad(im, line, "line %zu, column %s: '%s' is not a notice language (want de or en)",
+                line, col, excerpt(v, ex, sizeof ex));
+        return false;
+    case DCOL_ACCOUNT:
+        if (!*v || account_ok(v))
+            return true;
+        imp_bad(im, line, "line %zu, column %s: '%s' is not a login name or mail address (no "
+                "spaces, control characters, quotes or <>; local@domain.tld with '@')", line, col,
+                excerpt(v, ex, sizeof ex));
+        return false;
+    case DCOL_DOMAIN:
+        if (!*v || domain_ok(v))
+            return true;
+        imp_bad(im, line, "line %zu, column %s: '%s' is not a domain name", line, col,
+                excerpt(v, ex, sizeof ex));
+        return false;
+    case DCOL_UID:
+        if (!*v || uid_ok(v))
+            return true;
+        imp_bad(im, line, "line %zu, column %s: '%s' is not a Unix uid (want a number)", line,
+                col, excerpt(v, ex, sizeof ex));
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Runs one upsert with two text parameters. */
+static int imp_put2(struct imp *im, const char *sql, const char *a, const char *b,
+                    struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(im->st, sql, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, a);
+    store_q_text(q, 2, b);
+    return store_q_run(q, err);
+}
+
+/* Checks and stores one data row. A bad row is refused and 0 returned; negative
+ * only for a store failure. */
+static int imp_row(struct imp *im, struct ad_err *err)
+{
+    struct csv *c = &im->csv;
+    size_t line = c->rec_line;
+    char tmp[24];
+    if (c->n != im->n_cols) {
+        imp_bad(im, line, "line %zu: %zu field%s, want %zu as in the header", line, c->n,
+                c->n == 1 ? "" : "s", im->n_cols);
+        return 0;
+    }
+    if (c->prob) {
+        imp_bad(im, line, "line %zu, column %s: %s", line, csv_col(c, c->prob_col, tmp, sizeof tmp),
+                c->prob);
+        return 0;
+    }
+    char empty[1] = "", en[] = "en";
+    char *v[DCOL_N];
+    for (int k = 0; k < DCOL_N; k++)
+        v[k] = im->pos[k] >= 0 ? trim(csv_field(c, (size_t)im->pos[k])) : empty;
+    lower(v[DCOL_LANG]);
+    if (!*v[DCOL_LANG])
+        v[DCOL_LANG] = en;
+    char *norm[DCOL_N] = { 0 };
+    int rc = 0;
+    for (int k = 0; k < DCOL_N; k++) {
+        /* Addresses, logins and domains are stored lower-cased, IDNs as xn--. */
+        bool addr = k == DCOL_CONTACT || k == DCOL_ACCOUNT;
+        if ((addr || k == DCOL_DOMAIN) && *v[k] && g_utf8_validate(v[k], -1, NULL) &&
+            !has_ctl(v[k], "")) {
+            if (!(norm[k] = addr ? addr_norm(v[k]) : domain_norm(v[k]))) {
+                char ex[72];
+                imp_bad(im, line, "line %zu, column domain: '%s' is not a domain name", line,
+                        excerpt(v[k], ex, sizeof ex));
+                goto out;
+            }
+            v[k] = norm[k];
+        }
+        if (!imp_check(im, k, v[k]))
+            goto out;
+    }
+
+    /* The same account, domain or uid under two customers: the first one stands. */
+    static const int owned[] = { DCOL_ACCOUNT, DCOL_DOMAIN, DCOL_UID };
+    for (size_t i = 0; i < G_N_ELEMENTS(owned); i++) {
+        int k = owned[i];
+        struct seen *s = *v[k] ? g_hash_table_lookup(im->seen[k], v[k]) : NULL;
+        if (s && strcmp(s->customer_id, v[DCOL_ID]) != 0) {
+            char ex[72];
+            imp_bad(im, line, "line %zu, column %s: '%s' is already listed for customer %s on "
+                    "line %zu", line, directory_col_names[k], excerpt(v[k], ex, sizeof ex),
+                    s->customer_id, s->line);
+            goto out;
+        }
+    }
+
+    /* The customer: written again only when this row changes its fields. */
+    char *sig = g_strjoin("\n", v[DCOL_NAME], v[DCOL_CONTACT], v[DCOL_LANG], NULL);
+    gpointer key = NULL, old = NULL;
+    if (!g_hash_table_lookup_extended(im->customers, v[DCOL_ID], &key, &old) ||
+        strcmp(old, sig) != 0) {
+        struct store_q *q;
+        if ((rc = store_q_get(im->st, sql_customer_upsert, &q, err))) {
+            g_free(sig);
+            goto out;
+        }
+        store_q_text(q, 1, v[DCOL_ID]);
+        store_q_text(q, 2, v[DCOL_NAME]);
+        store_q_text(q, 3, v[DCOL_CONTACT]);
+        store_q_text(q, 4, v[DCOL_LANG]);
+        store_q_int(q, 5, im->now);
+        if ((rc = store_q_run(q, err))) {
+            g_free(sig);
+            goto out;
+        }
+        /* insert() keeps a key already present (and frees the copy passed), so
+         * the struct seen records that borrow it stay valid. */
+        if (key) {
+            g_hash_table_insert(im->customers, g_strdup(v[DCOL_ID]), sig);
+        } else {
+            key = g_strdup(v[DCOL_ID]);
+            g_hash_table_insert(im->customers, key, sig);
+        }
+    } else {
+        g_free(sig);
+    }
+
+    static const char *const sql[DCOL_N] = {
+        [DCOL_ACCOUNT] = sql_account_upsert, [DCOL_DOMAIN] = sql_domain_upsert,
+        [DCOL_UID] = sql_uid_upsert,
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(owned); i++) {
+        int k = owned[i];
+        if (!*v[k] || g_hash_table_contains(im->seen[k], v[k]))
+            continue;
+        if ((rc = imp_put2(im, sql[k], v[k], v[DCOL_ID], err)))
+            goto out;
+        struct seen *s = g_new(struct seen, 1);
+        s->customer_id = key;
+        s->line = line;
+        g_hash_table_insert(im->seen[k], g_strdup(v[k]), s);
+    }
+out:
+    for (int k = 0; k < DCOL_N; k++)
+        g_free(norm[k]);
+    return rc;
+}
+
+/* Opens the import's transaction unless the caller already has one open (as
+ * `directory import --dry-run` does, to roll it back): then the import joins it.
+ * Sets *own when the transaction is ours to commit or roll back. */
+static int imp_begin(struct store *st, bool *own, struct ad_err *err)
+{
+    *own = false;
+    if (store_in_transaction(st))
+        return 0;
+    int rc = store_begin(st, err);
+    *own = rc == 0;
+    return rc;
+}
+
+int directory_import(struct store *st, const char *name, const char *csv, size_t len,
+                     struct directory_import_stats *stats,
+                     void (*bad)(size_t line, const char *msg, void *ctx), void *ctx,
+                     struct ad_err *err)
+{
+    struct imp im = { .st = st, .bad = bad, .ctx = ctx };
+    struct csv *c = &im.csv;
+    c->name = name ? name : "directory";
+    c->p = csv ? csv : "";
+    c->end = c->p + (csv ? len : 0);
+    c->line = 1;
+    c->buf = g_string_sized_new(256);
+    if (c->end - c->p >= 3 && memcmp(c->p, "\xef\xbb\xbf", 3) == 0)
+        c->p += 3;
+    im.customers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (int k = DCOL_ACCOUNT; k < DCOL_N; k++)
+        im.seen[k] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    im.now = g_get_real_time() / G_USEC_PER_SEC;
+    bool own = false, open = false;
+
+    int rc = imp_header(&im, err);
+    if (rc)
+        goto out;
+    if ((rc = imp_begin(st, &own, err)))
+        goto out;
+    open = true;
+    while ((rc = csv_next(c, err)) == 1) {
+        if (im.n_rows == DIRECTORY_MAX_ROWS) {
+            rc = ad_err_set(err, AD_ERR_LIMIT, "%s: line %zu: more than %d rows: split the file",
+                            c->name, c->rec_line, DIRECTORY_MAX_ROWS);
+            break;
+        }
+        im.n_rows++;
+        if ((rc = imp_row(&im, err))) {
+            /* Name the row in the store's message: it is the only clue. */
+            if (err) {
+                char msg[sizeof err->msg];
+                memcpy(msg, err->msg, sizeof msg);
+                ad_err_set(err, rc, "%s: line %zu: %s", c->name, c->rec_line, msg);
+            }
+            break;
+        }
+    }
+    if (rc == 0 && own) {
+        rc = store_commit(st, err);
+        if (rc == 0)
+            open = false;
+    }
+out:
+    if (open && own)
+        store_rollback(st);
+    if (stats) {
+        *stats = (struct directory_import_stats){
+            .n_rows = im.n_rows,
+            .n_customers = g_hash_table_size(im.customers),
+            .n_accounts = g_hash_table_size(im.seen[DCOL_ACCOUNT]),
+            .n_domains = g_hash_table_size(im.seen[DCOL_DOMAIN]),
+            .n_uids = g_hash_table_size(im.seen[DCOL_UID]),
+            .n_bad = im.n_bad,
+        };
+    }
+    for (int k = DCOL_ACCOUNT; k < DCOL_N; k++)
+        g_hash_table_destroy(im.seen[k]);
+    g_hash_table_destroy(im.customers);
+    g_string_free(c->buf, TRUE);
+    return rc;
+}
+
+/* ---- lookups ----------------------------------------------------------------- */
+
+/* Runs a one-column lookup by one text key: *out is a g_malloc'd copy of the
+ * first row's value or NULL. The statement is stepped to its end so that no read
+ * stays open on the connection. */
+static int lookup(struct store *st, const char *sql, const char *key, char **out,
+                  struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, key);
+    if ((rc = store_q_step(q, err)) != 1)
+        return rc;
+    *out = g_strdup(store_q_col_text(q, 0));
+    if ((rc = store_q_run(q, err))) {
+        g_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int directory_account_customer(struct store *st, const char *account, char **customer_id,
+                               struct ad_err *err)
+{
+    *customer_id = NULL;
+    if (!account || !*account)
+        return 0;
+    char *key = addr_norm(account);
+    int rc = lookup(st, sql_account_get, key, customer_id, err);
+    g_free(key);
+    return rc;
+}
+
+int directory_domain_customer(struct store *st, const char *domain, char **customer_id,
+                              struct ad_err *err)
+{
+    *customer_id = NULL;
+    char *d = domain && *domain ? domain_norm(domain) : NULL;
+    if (!d)
+        return 0;
+    int rc = 0;
+    /* Longest suffix first, whole labels only; a single label (a TLD) is never
+     * listed, so the loop stops before it. */
+    for (const char *s = d; s && strchr(s, '.'); s = strchr(s, '.') + 1) {
+        if ((rc = lookup(st, sql_domain_get, s, customer_id, err)) || *customer_id)
+            break;
+    }
+    g_free(d);
+    return rc;
+}
+
+int directory_uid_customer(struct store *st, const char *uid, char **customer_id,
+                           struct ad_err *err)
+{
+    *customer_id = NULL;
+    if (!uid || !*uid)
+        return 0;
+    return lookup(st, sql_uid_get, uid, customer_id, err);
+}
+
+void directory_customer_clear(struct directory_customer *c)
+{
+    if (!c)
+        return;
+    g_free(c->id);
+    g_free(c->name);
+    g_free(c->contact_email);
+    g_free(c->language);
+    *c = (struct directory_customer){ 0 };
+}
+
+int directory_customer_get(struct store *st, const char *id, struct directory_customer *out,
+                           struct ad_err *err)
+{
+    *out = (struct directory_customer){ 0 };
+    struct store_q *q;
+    int rc = store_q_get(st, sql_customer_get, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, id);
+    rc = store_q_step(q, err);
+    if (rc == 0)
+        return ad_err_set(err, AD_ERR_NOTFOUND, "customer '%s' is not in the directory", id);
+    if (rc < 0)
+        return rc;
+    out->id = g_strdup(store_q_col_text(q, 0));
+    out->name = g_strdup(store_q_col_text(q, 1));
+    out->contact_email = g_strdup(store_q_col_text(q, 2));
+    out->language = g_strdup(store_q_col_text(q, 3));
+    if ((rc = store_q_run(q, err)))
+        directory_customer_clear(out);
+    return rc;
+}
+
+int directory_customer_each(struct store *st, const char *id,
+                            void (*fn)(const char *kind, const char *value, void *ctx),
+                            void *ctx, struct ad_err *err)
+{
+    static const struct {
+        const char *sql, *kind;
+    } lists[] = {
+        { sql_customer_accounts, "account" },
+        { sql_customer_domains, "domain" },
+        { sql_customer_scripts, "uid" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
+        struct store_q *q;
+        int rc = store_q_get(st, lists[i].sql, &q, err);
+        if (rc)
+            return rc;
+        store_q_text(q, 1, id);
+        while ((rc = store_q_step(q, err)) == 1) {
+            const char *v = store_q_col_text(q, 0);
+            if (lists[i].sql == sql_customer_scripts) {
+                const char *path = store_q_col_text(q, 1);
+                if (path && *path) {
+                    char *script = g_strdup_printf("%s:%s", v ? v : "", path);
+                    fn("script", script, ctx);
+                    g_free(script);
+                    continue;
+                }
+            }
+            fn(lists[i].kind, v ? v : "", ctx);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,930 @@
+/*
+ * incident.c: attribution, scoring, per-sender sums, stages and incidents (see
+ * incident.h). Called by the intake for each new report (inside its
+ * transaction), by `abusedesk process` for reports left unprocessed, and by the
+ * incident commands of the CLI. All SQL is below, portable, with $N placeholders.
+ *
+ * Failure: a store error is returned and the savepoint rolled back, so a report
+ * is either fully processed (attribution, score, complaints, incident, audit,
+ * processed flag) or not at all. Bad input cannot fail here: attribution and
+ * scoring never fail.
+ */
+#include "incident.h"
+
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "attribute/attribute.h"
+#include "directory/directory.h"
+#include "parse/parse.h"
+#include "score/score.h"
+#include "store/store_q.h"
+
+/* ---- SQL ---------------------------------------------------------------- */
+
+static const char sql_processed[] = "SELECT processed FROM reports WHERE id = $1";
+static const char sql_mark_processed[] = "UPDATE reports SET processed = 1 WHERE id = $1";
+static const char sql_attr_insert[] =
+    "INSERT INTO attributions (report_id, status, subject_kind, subject, account, script,"
+    " customer_id, source_ip, reason, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " ON CONFLICT (report_id) DO NOTHING";
+static const char sql_dup_find[] =
+    "SELECT report_id FROM scores WHERE message_id = $1 AND counted = 1 AND report_id <> $2"
+    " ORDER BY report_id LIMIT 1";
+static const char sql_score_insert[] =
+    "INSERT INTO scores (report_id, total, counted, manual, provider, message_id, at, terms)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (report_id) DO NOTHING";
+static const char sql_complaint_insert[] =
+    "INSERT INTO complaints (report_id, subject_kind, subject, at, score, counted)"
+    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (report_id, subject_kind) DO NOTHING";
+static const char sql_window[] =
+    "SELECT COALESCE(SUM(score), 0), COUNT(*) FROM complaints"
+    " WHERE subject_kind = $1 AND subject = $2 AND at > $3 AND at <= $4 AND counted = 1"
+    /* complaints a closed incident dealt with do not count again */
+    " AND NOT EXISTS (SELECT 1 FROM incident_reports x JOIN incidents i ON i.id = x.incident_id"
+    "   WHERE x.report_id = complaints.report_id AND i.state IN ('resolved', 'dismissed'))";
+static const char sql_open_find[] =
+    "SELECT id, stage FROM incidents WHERE subject_kind = $1 AND subject = $2"
+    " AND state NOT IN ('resolved', 'dismissed') ORDER BY id DESC LIMIT 1";
+static const char sql_history[] =
+    "SELECT id FROM incidents WHERE id <> $1 AND opened_at > $2 AND opened_at <= $6"
+    " AND ((customer_id IS NOT NULL AND customer_id = $3) OR (subject_kind = $4 AND subject = $5))"
+    " ORDER BY id";
+static const char sql_incident_insert[] =
+    "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
+    " initial_score, score, complaints, repeat_offender, first_seen, last_seen, opened_at,"
+    " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8, $9, $9, $9, $9)";
+static const char sql_attach_window[] =
+    "INSERT INTO incident_reports (incident_id, report_id)"
+    " SELECT $1, c.report_id FROM complaints c"
+    " WHERE c.subject_kind = $2 AND c.subject = $3 AND c.at > $4 AND c.at <= $5"
+    " AND NOT EXISTS (SELECT 1 FROM incident_reports x WHERE x.report_id = c.report_id)"
+    " ON CONFLICT (incident_id, report_id) DO NOTHING";
+static const char sql_attach_one[] =
+    "INSERT INTO incident_reports (incident_id, report_id) VALUES ($1, $2)"
+    " ON CONFLICT (incident_id, report_id) DO NOTHING";
+/* Incident totals from its own reports: driven by incident_reports (CROSS JOIN
+ * keeps SQLite's join order), so the cost is the incident's size. */
+static const char sql_incident_sums[] =
+    "SELECT COALESCE(SUM(CASE WHEN c.counted = 1 THEN c.score ELSE 0 END), 0),"
+    " COALESCE(SUM(c.counted), 0), MIN(c.at), MAX(c.at)"
+    " FROM incident_reports x CROSS JOIN complaints c"
+    " WHERE x.incident_id = $1 AND c.report_id = x.report_id AND c.subject_kind = $2";
+static const char sql_incident_totals[] =
+    "UPDATE incidents SET score = $2, complaints = $3, first_seen = $4, last_seen = $5,"
+    " updated_at = $6 WHERE id = $1";
+static const char sql_incident_stage[] =
+    "UPDATE incidents SET stage = $2, state = $3, updated_at = $4 WHERE id = $1";
+static const char sql_incident_first_score[] =
+    "UPDATE incidents SET initial_score = score WHERE id = $1";
+static const char sql_audit_insert[] =
+    "INSERT INTO audit (at, incident_id, report_id, actor, action, detail)"
+    " VALUES ($1, $2, $3, $4, $5, $6)";
+static const char sql_pending[] =
+    "SELECT id, received_at FROM reports WHERE processed = 0 ORDER BY id LIMIT 200";
+
+static const char sql_incident_get[] =
+    "SELECT id, subject_kind, subject, customer_id, account, state, stage, initial_score,"
+    " score, complaints, repeat_offender, first_seen, last_seen, opened_at, updated_at,"
+    " closed_at FROM incidents WHERE id = $1";
+static const char sql_incident_subjects[] =
+    "SELECT r.subject, COUNT(*) AS n FROM incident_reports x JOIN reports r ON r.id = x.report_id"
+    " WHERE x.incident_id = $1 AND r.subject IS NOT NULL GROUP BY r.subject"
+    " ORDER BY n DESC, MIN(r.id)";
+static const char sql_incident_providers[] =
+    "SELECT s.provider, COUNT(*) AS n FROM incident_reports x JOIN scores s"
+    " ON s.report_id = x.report_id WHERE x.incident_id = $1 AND s.provider IS NOT NULL"
+    " GROUP BY s.provider ORDER BY n DESC, s.provider";
+static const char sql_incident_manual[] =
+    "SELECT COALESCE(SUM(CASE WHEN s.manual = 1 THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN s.manual = 0 THEN 1 ELSE 0 END), 0), COUNT(*)"
+    " FROM incident_reports x JOIN scores s ON s.report_id = x.report_id"
+    " WHERE x.incident_id = $1 AND s.counted = 1";
+static const char sql_incident_reports[] =
+    "SELECT r.id, s.at, s.total, s.counted, s.provider, r.subject, r.kind, r.feedback_type"
+    " FROM incident_reports x JOIN reports r ON r.id = x.report_id"
+    " LEFT JOIN scores s ON s.report_id = r.id WHERE x.incident_id = $1 ORDER BY r.id";
+static const char sql_incident_evidence[] =
+    "SELECT a.evidence, a.reason, a.script, a.source_ip FROM incident_reports x"
+    " JOIN attributions a ON a.report_id = x.report_id WHERE x.incident_id = $1"
+    " ORDER BY x.report_id LIMIT 1";
+static const char sql_incident_audit[] =
+    "SELECT at, actor, action, detail, report_id FROM audit WHERE incident_id = $1 ORDER BY id";
+static const char sql_history_row[] =
+    "SELECT id, subject_kind, subject, state, stage, opened_at, score FROM incidents WHERE id = $1";
+static const char sql_incidents_all[] = "SELECT id FROM incidents ORDER BY id DESC";
+static const char sql_incidents_open[] =
+    "SELECT id FROM incidents WHERE state NOT IN ('resolved', 'dismissed') ORDER BY id DESC";
+static const char sql_incidents_state[] =
+    "SELECT id FROM incidents WHERE state = $1 ORDER BY id DESC";
+static const char sql_incident_close[] =
+    "UPDATE incidents SET state = $2, closed_at = $3, updated_at = $3 WHERE id = $1";
+
+/* ---- helpers ------------------------------------------------------------ */
+
+const char *incident_stage_name(enum incident_stage s)
+{
+    switch (s) {
+    case INCIDENT_STAGE_OBSERVE:
+        return "observe";
+    case INCIDENT_STAGE_ALERT:
+        return "alert";
+    case INCIDENT_STAGE_LOCK:
+        return "lock";
+    case INCIDENT_STAGE_NONE:
+        break;
+    }
+    return "none";
+}
+
+static enum incident_stage stage_parse(const char *s)
+{
+    if (!s)
+        return INCIDENT_STAGE_NONE;
+    if (!strcmp(s, "observe"))
+        return INCIDENT_STAGE_OBSERVE;
+    if (!strcmp(s, "alert"))
+        return INCIDENT_STAGE_ALERT;
+    if (!strcmp(s, "lock"))
+        return INCIDENT_STAGE_LOCK;
+    return INCIDENT_STAGE_NONE;
+}
+
+/* The incident state a stage puts an open incident in. The lifecycle module
+ * moves incidents further (locked, customer_notified, ...). */
+static const char *stage_state(enum incident_stage s)
+{
+    return s >= INCIDENT_STAGE_ALERT ? "alerted" : "open";
+}
+
+const char *incident_iso(int64_t t, char buf[32])
+{
+    buf[0] = '\0';
+    if (t <= 0)
+        return buf;
+    GDateTime *dt = g_date_time_new_from_unix_utc(t);
+    if (!dt)
+        return buf;
+    char *s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+    g_strlcpy(buf, s ? s : "", 32);
+    g_free(s);
+    g_date_time_unref(dt);
+    return buf;
+}
+
+static char *human_window(long long secs)
+{
+    if (secs % (7 * 86400) == 0)
+        return g_strdup_printf("%lldw", secs / (7 * 86400));
+    if (secs % 86400 == 0)
+        return g_strdup_printf("%lldd", secs / 86400);
+    if (secs % 3600 == 0)
+        return g_strdup_printf("%lldh", secs / 3600);
+    if (secs % 60 == 0)
+        return g_strdup_printf("%lldm", secs / 60);
+    return g_strdup_printf("%llds", secs);
+}
+
+int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, const char *actor,
+                   const char *action, const char *detail, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_audit_insert, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, (int64_t)(g_get_real_time() / G_USEC_PER_SEC));
+    if (incident_id)
+        store_q_int(q, 2, incident_id);
+    if (report_id)
+        store_q_int(q, 3, report_id);
+    store_q_text(q, 4, actor);
+    store_q_text(q, 5, action);
+    store_q_text(q, 6, detail);
+    return store_q_run(q, err);
+}
+
+/* Sum and count of counted complaints about a sender in (at - window, at]. */
+static int window_sum(struct store *st, const char *kind, const char *subject, int64_t at,
+                      long long window, double *sum, int64_t *n, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_window, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, kind);
+    store_q_text(q, 2, subject);
+    store_q_int(q, 3, at - window);
+    store_q_int(q, 4, at);
+    rc = store_q_step(q, err);
+    if (rc < 0)
+        return rc;
+    *sum = rc == 1 ? store_q_col_double(q, 0) : 0;
+    *n = rc == 1 ? store_q_col_int(q, 1) : 0;
+    return 0;
+}
+
+/* Ids of earlier incidents of the same customer or sender within the repeat
+ * period before at (g_array of int64_t; caller frees). */
+static int history_ids(const struct config *cfg, struct store *st, int64_t self,
+                       const char *customer_id, const char *kind, const char *subject, int64_t at,
+                       GArray **out, struct ad_err *err)
+{
+    *out = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    struct store_q *q;
+    int rc = store_q_get(st, sql_history, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, self);
+    store_q_int(q, 2, at - cfg->repeat_period);
+    store_q_text(q, 3, customer_id);
+    store_q_text(q, 4, kind);
+    store_q_text(q, 5, subject);
+    store_q_int(q, 6, at);
+    while ((rc = store_q_step(q, err)) == 1) {
+        int64_t id = store_q_col_int(q, 0);
+        g_array_append_val(*out, id);
+    }
+    return rc;
+}
+
+/* The stage a sender's sums reach; why says which window and threshold. */
+static int stage_of(const struct config *cfg, struct store *st, const char *kind,
+                    const char *subject, int64_t at, bool repeat, enum incident_stage *stage,
+                    GString *why, struct ad_err *err)
+{
+    double f = repeat ? cfg->repeat_factor : 1.0;
+    *stage = INCIDENT_STAGE_NONE;
+    for (size_t w = 0; w < cfg->n_windows; w++) {
+        double sum = 0;
+        int64_t n = 0;
+        int rc = window_sum(st, kind, subject, at, cfg->windows[w], &sum, &n, err);
+        if (rc)
+            return rc;
+        char *wn = human_window(cfg->windows[w]);
+        struct {
+            enum incident_stage s;
+            double score_t, count_t;
+            const char *name;
+        } lv[] = {
+            { INCIDENT_STAGE_LOCK, cfg->lock_score[w] * f, cfg->lock_complaints[w] * f, "lock" },
+            { INCIDENT_STAGE_ALERT, cfg->alert_score[w] * f, cfg->alert_complaints[w] * f,
+              "alert" },
+            { INCIDENT_STAGE_OBSERVE, cfg->observe_score[w] * f, 0, "observe" },
+        };
+        for (size_t k = 0; k < G_N_ELEMENTS(lv); k++) {
+            bool by_score = lv[k].score_t > 0 && sum >= lv[k].score_t;
+            bool by_count = cfg->n_windows && lv[k].count_t > 0 && (double)n >= lv[k].count_t;
+            if (!by_score && !by_count)
+                continue;
+            if (lv[k].s > *stage) {
+                *stage = lv[k].s;
+                g_string_printf(why, "%s: %s %.2f >= %.2f in %s ([incidents] %s_%s%s)",
+                                lv[k].name, by_score ? "score" : "complaints",
+                                by_score ? sum : (double)n,
+                                by_score ? lv[k].score_t : lv[k].count_t, wn, lv[k].name,
+                                by_score ? "score" : "complaints",
+                                repeat ? ", lowered by repeat_factor for a repeat offender" : "");
+            }
+            break;
+        }
+        g_free(wn);
+    }
+    return 0;
+}
+
+static int add_complaint(struct store *st, int64_t report_id, const char *kind, const char *subject,
+                         int64_t at, const struct score *sc, struct ad_err *err)
+{
+    if (!subject)
+        return 0;
+    struct store_q *q;
+    int rc = store_q_get(st, sql_complaint_insert, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, report_id);
+    store_q_text(q, 2, kind);
+    store_q_text(q, 3, subject);
+    store_q_int(q, 4, at);
+    store_q_double(q, 5, sc->total);
+    store_q_int(q, 6, sc->counted ? 1 : 0);
+    return store_q_run(q, err);
+}
+
+static int totals(struct store *st, int64_t id, const char *kind, int64_t now,
+                  struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_incident_sums, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    store_q_text(q, 2, kind);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    double score = rc == 1 ? store_q_col_double(q, 0) : 0;
+    int64_t n = rc == 1 ? store_q_col_int(q, 1) : 0;
+    int64_t first = rc == 1 ? store_q_col_int(q, 2) : 0;
+    int64_t last = rc == 1 ? store_q_col_int(q, 3) : 0;
+    if ((rc = store_q_get(st, sql_incident_totals, &q, err)))
+        return rc;
+    store_q_int(q, 1, id);
+    store_q_double(q, 2, score);
+    store_q_int(q, 3, n);
+    store_q_int(q, 4, first);
+    store_q_int(q, 5, last);
+    store_q_int(q, 6, now);
+    return store_q_run(q, err);
+}
+
+/* ---- processing --------------------------------------------------------- */
+
+static int process(const struct config *cfg, struct store *st, int64_t report_id,
+                   const struct report *r, int64_t at, const struct logger *log,
+                   struct incident_outcome *out, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_processed, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, report_id);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    if (rc == 0)
+        return ad_err_set(err, AD_ERR_NOTFOUND, "report %lld not found", (long long)report_id);
+    if (store_q_col_int(q, 0) != 0)
+        return 0; /* done before */
+
+    struct attribution a;
+    struct score sc = { 0 };
+    char *ev = NULL, *terms = NULL;
+    GArray *hist = NULL;
+    GString *why = g_string_new(NULL);
+    if ((rc = attribute_report(cfg, st, r, &a, err)))
+        goto out;
+    out->attributed = a.attributed;
+
+    /* The same original message reported before counts once. */
+    const char *msgid = r->original ? r->original->message_id : NULL;
+    int64_t dup = 0;
+    if (msgid) {
+        if ((rc = store_q_get(st, sql_dup_find, &q, err)))
+            goto out;
+        store_q_text(q, 1, msgid);
+        store_q_int(q, 2, report_id);
+        if ((rc = store_q_step(q, err)) < 0)
+            goto out;
+        if (rc == 1)
+            dup = store_q_col_int(q, 0);
+        rc = 0;
+    }
+    score_report(cfg, r, at, dup, &sc);
+    out->score = sc.total;
+
+    ev = attribution_evidence_json(&a);
+    if ((rc = store_q_get(st, sql_attr_insert, &q, err)))
+        goto out;
+    store_q_int(q, 1, report_id);
+    store_q_text(q, 2, a.attributed ? "attributed" : "unattributed");
+    store_q_text(q, 3, a.subject_kind);
+    store_q_text(q, 4, a.subject);
+    store_q_text(q, 5, a.account);
+    store_q_text(q, 6, a.script);
+    store_q_text(q, 7, a.customer_id);
+    store_q_text(q, 8, a.source_ip);
+    store_q_text(q, 9, a.reason);
+    store_q_text(q, 10, ev);
+    if ((rc = store_q_run(q, err)))
+        goto out;
+
+    terms = score_terms_json(&sc);
+    if ((rc = store_q_get(st, sql_score_insert, &q, err)))
+        goto out;
+    store_q_int(q, 1, report_id);
+    store_q_double(q, 2, sc.total);
+    store_q_int(q, 3, sc.counted ? 1 : 0);
+    if (sc.manual == SCORE_UNDETERMINED)
+        store_q_null(q, 4);
+    else
+        store_q_int(q, 4, sc.manual == SCORE_MANUAL ? 1 : 0);
+    store_q_text(q, 5, sc.provider);
+    store_q_text(q, 6, msgid);
+    store_q_int(q, 7, at);
+    store_q_text(q, 8, terms);
+    if ((rc = store_q_run(q, err)))
+        goto out;
+
+    if (!a.attributed) {
+        if ((rc = incident_audit(st, 0, report_id, "abusedesk", "unattributed", a.reason, err)))
+            goto out;
+        goto done;
+    }
+    /* One complaint row per sender the report names. */
+    if ((rc = add_complaint(st, report_id, "account", a.account, at, &sc, err))
+        || (rc = add_complaint(st, report_id, "script", a.script, at, &sc, err))
+        || (rc = add_complaint(st, report_id, "customer", a.customer_id, at, &sc, err))
+        || (rc = add_complaint(st, report_id, "ip", a.source_ip, at, &sc, err)))
+        goto out;
+
+    /* The incident of the most specific sender. */
+    if ((rc = store_q_get(st, sql_open_find, &q, err)))
+        goto out;
+    store_q_text(q, 1, a.subject_kind);
+    store_q_text(q, 2, a.subject);
+    if ((rc = store_q_step(q, err)) < 0)
+        goto out;
+    int64_t inc = 0;
+    enum incident_stage cur = INCIDENT_STAGE_NONE;
+    if (rc == 1) {
+        inc = store_q_col_int(q, 0);
+        cur = stage_parse(store_q_col_text(q, 1));
+    }
+    rc = 0;
+    /* Earlier incidents of the customer or the sender (not the open one) make a
+     * repeat offender. */
+    if ((rc = history_ids(cfg, st, inc, a.customer_id, a.subject_kind, a.subject, at, &hist, err)))
+        goto out;
+    bool repeat = hist->len > 0;
+    enum incident_stage stage;
+    if ((rc = stage_of(cfg, st, a.subject_kind, a.subject, at, repeat, &stage, why, err)))
+        goto out;
+    out->stage = stage;
+    char detail[512];
+    if (!inc && stage == INCIDENT_STAGE_NONE)
+        goto done;
+    if (!inc) {
+        /* Open one incident for the sender, with the complaints of the largest
+         * window that brought it there. */
+        if ((rc = store_q_get(st, sql_incident_insert, &q, err)))
+            goto out;
+        store_q_text(q, 1, a.subject_kind);
+        store_q_text(q, 2, a.subject);
+        store_q_text(q, 3, a.customer_id);
+        store_q_text(q, 4, a.account);
+        store_q_text(q, 5, stage_state(stage));
+        store_q_text(q, 6, incident_stage_name(stage));
+        store_q_double(q, 7, 0);
+        store_q_int(q, 8, repeat ? 1 : 0);
+        store_q_int(q, 9, at);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+        inc = store_last_id(st);
+        long long maxw = 0;
+        for (size_t w = 0; w < cfg->n_windows; w++)
+            if (cfg->windows[w] > maxw)
+                maxw = cfg->windows[w];
+        if ((rc = store_q_get(st, sql_attach_window, &q, err)))
+            goto out;
+        store_q_int(q, 1, inc);
+        store_q_text(q, 2, a.subject_kind);
+        store_q_text(q, 3, a.subject);
+        store_q_int(q, 4, at - maxw);
+        store_q_int(q, 5, at);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+        if ((rc = store_q_get(st, sql_attach_one, &q, err)))
+            goto out;
+        store_q_int(q, 1, inc);
+        store_q_int(q, 2, report_id);
+        if ((rc = store_q_run(q, err)) || (rc = totals(st, inc, a.subject_kind, at, err)))
+            goto out;
+        if ((rc = store_q_get(st, sql_incident_first_score, &q, err)))
+            goto out;
+        store_q_int(q, 1, inc);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+        g_snprintf(detail, sizeof detail, "opened for %s %s at stage %s; %s%s", a.subject_kind,
+                   a.subject, incident_stage_name(stage), why->str,
+                   repeat ? "; repeat offender (earlier incidents in [incidents] repeat_period)"
+                          : "");
+        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "opened", detail, err)))
+            goto out;
+        out->opened = true;
+        if (stage == INCIDENT_STAGE_LOCK) {
+            g_snprintf(detail, sizeof detail,
+                       cfg->auto_lock ? "lock stage reached; [incidents] auto_lock is on: lock "
+                                        "requested for %s"
+                                      : "lock stage reached; [incidents] auto_lock is off: the "
+                                        "team decides whether to lock %s",
+                       a.subject);
+            if ((rc = incident_audit(st, inc, report_id, "abusedesk", "lock-stage", detail, err)))
+                goto out;
+        }
+    } else {
+        if ((rc = store_q_get(st, sql_attach_one, &q, err)))
+            goto out;
+        store_q_int(q, 1, inc);
+        store_q_int(q, 2, report_id);
+        if ((rc = store_q_run(q, err)) || (rc = totals(st, inc, a.subject_kind, at, err)))
+            goto out;
+        g_snprintf(detail, sizeof detail, "report %lld added, score %.2f%s", (long long)report_id,
+                   sc.total, sc.counted ? "" : " (not counted)");
+        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "complaint", detail, err)))
+            goto out;
+        if (stage > cur) {
+            if ((rc = store_q_get(st, sql_incident_stage, &q, err)))
+                goto out;
+            store_q_int(q, 1, inc);
+            store_q_text(q, 2, incident_stage_name(stage));
+            store_q_text(q, 3, stage_state(stage));
+            store_q_int(q, 4, at);
+            if ((rc = store_q_run(q, err)))
+                goto out;
+            g_snprintf(detail, sizeof detail, "escalated from %s to %s; %s",
+                       incident_stage_name(cur), incident_stage_name(stage), why->str);
+            if ((rc = incident_audit(st, inc, report_id, "abusedesk", "escalated", detail, err)))
+                goto out;
+            out->escalated = true;
+            if (stage == INCIDENT_STAGE_LOCK) {
+                g_snprintf(detail, sizeof detail,
+                           cfg->auto_lock ? "lock stage reached; [incidents] auto_lock is on: "
+                                            "lock requested for %s"
+                                          : "lock stage reached; [incidents] auto_lock is off: "
+                                            "the team decides whether to lock %s",
+                           a.subject);
+                if ((rc = incident_audit(st, inc, report_id, "abusedesk", "lock-stage", detail,
+                                         err)))
+                    goto out;
+            }
+        } else {
+            stage = cur;
+        }
+    }
+    out->incident_id = inc;
+    out->stage = stage;
+    log_msg(log, LOG_LEVEL_INFO, "report %lld: %s %s score %.2f -> incident %lld (%s)%s",
+            (long long)report_id, a.subject_kind, a.subject, sc.total, (long long)inc,
+            incident_stage_name(stage), out->opened ? " opened" : out->escalated ? " escalated" : "");
+
+done:
+    if ((rc = store_q_get(st, sql_mark_processed, &q, err)))
+        goto out;
+    store_q_int(q, 1, report_id);
+    rc = store_q_run(q, err);
+out:
+    attribution_clear(&a);
+    score_clear(&sc);
+    free(ev);
+    free(terms);
+    if (hist)
+        g_array_free(hist, TRUE);
+    g_string_free(why, TRUE);
+    return rc;
+}
+
+int incident_process(const struct config *cfg, struct store *st, int64_t report_id,
+                     const struct report *r, int64_t at, const struct logger *log,
+                     struct incident_outcome *out, struct ad_err *err)
+{
+    struct incident_outcome dummy;
+    if (!out)
+        out = &dummy;
+    memset(out, 0, sizeof *out);
+    int rc = store_exec(st, "SAVEPOINT incident_process", err);
+    if (rc)
+        return rc;
+    rc = process(cfg, st, report_id, r, at, log, out, err);
+    if (rc) {
+        store_exec(st, "ROLLBACK TO incident_process", NULL);
+        store_exec(st, "RELEASE incident_process", NULL);
+        return rc;
+    }
+    return store_exec(st, "RELEASE incident_process", err);
+}
+
+int incident_process_pending(const struct config *cfg, struct store *st,
+                             const struct logger *log, size_t *n, struct ad_err *err)
+{
+    *n = 0;
+    for (;;) {
+        /* Read a batch of ids first: the statement is reused while processing. */
+        GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+        struct store_q *q;
+        int rc = store_q_get(st, sql_pending, &q, err);
+        while (rc >= 0 && (rc = store_q_step(q, err)) == 1) {
+            int64_t id = store_q_col_int(q, 0);
+            g_array_append_val(ids, id);
+        }
+        if (rc < 0 || ids->len == 0) {
+            g_array_free(ids, TRUE);
+            return rc < 0 ? rc : 0;
+        }
+        for (guint i = 0; i < ids->len; i++) {
+            int64_t id = g_array_index(ids, int64_t, i);
+            struct store_report_row row = { 0 };
+            if ((rc = store_report_get(st, id, true, &row, err)))
+                break;
+            struct parse_limits lim;
+            parse_limits_default(&lim);
+            lim.max_size = cfg->max_message_size;
+            struct ad_err perr = { 0 };
+            struct report *r = row.raw ? parse_message((const char *)row.raw, row.raw_len, &lim,
+                                                       &perr)
+                                       : NULL;
+            if (!r)
+                r = report_new(); /* raw not kept (too large): attribution says so */
+            int64_t at = 0;
+            if (!score_iso_time(row.received_at, &at))
+                at = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
+            if ((rc = store_begin(st, err)) == 0) {
+                rc = incident_process(cfg, st, id, r, at, log, NULL, err);
+                if (rc == 0)
+                    rc = store_commit(st, err);
+                else
+                    store_rollback(st);
+            }
+            report_free(r);
+            store_row_clear(&row);
+            if (rc)
+                break;
+            (*n)++;
+        }
+        g_array_free(ids, TRUE);
+        if (rc)
+            return rc;
+    }
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static json_t *jstr(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *jtime(int64_t t)
+{
+    char buf[32];
+    return t > 0 ? json_string(incident_iso(t, buf)) : json_null();
+}
+
+static int list_strings(struct store *st, const char *sql, int64_t id, json_t *arr,
+                        json_t *counts, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    while ((rc = store_q_step(q, err)) == 1) {
+        json_array_append_new(arr, json_string(store_q_col_text(q, 0)));
+        if (counts)
+            json_array_append_new(counts, json_pack("{s:s, s:I}", "value", store_q_col_text(q, 0),
+                                                    "count", (json_int_t)store_q_col_int(q, 1)));
+    }
+    return rc;
+}
+
+int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_t now,
+                  json_t **out, struct ad_err *err)
+{
+    *out = NULL;
+    struct store_q *q;
+    int rc = store_q_get(st, sql_incident_get, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    if (rc == 0)
+        return ad_err_set(err, AD_ERR_NOTFOUND, "incident %lld not found", (long long)id);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(store_q_col_int(q, 0)));
+    json_object_set_new(o, "state", jstr(store_q_col_text(q, 5)));
+    json_object_set_new(o, "stage", jstr(store_q_col_text(q, 6)));
+    json_object_set_new(o, "subject_kind", jstr(store_q_col_text(q, 1)));
+    json_object_set_new(o, "subject", jstr(store_q_col_text(q, 2)));
+    json_object_set_new(o, "customer_id", jstr(store_q_col_text(q, 3)));
+    json_object_set_new(o, "account", jstr(store_q_col_text(q, 4)));
+    json_object_set_new(o, "initial_score", json_real(store_q_col_double(q, 7)));
+    json_object_set_new(o, "score", json_real(store_q_col_double(q, 8)));
+    json_object_set_new(o, "complaints", json_integer(store_q_col_int(q, 9)));
+    json_object_set_new(o, "repeat_offender", json_boolean(store_q_col_int(q, 10)));
+    json_object_set_new(o, "first_seen", jtime(store_q_col_int(q, 11)));
+    json_object_set_new(o, "last_seen", jtime(store_q_col_int(q, 12)));
+    json_object_set_new(o, "opened_at", jtime(store_q_col_int(q, 13)));
+    json_object_set_new(o, "updated_at", jtime(store_q_col_int(q, 14)));
+    json_object_set_new(o, "closed_at", jtime(store_q_col_int(q, 15)));
+    char *kind = g_strdup(store_q_col_text(q, 1));
+    char *subject = g_strdup(store_q_col_text(q, 2));
+    char *cust = g_strdup(store_q_col_text(q, 3));
+    int64_t opened = store_q_col_int(q, 13);
+    GArray *hist = NULL;
+
+    /* The customer from the directory. */
+    json_t *cj = json_null();
+    if (cust) {
+        struct directory_customer c = { 0 };
+        int crc = directory_customer_get(st, cust, &c, err);
+        if (crc == 0)
+            cj = json_pack("{s:s, s:s, s:s, s:s}", "id", c.id, "name", c.name, "contact_email",
+                           c.contact_email, "language", c.language);
+        directory_customer_clear(&c);
+        if (crc < 0 && crc != AD_ERR_NOTFOUND) {
+            rc = crc;
+            json_decref(cj);
+            goto fail;
+        }
+    }
+    json_object_set_new(o, "customer", cj ? cj : json_null());
+
+    json_t *subjects = json_array(), *subject_counts = json_array();
+    json_object_set_new(o, "subjects", subjects);
+    json_object_set_new(o, "subject_counts", subject_counts);
+    if ((rc = list_strings(st, sql_incident_subjects, id, subjects, subject_counts, err)))
+        goto fail;
+    json_t *providers = json_array(), *provider_counts = json_array();
+    json_object_set_new(o, "providers", providers);
+    json_object_set_new(o, "provider_counts", provider_counts);
+    if ((rc = list_strings(st, sql_incident_providers, id, providers, provider_counts, err)))
+        goto fail;
+
+    if ((rc = store_q_get(st, sql_incident_manual, &q, err)))
+        goto fail;
+    store_q_int(q, 1, id);
+    if ((rc = store_q_step(q, err)) < 0)
+        goto fail;
+    {
+        int64_t man = store_q_col_int(q, 0), aut = store_q_col_int(q, 1),
+                all = store_q_col_int(q, 2);
+        json_object_set_new(o, "manual_share", all ? json_real((double)man / (double)all)
+                                                   : json_null());
+        json_object_set_new(o, "manual_complaints", json_integer(man));
+        json_object_set_new(o, "automatic_complaints", json_integer(aut));
+    }
+    rc = 0;
+
+    /* Sums per window, now. */
+    json_t *wins = json_array();
+    json_object_set_new(o, "windows", wins);
+    for (size_t w = 0; w < cfg->n_windows; w++) {
+        double sum = 0;
+        int64_t n = 0;
+        if ((rc = window_sum(st, kind, subject, now, cfg->windows[w], &sum, &n, err)))
+            goto fail;
+        char *wn = human_window(cfg->windows[w]);
+        json_array_append_new(wins, json_pack("{s:s, s:f, s:I}", "window", wn, "score", sum,
+                                              "complaints", (json_int_t)n));
+        g_free(wn);
+    }
+
+    /* Attribution evidence of the first report. */
+    if ((rc = store_q_get(st, sql_incident_evidence, &q, err)))
+        goto fail;
+    store_q_int(q, 1, id);
+    if ((rc = store_q_step(q, err)) < 0)
+        goto fail;
+    if (rc == 1) {
+        json_t *ev = json_loads(store_q_col_text(q, 0) ? store_q_col_text(q, 0) : "[]", 0, NULL);
+        json_object_set_new(o, "evidence", ev ? ev : json_array());
+        json_object_set_new(o, "attribution_note", jstr(store_q_col_text(q, 1)));
+        json_object_set_new(o, "script", jstr(store_q_col_text(q, 2)));
+        json_object_set_new(o, "source_ip", jstr(store_q_col_text(q, 3)));
+    } else {
+        json_object_set_new(o, "evidence", json_array());
+        json_object_set_new(o, "attribution_note", json_null());
+        json_object_set_new(o, "script", json_null());
+        json_object_set_new(o, "source_ip", json_null());
+    }
+    rc = 0;
+
+    /* Earlier incidents of the same customer or sender. */
+    if ((rc = history_ids(cfg, st, id, cust, kind, subject, opened, &hist, err)))
+        goto fail;
+    json_t *history = json_array(), *hrows = json_array();
+    json_object_set_new(o, "history", history);
+    json_object_set_new(o, "history_incidents", hrows);
+    for (guint i = 0; i < hist->len; i++) {
+        int64_t hid = g_array_index(hist, int64_t, i);
+        json_array_append_new(history, json_integer(hid));
+        if ((rc = store_q_get(st, sql_history_row, &q, err)))
+            goto fail;
+        store_q_int(q, 1, hid);
+        if ((rc = store_q_step(q, err)) < 0)
+            goto fail;
+        if (rc == 1)
+            json_array_append_new(
+                hrows, json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:o, s:f}", "id", (json_int_t)hid,
+                                 "subject_kind", store_q_col_text(q, 1), "subject",
+                                 store_q_col_text(q, 2), "state", store_q_col_text(q, 3), "stage",
+                                 store_q_col_text(q, 4), "opened_at",
+                                 jtime(store_q_col_int(q, 5)), "score", store_q_col_double(q, 6)));
+        rc = 0;
+    }
+
+    /* The reports. */
+    json_t *reports = json_array();
+    json_object_set_new(o, "reports", reports);
+    if ((rc = store_q_get(st, sql_incident_reports, &q, err)))
+        goto fail;
+    store_q_int(q, 1, id);
+    while ((rc = store_q_step(q, err)) == 1)
+        json_array_append_new(
+            reports, json_pack("{s:I, s:o, s:f, s:b, s:s?, s:s?, s:s?, s:s?}", "report_id",
+                               (json_int_t)store_q_col_int(q, 0), "at", jtime(store_q_col_int(q, 1)),
+                               "score", store_q_col_double(q, 2), "counted",
+                               (int)store_q_col_int(q, 3), "provider", store_q_col_text(q, 4),
+                               "subject", store_q_col_text(q, 5), "kind", store_q_col_text(q, 6),
+                               "feedback_type", store_q_col_text(q, 7)));
+    if (rc < 0)
+        goto fail;
+
+    /* The audit log. */
+    json_t *audit = json_array();
+    json_object_set_new(o, "audit", audit);
+    if ((rc = store_q_get(st, sql_incident_audit, &q, err)))
+        goto fail;
+    store_q_int(q, 1, id);
+    while ((rc = store_q_step(q, err)) == 1)
+        json_array_append_new(
+            audit, json_pack("{s:o, s:s?, s:s?, s:s?, s:o}", "at", jtime(store_q_col_int(q, 0)),
+                             "actor", store_q_col_text(q, 1), "action", store_q_col_text(q, 2),
+                             "detail", store_q_col_text(q, 3), "report_id",
+                             store_q_col_null(q, 4) ? json_null()
+                                                    : json_integer(store_q_col_int(q, 4))));
+    if (rc < 0)
+        goto fail;
+    rc = 0;
+    *out = o;
+    o = NULL;
+fail:
+    json_decref(o);
+    if (hist)
+        g_array_free(hist, TRUE);
+    g_free(kind);
+    g_free(subject);
+    g_free(cust);
+    return rc;
+}
+
+int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, void *ctx),
+                  void *ctx, struct ad_err *err)
+{
+    const char *sql = !state                  ? sql_incidents_all
+                      : !strcmp(state, "open") ? sql_incidents_open
+                                              : sql_incidents_state;
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    struct store_q *q;
+    int rc = store_q_get(st, sql, &q, err);
+    if (rc == 0 && sql == sql_incidents_state)
+        store_q_text(q, 1, state);
+    while (rc >= 0 && (rc = store_q_step(q, err)) == 1) {
+        int64_t id = store_q_col_int(q, 0);
+        g_array_append_val(ids, id);
+    }
+    if (rc >= 0) {
+        rc = 0;
+        for (guint i = 0; i < ids->len; i++)
+            if (fn(g_array_index(ids, int64_t, i), ctx))
+                break;
+    }
+    g_array_free(ids, TRUE);
+    return rc;
+}
+
+int incident_act(struct store *st, int64_t id, const char *action, const char *by,
+                 const char *reason, int64_t now, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_incident_get, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    if (rc == 0)
+        return ad_err_set(err, AD_ERR_NOTFOUND, "incident %lld not found", (long long)id);
+    char *state = g_strdup(store_q_col_text(q, 5));
+    rc = 0;
+    bool closed = state && (!strcmp(state, "resolved") || !strcmp(state, "dismissed"));
+    if (!strcmp(action, "note")) {
+        if (!reason || !*reason)
+            rc = ad_err_set(err, AD_ERR_USAGE, "a note needs its text (--reason TEXT)");
+        else
+            rc = incident_audit(st, id, 0, by, "note", reason, err);
+    } else if (!strcmp(action, "resolve") || !strcmp(action, "dismiss")) {
+        bool dismiss = !strcmp(action, "dismiss");
+        if (closed)
+            rc = ad_err_set(err, AD_ERR_USAGE, "incident %lld is %s already: cannot %s it",
+                            (long long)id, state, action);
+        else if (dismiss && (!reason || !*reason))
+            rc = ad_err_set(err, AD_ERR_USAGE,
+                            "dismissing an incident needs a reason (--reason TEXT)");
+        else if ((rc = store_q_get(st, sql_incident_close, &q, err)) == 0) {
+            store_q_int(q, 1, id);
+            store_q_text(q, 2, dismiss ? "dismissed" : "resolved");
+            store_q_int(q, 3, now);
+            if ((rc = store_q_run(q, err)) == 0) {
+                char detail[600];
+                g_snprintf(detail, sizeof detail, "%s -> %s%s%s", state,
+                           dismiss ? "dismissed" : "resolved", reason ? ": " : "",
+                           reason ? reason : "");
+                rc = incident_audit(st, id, 0, by, action, detail, err);
+            }
+        }
+    } else {
+        rc = ad_err_set(err, AD_ERR_USAGE, "unknown incident action '%s'", action);
+    }
+    g_free(state);
+    return rc;
+}

@@ -1,0 +1,81 @@
+/*
+ * incident.h: turns stored reports into incidents the abuse team can act on.
+ * For each new report: attribution (attribute.h), score (score.h), one complaint
+ * row per sender it names (account, script, customer, our IP), sums over the
+ * sliding windows of [incidents] windows, and the stage those sums reach against
+ * the thresholds (observe -> alert -> lock; lowered for repeat offenders). One
+ * incident per sender is opened or escalated, never one per complaint. Every
+ * decision goes to the append-only audit log.
+ */
+#ifndef AD_INCIDENT_H
+#define AD_INCIDENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "parse/report.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/log.h"
+
+enum incident_stage {
+    INCIDENT_STAGE_NONE = 0,
+    INCIDENT_STAGE_OBSERVE,
+    INCIDENT_STAGE_ALERT,
+    INCIDENT_STAGE_LOCK,
+};
+
+/* "observe", "alert", "lock" ("none" for INCIDENT_STAGE_NONE). */
+const char *incident_stage_name(enum incident_stage s);
+
+/* What processing one report did, for logs and callers. */
+struct incident_outcome {
+    bool attributed;
+    double score;
+    int64_t incident_id;        /* 0 when no incident was opened or touched */
+    bool opened, escalated;
+    enum incident_stage stage;
+};
+
+/* Processes stored report report_id (parsed as r, received at `at`, Unix seconds)
+ * inside the caller's transaction, under a savepoint: on failure nothing of it
+ * is kept and the report stays unprocessed (`abusedesk process` retries).
+ * Idempotent: a report processed before is skipped. Returns 0 or AD_ERR_*. */
+int incident_process(const struct config *cfg, struct store *st, int64_t report_id,
+                     const struct report *r, int64_t at, const struct logger *log,
+                     struct incident_outcome *out, struct ad_err *err);
+
+/* Processes every stored report not processed yet (re-parses the raw message),
+ * oldest first. *n counts the reports processed. */
+int incident_process_pending(const struct config *cfg, struct store *st,
+                             const struct logger *log, size_t *n, struct ad_err *err);
+
+/* Appends to the audit log. incident_id and report_id may be 0. */
+int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, const char *actor,
+                   const char *action, const char *detail, struct ad_err *err);
+
+/* Builds the full view of one incident (the keys of `incident show --json`):
+ * id, state, stage, subject_kind, subject, customer_id, customer, account,
+ * initial_score, score, complaints, subjects, providers, manual_share,
+ * first_seen, last_seen, windows, repeat_offender, history, evidence, reports,
+ * audit. *out is a new reference (json_decref). AD_ERR_NOTFOUND when absent. */
+int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_t now,
+                  json_t **out, struct ad_err *err);
+
+/* Calls fn with the id of each incident, newest first; state NULL for all, or
+ * "open" for every incident not resolved or dismissed, or an exact state. */
+int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, void *ctx),
+                  void *ctx, struct ad_err *err);
+
+/* A person's action: "note" (any state), "resolve" or "dismiss" (closes; an
+ * incident already closed is refused with a message). reason is required for
+ * dismiss. */
+int incident_act(struct store *st, int64_t id, const char *action, const char *by,
+                 const char *reason, int64_t now, struct ad_err *err);
+
+/* Unix seconds as ISO 8601 UTC into buf (at least 21 bytes); "" for 0. */
+const char *incident_iso(int64_t t, char buf[32]);
+
+#endif

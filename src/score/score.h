@@ -1,0 +1,60 @@
+/*
+ * score.h: the score of one complaint, as a product of explainable terms: a base
+ * per feedback type and report kind, whether a person made the complaint, the
+ * weight of the reporting provider, the age of the reported mail (half-life) and
+ * whether the same original message was counted before. Every term names the
+ * configuration key that set it, so `abusedesk explain` accounts for each point.
+ */
+#ifndef AD_SCORE_H
+#define AD_SCORE_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "parse/report.h"
+
+struct score_term {
+    char *name;         /* "base", "manual", "provider", "age", "duplicate" */
+    double value;       /* the base, or a factor */
+    char *key;          /* the configuration key that set it, "[scoring] base_abuse" */
+    char *why;          /* in words: "Feedback-Type abuse", "mail 61.0 days old" */
+};
+
+enum score_manual {
+    SCORE_UNDETERMINED = -1,
+    SCORE_AUTOMATIC = 0,
+    SCORE_MANUAL = 1,
+};
+
+struct score {
+    double total;               /* product of the terms */
+    bool counted;               /* false for a duplicate (counts once) or a zero score */
+    enum score_manual manual;
+    char *provider;             /* reporting domain, or NULL */
+    char *type;                 /* "abuse", "fraud", "dsn", ... (the base's key) */
+    double age_days;            /* -1 when unknown */
+    GPtrArray *terms;           /* of struct score_term *, owned */
+};
+
+/* Scores r, received at now (Unix seconds). duplicate_of: the id of an earlier
+ * report of the same original Message-ID, 0 when none. out is initialised here;
+ * free with score_clear(). Never fails. */
+void score_report(const struct config *cfg, const struct report *r, int64_t now,
+                  int64_t duplicate_of, struct score *out);
+
+void score_clear(struct score *s);
+
+/* The reporting provider's domain: the domain of the report's From address, else
+ * of the ARF Reporting-MTA (g_malloc'd, lower case), or NULL. */
+char *score_provider_domain(const struct report *r);
+
+/* Parses an ISO 8601 UTC time "2024-01-02T03:04:05Z" to Unix seconds; false when
+ * malformed. */
+bool score_iso_time(const char *iso, int64_t *out);
+
+/* The terms as a JSON array text [{"name","value","key","why"}] (free()). */
+char *score_terms_json(const struct score *s);
+
+#endif
