@@ -100,6 +100,11 @@ check "explain: base term with its key" "$(echo "$ex" | grep -c '\[scoring\] bas
 check "explain: provider term" "$(echo "$ex" | grep -Ec '\[providers\] senderscore.net')" 1
 check "explain: age term" "$(echo "$ex" | grep -c '\[scoring\] half_life')" 1
 exj=$(ad explain --json "$rep")
+check "explain: sums per account, customer and IP" "$(echo "$exj" | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+print(sorted((s['subject_kind'], s['windows'][0]['complaints']) for s in d['senders']))")" \
+  "[('account', 6), ('customer', 6), ('ip', 6)]"
 check "explain: product of the terms is the score" "$(echo "$exj" | python3 -c "
 import json,sys,math
 d=json.load(sys.stdin)['score']; p=1.0

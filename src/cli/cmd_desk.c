@@ -71,6 +71,10 @@ static const char sql_explain_attr[] =
     " evidence FROM attributions WHERE report_id = $1";
 static const char sql_explain_score[] =
     "SELECT total, counted, manual, provider, message_id, at, terms FROM scores WHERE report_id = $1";
+static const char sql_explain_senders[] =
+    "SELECT subject_kind, subject FROM complaints WHERE report_id = $1"
+    " ORDER BY CASE subject_kind WHEN 'account' THEN 1 WHEN 'script' THEN 2"
+    " WHEN 'customer' THEN 3 ELSE 4 END";
 static const char sql_explain_incident[] =
     "SELECT incident_id FROM incident_reports WHERE report_id = $1 ORDER BY incident_id";
 
@@ -160,6 +164,30 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
                       "provider", store_q_col_text(q, 3), "message_id", store_q_col_text(q, 4),
                       "terms", terms ? terms : json_array()));
     }
+    /* The sums of every sender the report was filed under, now. */
+    json_t *senders = json_array();
+    json_object_set_new(o, "senders", senders);
+    if ((rc = store_q_get(st, sql_explain_senders, &q, &err)) == 0) {
+        store_q_int(q, 1, id);
+        GPtrArray *pairs = g_ptr_array_new_with_free_func(g_free);
+        while ((rc = store_q_step(q, &err)) == 1) {
+            g_ptr_array_add(pairs, g_strdup(store_q_col_text(q, 0)));
+            g_ptr_array_add(pairs, g_strdup(store_q_col_text(q, 1)));
+        }
+        for (guint k = 0; rc == 0 && k + 1 < pairs->len; k += 2) {
+            json_t *w = NULL;
+            rc = incident_windows_json(&cli->cfg, st, pairs->pdata[k], pairs->pdata[k + 1],
+                                       now_s(), &w, &err);
+            if (rc == 0)
+                json_array_append_new(senders, json_pack("{s:s, s:s, s:o}", "subject_kind",
+                                                         (char *)pairs->pdata[k], "subject",
+                                                         (char *)pairs->pdata[k + 1], "windows",
+                                                         w));
+        }
+        g_ptr_array_free(pairs, TRUE);
+    }
+    if (rc < 0)
+        goto fail;
     json_t *incs = json_array();
     json_object_set_new(o, "incidents", incs);
     if ((rc = store_q_get(st, sql_explain_incident, &q, &err)) == 0) {
@@ -211,6 +239,18 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
             printf("  %s %-12s %8.4g  = %-8.4g %-32s %s\n", i == 0 ? " " : "x", js(e, "name"), v,
                    run, js(e, "key"), js(e, "why"));
         }
+    }
+    if (json_array_size(senders))
+        printf("\nSums now per sender (score, complaints):\n");
+    json_array_foreach(senders, i, e)
+    {
+        printf("  %-8s %-40s", js(e, "subject_kind"), js(e, "subject"));
+        size_t k;
+        json_t *w;
+        json_array_foreach(json_object_get(e, "windows"), k, w)
+            printf("  %s: %.2f (%lld)", js(w, "window"), json_real_value(json_object_get(w, "score")),
+                   (long long)json_integer_value(json_object_get(w, "complaints")));
+        printf("\n");
     }
     if (json_array_size(incs)) {
         printf("\nIncident:");

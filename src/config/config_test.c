@@ -159,7 +159,69 @@ static const struct bad_case bad_cases[] = {
     {"syntax error", "[store\npath = /x\n", {"bad.conf", NULL}},
     {"key outside group", "path = /x\n", {"bad.conf", NULL}},
     {"line without equals", "[store]\njust some words\n", {"bad.conf", NULL}},
+    {"bad CIDR", "[network]\nour_ips = 192.0.2.0/33\n", {"bad.conf", "network", "our_ips", "192.0.2.0/33"}},
+    {"not an address", "[network]\nour_ips = 192.0.2.1;mx.example.net\n",
+     {"bad.conf", "our_ips", "mx.example.net", NULL}},
+    {"bad number", "[scoring]\nbase_abuse = ten\n", {"bad.conf", "scoring", "base_abuse", "ten"}},
+    {"number out of range", "[incidents]\nrepeat_factor = 2\n",
+     {"bad.conf", "incidents", "repeat_factor", NULL}},
+    {"bad duration", "[scoring]\nhalf_life = 3 days\n", {"bad.conf", "scoring", "half_life", "3 days"}},
+    {"bad duration unit", "[incidents]\nrepeat_period = 5y\n", {"bad.conf", "repeat_period", "5y", NULL}},
+    {"bad window", "[incidents]\nwindows = 1h;soon\n", {"bad.conf", "incidents", "windows", "soon"}},
+    {"thresholds do not match windows", "[incidents]\nwindows = 1h;24h\n",
+     {"bad.conf", "incidents", "observe_score", "expected 2 values"}},
+    {"bad provider weight", "[providers]\naol.com = heavy\n", {"bad.conf", "providers", "aol.com", "heavy"}},
+    {"bad provider mode", "[providers]\naol.com = 1.0 sometimes\n",
+     {"bad.conf", "providers", "aol.com", "sometimes"}},
+    {"provider key not a domain", "[providers]\nfbl@aol.com = 1.0\n",
+     {"bad.conf", "providers", "fbl@aol.com", NULL}},
 };
+
+/* The desk's settings: lists, durations, networks and providers. */
+static void test_config_desk_values(void **state)
+{
+    (void)state;
+    const char *text = "[network]\nour_hosts = *.out.example.net ; mx1.example.net\n"
+                       "our_ips = 192.0.2.0/24;2001:db8::/32;198.51.100.7\n"
+                       "[scoring]\nhalf_life = 2w\nbase_abuse = 7.5\n"
+                       "[incidents]\nwindows = 30m;1d\nobserve_score = 1\nalert_score = 10;20\n"
+                       "lock_score = 30;60\nalert_complaints = 0\nlock_complaints = 5;9\n"
+                       "[providers]\nAOL.com = 1.5 manual\nabusix.org = 0.5 automatic\n"
+                       "example.org = 2\n";
+    struct config cfg;
+    config_defaults(&cfg);
+    struct ad_err err = { 0 };
+    int bad = 0;
+    bad += check_ll("desk", "rc", config_load_data(&cfg, "d.conf", text, strlen(text), &err), 0);
+    bad += check_str("desk", "err", err.msg[0] ? err.msg : NULL, NULL);
+    bad += check_str("desk", "our_hosts[0]", cfg.our_hosts ? cfg.our_hosts[0] : NULL,
+                     "*.out.example.net");
+    bad += check_str("desk", "our_hosts[1]", cfg.our_hosts ? cfg.our_hosts[1] : NULL,
+                     "mx1.example.net");
+    bad += check_ll("desk", "n_our_ips", (long long)cfg.n_our_ips, 3);
+    bad += check_ll("desk", "ip in range", config_ip_is_ours(&cfg, "192.0.2.200"), 1);
+    bad += check_ll("desk", "single ip", config_ip_is_ours(&cfg, "198.51.100.7"), 1);
+    bad += check_ll("desk", "next ip", config_ip_is_ours(&cfg, "198.51.100.8"), 0);
+    bad += check_ll("desk", "v6", config_ip_is_ours(&cfg, "2001:db8:ffff::1"), 1);
+    bad += check_ll("desk", "half_life", cfg.half_life, 14 * 86400);
+    bad += check_ll("desk", "base_abuse x10", (long long)(cfg.base_abuse * 10), 75);
+    bad += check_ll("desk", "n_windows", (long long)cfg.n_windows, 2);
+    bad += check_ll("desk", "window 0", cfg.windows[0], 1800);
+    bad += check_ll("desk", "window 1", cfg.windows[1], 86400);
+    bad += check_ll("desk", "one observe value for all", (long long)cfg.observe_score[1], 1);
+    bad += check_ll("desk", "alert_score[1]", (long long)cfg.alert_score[1], 20);
+    bad += check_ll("desk", "lock_complaints[1]", (long long)cfg.lock_complaints[1], 9);
+    const struct config_provider *p = config_provider_find(&cfg, "mail.aol.com");
+    bad += check_str("desk", "provider of mail.aol.com", p ? p->domain : NULL, "aol.com");
+    bad += check_ll("desk", "aol mode", p ? (long long)p->mode : -1, CONFIG_MODE_MANUAL);
+    p = config_provider_find(&cfg, "notaol.com");
+    bad += check_str("desk", "no provider for notaol.com", p ? p->domain : NULL, NULL);
+    p = config_provider_find(&cfg, "example.org");
+    bad += check_ll("desk", "example.org weight", p ? (long long)p->weight : -1, 2);
+    bad += check_ll("desk", "example.org mode", p ? (long long)p->mode : -1, CONFIG_MODE_DETECT);
+    config_free(&cfg);
+    FAIL_IF_BAD(bad);
+}
 
 static void test_config_errors_table(void **state)
 {
@@ -309,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_config_valid_data),
         cmocka_unit_test(test_config_partial_and_empty),
         cmocka_unit_test(test_config_errors_table),
+        cmocka_unit_test(test_config_desk_values),
         cmocka_unit_test(test_config_error_null_err),
         cmocka_unit_test(test_config_load_file),
         cmocka_unit_test(test_config_load_file_error_names_path),

@@ -755,18 +755,10 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     rc = 0;
 
     /* Sums per window, now. */
-    json_t *wins = json_array();
+    json_t *wins = NULL;
+    if ((rc = incident_windows_json(cfg, st, kind, subject, now, &wins, err)))
+        goto fail;
     json_object_set_new(o, "windows", wins);
-    for (size_t w = 0; w < cfg->n_windows; w++) {
-        double sum = 0;
-        int64_t n = 0;
-        if ((rc = window_sum(st, kind, subject, now, cfg->windows[w], &sum, &n, err)))
-            goto fail;
-        char *wn = human_window(cfg->windows[w]);
-        json_array_append_new(wins, json_pack("{s:s, s:f, s:I}", "window", wn, "score", sum,
-                                              "complaints", (json_int_t)n));
-        g_free(wn);
-    }
 
     /* Attribution evidence of the first report. */
     if ((rc = store_q_get(st, sql_incident_evidence, &q, err)))
@@ -855,6 +847,28 @@ fail:
     g_free(subject);
     g_free(cust);
     return rc;
+}
+
+int incident_windows_json(const struct config *cfg, struct store *st, const char *kind,
+                          const char *subject, int64_t now, json_t **out, struct ad_err *err)
+{
+    json_t *wins = json_array();
+    for (size_t w = 0; w < cfg->n_windows; w++) {
+        double sum = 0;
+        int64_t n = 0;
+        int rc = window_sum(st, kind, subject, now, cfg->windows[w], &sum, &n, err);
+        if (rc) {
+            json_decref(wins);
+            *out = NULL;
+            return rc;
+        }
+        char *wn = human_window(cfg->windows[w]);
+        json_array_append_new(wins, json_pack("{s:s, s:f, s:I}", "window", wn, "score", sum,
+                                              "complaints", (json_int_t)n));
+        g_free(wn);
+    }
+    *out = wins;
+    return 0;
 }
 
 int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, void *ctx),

@@ -75,6 +75,11 @@ int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, voi
 int incident_act(struct store *st, int64_t id, const char *action, const char *by,
                  const char *reason, int64_t now, struct ad_err *err);
 
+/* The sums of one sender over every window at now, as a JSON array
+ * [{"window":"1h","score":..,"complaints":..}] (new reference). */
+int incident_windows_json(const struct config *cfg, struct store *st, const char *kind,
+                          const char *subject, int64_t now, json_t **out, struct ad_err *err);
+
 /* Unix seconds as ISO 8601 UTC into buf (at least 21 bytes); "" for 0. */
 const char *incident_iso(int64_t t, char buf[32]);
 
