@@ -12,7 +12,8 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
 	libglib2.0-dev libgmime-3.0-dev libsqlite3-dev sqlite3 libjansson-dev \
-	libcmocka-dev zlib1g-dev libsisimai-perl python3 time
+	libcmocka-dev zlib1g-dev libsisimai-perl python3 time \
+	libcurl4-openssl-dev libsodium-dev postfix swaks
 
 .PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean
 
@@ -26,6 +27,7 @@ deps:
 	echo "deps: missing: $$missing"; \
 	if [ "$$(id -u)" = 0 ]; then \
 		export DEBIAN_FRONTEND=noninteractive; \
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	else \
 		echo "deps: run as root: apt-get install -y $$missing"; exit 1; \

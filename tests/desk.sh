@@ -40,6 +40,10 @@ level = warning
 [network]
 our_hosts = *.hoster.example
 our_ips = 198.51.100.0/24
+[incidents]
+# New complaints after a resolution open a new incident here (the repeat
+# offender scenario); reopening is tested with the lifecycle.
+reopen_window = 0
 [providers]
 yahoo.com = 1.0 manual
 hotmail.com = 1.0 manual

@@ -39,6 +39,8 @@ int cmd_explain(struct cli *cli, int argc, char **argv);
 int cmd_incidents(struct cli *cli, int argc, char **argv);
 int cmd_incident(struct cli *cli, int argc, char **argv);
 int cmd_process(struct cli *cli, int argc, char **argv);
+int cmd_outbox(struct cli *cli, int argc, char **argv);
+int cmd_account(struct cli *cli, int argc, char **argv);
 
 /* Reads at most max bytes of path ("-" = stdin) into a g_malloc'd NUL-terminated
  * buffer; *truncated tells whether more followed. NULL and err on failure. */

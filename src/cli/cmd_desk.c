@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "act/lifecycle.h"
+#include "act/outbox.h"
 #include "incident/incident.h"
 #include "store/store.h"
 #include "store/store_q.h"
@@ -374,6 +376,8 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
     return c.rc;
 }
 
+static void flush_now(struct cli *cli, struct store *st);
+
 static void print_incident(json_t *o)
 {
     size_t i;
@@ -445,15 +449,31 @@ static void print_incident(json_t *o)
 static void incident_usage(FILE *f)
 {
     fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] incident show ID [--json]\n"
-               "       abusedesk [GLOBAL OPTIONS] incident note ID --reason TEXT [--by NAME]\n"
+               "       abusedesk [GLOBAL OPTIONS] incident lock ID [--no-notify] [--reason TEXT] [--by NAME]\n"
+               "       abusedesk [GLOBAL OPTIONS] incident notify ID [--case compromised|script|joejob] [--by NAME]\n"
+               "       abusedesk [GLOBAL OPTIONS] incident unlock ID [--force] [--reason TEXT] [--by NAME]\n"
+               "       abusedesk [GLOBAL OPTIONS] incident dismiss ID --reason TEXT [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident resolve ID [--reason TEXT] [--by NAME]\n"
-               "       abusedesk [GLOBAL OPTIONS] incident dismiss ID --reason TEXT [--by NAME]\n\n"
+               "       abusedesk [GLOBAL OPTIONS] incident note ID --reason TEXT [--by NAME]\n\n"
                "show: the alert for the abuse team: customer, initial score, complaints,\n"
                "subject lines (most frequent first), providers, manual share, first and\n"
                "last complaint, sums per window, attribution evidence, earlier incidents of\n"
-               "the same customer and sender, the reports and the audit log.\n"
-               "note, resolve, dismiss: a person's action, kept in the audit log (--by\n"
-               "defaults to the login name). dismiss marks a false alarm and needs a reason.\n");
+               "the same customer and sender, the reports and the audit log.\n\n"
+               "The lifecycle: open -> alerted -> locked -> customer_notified ->\n"
+               "customer_replied -> resolved, or dismissed (a false alarm). Refused\n"
+               "transitions say which states allow them.\n"
+               "  lock     lock the account or script (the policy server refuses its mail,\n"
+               "           [act] lock_command and webhook_url are called) and notify the\n"
+               "           customer at the contact address (not the locked mailbox)\n"
+               "  notify   send the customer notice again, or the joe-job notice (no lock)\n"
+               "  unlock   unlock and resolve; a compromised mailbox needs a password change\n"
+               "           after the lock that does not reuse the leaked password (see\n"
+               "           abusedesk account password-changed), or --force with a reason\n"
+               "  dismiss  a false alarm: releases any lock, closes; needs a reason\n"
+               "  resolve  close an incident that locked nothing\n"
+               "  note     add a note to the audit log\n"
+               "Every action is audited with --by (default: the login name). Mails and hooks\n"
+               "are queued with the action and delivered right after it (abusedesk outbox).\n");
 }
 
 int cmd_incident(struct cli *cli, int argc, char **argv)
@@ -463,8 +483,8 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *action = argv[1];
-    bool json = false;
-    const char *reason = NULL, *by = NULL;
+    bool json = false, force = false, no_notify = false;
+    const char *reason = NULL, *by = NULL, *case_name = NULL;
     int64_t id = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -472,6 +492,12 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--force")) {
+            force = true;
+        } else if (!strcmp(argv[i], "--no-notify")) {
+            no_notify = true;
+        } else if (!strcmp(argv[i], "--case") && i + 1 < argc) {
+            case_name = argv[++i];
         } else if (!strcmp(argv[i], "--reason") && i + 1 < argc) {
             reason = argv[++i];
         } else if (!strcmp(argv[i], "--by") && i + 1 < argc) {
@@ -485,7 +511,11 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
         }
     }
     bool show = !strcmp(action, "show");
-    if (!show && strcmp(action, "note") && strcmp(action, "resolve") && strcmp(action, "dismiss")) {
+    static const char *const acts[] = { "note", "resolve", "dismiss", "lock", "unlock", "notify" };
+    bool known = show;
+    for (size_t k = 0; k < G_N_ELEMENTS(acts); k++)
+        known = known || !strcmp(action, acts[k]);
+    if (!known) {
         fprintf(stderr, "abusedesk incident: unknown action '%s'\n", action);
         incident_usage(stderr);
         return EXIT_USAGE;
@@ -515,8 +545,20 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
     } else {
         if (!by)
             by = g_get_user_name();
+        struct lifecycle lc = { &cli->cfg, st, &cli->log, now_s() };
         if ((rc = store_begin(st, &err)) == 0) {
-            rc = incident_act(st, id, action, by, reason, now_s(), &err);
+            if (!strcmp(action, "lock"))
+                rc = lifecycle_lock(&lc, id, by, reason, !no_notify, &err);
+            else if (!strcmp(action, "unlock"))
+                rc = lifecycle_unlock(&lc, id, by, reason, force, &err);
+            else if (!strcmp(action, "notify"))
+                rc = lifecycle_notify(&lc, id, by, case_name, &err);
+            else if (!strcmp(action, "dismiss"))
+                rc = lifecycle_dismiss(&lc, id, by, reason, &err);
+            else if (!strcmp(action, "resolve"))
+                rc = lifecycle_resolve(&lc, id, by, reason, &err);
+            else
+                rc = lifecycle_note(&lc, id, by, reason, &err);
             if (rc == 0)
                 rc = store_commit(st, &err);
             else
@@ -526,8 +568,207 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             fprintf(stderr, "abusedesk incident %s: %s\n", action, err.msg);
             rc = exit_for(&err);
         } else {
-            printf("incident %lld: %s recorded\n", (long long)id, action);
+            json_t *o = NULL;
+            const char *state = "?";
+            if (incident_json(&cli->cfg, st, id, now_s(), &o, &err) == 0)
+                state = js(o, "state");
+            printf("incident %lld: %s recorded, state %s\n", (long long)id, action, state);
+            json_decref(o);
+            flush_now(cli, st);
         }
+    }
+    store_close(st);
+    return rc;
+}
+
+/* ---- outbox and accounts ------------------------------------------------ */
+
+static void flush_now(struct cli *cli, struct store *st)
+{
+    struct ad_err err = { 0 };
+    struct outbox_stats s;
+    if (outbox_flush(&cli->cfg, st, &cli->log, now_s(), &s, &err) != 0)
+        fprintf(stderr, "abusedesk: outbox: %s (left queued)\n", err.msg);
+    else if (s.mails_sent + s.mails_retry + s.mails_failed + s.hooks_done + s.hooks_retry
+             + s.hooks_failed)
+        printf("outbox: %zu mails sent, %zu hooks done; %zu waiting for a retry, %zu failed\n",
+               s.mails_sent, s.hooks_done, s.mails_retry + s.hooks_retry,
+               s.mails_failed + s.hooks_failed);
+}
+
+static int print_item(json_t *o, void *ctx)
+{
+    bool json = *(bool *)ctx;
+    if (json) {
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        free(s);
+        return 0;
+    }
+    json_t *inc = json_object_get(o, "incident_id");
+    char ib[32] = "-";
+    if (json_is_integer(inc))
+        g_snprintf(ib, sizeof ib, "#%lld", (long long)json_integer_value(inc));
+    printf("%-4s %5lld  %-7s %3lld  %-8s %-20s %-32.32s %s%s%s\n", js(o, "type"),
+           (long long)json_integer_value(json_object_get(o, "id")), js(o, "state"),
+           (long long)json_integer_value(json_object_get(o, "attempts")), ib,
+           js(o, "next_at"), js(o, "to"), js(o, "what"),
+           json_string_value(json_object_get(o, "last_error")) ? "  error: " : "",
+           json_string_value(json_object_get(o, "last_error")) ? js(o, "last_error") : "");
+    return 0;
+}
+
+int cmd_outbox(struct cli *cli, int argc, char **argv)
+{
+    bool json = false, all = false, flush = false;
+    long loop = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: abusedesk [GLOBAL OPTIONS] outbox [--all] [--json]\n"
+                   "       abusedesk [GLOBAL OPTIONS] outbox --flush [--loop SECONDS]\n\n"
+                   "Lists the mails (customer notifications, team alerts) and hook calls\n"
+                   "(lock and unlock commands, webhooks) that wait to be delivered, with their\n"
+                   "attempts, next try and last error; --all also what was delivered or failed.\n"
+                   "--flush delivers what is due now (for cron); with --loop it keeps doing so\n"
+                   "every SECONDS until stopped. Failed deliveries are retried with doubling\n"
+                   "waits ([act] retry_min .. retry_max) and given up after [act] give_up_after.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "--all")) {
+            all = true;
+        } else if (!strcmp(argv[i], "--flush")) {
+            flush = true;
+        } else if (!strcmp(argv[i], "--loop") && i + 1 < argc) {
+            char *end = NULL;
+            loop = strtol(argv[++i], &end, 10);
+            if (*end || loop < 1) {
+                fprintf(stderr, "abusedesk outbox: --loop needs a number of seconds >= 1\n");
+                return EXIT_USAGE;
+            }
+        } else {
+            fprintf(stderr, "abusedesk outbox: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    struct store *st = NULL;
+    int rc = desk_open(cli, &st);
+    if (rc)
+        return rc;
+    struct ad_err err = { 0 };
+    if (flush) {
+        do {
+            struct outbox_stats s;
+            if (outbox_flush(&cli->cfg, st, &cli->log, now_s(), &s, &err) != 0) {
+                fprintf(stderr, "abusedesk outbox: %s\n", err.msg);
+                rc = exit_for(&err);
+                if (!loop)
+                    break;
+            } else if (!loop || s.mails_sent + s.hooks_done + s.mails_failed + s.hooks_failed) {
+                printf("outbox: %zu mails sent, %zu hooks done; %zu waiting for a retry, %zu "
+                       "failed\n",
+                       s.mails_sent, s.hooks_done, s.mails_retry + s.hooks_retry,
+                       s.mails_failed + s.hooks_failed);
+                fflush(stdout);
+            }
+            if (loop)
+                g_usleep((gulong)loop * G_USEC_PER_SEC);
+        } while (loop);
+    } else {
+        if (!json)
+            printf("%-4s %5s  %-7s %3s  %-8s %-20s %-32s %s\n", "TYPE", "ID", "STATE", "TRY",
+                   "INCIDENT", "NEXT TRY", "TO", "WHAT");
+        if (outbox_each(st, all, print_item, &json, &err) != 0) {
+            fprintf(stderr, "abusedesk outbox: %s\n", err.msg);
+            rc = exit_for(&err);
+        }
+    }
+    store_close(st);
+    return rc;
+}
+
+static bool parse_time(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    long long v = g_ascii_strtoll(s, &end, 10);
+    if (end && !*end && v > 0) {
+        *out = v;
+        return true;
+    }
+    GDateTime *dt = g_date_time_new_from_iso8601(s, NULL);
+    if (!dt) {
+        /* "2026-11-26T10:00:00" without a zone is UTC */
+        char *z = g_strconcat(s, "Z", NULL);
+        dt = g_date_time_new_from_iso8601(z, NULL);
+        g_free(z);
+    }
+    if (!dt)
+        return false;
+    *out = g_date_time_to_unix(dt);
+    g_date_time_unref(dt);
+    return true;
+}
+
+int cmd_account(struct cli *cli, int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
+        || strcmp(argv[1], "password-changed")) {
+        FILE *f = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout
+                                                                                      : stderr;
+        fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] account password-changed ACCOUNT [--at TIME]\n"
+                   "                 [--fingerprint F]\n\n"
+                   "Records that the provider's panel changed the password of ACCOUNT (at TIME:\n"
+                   "ISO 8601 or Unix seconds; default now). F identifies the new password, e.g.\n"
+                   "the hash the panel stores; only a digest of it is kept. A password whose\n"
+                   "fingerprint was seen for the account before its lock is refused as reuse of\n"
+                   "the leaked password (exit 65). Locked incidents of the account note the\n"
+                   "change, and may unlock by themselves ([act] auto_unlock).\n");
+        return f == stdout ? 0 : EXIT_USAGE;
+    }
+    const char *account = NULL, *fp = NULL;
+    int64_t at = now_s();
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--at") && i + 1 < argc) {
+            if (!parse_time(argv[++i], &at)) {
+                fprintf(stderr, "abusedesk account: --at: expected ISO 8601 or Unix seconds, "
+                                "got '%s'\n", argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--fingerprint") && i + 1 < argc) {
+            fp = argv[++i];
+        } else if (!account && argv[i][0] != '-') {
+            account = argv[i];
+        } else {
+            fprintf(stderr, "abusedesk account: unexpected argument '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!account) {
+        fprintf(stderr, "abusedesk account password-changed: needs an ACCOUNT\n");
+        return EXIT_USAGE;
+    }
+    struct store *st = NULL;
+    int rc = desk_open(cli, &st);
+    if (rc)
+        return rc;
+    struct ad_err err = { 0 };
+    struct lifecycle lc = { &cli->cfg, st, &cli->log, now_s() };
+    if ((rc = store_begin(st, &err)) == 0) {
+        rc = lifecycle_password_changed(&lc, account, at, fp, &err);
+        /* A refused change is recorded too (and audited): commit it. */
+        int crc = rc == 0 || rc == AD_ERR_USAGE ? store_commit(st, &err) : (store_rollback(st), 0);
+        if (rc == 0)
+            rc = crc;
+    }
+    if (rc == AD_ERR_USAGE) {
+        fprintf(stderr, "abusedesk account: %s\n", err.msg);
+        rc = EXIT_DATAERR;
+    } else if (rc) {
+        fprintf(stderr, "abusedesk account: %s\n", err.msg);
+        rc = exit_for(&err);
+    } else {
+        printf("account %s: password change recorded\n", account);
+        flush_now(cli, st);
     }
     store_close(st);
     return rc;

@@ -114,6 +114,57 @@ static const struct ckey schema[] = {
       "offender", 0 },
     { "incidents", "repeat_factor", CT_DOUBLE, OFF(repeat_factor), "0.5", 0.01, 1, NULL,
       "thresholds are multiplied by this for repeat offenders", 0 },
+    { "incidents", "reopen_window", CT_DURATION, OFF(reopen_window), "7d", 0, 3650LL * 86400, NULL,
+      "new complaints about a sender whose incident was resolved this recently reopen it "
+      "(later ones open a new incident)", 0 },
+    { "act", "lock_command", CT_STRING, OFF(lock_command), "", 0, 0, NULL,
+      "program run when an account or script is locked, e.g. \"/usr/local/bin/panel-lock "
+      "--mailbox\"; split into words like a shell would but never run by one; abusedesk appends "
+      "the account (or uid:path), the customer id, the incident id and the reason", 0 },
+    { "act", "unlock_command", CT_STRING, OFF(unlock_command), "", 0, 0, NULL,
+      "program run when it is unlocked again; same arguments", 0 },
+    { "act", "webhook_url", CT_STRING, OFF(webhook_url), "", 0, 0, NULL,
+      "URL that receives lock, unlock and alert events as signed JSON POSTs (empty: none)", 0 },
+    { "act", "webhook_secret", CT_STRING, OFF(webhook_secret), "", 0, 0, NULL,
+      "shared secret for the X-Abusedesk-Signature HMAC-SHA256 of each webhook", 0 },
+    { "act", "hook_timeout", CT_DURATION, OFF(hook_timeout), "30s", 1, 3600, NULL,
+      "time limit of one hook call, webhook request or SMTP transaction", 0 },
+    { "act", "retry_min", CT_DURATION, OFF(retry_min), "1m", 1, 86400, NULL,
+      "first retry of a failed hook or mail after this long; doubled after every failure", 0 },
+    { "act", "retry_max", CT_DURATION, OFF(retry_max), "1h", 1, 7 * 86400LL, NULL,
+      "longest wait between retries", 0 },
+    { "act", "give_up_after", CT_DURATION, OFF(give_up_after), "3d", 60, 365 * 86400LL, NULL,
+      "a hook or mail still failing this long after it was due is marked failed (shown by "
+      "abusedesk outbox, audited)", 0 },
+    { "act", "auto_unlock", CT_BOOL, OFF(auto_unlock), "false", 0, 0, NULL,
+      "unlock a first incident by itself once the customer replied and (for a mailbox) the "
+      "password was changed; repeat offenders always need a person", 0 },
+    { "notify", "smarthost", CT_STRING, OFF(smarthost), "smtp://127.0.0.1:25", 0, 0, NULL,
+      "SMTP server that delivers notifications (smtp://host:port, STARTTLS when offered; "
+      "smtps://host:465)", 0 },
+    { "notify", "from", CT_STRING, OFF(notify_from), "abuse@localhost.localdomain", 0, 0, NULL,
+      "sender address of notifications (the abuse desk's address)", 0 },
+    { "notify", "reply_to", CT_STRING, OFF(reply_to), "", 0, 0, NULL,
+      "Reply-To of customer notifications (empty: the from address); replies must reach "
+      "abusedesk ingest", 0 },
+    { "notify", "abuse_team", CT_STRING, OFF(abuse_team), "", 0, 0, NULL,
+      "address of the abuse team for alerts (empty: no alert mails)", 0 },
+    { "notify", "username", CT_STRING, OFF(smtp_username), "", 0, 0, NULL,
+      "SMTP AUTH user at the smarthost (empty: no authentication)", 0 },
+    { "notify", "password", CT_STRING, OFF(smtp_password), "", 0, 0, NULL,
+      "SMTP AUTH password", 0 },
+    { "notify", "require_tls", CT_BOOL, OFF(require_tls), "false", 0, 0, NULL,
+      "refuse to send unless STARTTLS succeeds", 0 },
+    { "notify", "verify_tls", CT_BOOL, OFF(verify_tls), "true", 0, 0, NULL,
+      "verify the smarthost's certificate", 0 },
+    { "notify", "templates_dir", CT_PATH, OFF(templates_dir), "/etc/abusedesk/templates", 0, 0,
+      NULL, "folder of the notification texts, one subfolder per language (de, en)", 0 },
+    { "notify", "desk_name", CT_STRING, OFF(desk_name), "Abuse-Team", 0, 0, NULL,
+      "name the notifications are signed with and sent from", 0 },
+    { "notify", "team_language", CT_ENUM, OFF(team_language), "de", 0, 0, "de|en",
+      "language of the mails to the abuse team", 0 },
+    { "notify", "ticket_prefix", CT_STRING, OFF(ticket_prefix), "abusedesk", 0, 0, NULL,
+      "ticket reference in subjects: [PREFIX #123]; replies are matched by it", 0 },
 };
 
 /* [providers] is open: every key is a reporting domain. */

@@ -75,6 +75,17 @@ struct config {
     bool auto_lock;
     long long repeat_period;    /* seconds */
     double repeat_factor;       /* thresholds are multiplied by this for repeat offenders */
+    long long reopen_window;    /* seconds: new complaints reopen an incident resolved this recently */
+    /* [act] */
+    char *lock_command, *unlock_command;    /* "" = none; parsed into argv, never run by a shell */
+    char *webhook_url, *webhook_secret;     /* "" = none */
+    long long hook_timeout;     /* seconds per hook call or SMTP transaction */
+    long long retry_min, retry_max, give_up_after;  /* seconds */
+    bool auto_unlock;
+    /* [notify] */
+    char *smarthost, *notify_from, *abuse_team, *reply_to, *smtp_username, *smtp_password;
+    bool require_tls, verify_tls;
+    char *templates_dir, *desk_name, *team_language, *ticket_prefix;
 };
 
 /* Parses "90", "90s", "15m", "1h", "7d", "2w" into seconds; false when malformed. */

@@ -74,8 +74,16 @@ static const char sql_incident_sums[] =
 static const char sql_incident_totals[] =
     "UPDATE incidents SET score = $2, complaints = $3, first_seen = $4, last_seen = $5,"
     " updated_at = $6 WHERE id = $1";
+/* The stage moves an incident from open to alerted; later lifecycle states
+ * (locked, customer_notified, ...) stay. */
 static const char sql_incident_stage[] =
-    "UPDATE incidents SET stage = $2, state = $3, updated_at = $4 WHERE id = $1";
+    "UPDATE incidents SET stage = $2, state = CASE WHEN state = 'open' THEN $3 ELSE state END,"
+    " updated_at = $4 WHERE id = $1";
+static const char sql_reopen_find[] =
+    "SELECT id, stage FROM incidents WHERE subject_kind = $1 AND subject = $2"
+    " AND state = 'resolved' AND closed_at > $3 ORDER BY id DESC LIMIT 1";
+static const char sql_reopen[] =
+    "UPDATE incidents SET state = $2, closed_at = NULL, updated_at = $3 WHERE id = $1";
 static const char sql_incident_first_score[] =
     "UPDATE incidents SET initial_score = score WHERE id = $1";
 static const char sql_audit_insert[] =
@@ -118,8 +126,6 @@ static const char sql_incidents_open[] =
     "SELECT id FROM incidents WHERE state NOT IN ('resolved', 'dismissed') ORDER BY id DESC";
 static const char sql_incidents_state[] =
     "SELECT id FROM incidents WHERE state = $1 ORDER BY id DESC";
-static const char sql_incident_close[] =
-    "UPDATE incidents SET state = $2, closed_at = $3, updated_at = $3 WHERE id = $1";
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -363,6 +369,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     if ((rc = attribute_report(cfg, st, r, &a, err)))
         goto out;
     out->attributed = a.attributed;
+    out->subject_kind = a.subject_kind;
 
     /* The same original message reported before counts once. */
     const char *msgid = r->original ? r->original->message_id : NULL;
@@ -440,9 +447,27 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         cur = stage_parse(store_q_col_text(q, 1));
     }
     rc = 0;
-    /* Earlier incidents of the customer or the sender (not the open one) make a
-     * repeat offender. */
-    if ((rc = history_ids(cfg, st, inc, a.customer_id, a.subject_kind, a.subject, at, &hist, err)))
+    /* A sender whose incident was resolved recently gets that incident back. */
+    int64_t reopen = 0;
+    enum incident_stage reopen_stage = INCIDENT_STAGE_NONE;
+    if (!inc && cfg->reopen_window > 0) {
+        if ((rc = store_q_get(st, sql_reopen_find, &q, err)))
+            goto out;
+        store_q_text(q, 1, a.subject_kind);
+        store_q_text(q, 2, a.subject);
+        store_q_int(q, 3, at - cfg->reopen_window);
+        if ((rc = store_q_step(q, err)) < 0)
+            goto out;
+        if (rc == 1) {
+            reopen = store_q_col_int(q, 0);
+            reopen_stage = stage_parse(store_q_col_text(q, 1));
+        }
+        rc = 0;
+    }
+    /* Earlier incidents of the customer or the sender (not the open or reopened
+     * one) make a repeat offender. */
+    if ((rc = history_ids(cfg, st, inc ? inc : reopen, a.customer_id, a.subject_kind, a.subject,
+                          at, &hist, err)))
         goto out;
     bool repeat = hist->len > 0;
     enum incident_stage stage;
@@ -452,6 +477,22 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     char detail[512];
     if (!inc && stage == INCIDENT_STAGE_NONE)
         goto done;
+    if (!inc && reopen) {
+        inc = reopen;
+        cur = reopen_stage;
+        if ((rc = store_q_get(st, sql_reopen, &q, err)))
+            goto out;
+        store_q_int(q, 1, inc);
+        store_q_text(q, 2, stage_state(stage > cur ? stage : cur));
+        store_q_int(q, 3, at);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+        g_snprintf(detail, sizeof detail, "reopened: new complaints within [incidents] "
+                   "reopen_window of the resolution; %s", why->str);
+        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "reopened", detail, err)))
+            goto out;
+        out->reopened = true;
+    }
     if (!inc) {
         /* Open one incident for the sender, with the complaints of the largest
          * window that brought it there. */
@@ -893,52 +934,5 @@ int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, voi
                 break;
     }
     g_array_free(ids, TRUE);
-    return rc;
-}
-
-int incident_act(struct store *st, int64_t id, const char *action, const char *by,
-                 const char *reason, int64_t now, struct ad_err *err)
-{
-    struct store_q *q;
-    int rc = store_q_get(st, sql_incident_get, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    if ((rc = store_q_step(q, err)) < 0)
-        return rc;
-    if (rc == 0)
-        return ad_err_set(err, AD_ERR_NOTFOUND, "incident %lld not found", (long long)id);
-    char *state = g_strdup(store_q_col_text(q, 5));
-    rc = 0;
-    bool closed = state && (!strcmp(state, "resolved") || !strcmp(state, "dismissed"));
-    if (!strcmp(action, "note")) {
-        if (!reason || !*reason)
-            rc = ad_err_set(err, AD_ERR_USAGE, "a note needs its text (--reason TEXT)");
-        else
-            rc = incident_audit(st, id, 0, by, "note", reason, err);
-    } else if (!strcmp(action, "resolve") || !strcmp(action, "dismiss")) {
-        bool dismiss = !strcmp(action, "dismiss");
-        if (closed)
-            rc = ad_err_set(err, AD_ERR_USAGE, "incident %lld is %s already: cannot %s it",
-                            (long long)id, state, action);
-        else if (dismiss && (!reason || !*reason))
-            rc = ad_err_set(err, AD_ERR_USAGE,
-                            "dismissing an incident needs a reason (--reason TEXT)");
-        else if ((rc = store_q_get(st, sql_incident_close, &q, err)) == 0) {
-            store_q_int(q, 1, id);
-            store_q_text(q, 2, dismiss ? "dismissed" : "resolved");
-            store_q_int(q, 3, now);
-            if ((rc = store_q_run(q, err)) == 0) {
-                char detail[600];
-                g_snprintf(detail, sizeof detail, "%s -> %s%s%s", state,
-                           dismiss ? "dismissed" : "resolved", reason ? ": " : "",
-                           reason ? reason : "");
-                rc = incident_audit(st, id, 0, by, action, detail, err);
-            }
-        }
-    } else {
-        rc = ad_err_set(err, AD_ERR_USAGE, "unknown incident action '%s'", action);
-    }
-    g_free(state);
     return rc;
 }

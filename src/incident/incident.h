@@ -35,8 +35,9 @@ struct incident_outcome {
     bool attributed;
     double score;
     int64_t incident_id;        /* 0 when no incident was opened or touched */
-    bool opened, escalated;
+    bool opened, escalated, reopened;
     enum incident_stage stage;
+    const char *subject_kind;   /* static; NULL when not attributed */
 };
 
 /* Processes stored report report_id (parsed as r, received at `at`, Unix seconds)
@@ -68,12 +69,6 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
  * "open" for every incident not resolved or dismissed, or an exact state. */
 int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, void *ctx),
                   void *ctx, struct ad_err *err);
-
-/* A person's action: "note" (any state), "resolve" or "dismiss" (closes; an
- * incident already closed is refused with a message). reason is required for
- * dismiss. */
-int incident_act(struct store *st, int64_t id, const char *action, const char *by,
-                 const char *reason, int64_t now, struct ad_err *err);
 
 /* The sums of one sender over every window at now, as a JSON array
  * [{"window":"1h","score":..,"complaints":..}] (new reference). */

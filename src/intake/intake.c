@@ -15,6 +15,8 @@
  */
 #include "intake.h"
 
+#include "act/lifecycle.h"
+#include "act/outbox.h"
 #include "incident/incident.h"
 #include "store/store_q.h"
 
@@ -165,6 +167,84 @@ static const char *report_status(const struct report *r, bool truncated)
     return r->kind == REPORT_UNKNOWN ? "unknown" : "parsed";
 }
 
+/* The first lines a customer wrote in a reply (quoted lines and the header
+ * block skipped), indented, for the team's mail. */
+static char *reply_excerpt(const char *text, size_t len)
+{
+    const char *b = NULL;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (text[i] == '\n' && (text[i + 1] == '\n' || (text[i + 1] == '\r' && i + 2 < len
+                                                        && text[i + 2] == '\n'))) {
+            b = text + i + 1;
+            break;
+        }
+    if (!b)
+        return g_strdup("");
+    size_t n = (size_t)(text + len - b);
+    char *body = g_strndup(b, n < 4096 ? n : 4096);
+    char **lines = g_strsplit(body, "\n", -1);
+    GString *g = g_string_new(NULL);
+    int taken = 0;
+    for (char **l = lines; *l && taken < 8; l++) {
+        char *t = g_strstrip(*l);
+        if (!*t || *t == '>' || g_str_has_prefix(t, "--") || g_str_has_prefix(t, "Content-"))
+            continue;
+        char *valid = g_utf8_make_valid(t, -1);
+        g_string_append_printf(g, "%s    > %s", taken ? "\n" : "", valid);
+        g_free(valid);
+        taken++;
+    }
+    g_strfreev(lines);
+    g_free(body);
+    return g_string_free(g, FALSE);
+}
+
+/* What the desk makes of a new report, under a savepoint: a customer reply goes
+ * to its incident; anything else is attributed, scored, filed into an incident,
+ * and may alert the team or lock at once. */
+static int desk(struct intake *in, int64_t id, const struct report *r, const struct msgbuf *m,
+                int64_t now, struct ad_err *err)
+{
+    int rc = store_exec(in->st, "SAVEPOINT desk", err);
+    if (rc)
+        return rc;
+    struct lifecycle lc = { in->cfg, in->st, in->log, now };
+    int64_t reply_to = 0;
+    if (r->kind == REPORT_UNKNOWN || r->kind == REPORT_ABUSE_TEXT)
+        rc = lifecycle_reply_match(&lc, r->subject, m->head, m->head_len, &reply_to, err);
+    if (rc == 0 && reply_to) {
+        char *ex = reply_excerpt(m->head, m->head_len);
+        rc = lifecycle_reply(&lc, reply_to, id, r->from, r->subject, ex, err);
+        g_free(ex);
+        if (rc == 0)
+            log_msg(in->log, LOG_LEVEL_INFO, "report %lld is a customer reply to incident %lld",
+                    (long long)id, (long long)reply_to);
+    } else if (rc == 0) {
+        struct incident_outcome io;
+        rc = incident_process(in->cfg, in->st, id, r, now, in->log, &io, err);
+        if (rc == 0)
+            rc = lifecycle_after_process(&lc, id, &io, err);
+    }
+    if (rc) {
+        store_exec(in->st, "ROLLBACK TO desk", NULL);
+        store_exec(in->st, "RELEASE desk", NULL);
+        return rc;
+    }
+    return store_exec(in->st, "RELEASE desk", err);
+}
+
+void intake_flush_outbox(struct intake *in)
+{
+    if (!in->st || store_in_transaction(in->st))
+        return;
+    struct ad_err err = { 0 };
+    struct outbox_stats stats;
+    if (outbox_flush(in->cfg, in->st, in->log, (int64_t)(g_get_real_time() / G_USEC_PER_SEC),
+                     &stats, &err) != 0)
+        log_msg(in->log, LOG_LEVEL_WARNING, "outbox: %s (left for abusedesk outbox --flush)",
+                err.msg);
+}
+
 /* Parses and stores one message whose bytes are durable at path. */
 static int process(struct intake *in, const char *path, const struct msgbuf *m,
                    const char *source, const char *keep_path, enum intake_outcome *outcome,
@@ -219,9 +299,8 @@ static int process(struct intake *in, const char *path, const struct msgbuf *m,
     rc = store_report_add(in->st, &sr, id, &dup, err);
     if (rc == 0 && !dup) {
         struct ad_err derr = { 0 };
-        struct incident_outcome io;
         int64_t now = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
-        int drc = incident_process(in->cfg, in->st, *id, r, now, in->log, &io, &derr);
+        int drc = desk(in, *id, r, m, now, &derr);
         if (drc == AD_ERR_BUSY) {
             rc = ad_err_set(err, drc, "%s", derr.msg);
         } else if (drc) {

@@ -47,6 +47,10 @@ int intake_fd(struct intake *in, int fd, const char *source, enum intake_outcome
  * message was stored, duplicate or quarantined, else the first error. */
 int intake_maildir(struct intake *in, const char *dir, struct ad_err *err);
 
+/* Delivers what the outbox has due (notifications, hooks) after the reports were
+ * committed; failures stay queued and are only logged. */
+void intake_flush_outbox(struct intake *in);
+
 /* Re-processes messages left in the spool by an interrupted run. */
 int intake_spool_recover(struct intake *in, struct ad_err *err);
 

@@ -1,0 +1,479 @@
+/*
+ * outbox.c: queued mails and hook jobs and their delivery (see outbox.h). Called
+ * by the lifecycle (queueing, inside its transaction) and by `abusedesk outbox
+ * --flush`, the CLI after an action, and the intake (delivery, outside any
+ * transaction). Mails are built with GMime. A transport failure is never an
+ * error of the flush: it is recorded on the item and retried.
+ */
+#include "outbox.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+#include "act/hookexec.h"
+#include "act/mailer.h"
+#include "act/template.h"
+#include "act/webhook.h"
+#include "incident/incident.h"
+#include "parse/parse.h"
+#include "store/store_q.h"
+
+static const char sql_mail_insert[] =
+    "INSERT INTO outbox (incident_id, kind, template, rcpt, subject, message_id, message,"
+    " created_at, next_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
+static const char sql_hook_insert[] =
+    "INSERT INTO hook_jobs (incident_id, kind, event, payload, idem_key, created_at, next_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (idem_key) DO NOTHING";
+static const char sql_mail_due[] =
+    "SELECT id FROM outbox WHERE sent_at IS NULL AND failed = 0 AND next_at <= $1"
+    " ORDER BY next_at, id LIMIT 100";
+static const char sql_mail_get[] =
+    "SELECT id, incident_id, rcpt, message, attempts, created_at, sent_at, failed, kind, template"
+    " FROM outbox WHERE id = $1";
+static const char sql_mail_claim[] =
+    "UPDATE outbox SET attempts = attempts + 1, next_at = $2 WHERE id = $1 AND sent_at IS NULL";
+static const char sql_mail_done[] = "UPDATE outbox SET sent_at = $2, last_error = NULL WHERE id = $1";
+static const char sql_mail_error[] =
+    "UPDATE outbox SET last_error = $2, failed = $3 WHERE id = $1";
+static const char sql_hook_due[] =
+    "SELECT id FROM hook_jobs WHERE done_at IS NULL AND failed = 0 AND next_at <= $1"
+    " ORDER BY next_at, id LIMIT 100";
+static const char sql_hook_get[] =
+    "SELECT id, incident_id, kind, event, payload, idem_key, attempts, created_at, done_at, failed"
+    " FROM hook_jobs WHERE id = $1";
+static const char sql_hook_claim[] =
+    "UPDATE hook_jobs SET attempts = attempts + 1, next_at = $2 WHERE id = $1 AND done_at IS NULL";
+static const char sql_hook_done[] = "UPDATE hook_jobs SET done_at = $2, last_error = NULL WHERE id = $1";
+static const char sql_hook_error[] = "UPDATE hook_jobs SET last_error = $2, failed = $3 WHERE id = $1";
+static const char sql_list_mails[] =
+    "SELECT id, incident_id, template, rcpt, subject, attempts, next_at, last_error, created_at,"
+    " sent_at, failed FROM outbox WHERE $1 = 1 OR (sent_at IS NULL AND failed = 0)"
+    " ORDER BY id DESC";
+static const char sql_list_hooks[] =
+    "SELECT id, incident_id, kind, event, idem_key, attempts, next_at, last_error, created_at,"
+    " done_at, failed FROM hook_jobs WHERE $1 = 1 OR (done_at IS NULL AND failed = 0)"
+    " ORDER BY id DESC";
+
+/* ---- queueing ------------------------------------------------------------ */
+
+static char *domain_of(const char *addr)
+{
+    const char *at = addr ? strrchr(addr, '@') : NULL;
+    return g_strdup(at && at[1] ? at + 1 : "localhost");
+}
+
+int outbox_mail(const struct config *cfg, struct store *st, int64_t incident_id, const char *kind,
+                const char *template_name, const char *lang, GHashTable *vars, const char *to,
+                const char *to_name, int64_t now, int64_t *outbox_id, struct ad_err *err)
+{
+    char *subject = NULL, *body = NULL;
+    int rc = template_render(cfg->templates_dir, lang, template_name, vars, &subject, &body, err);
+    if (rc)
+        return rc;
+    parse_init();
+    GMimeMessage *m = g_mime_message_new(TRUE);
+    g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, cfg->desk_name, cfg->notify_from);
+    g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, to_name, to);
+    g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_REPLY_TO, cfg->desk_name,
+                               *cfg->reply_to ? cfg->reply_to : cfg->notify_from);
+    g_mime_message_set_subject(m, subject, "utf-8");
+    GDateTime *dt = g_date_time_new_from_unix_utc(now);
+    g_mime_message_set_date(m, dt);
+    g_date_time_unref(dt);
+    char *dom = domain_of(cfg->notify_from);
+    char *mid = g_strdup_printf("abusedesk.%lld.%s.%08x%08x@%s", (long long)incident_id,
+                                template_name, g_random_int(), g_random_int(), dom);
+    g_mime_message_set_message_id(m, mid);
+    GMimeObject *mo = GMIME_OBJECT(m);
+    g_mime_object_set_header(mo, "Auto-Submitted", "auto-generated", NULL);
+    g_mime_object_set_header(mo, "X-Auto-Response-Suppress", "OOF, AutoReply", NULL);
+    g_mime_object_set_header(mo, "Precedence", "bulk", NULL);
+    char idbuf[32];
+    g_snprintf(idbuf, sizeof idbuf, "%lld", (long long)incident_id);
+    g_mime_object_set_header(mo, "X-Abusedesk-Incident", idbuf, NULL);
+    GMimeTextPart *tp = g_mime_text_part_new_with_subtype("plain");
+    g_mime_text_part_set_text(tp, body);
+    g_mime_text_part_set_charset(tp, "utf-8");
+    g_mime_part_set_content_encoding(GMIME_PART(tp), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+    g_mime_message_set_mime_part(m, GMIME_OBJECT(tp));
+    g_object_unref(tp);
+    char *text = g_mime_object_to_string(mo, NULL);
+    g_object_unref(m);
+
+    struct store_q *q;
+    if ((rc = store_q_get(st, sql_mail_insert, &q, err)) == 0) {
+        if (incident_id)
+            store_q_int(q, 1, incident_id);
+        store_q_text(q, 2, kind);
+        store_q_text(q, 3, template_name);
+        store_q_text(q, 4, to);
+        store_q_text(q, 5, subject);
+        store_q_text(q, 6, mid);
+        store_q_text(q, 7, text);
+        store_q_int(q, 8, now);
+        rc = store_q_run(q, err);
+        if (rc == 0 && outbox_id)
+            *outbox_id = store_last_id(st);
+    }
+    g_free(text);
+    g_free(mid);
+    g_free(dom);
+    g_free(subject);
+    g_free(body);
+    return rc;
+}
+
+static int hook_insert(struct store *st, int64_t incident_id, const char *kind, const char *event,
+                       const char *payload, const char *key, int64_t now, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_hook_insert, &q, err);
+    if (rc)
+        return rc;
+    if (incident_id)
+        store_q_int(q, 1, incident_id);
+    store_q_text(q, 2, kind);
+    store_q_text(q, 3, event);
+    store_q_text(q, 4, payload);
+    store_q_text(q, 5, key);
+    store_q_int(q, 6, now);
+    return store_q_run(q, err);
+}
+
+int outbox_webhook(const struct config *cfg, struct store *st, int64_t incident_id,
+                   const char *event, const char *key, json_t *payload, int64_t now,
+                   struct ad_err *err)
+{
+    if (!*cfg->webhook_url)
+        return 0;
+    char *body = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc = hook_insert(st, incident_id, "webhook", event, body, key, now, err);
+    free(body);
+    return rc;
+}
+
+int outbox_hooks(const struct config *cfg, struct store *st, int64_t incident_id,
+                 const char *event, int64_t lock_id, json_t *payload, int64_t now,
+                 struct ad_err *err)
+{
+    const char *cmd = !strcmp(event, "lock") ? cfg->lock_command : cfg->unlock_command;
+    int rc = 0;
+    char key[96];
+    if (*cmd) {
+        /* argv: the configured words, then account, customer, incident, reason.
+         * Split like a shell would, never run by one. */
+        char **words = NULL;
+        GError *ge = NULL;
+        if (!g_shell_parse_argv(cmd, NULL, &words, &ge)) {
+            rc = ad_err_set(err, AD_ERR_CONFIG, "[act] %s_command: %s", event, ge->message);
+            g_clear_error(&ge);
+            return rc;
+        }
+        json_t *argv = json_array();
+        for (char **w = words; *w; w++)
+            json_array_append_new(argv, json_string(*w));
+        g_strfreev(words);
+        const char *fields[] = { "subject", "customer_id", "incident_id", "reason" };
+        for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
+            json_t *v = json_object_get(payload, fields[i]);
+            if (json_is_integer(v)) {
+                char b[32];
+                g_snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
+                json_array_append_new(argv, json_string(b));
+            } else {
+                json_array_append_new(argv, json_string(json_is_string(v) ? json_string_value(v)
+                                                                           : ""));
+            }
+        }
+        char *p = json_dumps(argv, JSON_COMPACT);
+        json_decref(argv);
+        g_snprintf(key, sizeof key, "%s-%lld-exec", event, (long long)lock_id);
+        rc = hook_insert(st, incident_id, "exec", event, p, key, now, err);
+        free(p);
+        if (rc)
+            return rc;
+    }
+    g_snprintf(key, sizeof key, "%s-%lld-webhook", event, (long long)lock_id);
+    return outbox_webhook(cfg, st, incident_id, event, key, payload, now, err);
+}
+
+/* ---- delivery ------------------------------------------------------------ */
+
+static int64_t backoff(const struct config *cfg, int64_t attempts)
+{
+    int64_t wait = cfg->retry_min;
+    for (int64_t i = 1; i < attempts && wait < cfg->retry_max; i++)
+        wait *= 2;
+    return wait < cfg->retry_max ? wait : cfg->retry_max;
+}
+
+static int in_tx(struct store *st, const char *sql, int64_t id, int64_t v, const char *text,
+                 int flag, bool use_text, struct ad_err *err)
+{
+    int rc = store_begin(st, err);
+    if (rc)
+        return rc;
+    struct store_q *q;
+    if ((rc = store_q_get(st, sql, &q, err)) == 0) {
+        store_q_int(q, 1, id);
+        if (use_text) {
+            store_q_text(q, 2, text);
+            store_q_int(q, 3, flag);
+        } else {
+            store_q_int(q, 2, v);
+        }
+        rc = store_q_run(q, err);
+    }
+    if (rc == 0)
+        rc = store_commit(st, err);
+    if (rc)
+        store_rollback(st);
+    return rc;
+}
+
+static int audit_tx(struct store *st, int64_t incident_id, const char *action, const char *detail,
+                    struct ad_err *err)
+{
+    int rc = store_begin(st, err);
+    if (rc)
+        return rc;
+    rc = incident_audit(st, incident_id, 0, "abusedesk", action, detail, err);
+    if (rc == 0)
+        rc = store_commit(st, err);
+    if (rc)
+        store_rollback(st);
+    return rc;
+}
+
+static GArray *due_ids(struct store *st, const char *sql, int64_t now, int *rc, struct ad_err *err)
+{
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    struct store_q *q;
+    *rc = store_q_get(st, sql, &q, err);
+    if (*rc)
+        return ids;
+    store_q_int(q, 1, now);
+    while ((*rc = store_q_step(q, err)) == 1) {
+        int64_t id = store_q_col_int(q, 0);
+        g_array_append_val(ids, id);
+    }
+    return ids;
+}
+
+static int flush_mail(const struct config *cfg, struct store *st, const struct logger *log,
+                      int64_t id, int64_t now, struct outbox_stats *stats, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_mail_get, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    if ((rc = store_q_step(q, err)) <= 0)
+        return rc;
+    int64_t incident = store_q_col_int(q, 1);
+    char *rcpt = g_strdup(store_q_col_text(q, 2));
+    char *msg = g_strdup(store_q_col_text(q, 3));
+    int64_t attempts = store_q_col_int(q, 4) + 1;
+    int64_t created = store_q_col_int(q, 5);
+    char *what = g_strdup_printf("%s mail (%s)", store_q_col_text(q, 8), store_q_col_text(q, 9));
+    rc = 0;
+    /* Claim: counted and pushed back before the attempt, so a kill here retries. */
+    if ((rc = in_tx(st, sql_mail_claim, id, now + backoff(cfg, attempts), NULL, 0, false, err)))
+        goto out;
+    struct mailer_cfg mc = { cfg->smarthost, cfg->smtp_username, cfg->smtp_password,
+                             cfg->require_tls, cfg->verify_tls, (long)cfg->hook_timeout * 1000 };
+    struct ad_err serr = { 0 };
+    int src = mailer_send(&mc, cfg->notify_from, rcpt, msg, strlen(msg), &serr);
+    if (src == 0) {
+        if ((rc = in_tx(st, sql_mail_done, id, now, NULL, 0, false, err)))
+            goto out;
+        stats->mails_sent++;
+        log_msg(log, LOG_LEVEL_INFO, "outbox: mail %lld (%s) sent to %s", (long long)id, what,
+                rcpt);
+        char d[512];
+        g_snprintf(d, sizeof d, "%s to %s sent (outbox %lld)", what, rcpt, (long long)id);
+        if (incident)
+            rc = audit_tx(st, incident, "mail-sent", d, err);
+        goto out;
+    }
+    bool give_up = src != AD_ERR_BUSY || now - created >= cfg->give_up_after;
+    if ((rc = in_tx(st, sql_mail_error, id, 0, serr.msg, give_up ? 1 : 0, true, err)))
+        goto out;
+    log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
+            "outbox: mail %lld to %s %s: %s", (long long)id, rcpt,
+            give_up ? "failed for good" : "will be retried", serr.msg);
+    if (give_up) {
+        stats->mails_failed++;
+        char d[600];
+        g_snprintf(d, sizeof d, "%s to %s failed, not retried: %s", what, rcpt, serr.msg);
+        if (incident)
+            rc = audit_tx(st, incident, "mail-failed", d, err);
+    } else {
+        stats->mails_retry++;
+    }
+out:
+    g_free(what);
+    g_free(rcpt);
+    g_free(msg);
+    return rc;
+}
+
+static int run_hook(const struct config *cfg, const char *kind, const char *event,
+                    const char *payload, const char *key, struct ad_err *e)
+{
+    if (!strcmp(kind, "exec")) {
+        json_t *argv = json_loads(payload, 0, NULL);
+        if (!json_is_array(argv) || json_array_size(argv) == 0) {
+            json_decref(argv);
+            return ad_err_set(e, AD_ERR_PARSE, "bad exec hook payload");
+        }
+        size_t n = json_array_size(argv);
+        char **v = g_new0(char *, n + 1);
+        for (size_t i = 0; i < n; i++)
+            v[i] = g_strdup(json_string_value(json_array_get(argv, i)));
+        int rc = hookexec_run(v, (long)cfg->hook_timeout * 1000, e);
+        g_strfreev(v);
+        json_decref(argv);
+        return rc;
+    }
+    struct webhook_cfg wc = { cfg->webhook_url, cfg->webhook_secret, (long)cfg->hook_timeout * 1000 };
+    if (!*wc.url)
+        return ad_err_set(e, AD_ERR_PARSE, "[act] webhook_url is empty now");
+    return webhook_post(&wc, event, key, payload, e);
+}
+
+static int flush_hook(const struct config *cfg, struct store *st, const struct logger *log,
+                      int64_t id, int64_t now, struct outbox_stats *stats, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_hook_get, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    if ((rc = store_q_step(q, err)) <= 0)
+        return rc;
+    int64_t incident = store_q_col_int(q, 1);
+    char *kind = g_strdup(store_q_col_text(q, 2));
+    char *event = g_strdup(store_q_col_text(q, 3));
+    char *payload = g_strdup(store_q_col_text(q, 4));
+    char *key = g_strdup(store_q_col_text(q, 5));
+    int64_t attempts = store_q_col_int(q, 6) + 1;
+    int64_t created = store_q_col_int(q, 7);
+    rc = 0;
+    if ((rc = in_tx(st, sql_hook_claim, id, now + backoff(cfg, attempts), NULL, 0, false, err)))
+        goto out;
+    struct ad_err herr = { 0 };
+    int hrc = run_hook(cfg, kind, event, payload, key, &herr);
+    char d[700];
+    if (hrc == 0) {
+        if ((rc = in_tx(st, sql_hook_done, id, now, NULL, 0, false, err)))
+            goto out;
+        stats->hooks_done++;
+        log_msg(log, LOG_LEVEL_INFO, "outbox: %s hook %s (%s) done", kind, event, key);
+        g_snprintf(d, sizeof d, "%s %s hook done (%s)%s%s", event, kind, key,
+                   herr.msg[0] ? ": " : "", herr.msg);
+        if (incident)
+            rc = audit_tx(st, incident, "hook-done", d, err);
+        goto out;
+    }
+    bool give_up = hrc != AD_ERR_BUSY || now - created >= cfg->give_up_after;
+    if ((rc = in_tx(st, sql_hook_error, id, 0, herr.msg, give_up ? 1 : 0, true, err)))
+        goto out;
+    log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "outbox: %s hook %s (%s) %s: %s",
+            kind, event, key, give_up ? "failed for good" : "will be retried", herr.msg);
+    g_snprintf(d, sizeof d, "%s %s hook (%s) %s: %s", event, kind, key,
+               give_up ? "failed, not retried" : "failed, retry pending", herr.msg);
+    if (give_up)
+        stats->hooks_failed++;
+    else
+        stats->hooks_retry++;
+    if (incident && (give_up || attempts == 1))
+        rc = audit_tx(st, incident, give_up ? "hook-failed" : "hook-pending", d, err);
+out:
+    g_free(kind);
+    g_free(event);
+    g_free(payload);
+    g_free(key);
+    return rc;
+}
+
+int outbox_flush(const struct config *cfg, struct store *st, const struct logger *log, int64_t now,
+                 struct outbox_stats *stats, struct ad_err *err)
+{
+    struct outbox_stats dummy;
+    if (!stats)
+        stats = &dummy;
+    memset(stats, 0, sizeof *stats);
+    int rc = 0;
+    /* Hooks first: the lock takes effect at the provider before the customer
+     * reads about it. */
+    GArray *ids = due_ids(st, sql_hook_due, now, &rc, err);
+    for (guint i = 0; rc == 0 && i < ids->len; i++)
+        rc = flush_hook(cfg, st, log, g_array_index(ids, int64_t, i), now, stats, err);
+    g_array_free(ids, TRUE);
+    if (rc < 0)
+        return rc;
+    ids = due_ids(st, sql_mail_due, now, &rc, err);
+    for (guint i = 0; rc == 0 && i < ids->len; i++)
+        rc = flush_mail(cfg, st, log, g_array_index(ids, int64_t, i), now, stats, err);
+    g_array_free(ids, TRUE);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- listing ------------------------------------------------------------- */
+
+static json_t *jt(int64_t t)
+{
+    char b[32];
+    return t > 0 ? json_string(incident_iso(t, b)) : json_null();
+}
+
+int outbox_each(struct store *st, bool all, int (*fn)(json_t *item, void *ctx), void *ctx,
+                struct ad_err *err)
+{
+    GPtrArray *items = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+    struct store_q *q;
+    int rc = store_q_get(st, sql_list_hooks, &q, err);
+    if (rc == 0) {
+        store_q_int(q, 1, all ? 1 : 0);
+        while ((rc = store_q_step(q, err)) == 1) {
+            bool done = !store_q_col_null(q, 9), failed = store_q_col_int(q, 10) != 0;
+            char what[200];
+            g_snprintf(what, sizeof what, "%s %s (%s)", store_q_col_text(q, 3),
+                       store_q_col_text(q, 2), store_q_col_text(q, 4));
+            g_ptr_array_add(items, json_pack("{s:s, s:I, s:o, s:s, s:n, s:s, s:I, s:o, s:o, s:o, s:o}",
+                                             "type", "hook", "id", (json_int_t)store_q_col_int(q, 0),
+                                             "incident_id", store_q_col_null(q, 1) ? json_null() : json_integer(store_q_col_int(q, 1)),
+                                             "what", what, "to", "state",
+                                             done ? "done" : failed ? "failed" : "pending",
+                                             "attempts", (json_int_t)store_q_col_int(q, 5),
+                                             "next_at", done || failed ? json_null() : jt(store_q_col_int(q, 6)),
+                                             "last_error", store_q_col_text(q, 7) ? json_string(store_q_col_text(q, 7)) : json_null(),
+                                             "created_at", jt(store_q_col_int(q, 8)),
+                                             "done_at", done ? jt(store_q_col_int(q, 9)) : json_null()));
+        }
+    }
+    if (rc == 0 && (rc = store_q_get(st, sql_list_mails, &q, err)) == 0) {
+        store_q_int(q, 1, all ? 1 : 0);
+        while ((rc = store_q_step(q, err)) == 1) {
+            bool sent = !store_q_col_null(q, 9), failed = store_q_col_int(q, 10) != 0;
+            char what[400];
+            g_snprintf(what, sizeof what, "%s: %s", store_q_col_text(q, 2), store_q_col_text(q, 4));
+            g_ptr_array_add(items, json_pack("{s:s, s:I, s:o, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o}",
+                                             "type", "mail", "id", (json_int_t)store_q_col_int(q, 0),
+                                             "incident_id", store_q_col_null(q, 1) ? json_null() : json_integer(store_q_col_int(q, 1)),
+                                             "what", what, "to", store_q_col_text(q, 3), "state",
+                                             sent ? "sent" : failed ? "failed" : "pending",
+                                             "attempts", (json_int_t)store_q_col_int(q, 5),
+                                             "next_at", sent || failed ? json_null() : jt(store_q_col_int(q, 6)),
+                                             "last_error", store_q_col_text(q, 7) ? json_string(store_q_col_text(q, 7)) : json_null(),
+                                             "created_at", jt(store_q_col_int(q, 8)),
+                                             "done_at", sent ? jt(store_q_col_int(q, 9)) : json_null()));
+        }
+    }
+    for (guint i = 0; rc == 0 && i < items->len; i++)
+        if (fn(g_ptr_array_index(items, i), ctx))
+            break;
+    g_ptr_array_free(items, TRUE);
+    return rc < 0 ? rc : 0;
+}
