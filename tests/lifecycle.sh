@@ -158,6 +158,9 @@ check "customer mail: nothing to the locked mailbox" "$(mails_to alice@customer.
 m=$(decoded "$f")
 has "customer mail: ticket in the subject" "$m" "^Subject: \[abusedesk #$id\]"
 has "customer mail: German" "$m" "gesperrt"
+has "customer mail: UTF-8 umlauts intact" "$m" "Geräte"
+has "customer mail: charset utf-8, quoted-printable" "$(body_of "$f" | tr -d '\r')" 'charset=utf-8'
+has "customer mail: names the customer" "$m" "Bäckerei Müller"
 has "customer mail: Reply-To the desk" "$m" "^Reply-To: .*abuse@hoster.example"
 has "customer mail: auto-generated" "$m" "^Auto-Submitted: auto-generated"
 has "customer mail: names the mailbox" "$m" "alice@customer.example"

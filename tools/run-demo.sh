@@ -9,7 +9,19 @@ bin="$top/build/abusedesk"
 var="$top/var"
 corpus="$top/../shared/corpus"
 mkdir -p "$var"
-sed "s#/var/lib/abusedesk#$var#g" "$top/etc/abusedesk.conf" > "$var/abusedesk.conf"
+# A local smarthost for the notifications: Postfix's smtp-sink, dumping every
+# mail it receives into var/mail (make deps installs postfix).
+. "$top/tests/lib/smtp_sink.sh"
+rm -rf "$var/mail"
+if smtp_sink_start "$var/mail" 2>/dev/null; then
+  trap smtp_sink_stop EXIT
+  smarthost="smtp://127.0.0.1:$SMTP_SINK_PORT"
+else
+  smarthost="smtp://127.0.0.1:25"
+fi
+sed -e "s#/var/lib/abusedesk#$var#g" -e "s#^templates_dir = .*#templates_dir = $top/etc/templates#" \
+    -e "s#^smarthost = .*#smarthost = $smarthost#" \
+    "$top/etc/abusedesk.conf" > "$var/abusedesk.conf"
 conf="$var/abusedesk.conf"
 
 echo "== abusedesk: configuration $conf (the example config, paths under ./var)"
@@ -96,6 +108,32 @@ if [ -n "$first" ] && [ "$first" != None ]; then
   echo "== how one complaint was attributed and scored (abusedesk explain $rep)"
   "$bin" -c "$conf" explain "$rep"
 fi
+echo
+echo "== what went out (abusedesk outbox --all): notifications to the customers' contact"
+echo "   addresses and alerts to the abuse team, through the smarthost $smarthost"
+"$bin" -c "$conf" outbox --all
+first_mail=$(grep -l "^X-Rcpt-Args: <hans.mueller@mueller-privat.example>" "$var"/mail/msg.* 2>/dev/null | head -1)
+if [ -n "$first_mail" ]; then
+  echo
+  echo "== the notification the bakery received (as delivered to the smarthost, decoded)"
+  python3 - "$first_mail" <<'PY'
+import email, sys
+from email import policy
+raw = open(sys.argv[1], "rb").read().split(b"\n")
+n = 0
+for i, l in enumerate(raw):  # skip smtp-sink's own lines
+    if l.startswith(b"\t"):
+        n += 1
+        if n == 2:
+            raw = raw[i + 1:]
+            break
+m = email.message_from_bytes(b"\n".join(raw), policy=policy.default)
+for h in ("From", "To", "Reply-To", "Subject", "Auto-Submitted"):
+    print("%s: %s" % (h, m[h]))
+print()
+print(m.get_body(("plain",)).get_content())
+PY
+fi
 joe=$(sqlite3 "$var/abusedesk.db" "SELECT report_id FROM attributions WHERE reason LIKE '%forged%' AND evidence LIKE '%joe job%' ORDER BY report_id DESC LIMIT 1")
 if [ -n "$joe" ]; then
   echo
@@ -121,4 +159,5 @@ echo
 echo "Database: $var/abusedesk.db   (sqlite3 $var/abusedesk.db)"
 echo "Look at one report:  $bin -c $conf report show 1"
 echo "The incident queue:  $bin -c $conf incidents     (incident show ID, explain REPORT_ID)"
+echo "Lifecycle:           $bin -c $conf incident unlock ID | account password-changed ACCOUNT | outbox"
 echo "Parse any mail:      $bin parse FILE.eml"

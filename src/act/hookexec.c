@@ -1,20 +1,21 @@
 /*
  * hookexec.c: runs the provider's lock and unlock commands for the incident
  * actions without a shell. argv[0] is looked up by hand in the fixed PATH below
- * (the caller's environment is not used), then fork + execve with exactly
- * PATH and LANG=C.UTF-8 as the environment, standard input from /dev/null,
- * standard output and error into one pipe, every other descriptor closed, the
- * signal mask and ignored signals reset, and the child in its own process group
- * so that a timeout can kill what it started too. The parent polls the pipe
- * until the child exits or timeout_ms passes; then the group gets SIGTERM and,
- * HOOKEXEC_GRACE_MS later, SIGKILL. The child is always reaped (no zombie), but
- * a grandchild that detached and keeps running after a normal exit is left
- * alone. The first HOOKEXEC_OUT_MAX bytes of output are kept; what fits of
- * them goes into err->msg (escaped, valid UTF-8) after the exit status, also on
- * success (err->code 0) so that the caller can log it. Failures: AD_ERR_BUSY
- * (non-zero exit, signal, timeout, cannot start), AD_ERR_USAGE for an empty
- * argv. Nothing returned is allocated. Needs SIGCHLD not set to SIG_IGN by the
- * process, or the exit status is lost (reported as AD_ERR_BUSY).
+ * (the caller's environment is not used), then fork + execve with exactly PATH and
+ * LANG=C.UTF-8 as the environment, standard input from /dev/null, standard output
+ * and error into one pipe, every other descriptor closed, all signals at their
+ * default action and unblocked (they are blocked across the fork so that none of
+ * our handlers runs in the child), and the child in its own process group so that
+ * a timeout can kill what it started too. The parent polls the pipe until the
+ * child exits or timeout_ms passes (<= 0 means HOOKEXEC_DEFAULT_MS); then the
+ * group gets SIGTERM and, HOOKEXEC_GRACE_MS later, SIGKILL. The child is always
+ * reaped (no zombie), but a grandchild that detached and keeps running after a
+ * normal exit is left alone. The first HOOKEXEC_OUT_MAX bytes of output are kept;
+ * what fits of them goes into err->msg (escaped, valid UTF-8) after the exit
+ * status, also on success (err->code 0) so that the caller can log it. Failures:
+ * AD_ERR_BUSY (non-zero exit, signal, timeout, cannot start), AD_ERR_USAGE for an
+ * empty argv. Nothing returned is allocated. The process must not set SIGCHLD to
+ * SIG_IGN, or the exit status is lost (reported as AD_ERR_BUSY).
  */
 #include "act/hookexec.h"
 

@@ -1,22 +1,23 @@
 /*
  * mailer.c: hands one finished RFC 5322 message to the smarthost with libcurl's
  * SMTP client, one connection per message; called by the outbox for every
- * notification. Line ends are normalised to CRLF here (bare LF and bare CR
- * become CRLF, an existing CRLF is kept as it is) because libcurl's own
- * CURLOPT_CRLF turns every LF into CRLF and would double the CR of a message
- * that already has CRLF line ends; libcurl then does the dot stuffing and sends
- * the final "." line. A failure is classified by the last SMTP reply code: 5xx
- * is permanent (AD_ERR_PARSE), 4xx and every failure without a reply
- * (connection refused, timeout, STARTTLS not offered while required, TLS
- * handshake) are temporary (AD_ERR_BUSY), and so is a refused AUTH even with
- * 535: the credentials are our configuration and will be fixed, the message is
- * fine. An envelope address with control characters or angle brackets is
- * AD_ERR_PARSE without a connection. err->msg then holds the server's last
- * reply line, the reply code and libcurl's error text. Nothing returned is
- * allocated. curl_global_init() runs once, on the first call, from a static
- * flag: that first call must not race with another thread starting libcurl
- * (abusedesk sends from one thread), which is also why this file may keep a
- * process-wide flag despite the no-globals rule: libcurl's state is global.
+ * notification. Line ends are normalised to CRLF here (bare LF and bare CR become
+ * CRLF, an existing CRLF is kept as it is) because libcurl's own CURLOPT_CRLF
+ * turns every LF into CRLF and would double the CR of a message that already has
+ * CRLF line ends; libcurl then does the dot stuffing (it only sees a dot after a
+ * CRLF, another reason to convert first) and sends the final "." line.
+ * A failure is classified by the last SMTP reply code: 5xx is permanent
+ * (AD_ERR_PARSE), 4xx and every failure without a reply (connection refused,
+ * timeout, STARTTLS not offered while required, TLS handshake) are temporary
+ * (AD_ERR_BUSY), and so is a refused AUTH even with 535: the credentials are our
+ * configuration and will be fixed, the message is fine. An envelope address with
+ * control characters or angle brackets is AD_ERR_PARSE without a connection.
+ * err->msg then holds the server's last reply line, the reply code and libcurl's
+ * error text. A timeout_ms <= 0 means 60 s. Nothing returned is allocated.
+ * curl_global_init() runs once, on the first call, from a static flag: that first
+ * call must not race with another thread starting libcurl (abusedesk sends from
+ * one thread), which is also why this file may keep a process-wide flag despite
+ * the no-globals rule: libcurl's state is global.
  */
 #include "act/mailer.h"
 
@@ -183,7 +184,8 @@ int mailer_send(const struct mailer_cfg *c, const char *from, const char *rcpt, 
     curl_easy_setopt(h, CURLOPT_READFUNCTION, mailer_read);
     curl_easy_setopt(h, CURLOPT_READDATA, &src);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)src.len);
-    curl_easy_setopt(h, CURLOPT_USE_SSL, c->require_tls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
+    curl_easy_setopt(h, CURLOPT_USE_SSL,
+                     c->require_tls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
     if (auth) {

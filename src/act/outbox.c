@@ -91,9 +91,15 @@ int outbox_mail(const struct config *cfg, struct store *st, int64_t incident_id,
     char idbuf[32];
     g_snprintf(idbuf, sizeof idbuf, "%lld", (long long)incident_id);
     g_mime_object_set_header(mo, "X-Abusedesk-Incident", idbuf, NULL);
+    /* UTF-8 as the template wrote it (g_mime_text_part_set_text() would pick a
+     * "best" legacy charset), quoted-printable on the wire. */
     GMimeTextPart *tp = g_mime_text_part_new_with_subtype("plain");
-    g_mime_text_part_set_text(tp, body);
     g_mime_text_part_set_charset(tp, "utf-8");
+    GMimeStream *ms = g_mime_stream_mem_new_with_buffer(body, strlen(body));
+    GMimeDataWrapper *dw = g_mime_data_wrapper_new_with_stream(ms, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_mime_part_set_content(GMIME_PART(tp), dw);
+    g_object_unref(dw);
+    g_object_unref(ms);
     g_mime_part_set_content_encoding(GMIME_PART(tp), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
     g_mime_message_set_mime_part(m, GMIME_OBJECT(tp));
     g_object_unref(tp);

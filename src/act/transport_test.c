@@ -455,12 +455,14 @@ static const struct wire_row wire_rows[] = {
       "Subject: t\r\n\r\nline\r\n..dot\r\n.\r\n" },
     { "CRLF kept, not doubled", "Subject: t\r\n\r\nline\r\n.dot\r\n",
       "Subject: t\r\n\r\nline\r\n..dot\r\n.\r\n" },
-    { "mixed line ends", "Subject: t\r\n\nline\nend\r\n", "Subject: t\r\n\r\nline\r\nend\r\n.\r\n" },
+    { "mixed line ends", "Subject: t\r\n\nline\nend\r\n",
+      "Subject: t\r\n\r\nline\r\nend\r\n.\r\n" },
     { "lone CR", "Subject: t\r\rx\n", "Subject: t\r\n\r\nx\r\n.\r\n" },
     { "no final line end", "Subject: t\n\nend", "Subject: t\r\n\r\nend\r\n.\r\n" },
     { "LF.LF cannot end the data", "Subject: t\n\na\n.\nb\n",
       "Subject: t\r\n\r\na\r\n..\r\nb\r\n.\r\n" },
-    { "UTF-8 bytes unchanged", "Subject: t\n\nGrüße ☃\n", "Subject: t\r\n\r\nGrüße ☃\r\n.\r\n" },
+    { "UTF-8 bytes unchanged", "Subject: t\n\nGrüße ☃\n",
+      "Subject: t\r\n\r\nGrüße ☃\r\n.\r\n" },
 };
 
 static void test_mailer_wire(void **state)

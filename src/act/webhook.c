@@ -6,8 +6,10 @@
  * timeout, 408, 429 and 5xx are AD_ERR_BUSY; any other answer (3xx: redirects
  * are not followed, other 4xx) is AD_ERR_PARSE, and so is an event name or key
  * that cannot go into a header line. err->msg names the URL, the status and the
- * first bytes of the answer or libcurl's error text. Nothing returned by
- * webhook_post() is allocated; webhook_signature() returns a g_malloc'd string.
+ * first bytes of the answer or libcurl's error text. A timeout_ms <= 0 means
+ * 30 s. Nothing returned by webhook_post() is allocated; webhook_signature()
+ * returns a g_malloc'd string (a NULL secret counts as ""; NULL only when
+ * libsodium cannot start).
  * curl_global_init() runs once, on the first call, from a static flag: that
  * first call must not race with another thread starting libcurl (abusedesk
  * posts from one thread). sodium_init() is itself thread-safe and idempotent.
@@ -169,7 +171,8 @@ int webhook_post(const struct webhook_cfg *c, const char *event, const char *key
 
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
-        rc = ad_err_set(err, AD_ERR_BUSY, "%s: %s", c->url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
+        rc = ad_err_set(err, AD_ERR_BUSY, "%s: %s", c->url,
+                        ebuf[0] ? ebuf : curl_easy_strerror(cc));
         goto out;
     }
     long status = 0;

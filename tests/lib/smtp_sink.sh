@@ -36,7 +36,8 @@
 # (the argument may carry ESMTP parameters after the >, e.g. NOTIFY=...).
 
 smtp_sink_free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 smtp_sink_start() {
