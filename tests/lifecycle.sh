@@ -27,7 +27,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap "smtp_sink_stop; kill \$whpid" EXIT
 
 check() { # name got want
   if [ "$2" != "$3" ]; then
