@@ -2,14 +2,15 @@
 # fuzz/run.sh BUILD_DIR: runs each libFuzzer target for FUZZ_SECONDS (default 60),
 # after replaying its seed corpus: shared/corpus mails plus tests/malformed for the
 # parser, fuzz/seeds/config and etc/*.conf for the config reader, fuzz/seeds/csv and
-# etc/*.csv for the customer directory import. New inputs go to
+# etc/*.csv for the customer directory import, fuzz/seeds/policy for the policy
+# protocol parser. New inputs go to
 # a scratch corpus under BUILD_DIR; crashes are written there and fail the run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-fuzz}
 secs=${FUZZ_SECONDS:-60}
 work="$build/fuzz-work"
-mkdir -p "$work/parse" "$work/config" "$work/csv" "$work/artifacts"
+mkdir -p "$work/parse" "$work/config" "$work/csv" "$work/policy" "$work/artifacts"
 
 seeds_parse="$work/seeds-parse"
 mkdir -p "$seeds_parse"
@@ -23,6 +24,9 @@ cp "$here"/fuzz/seeds/config/* "$here"/etc/*.conf "$seeds_config"/ 2>/dev/null |
 seeds_csv="$work/seeds-csv"
 mkdir -p "$seeds_csv"
 cp "$here"/fuzz/seeds/csv/* "$here"/etc/*.csv "$seeds_csv"/ 2>/dev/null || true
+seeds_policy="$work/seeds-policy"
+mkdir -p "$seeds_policy"
+cp "$here"/fuzz/seeds/policy/* "$seeds_policy"/ 2>/dev/null || true
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -43,4 +47,5 @@ run() {
 run fuzz_parse "$work/parse" "$seeds_parse"
 run fuzz_config "$work/config" "$seeds_config"
 run fuzz_csv "$work/csv" "$seeds_csv"
+run fuzz_policy "$work/policy" "$seeds_policy"
 exit $status

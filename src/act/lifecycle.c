@@ -905,6 +905,90 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
     return rc;
 }
 
+static const char sql_policy_open_find[] =
+    "SELECT id, stage FROM incidents WHERE subject_kind = 'account' AND subject = $1"
+    " AND state NOT IN ('resolved', 'dismissed') ORDER BY id DESC LIMIT 1";
+static const char sql_policy_insert[] =
+    "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
+    " initial_score, score, complaints, repeat_offender, first_seen, last_seen, opened_at,"
+    " updated_at) VALUES ('account', $1, $2, $1, $3, $4, 0, 0, 0, 0, $5, $5, $5, $5)";
+static const char sql_policy_stage[] =
+    "UPDATE incidents SET stage = $2, state = CASE WHEN state = 'open' THEN 'alerted' ELSE state"
+    " END, updated_at = $3 WHERE id = $1";
+
+int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incident_stage stage,
+                           const char *reason, bool lock, int64_t *incident_id,
+                           struct ad_err *err)
+{
+    char *acct = g_ascii_strdown(account, -1);
+    char *cust = NULL;
+    struct store_q *q;
+    int64_t id = 0;
+    bool opened = false;
+    const char *sname = incident_stage_name(stage);
+    int rc = directory_account_customer(lc->st, acct, &cust, err);
+    if (rc < 0)
+        goto out;
+    if ((rc = store_q_get(lc->st, sql_policy_open_find, &q, err)))
+        goto out;
+    store_q_text(q, 1, acct);
+    if ((rc = store_q_step(q, err)) < 0)
+        goto out;
+    char *cur = rc == 1 ? g_strdup(store_q_col_text(q, 1)) : NULL;
+    if (rc == 1)
+        id = store_q_col_int(q, 0);
+    rc = 0;
+    if (!id) {
+        if ((rc = store_q_get(lc->st, sql_policy_insert, &q, err)) == 0) {
+            store_q_text(q, 1, acct);
+            store_q_text(q, 2, cust);
+            store_q_text(q, 3, stage >= INCIDENT_STAGE_ALERT ? "alerted" : "open");
+            store_q_text(q, 4, sname);
+            store_q_int(q, 5, lc->now);
+            rc = store_q_run(q, err);
+            id = store_last_id(lc->st);
+            opened = true;
+        }
+    } else if (!cur || (strcmp(cur, "lock") && (stage == INCIDENT_STAGE_LOCK || !strcmp(cur, "observe")))) {
+        if ((rc = store_q_get(lc->st, sql_policy_stage, &q, err)) == 0) {
+            store_q_int(q, 1, id);
+            store_q_text(q, 2, sname);
+            store_q_int(q, 3, lc->now);
+            rc = store_q_run(q, err);
+        }
+    }
+    g_free(cur);
+    if (rc)
+        goto out;
+    if ((rc = audit(lc, id, "abusedesk policy", opened ? "opened" : "policy", err,
+                    "%s%s (stage %s)", opened ? "opened by the policy server: " : "", reason,
+                    sname)))
+        goto out;
+    const char *action = "alert from the policy server";
+    if (lock) {
+        struct ad_err lerr = { 0 };
+        int lrc = lifecycle_lock(lc, id, "abusedesk policy", reason, true, &lerr);
+        if (lrc == AD_ERR_USAGE)
+            rc = audit(lc, id, "abusedesk policy", "lock-skipped", err, "%s", lerr.msg);
+        else if (lrc) {
+            *err = lerr;
+            rc = lrc;
+        } else {
+            action = "locked at once by the policy server and the customer notified";
+        }
+        if (rc)
+            goto out;
+    }
+    struct ad_err aerr = { 0 };
+    rc = skip_or_fail(lc, id, alert_team(lc, id, "team_alert", action, NULL, &aerr), &aerr, err);
+out:
+    if (incident_id)
+        *incident_id = id;
+    g_free(cust);
+    g_free(acct);
+    return rc;
+}
+
 int lifecycle_is_locked(struct store *st, const char *subject, int64_t *incident_id,
                         struct ad_err *err)
 {

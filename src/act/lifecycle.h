@@ -94,6 +94,15 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
 int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
                             const struct incident_outcome *o, struct ad_err *err);
 
+/* The policy server's findings about an authenticated account (outbound volume
+ * over the hard limit, an anomaly, logins from many networks): opens an
+ * incident for the account at stage (or raises the stage of its open one),
+ * audits reason, alerts the team, and with lock locks at once and notifies the
+ * customer. *incident_id gets the incident. */
+int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incident_stage stage,
+                           const char *reason, bool lock, int64_t *incident_id,
+                           struct ad_err *err);
+
 /* True when the account or sender has an active lock; *ticket gets the incident
  * id of the lock (0 when none). For the enforcement points. */
 int lifecycle_is_locked(struct store *st, const char *subject, int64_t *incident_id,

@@ -25,6 +25,7 @@
 struct cli {
     struct config cfg;
     const char *config_path;    /* -c, or the default */
+    const char *db_override;    /* --db, or NULL */
     struct logger log;          /* from [log]; subcommands may raise the minimum */
 };
 
@@ -41,6 +42,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv);
 int cmd_process(struct cli *cli, int argc, char **argv);
 int cmd_outbox(struct cli *cli, int argc, char **argv);
 int cmd_account(struct cli *cli, int argc, char **argv);
+int cmd_serve(struct cli *cli, int argc, char **argv);
 
 /* Reads at most max bytes of path ("-" = stdin) into a g_malloc'd NUL-terminated
  * buffer; *truncated tells whether more followed. NULL and err on failure. */

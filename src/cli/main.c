@@ -19,6 +19,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    { "serve", cmd_serve, "run the daemon: Postfix policy server and outbox delivery" },
     { "ingest", cmd_ingest, "store one report from stdin (MTA pipe) or every mail of a Maildir" },
     { "parse", cmd_parse, "parse mail files and print one JSON object per file" },
     { "reports", cmd_reports, "list stored reports" },
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
             return EXIT_CONFIG;
         }
     }
+    cli.db_override = db;
     if (db) {
         g_free(cli.cfg.db_path);
         cli.cfg.db_path = g_strdup(db);

@@ -165,6 +165,59 @@ static const struct ckey schema[] = {
       "language of the mails to the abuse team", 0 },
     { "notify", "ticket_prefix", CT_STRING, OFF(ticket_prefix), "abusedesk", 0, 0, NULL,
       "ticket reference in subjects: [PREFIX #123]; replies are matched by it", 0 },
+    { "policy", "listen", CT_LIST, OFF(policy_listen), "inet:127.0.0.1:10040", 0, 0, NULL,
+      "where `abusedesk serve` answers Postfix policy requests: inet:HOST:PORT and/or "
+      "unix:PATH (a list); changing it needs a restart", 0 },
+    { "policy", "user", CT_STRING, OFF(policy_user), "abusedesk", 0, 0, NULL,
+      "run as this user after binding (when started as root; empty: stay)", 0 },
+    { "policy", "max_connections", CT_INT, OFF(policy_max_connections), "1000", 1, 100000, NULL,
+      "connections served at once; more wait in the listen queue", 0 },
+    { "policy", "idle_timeout", CT_DURATION, OFF(policy_idle_timeout), "5m", 1, 86400, NULL,
+      "a connection idle (or stalled inside a request) this long is closed", 0 },
+    { "policy", "soft_action", CT_ENUM, OFF(soft_action), "HOLD", 0, 0, "HOLD|DEFER_IF_PERMIT",
+      "answer when a soft limit is crossed: keep the message in the hold queue for review, or "
+      "ask the client to try later", 0 },
+    { "policy", "msgs_per_hour", CT_INT, OFF(msgs_per_hour), "100", 0, 100000000, NULL,
+      "soft limit of messages per hour per SASL user, sender address and client address "
+      "(0 = none)", 0 },
+    { "policy", "rcpts_per_hour", CT_INT, OFF(rcpts_per_hour), "100", 0, 100000000, NULL,
+      "soft limit of recipients per hour (0 = none)", 0 },
+    { "policy", "rcpts_per_day", CT_INT, OFF(rcpts_per_day), "1000", 0, 100000000, NULL,
+      "soft limit of recipients per day (0 = none)", 0 },
+    { "policy", "domains_per_hour", CT_INT, OFF(domains_per_hour), "50", 0, 150, NULL,
+      "soft limit of distinct recipient domains per hour (estimated; 0 = none)", 0 },
+    { "policy", "hard_factor", CT_DOUBLE, OFF(hard_factor), "3", 1, 1000, NULL,
+      "hard limits are the soft limits times this; crossing one locks the account and opens "
+      "an incident (outbound volume)", 0 },
+    { "policy", "anomaly_factor", CT_DOUBLE, OFF(anomaly_factor), "10", 1, 1000, NULL,
+      "an hour with this many times the user's learned hourly mean opens an incident at alert",
+      0 },
+    { "policy", "anomaly_min", CT_INT, OFF(anomaly_min), "30", 1, 100000000, NULL,
+      "messages in an hour below which no anomaly is reported", 0 },
+    { "policy", "networks_per_hour", CT_INT, OFF(networks_per_hour), "5", 0, 30, NULL,
+      "distinct client networks (/24, /48) of one SASL user in an hour that open an incident "
+      "at alert (a leaked password used by a botnet; 0 = off)", 0 },
+    { "policy", "limit_unauthenticated", CT_BOOL, OFF(limit_unauthenticated), "false", 0, 0,
+      NULL, "apply the limits to requests without a SASL login too (by sender and client)", 0 },
+    { "policy", "max_senders", CT_INT, OFF(max_senders), "1000000", 16, 100000000, NULL,
+      "senders tracked at once (64 bytes each plus table slack); the idlest are evicted", 0 },
+    { "policy", "state_file", CT_STRING, OFF(state_file), "", 0, 0, NULL,
+      "keep the counters in this file across restarts (empty: counters start from zero; "
+      "locks are always kept in the database)", 0 },
+    { "policy", "state_interval", CT_DURATION, OFF(state_interval), "5s", 1, 3600, NULL,
+      "how often the counters are written to state_file", 0 },
+    { "policy", "outbox_interval", CT_DURATION, OFF(outbox_interval), "10s", 1, 3600, NULL,
+      "how often the daemon delivers queued notifications and hook calls", 0 },
+    { "policy", "lock_text", CT_STRING, OFF(lock_text),
+      "Account {account} is locked because spam was sent through it; see {ticket} or contact "
+      "your provider", 0, 0, NULL,
+      "REJECT text for a locked account ({account}, {ticket} are replaced)", 0 },
+    { "policy", "soft_text", CT_STRING, OFF(soft_text),
+      "Sending limit reached for {account} ({limit}); please try again later", 0, 0, NULL,
+      "text of the soft-limit answer ({account}, {limit} are replaced)", 0 },
+    { "policy", "store_failure_action", CT_ENUM, OFF(store_failure_action), "DUNNO", 0, 0,
+      "DUNNO|DEFER_IF_PERMIT", "answer when the database cannot be read (fail open by default)",
+      0 },
 };
 
 /* [providers] is open: every key is a reporting domain. */
@@ -463,6 +516,64 @@ static int set_provider(struct config *cfg, const char *domain, const char *v, c
     return rc;
 }
 
+const struct config_limits *config_limits_find(const struct config *cfg, const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_limits; i++)
+        if (g_ascii_strcasecmp(cfg->limits[i].name, name) == 0)
+            return &cfg->limits[i];
+    return NULL;
+}
+
+/* [limits:NAME]: msgs_per_hour, rcpts_per_hour, rcpts_per_day, domains_per_hour. */
+static int set_limits(struct config *cfg, const char *name, GKeyFile *kf, const char *group,
+                      const char *file, struct ad_err *err)
+{
+    if (!*name)
+        return ad_err_set(err, AD_ERR_CONFIG,
+                          "%s: [%s]: expected an account, sender or customer id after limits:",
+                          file, group);
+    struct config_limits l = { g_ascii_strdown(name, -1), -1, -1, -1, -1 };
+    static const char *const keys[] = { "msgs_per_hour", "rcpts_per_hour", "rcpts_per_day",
+                                        "domains_per_hour" };
+    long long *dst[] = { &l.msgs_per_hour, &l.rcpts_per_hour, &l.rcpts_per_day,
+                         &l.domains_per_hour };
+    gsize n = 0;
+    char **ks = g_key_file_get_keys(kf, group, &n, NULL);
+    int rc = 0;
+    for (gsize i = 0; ks && i < n && rc == 0; i++) {
+        size_t k = 0;
+        while (k < G_N_ELEMENTS(keys) && strcmp(keys[k], ks[i]) != 0)
+            k++;
+        if (k == G_N_ELEMENTS(keys)) {
+            rc = ad_err_set(err, AD_ERR_CONFIG,
+                            "%s: [%s] %s: unknown key (expected msgs_per_hour, rcpts_per_hour, "
+                            "rcpts_per_day or domains_per_hour)",
+                            file, group, ks[i]);
+            break;
+        }
+        char *v = g_key_file_get_string(kf, group, ks[i], NULL);
+        char *end = NULL;
+        long long x = v ? strtoll(g_strstrip(v), &end, 10) : -1;
+        if (!v || end == v || *end || x < 0 || x > 100000000)
+            rc = ad_err_set(err, AD_ERR_CONFIG,
+                            "%s: [%s] %s: expected an integer from 0 to 100000000, got '%s'", file,
+                            group, ks[i], v ? v : "");
+        else
+            *dst[k] = x;
+        g_free(v);
+    }
+    g_strfreev(ks);
+    if (rc) {
+        g_free(l.name);
+        return rc;
+    }
+    cfg->limits = g_renew(struct config_limits, cfg->limits, cfg->n_limits + 1);
+    cfg->limits[cfg->n_limits++] = l;
+    return 0;
+}
+
 /* Cross-key checks after a file was read: one threshold per window (or one for all). */
 static int check_windows(struct config *cfg, const char *file, struct ad_err *err)
 {
@@ -603,6 +714,10 @@ static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, stru
     char **groups = g_key_file_get_groups(kf, &n_groups);
     int rc = 0;
     for (gsize g = 0; g < n_groups && rc == 0; g++) {
+        if (g_str_has_prefix(groups[g], "limits:")) {
+            rc = set_limits(cfg, groups[g] + 7, kf, groups[g], file, err);
+            continue;
+        }
         if (strcmp(groups[g], PROVIDERS_GROUP) == 0) {
             gsize n_keys = 0;
             char **keys = g_key_file_get_keys(kf, groups[g], &n_keys, NULL);
@@ -693,6 +808,11 @@ void config_free(struct config *cfg)
             free_list(cfg, &schema[i]);
         }
     }
+    for (size_t i = 0; i < cfg->n_limits; i++)
+        g_free(cfg->limits[i].name);
+    g_free(cfg->limits);
+    cfg->limits = NULL;
+    cfg->n_limits = 0;
     for (size_t i = 0; i < cfg->n_providers; i++)
         g_free(cfg->providers[i].domain);
     g_free(cfg->providers);
@@ -722,4 +842,7 @@ void config_describe(FILE *out)
                  "      one key per reporting provider (its domain; subdomains match too): the "
                  "weight its complaints get, and whether they are made by people (manual), by "
                  "machines (automatic) or decided per report (detect, the default)\n");
+    fprintf(out, "[limits:NAME]\n  msgs_per_hour, rcpts_per_hour, rcpts_per_day, "
+                 "domains_per_hour\n      other soft limits for one account (SASL login or "
+                 "sender address) or all accounts of a customer id; unset keys keep [policy]'s\n");
 }

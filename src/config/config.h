@@ -38,6 +38,12 @@ struct config_net {
     int prefix;                 /* 0..128, on the 16-byte form */
 };
 
+/* A [limits:NAME] group: other limits for one account, sender or customer. */
+struct config_limits {
+    char *name;                 /* account, sender address or customer id (lower case) */
+    long long msgs_per_hour, rcpts_per_hour, rcpts_per_day, domains_per_hour; /* -1: default */
+};
+
 struct config {
     char *path;                 /* file it was read from, NULL for built-in defaults */
     /* [store] */
@@ -86,7 +92,30 @@ struct config {
     char *smarthost, *notify_from, *abuse_team, *reply_to, *smtp_username, *smtp_password;
     bool require_tls, verify_tls;
     char *templates_dir, *desk_name, *team_language, *ticket_prefix;
+    /* [policy] */
+    char **policy_listen;       /* "inet:127.0.0.1:10040", "unix:/run/abusedesk/policy.sock" */
+    char *policy_user;          /* drop to this user after binding ("" = stay) */
+    int policy_max_connections;
+    long long policy_idle_timeout;
+    char *soft_action;          /* HOLD or DEFER_IF_PERMIT */
+    long long msgs_per_hour, rcpts_per_hour, rcpts_per_day, domains_per_hour;
+    double hard_factor;
+    double anomaly_factor;
+    long long anomaly_min;
+    long long networks_per_hour;
+    bool limit_unauthenticated;
+    long long max_senders;
+    char *state_file;           /* "" = counters are not kept across restarts */
+    long long state_interval;
+    long long outbox_interval;
+    char *lock_text, *soft_text, *store_failure_action;
+    /* [limits:NAME] */
+    struct config_limits *limits;
+    size_t n_limits;
 };
+
+/* The [limits:NAME] row for name (case-insensitive), or NULL. */
+const struct config_limits *config_limits_find(const struct config *cfg, const char *name);
 
 /* Parses "90", "90s", "15m", "1h", "7d", "2w" into seconds; false when malformed. */
 bool config_parse_duration(const char *s, long long *out);

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """policy_echo.py: a Postfix policy server for harness checks, on 127.0.0.1 only.
 
-Usage: policy_echo.py PORTFILE LOGFILE [--action ACTION]
+Usage: policy_echo.py PORTFILE LOGFILE [--action ACTION] [--port PORT]
 
-Binds 127.0.0.1 on a free port and writes the port number to PORTFILE (written
-to a temporary name and renamed, so a reader that sees the file sees the whole
-number). Speaks the Postfix SMTPD policy delegation protocol: a request is
-"name=value" lines ended by an empty line; each is answered with
+Binds 127.0.0.1 on a free port (or on PORT, e.g. to restart it with another
+action where Postfix already points) and writes the port number to PORTFILE
+(written to a temporary name and renamed, so a reader that sees the file sees
+the whole number). Speaks the Postfix SMTPD policy delegation protocol: a
+request is "name=value" lines ended by an empty line; each is answered with
 "action=ACTION" and an empty line (ACTION defaults to DUNNO; e.g. --action
 "REJECT locked" or --action HOLD). A connection stays open for any number of
 requests, as Postfix expects (it reuses the connection for the next RCPT and
@@ -40,6 +41,7 @@ def main():
     ap.add_argument("portfile")
     ap.add_argument("logfile")
     ap.add_argument("--action", default="DUNNO")
+    ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
     if "\n" in args.action or "\r" in args.action:
         ap.error("--action must be one line")
@@ -85,7 +87,7 @@ def main():
         allow_reuse_address = True
         address_family = socket.AF_INET
 
-    srv = Server(("127.0.0.1", 0), Handler)
+    srv = Server(("127.0.0.1", args.port), Handler)
     port = srv.server_address[1]
     tmp = args.portfile + ".tmp"
     with open(tmp, "w") as f:
