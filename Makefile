@@ -2,7 +2,8 @@
 #   make run    install what is missing, build, start the main job on SQLite
 #   make test   install what is missing, build with sanitizers, run every test
 #   make bench  parser throughput against Sisimai and Python's email package,
-#               and the whole intake pipeline (bench/ingest.sh)
+#               the whole intake pipeline (bench/ingest.sh), and the policy
+#               server against noop-policyd, policyd-rate-limit, postfwd2
 #   make deps   install the Debian packages (as root) or print the command
 
 SHELL      := /bin/bash
@@ -73,6 +74,7 @@ corpus-report: build
 bench: build
 	bash bench/parse.sh
 	bash bench/ingest.sh
+	bash bench/policy.sh
 
 run: build
 	bash tools/run-demo.sh

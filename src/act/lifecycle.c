@@ -40,7 +40,7 @@ static const char sql_lock_active_subject[] =
 static const char sql_lock_latest_subject[] =
     "SELECT MAX(locked_at) FROM locks WHERE subject = $1";
 static const char sql_pw_changed_after[] =
-    "SELECT at FROM password_events WHERE account = $1 AND at > $2 AND refused = 0"
+    "SELECT at FROM password_events WHERE account = $1 AND at >= $2 AND refused = 0"
     " ORDER BY at LIMIT 1";
 static const char sql_pw_seen_before[] =
     "SELECT at FROM password_events WHERE account = $1 AND fingerprint = $2 AND at <= $3"
@@ -917,7 +917,7 @@ static const char sql_policy_stage[] =
     " END, updated_at = $3 WHERE id = $1";
 
 int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incident_stage stage,
-                           const char *reason, bool lock, int64_t *incident_id,
+                           const char *reason, bool lock, const char *by, int64_t *incident_id,
                            struct ad_err *err)
 {
     char *acct = g_ascii_strdown(account, -1);
@@ -960,21 +960,22 @@ int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incid
     g_free(cur);
     if (rc)
         goto out;
-    if ((rc = audit(lc, id, "abusedesk policy", opened ? "opened" : "policy", err,
-                    "%s%s (stage %s)", opened ? "opened by the policy server: " : "", reason,
-                    sname)))
+    if ((rc = audit(lc, id, by, opened ? "opened" : "policy", err, "%s%s (stage %s)",
+                    opened ? "opened: " : "", reason, sname)))
         goto out;
     const char *action = "alert from the policy server";
     if (lock) {
         struct ad_err lerr = { 0 };
-        int lrc = lifecycle_lock(lc, id, "abusedesk policy", reason, true, &lerr);
+        int lrc = lifecycle_lock(lc, id, by, reason, true, &lerr);
         if (lrc == AD_ERR_USAGE)
-            rc = audit(lc, id, "abusedesk policy", "lock-skipped", err, "%s", lerr.msg);
+            rc = audit(lc, id, by, "lock-skipped", err, "%s", lerr.msg);
         else if (lrc) {
             *err = lerr;
             rc = lrc;
         } else {
-            action = "locked at once by the policy server and the customer notified";
+            action = strcmp(by, "abusedesk policy") ? "locked by a person and the customer notified"
+                                                    : "locked at once by the policy server and the "
+                                                      "customer notified";
         }
         if (rc)
             goto out;

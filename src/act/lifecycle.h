@@ -98,9 +98,10 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
  * over the hard limit, an anomaly, logins from many networks): opens an
  * incident for the account at stage (or raises the stage of its open one),
  * audits reason, alerts the team, and with lock locks at once and notifies the
- * customer. *incident_id gets the incident. */
+ * customer. by: who decided ("abusedesk policy", or a person for `account
+ * lock`). *incident_id gets the incident. */
 int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incident_stage stage,
-                           const char *reason, bool lock, int64_t *incident_id,
+                           const char *reason, bool lock, const char *by, int64_t *incident_id,
                            struct ad_err *err);
 
 /* True when the account or sender has an active lock; *ticket gets the incident

@@ -709,15 +709,68 @@ static bool parse_time(const char *s, int64_t *out)
     return true;
 }
 
+static int account_lock(struct cli *cli, int argc, char **argv)
+{
+    const char *account = NULL, *reason = NULL, *by = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+            reason = argv[++i];
+        else if (!strcmp(argv[i], "--by") && i + 1 < argc)
+            by = argv[++i];
+        else if (!account && argv[i][0] != '-')
+            account = argv[i];
+        else {
+            fprintf(stderr, "abusedesk account lock: unexpected argument '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!account || !reason) {
+        fprintf(stderr, "abusedesk account lock: needs an ACCOUNT and --reason TEXT\n");
+        return EXIT_USAGE;
+    }
+    if (!by)
+        by = g_get_user_name();
+    struct store *st = NULL;
+    int rc = desk_open(cli, &st);
+    if (rc)
+        return rc;
+    struct ad_err err = { 0 };
+    struct lifecycle lc = { &cli->cfg, st, &cli->log, now_s() };
+    int64_t id = 0;
+    if ((rc = store_begin(st, &err)) == 0) {
+        rc = lifecycle_policy_event(&lc, account, INCIDENT_STAGE_LOCK, reason, true, by, &id, &err);
+        if (rc == 0)
+            rc = store_commit(st, &err);
+        else
+            store_rollback(st);
+    }
+    if (rc) {
+        fprintf(stderr, "abusedesk account lock: %s\n", err.msg);
+        rc = exit_for(&err);
+    } else {
+        printf("account %s: locked, incident %lld\n", account, (long long)id);
+        flush_now(cli, st);
+    }
+    store_close(st);
+    return rc;
+}
+
 int cmd_account(struct cli *cli, int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "lock"))
+        return account_lock(cli, argc, argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
         || strcmp(argv[1], "password-changed")) {
         FILE *f = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout
                                                                                       : stderr;
-        fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] account password-changed ACCOUNT [--at TIME]\n"
+        fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] account lock ACCOUNT --reason TEXT [--by NAME]\n"
+                   "       abusedesk [GLOBAL OPTIONS] account password-changed ACCOUNT [--at TIME]\n"
                    "                 [--fingerprint F]\n\n"
-                   "Records that the provider's panel changed the password of ACCOUNT (at TIME:\n"
+                   "lock: locks an account now (an incident at the lock stage is opened, or the\n"
+                   "open one used; the policy server refuses its mail within a second; hooks and\n"
+                   "the customer notice as for any lock).\n\n"
+                   "password-changed: "
+                   "records that the provider's panel changed the password of ACCOUNT (at TIME:\n"
                    "ISO 8601 or Unix seconds; default now). F identifies the new password, e.g.\n"
                    "the hash the panel stores; only a digest of it is kept. A password whose\n"
                    "fingerprint was seen for the account before its lock is refused as reuse of\n"

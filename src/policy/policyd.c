@@ -285,7 +285,8 @@ static void job_run(struct policyd *d, struct store *st, const struct config *cf
     int64_t id = 0;
     int rc = store_begin(st, &err);
     if (rc == 0) {
-        rc = lifecycle_policy_event(&lc, j->account, j->stage, j->reason, j->lock, &id, &err);
+        rc = lifecycle_policy_event(&lc, j->account, j->stage, j->reason, j->lock,
+                                    "abusedesk policy", &id, &err);
         if (rc == 0)
             rc = store_commit(st, &err);
         else
@@ -334,11 +335,14 @@ static void decide(struct policyd *d, const struct policy_req *r, struct buffere
     const char *at = r->recipient ? strrchr(r->recipient, '@') : NULL;
     char net[64];
     net_of(r->client_address, net);
+    /* An authenticated user answers for its mail: limits by login and sender.
+     * The client address is limited only when nobody logged in (a shared office
+     * NAT must not throttle every customer behind it). */
     struct {
         enum rl_kind kind;
         const char *name;
     } keys[] = { { RL_SASL, r->sasl_username }, { RL_SENDER, r->sender },
-                 { RL_CLIENT, r->client_address } };
+                 { RL_CLIENT, r->sasl_username ? NULL : r->client_address } };
     const char *soft = NULL;
     char why[160] = "";
     for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
@@ -435,6 +439,14 @@ static void conn_free(struct conn *c)
     g_free(c);
 }
 
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void close_when_sent_cb(struct bufferevent *bev, void *arg)
+{
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        conn_free(arg);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
@@ -458,9 +470,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
                         "policy: request over %d bytes without an end: closing the connection",
                         POLICY_MAX_REQUEST);
                 answer(bev, "WARN malformed policy request (too long)");
+                /* Say so, then close once the answer is out. */
                 bufferevent_disable(bev, EV_READ);
-                bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-                conn_free(c);
+                evbuffer_drain(in, have);
+                bufferevent_setcb(bev, NULL, close_when_sent_cb, event_cb, c);
                 return;
             }
             return; /* wait for the rest */
