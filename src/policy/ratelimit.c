@@ -240,7 +240,8 @@ void rl_sweep(struct rl_table *t, int64_t now, int64_t idle, size_t n)
 {
     uint32_t r = rel(t, now);
     size_t cap = t->mask + 1;
-    for (size_t k = 0; k < n && k < cap; k++) {
+    size_t k = 0;
+    while (k < n && k < cap && t->n_used > 0) {
         size_t i = t->sweep_pos;
         struct rl_entry *e = &t->slots[i];
         if (e->key && (int64_t)(r - e->last) > idle) {
@@ -248,6 +249,7 @@ void rl_sweep(struct rl_table *t, int64_t now, int64_t idle, size_t n)
             continue;
         }
         t->sweep_pos = (i + 1) & t->mask;
+        k++;
     }
 }
 
