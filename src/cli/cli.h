@@ -44,6 +44,12 @@ int cmd_outbox(struct cli *cli, int argc, char **argv);
 int cmd_account(struct cli *cli, int argc, char **argv);
 int cmd_serve(struct cli *cli, int argc, char **argv);
 
+struct store;
+
+/* Opens the store of [store] path (creating its folder), printing the error and
+ * returning the exit status (75 when busy) on failure, 0 on success. */
+int cli_open_store(struct cli *cli, struct store **st);
+
 /* Reads at most max bytes of path ("-" = stdin) into a g_malloc'd NUL-terminated
  * buffer; *truncated tells whether more followed. NULL and err on failure. */
 char *cli_read_bounded(const char *path, size_t max, size_t *len, bool *truncated,

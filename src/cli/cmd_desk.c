@@ -19,19 +19,6 @@
 #include "store/store_q.h"
 #include "util/fsutil.h"
 
-static int desk_open(struct cli *cli, struct store **st)
-{
-    struct ad_err err = { 0 };
-    char *dir = g_path_get_dirname(cli->cfg.db_path);
-    fs_mkdir_p(dir, NULL);
-    g_free(dir);
-    if (store_open(cli->cfg.db_path, cli->cfg.busy_timeout_ms, st, &err) != 0) {
-        fprintf(stderr, "abusedesk: %s\n", err.msg);
-        return err.code == AD_ERR_BUSY ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
-    }
-    return 0;
-}
-
 static int exit_for(const struct ad_err *err)
 {
     switch (err->code) {
@@ -112,7 +99,7 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *st = NULL;
-    int rc = desk_open(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct ad_err err = { 0 };
@@ -358,7 +345,7 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
         }
     }
     struct store *st = NULL;
-    int rc = desk_open(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct list_ctx c = { cli, st, json, 0, 0 };
@@ -525,7 +512,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *st = NULL;
-    int rc = desk_open(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct ad_err err = { 0 };
@@ -652,7 +639,7 @@ int cmd_outbox(struct cli *cli, int argc, char **argv)
         }
     }
     struct store *st = NULL;
-    int rc = desk_open(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct ad_err err = { 0 };
@@ -731,7 +718,7 @@ static int account_lock(struct cli *cli, int argc, char **argv)
     if (!by)
         by = g_get_user_name();
     struct store *st = NULL;
-    int rc = desk_open(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct ad_err err = { 0 };
@@ -801,7 +788,7 @@ int cmd_account(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *st = NULL;
-    int rc = desk_open(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct ad_err err = { 0 };
@@ -841,7 +828,7 @@ int cmd_process(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *st = NULL;
-    int rc = desk_open(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct ad_err err = { 0 };

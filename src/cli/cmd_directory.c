@@ -46,19 +46,6 @@ static void usage(FILE *f)
             "64 usage; show: 1 unknown customer.\n");
 }
 
-static int open_store(struct cli *cli, struct store **st)
-{
-    struct ad_err err = { 0 };
-    char *dir = g_path_get_dirname(cli->cfg.db_path);
-    fs_mkdir_p(dir, NULL);
-    g_free(dir);
-    if (store_open(cli->cfg.db_path, cli->cfg.busy_timeout_ms, st, &err) != 0) {
-        fprintf(stderr, "abusedesk: %s\n", err.msg);
-        return err.code == AD_ERR_BUSY ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
-    }
-    return 0;
-}
-
 static int exit_for(int rc)
 {
     switch (rc) {
@@ -127,7 +114,7 @@ static int import_cmd(struct cli *cli, int argc, char **argv)
     }
 
     struct store *st = NULL;
-    int rc = open_store(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc) {
         g_free(text);
         return rc;
@@ -198,7 +185,7 @@ static int show_cmd(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *st = NULL;
-    int rc = open_store(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct ad_err err = { 0 };

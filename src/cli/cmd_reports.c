@@ -12,7 +12,7 @@
 #include "store/store.h"
 #include "util/fsutil.h"
 
-static int open_store(struct cli *cli, struct store **st)
+int cli_open_store(struct cli *cli, struct store **st)
 {
     struct ad_err err = { 0 };
     char *dir = g_path_get_dirname(cli->cfg.db_path);
@@ -68,7 +68,7 @@ int cmd_reports(struct cli *cli, int argc, char **argv)
         }
     }
     struct store *st = NULL;
-    int rc = open_store(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct ad_err err = { 0 };
@@ -110,7 +110,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *st = NULL;
-    int rc = open_store(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     struct store_report_row row;
@@ -153,7 +153,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
         return EXIT_CANTCREAT;
     }
     struct store *st = NULL;
-    int rc = open_store(cli, &st);
+    int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
     printf("database %s at schema version %d\nspool %s\nquarantine %s\n", cli->cfg.db_path,
