@@ -58,6 +58,9 @@ static const char sql_reply_insert[] =
     "INSERT INTO incident_replies (incident_id, report_id, at) VALUES ($1, $2, $3)"
     " ON CONFLICT (incident_id, report_id) DO NOTHING";
 static const char sql_mark_processed[] = "UPDATE reports SET processed = 1 WHERE id = $1";
+static const char sql_complaints_of[] = "SELECT complaints FROM incidents WHERE id = $1";
+static const char sql_lock_reason[] =
+    "SELECT reason FROM locks WHERE incident_id = $1 ORDER BY id DESC LIMIT 1";
 
 struct inc {
     char *state, *stage, *kind, *subject, *customer_id, *account;
@@ -269,6 +272,12 @@ static int vars_for(struct lifecycle *lc, int64_t id, GHashTable **out, json_t *
                                                        "reply_excerpt", "password_changed", NULL };
          *k; k++)
         put(v, *k, "");
+    struct store_q *q;
+    struct ad_err rerr = { 0 };
+    if (store_q_get(lc->st, sql_lock_reason, &q, &rerr) == 0) {
+        store_q_int(q, 1, id);
+        put(v, "reason", store_q_step(q, &rerr) == 1 ? store_q_col_text(q, 0) : "-");
+    }
     *out = v;
     if (view)
         *view = o;
@@ -430,6 +439,16 @@ out:
     return rc;
 }
 
+static bool no_complaints(struct lifecycle *lc, int64_t id)
+{
+    struct store_q *q;
+    struct ad_err err = { 0 };
+    if (store_q_get(lc->st, sql_complaints_of, &q, &err) != 0)
+        return false;
+    store_q_int(q, 1, id);
+    return store_q_step(q, &err) == 1 && store_q_col_int(q, 0) == 0;
+}
+
 int lifecycle_notify(struct lifecycle *lc, int64_t id, const char *by, const char *case_name,
                      struct ad_err *err)
 {
@@ -439,6 +458,8 @@ int lifecycle_notify(struct lifecycle *lc, int64_t id, const char *by, const cha
         return rc;
     bool joejob = case_name && !strcmp(case_name, "joejob");
     const char *tpl = joejob ? "joejob" : !strcmp(i.kind, "script") ? "script" : "compromised";
+    if (!strcmp(tpl, "compromised") && !case_name && no_complaints(lc, id))
+        tpl = "compromised_volume"; /* locked by the policy server or a person */
     if (case_name && strcmp(case_name, "joejob") && strcmp(case_name, "compromised")
         && strcmp(case_name, "script")) {
         rc = ad_err_set(err, AD_ERR_USAGE, "unknown case '%s' (compromised, script, joejob)",
