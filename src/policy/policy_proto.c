@@ -23,8 +23,10 @@ int policy_parse(char *buf, size_t len, struct policy_req *out, struct ad_err *e
     char *p = buf, *end = buf + len;
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *le = nl ? nl : end;
-        char *next = nl ? nl + 1 : end;
+        if (!nl)
+            return ad_err_set(err, AD_ERR_PARSE, "incomplete request: no empty line at its end");
+        char *le = nl;
+        char *next = nl + 1;
         if (le > p && le[-1] == '\r')
             le--;
         if (le == p)
@@ -62,6 +64,8 @@ int policy_parse(char *buf, size_t len, struct policy_req *out, struct ad_err *e
             out->recipient_count = v;
         p = next;
     }
+    if (p >= end)
+        return ad_err_set(err, AD_ERR_PARSE, "incomplete request: no empty line at its end");
     if (out->request && strcmp(out->request, "smtpd_access_policy") != 0)
         return ad_err_set(err, AD_ERR_PARSE, "unknown request type \"%.40s\"", out->request);
     return 0;

@@ -40,6 +40,10 @@ static const struct proto_case proto_cases[] = {
     { "no =", "request=smtpd_access_policy\nnonsense\n\n", AD_ERR_PARSE, NULL, NULL, "no '='" },
     { "empty name", "request=smtpd_access_policy\n=x\n\n", AD_ERR_PARSE, NULL, NULL, "empty name" },
     { "other request", "request=something_else\n\n", AD_ERR_PARSE, NULL, NULL, "unknown request" },
+    { "no empty line", "request=smtpd_access_policy\nsasl_username=u\n", AD_ERR_PARSE, NULL, NULL,
+      "incomplete" },
+    { "last line without newline", "request=smtpd_access_policy\nsasl_username=u", AD_ERR_PARSE,
+      NULL, NULL, "incomplete" },
 };
 
 static void test_proto(void **state)
