@@ -59,10 +59,13 @@ from = abuse@hoster.example
 [limits:carol@customer.example]
 msgs_per_hour = 1000
 rcpts_per_hour = 1000
+[limits:C2002]
+msgs_per_hour = 1000
+rcpts_per_hour = 1000
 EOF
 ad() { "$bin" -c "$work/desk.conf" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
-printf 'customer_id,customer_name,contact_email,language,account,domain\nC1001,Baeckerei,inhaber@mueller-privat.example,de,alice@customer.example,customer.example\nC1001,Baeckerei,inhaber@mueller-privat.example,de,bob@customer.example,\n' > "$work/dir.csv"
+printf 'customer_id,customer_name,contact_email,language,account,domain\nC1001,Baeckerei,inhaber@mueller-privat.example,de,alice@customer.example,customer.example\nC1001,Baeckerei,inhaber@mueller-privat.example,de,bob@customer.example,\nC2002,Erin Shop,erin@erin.example,en,erin@erin.example,erin.example\n' > "$work/dir.csv"
 ad directory import "$work/dir.csv" >/dev/null
 [ -n "$user" ] && chown -R "$user" "$work/db"
 
@@ -131,6 +134,8 @@ check "CLI lock: effective within 1 s" "$([ $(( (t1 - t0) / 1000000 )) -lt 1000 
 # An override in [limits:NAME]: carol may send more.
 for n in 30 31 32 33 34; do send carol@customer.example $n; done
 check "limits override: carol's 5th mail delivered" "$(wait_delivered 34)" 1
+for n in 40 41 42 43 44; do send erin@erin.example $n; done
+check "customer limits: erin (of C2002) 5th mail delivered" "$(wait_delivered 44)" 1
 
 # The protocol itself.
 proto=$(python3 - "$pport" "$work/db/policy.sock" "$spid" <<'EOF'

@@ -534,7 +534,7 @@ static int set_limits(struct config *cfg, const char *name, GKeyFile *kf, const 
         return ad_err_set(err, AD_ERR_CONFIG,
                           "%s: [%s]: expected an account, sender or customer id after limits:",
                           file, group);
-    struct config_limits l = { g_ascii_strdown(name, -1), -1, -1, -1, -1 };
+    struct config_limits l = { g_strdup(name), -1, -1, -1, -1 };
     static const char *const keys[] = { "msgs_per_hour", "rcpts_per_hour", "rcpts_per_day",
                                         "domains_per_hour" };
     long long *dst[] = { &l.msgs_per_hour, &l.rcpts_per_hour, &l.rcpts_per_day,

@@ -40,7 +40,7 @@ struct config_net {
 
 /* A [limits:NAME] group: other limits for one account, sender or customer. */
 struct config_limits {
-    char *name;                 /* account, sender address or customer id (lower case) */
+    char *name;                 /* account, sender address or customer id, as written */
     long long msgs_per_hour, rcpts_per_hour, rcpts_per_day, domains_per_hour; /* -1: default */
 };
 

@@ -34,6 +34,7 @@
 
 #include "act/lifecycle.h"
 #include "act/outbox.h"
+#include "directory/directory.h"
 #include "policy/policy_proto.h"
 #include "policy/ratelimit.h"
 #include "store/store.h"
@@ -60,6 +61,7 @@ struct policyd {
     GThread *outbox_thread;
     GAsyncQueue *jobs;          /* of struct job *: store writes off the loop */
     GHashTable *conns;          /* struct conn * set, to close them at the end */
+    GHashTable *acct_limits;    /* account -> [limits:CUSTOMER] row (borrowed from cfg) */
     gint stopping;
     /* counters for the log */
     uint64_t n_requests, n_reject, n_soft, n_malformed;
@@ -215,13 +217,47 @@ struct limits {
     long long msgs, rcpts, rcpts_day, domains;
 };
 
-static void limits_for(const struct config *cfg, const char *name, struct limits *l)
+/* [limits:CUSTOMER_ID] applies to every account of the customer: the accounts
+ * are looked up in the directory at start and on each reload. */
+struct acct_ctx {
+    GHashTable *map;
+    const struct config_limits *lim;
+};
+
+static void acct_add(const char *kind, const char *value, void *arg)
 {
+    struct acct_ctx *c = arg;
+    if (!strcmp(kind, "account") && !g_hash_table_contains(c->map, value))
+        g_hash_table_insert(c->map, g_ascii_strdown(value, -1), (gpointer)c->lim);
+}
+
+static void customer_limits_load(struct policyd *d)
+{
+    if (d->acct_limits)
+        g_hash_table_destroy(d->acct_limits);
+    d->acct_limits = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (size_t i = 0; i < d->cfg->n_limits; i++) {
+        struct acct_ctx c = { d->acct_limits, &d->cfg->limits[i] };
+        struct ad_err err = { 0 };
+        if (directory_customer_each(d->st, d->cfg->limits[i].name, acct_add, &c, &err) != 0)
+            log_msg(d->log, LOG_LEVEL_WARNING, "policy: [limits:%s]: %s", d->cfg->limits[i].name,
+                    err.msg);
+    }
+}
+
+static void limits_for(const struct policyd *d, const char *name, struct limits *l)
+{
+    const struct config *cfg = d->cfg;
     l->msgs = cfg->msgs_per_hour;
     l->rcpts = cfg->rcpts_per_hour;
     l->rcpts_day = cfg->rcpts_per_day;
     l->domains = cfg->domains_per_hour;
     const struct config_limits *o = config_limits_find(cfg, name);
+    if (!o && d->acct_limits && g_hash_table_size(d->acct_limits)) {
+        char *k = g_ascii_strdown(name, -1);
+        o = g_hash_table_lookup(d->acct_limits, k);
+        g_free(k);
+    }
     if (o) {
         if (o->msgs_per_hour >= 0)
             l->msgs = o->msgs_per_hour;
@@ -354,7 +390,7 @@ static void decide(struct policyd *d, const struct policy_req *r, struct buffere
         struct rl_view v;
         rl_view(&d->rl, e, now, &v);
         struct limits l;
-        limits_for(cfg, keys[k].name, &l);
+        limits_for(d, keys[k].name, &l);
         char buf[160];
         bool account = keys[k].kind != RL_CLIENT;
         if (over(&l, &v, cfg->hard_factor, buf, sizeof buf)) {
@@ -723,6 +759,7 @@ static void hup_cb(evutil_socket_t fd, short what, void *arg)
     }
     struct config *old = d->cfg;
     d->cfg = n;
+    customer_limits_load(d); /* points into the new configuration */
     config_free(old);
     g_free(old);
     g_atomic_int_inc(&d->reload_gen);
@@ -803,6 +840,7 @@ int policyd_run(const struct config *cfg0, const char *config_path, const char *
             log_msg(log, LOG_LEVEL_INFO, "policy: %zu senders' counters restored from %s",
                     d.rl.n_used, d.cfg->state_file);
     }
+    customer_limits_load(&d);
     d.store_ok = true;
     d.data_version = -1;
     poll_cb(-1, 0, &d);
@@ -838,6 +876,8 @@ out:
     }
     if (d.jobs)
         g_async_queue_unref(d.jobs);
+    if (d.acct_limits)
+        g_hash_table_destroy(d.acct_limits);
     for (size_t i = 0; i < d.n_listeners; i++) {
         evconnlistener_free(d.listeners[i]);
         if (d.unix_paths[i]) {
