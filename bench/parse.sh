@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # parse.sh: `make bench`. Measures, in one run, the parser throughput of abusedesk
-# (build/parse_bench: parse + full field extraction + JSON) against Sisimai and
+# (build/parse_bench: parse + full field extraction, and again with the JSON
+# line of the parse contract) against Sisimai and
 # Python's email package (compat32) over the same files, ../shared/corpus, with the
 # drivers of ../shared/tools run in place; prints the medians of the warm passes,
 # the ratios and whether the >= 20x Sisimai target is met. Then checks memory: one
@@ -81,9 +82,16 @@ run() {
 declare -A rate mbs label
 order=()
 
-if run abusedesk "$tmp/ad.log" "$build/parse_bench" "$corpus" "$ad_passes"; then
+# abusedesk twice: parse + full field extraction (what Sisimai->make() does: it
+# builds its records and serialises nothing), then the same plus the JSON line of
+# the parse contract. The target is judged on the first; both ratios are printed.
+if run abusedesk "$tmp/ad.log" "$build/parse_bench" --no-json "$corpus" "$ad_passes"; then
     order+=(abusedesk)
-    label[abusedesk]="abusedesk $(awk 'NR == 1 { print $2 }' "$tmp/ad.log")"
+    label[abusedesk]="abusedesk $(awk 'NR == 1 { print $2 }' "$tmp/ad.log") parse+extract"
+fi
+if run "abusedesk + JSON" "$tmp/adj.log" "$build/parse_bench" "$corpus" "$ad_passes"; then
+    order+=(adjson)
+    label[adjson]="abusedesk + JSON line"
 fi
 
 if ! command -v perl >/dev/null || ! perl -MSisimai -e 1 2>/dev/null; then
@@ -100,7 +108,7 @@ elif run "Python email" "$tmp/py.log" python3 "$tools/pyemail-bench.py" compat32
     label[python]="Python $(awk 'NR == 1 { print $2 }' "$tmp/py.log") email compat32"
 fi
 
-declare -A logs=([abusedesk]=ad.log [sisimai]=sisimai.log [python]=py.log)
+declare -A logs=([abusedesk]=ad.log [adjson]=adj.log [sisimai]=sisimai.log [python]=py.log)
 for p in "${order[@]}"; do
     rate[$p]=$(median_of "$tmp/${logs[$p]}" msgs_per_s)
     mbs[$p]=$(median_of "$tmp/${logs[$p]}" MB_per_s)
@@ -111,7 +119,7 @@ echo "Throughput over $(cd "$corpus" && pwd) (median of warm passes):"
 printf '  %-32s %12s %9s %14s %14s\n' parser msgs/s MB/s "abusedesk x" "(by MB/s)"
 for p in "${order[@]}"; do
     xr=- xm=-
-    if [ "$p" != abusedesk ] && [ -n "${rate[abusedesk]:-}" ]; then
+    if [ "$p" != abusedesk ] && [ "$p" != adjson ] && [ -n "${rate[abusedesk]:-}" ]; then
         xr=$(awk -v a="${rate[abusedesk]}" -v b="${rate[$p]}" 'BEGIN { printf "%.2fx", a / b }')
         xm=$(awk -v a="${mbs[abusedesk]}" -v b="${mbs[$p]}" 'BEGIN { printf "%.2fx", a / b }')
     fi
@@ -125,6 +133,10 @@ if [ -n "${rate[abusedesk]:-}" ] && [ -n "${rate[sisimai]:-}" ]; then
         else s = "MISSED"
         printf "  target >= %dx Sisimai: %s: %.2fx (needs >= %.0f msgs/s; %dx = %.0f)\n", t, s, x, t * b, w, w * b
     }'
+    if [ -n "${rate[adjson]:-}" ]; then
+        awk -v a="${rate[adjson]}" -v b="${rate[sisimai]}" 'BEGIN {
+            printf "  with the JSON line as well (work Sisimai does not do): %.2fx Sisimai\n", a / b }'
+    fi
 else
     echo "  target >= ${target_x}x Sisimai: NOT MEASURED (a parser did not run)"
 fi

@@ -211,6 +211,10 @@ const char *dsn_lfind(const char *hay, size_t n, const char *needle)
 
 bool dsn_hasprefix(const char *s, size_t n, const char *prefix)
 {
+    if (n == 0 || !*prefix)
+        return !*prefix;
+    if (g_ascii_tolower(*s) != g_ascii_tolower(*prefix))
+        return false;
     size_t m = strlen(prefix);
     return m <= n && g_ascii_strncasecmp(s, prefix, m) == 0;
 }

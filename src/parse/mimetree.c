@@ -35,7 +35,9 @@ static bool find_field(const char *hdr, size_t hdr_len, const char *name, size_t
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol)
             eol = end;
-        if ((size_t)(eol - p) > nl && g_ascii_strncasecmp(p, name, nl) == 0) {
+        /* The first letter rejects almost every line without a call. */
+        if ((size_t)(eol - p) > nl && g_ascii_tolower(*p) == g_ascii_tolower(*name)
+            && g_ascii_strncasecmp(p, name, nl) == 0) {
             const char *c = p + nl;
             while (c < eol && (*c == ' ' || *c == '\t'))
                 c++;

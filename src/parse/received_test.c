@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gmime/gmime.h>
+
 #include "parse/parse.h"
 #include "parse/received.h"
 
@@ -218,6 +220,56 @@ static const struct ip_case ip_cases[] = {
     {NULL, NULL},
 };
 
+/* The hand-written reader of the common date form must give what GMime gives. */
+static char *gmime_iso(const char *s)
+{
+    GDateTime *dt = g_mime_utils_header_decode_date(s);
+    if (!dt)
+        return NULL;
+    GDateTime *utc = g_date_time_to_utc(dt);
+    char *iso = g_date_time_format(utc, "%Y-%m-%dT%H:%M:%SZ");
+    g_date_time_unref(utc);
+    g_date_time_unref(dt);
+    return iso;
+}
+
+static void test_received_iso_date_same_as_gmime(void **state)
+{
+    (void)state;
+    static const char *const dates[] = {
+        "Thu, 29 Apr 2009 00:00:00 -0000",
+        "Thu, 29 Apr 2009 23:34:45 -0700 (PDT)",
+        "Sat, 31 Oct 2020 18:02:57 +0000",
+        "29 Apr 2013 23:45:50 +0900",
+        "Mon,  6 Jan 2025 12:22:52 +0900 (JST)",
+        "Wed, 03 Dec 2014 02:33:09 +0100",
+        "Thu, 29 Apr 2009 00:00:00 GMT",
+        "Thu, 29 Apr 2009 00:00:00 UT",
+        "Thu, 29 Apr 2009 00:00:00 UTC",
+        "Fri, 1 Mar 2024 23:59 +1400",
+        "Tue, 29 Feb 2000 12:00:00 -1200",
+        "Thu, 31 Dec 2099 23:59:59 +0000",
+        "Sun, 01 Jan 1995 00:00:00 +0130",
+        "Thu, 29 Apr 2009 00:00:00 EST",
+        "29 apr 2009 00:00:00 -0000",
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        struct report *r = report_new();
+        const char *got = received_iso_date(r, dates[i]);
+        char *want = gmime_iso(dates[i]);
+        if ((got == NULL) != (want == NULL) || (got && strcmp(got, want) != 0)) {
+            print_error("%s: got %s, want %s (GMime)\n", dates[i], got ? got : "NULL",
+                        want ? want : "NULL");
+            bad++;
+        }
+        g_free(want);
+        report_free(r);
+    }
+    if (bad)
+        fail_msg("%d date(s) differ from GMime, see above", bad);
+}
+
 static void test_received_first_ip_table(void **state)
 {
     (void)state;
@@ -239,6 +291,7 @@ int main(void)
     parse_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_received_parse_table),
+        cmocka_unit_test(test_received_iso_date_same_as_gmime),
         cmocka_unit_test(test_received_parse_raw_unfolded),
         cmocka_unit_test(test_received_parse_null),
         cmocka_unit_test(test_received_parse_very_long),
