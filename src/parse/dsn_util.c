@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "dsn_priv.h"
+#include "mimetree.h"
 
 #include "dsn_grams.h"
 
@@ -86,7 +87,7 @@ static char *collapse(const char *s, size_t n)
         g_string_free(g, TRUE);
         return NULL;
     }
-    if (!g_utf8_validate(g->str, (gssize)g->len, NULL)) {
+    if (!mime_utf8_valid(g->str, (long)g->len)) {
         /* Report strings are UTF-8: bytes of an undeclared charset become U+FFFD. */
         char *v = g_utf8_make_valid(g->str, (gssize)g->len);
         g_string_free(g, TRUE);

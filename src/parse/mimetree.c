@@ -11,6 +11,7 @@
 #include "mimetree.h"
 
 #include <gmime/gmime.h>
+#include <stdint.h>
 #include <string.h>
 
 struct scan {
@@ -523,6 +524,23 @@ static bool needs_conversion(const char *cs, const char *s, size_t n)
     return false;
 }
 
+bool mime_utf8_valid(const char *s, long n)
+{
+    size_t len = n < 0 ? strlen(s) : (size_t)n;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080))
+            break;
+    }
+    while (i < len && (unsigned char)s[i] < 0x80)
+        i++;
+    if (i == len)
+        return true;
+    return g_utf8_validate(s + i, (gssize)(len - i), NULL);
+}
+
 const char *mime_body_utf8(struct arena *a, const struct mime_part *p, size_t max,
                            size_t *out_len)
 {
@@ -554,7 +572,7 @@ const char *mime_body_utf8(struct arena *a, const struct mime_part *p, size_t ma
             return out;
         }
     }
-    if (g_utf8_validate(raw, (gssize)n, NULL)) {
+    if (mime_utf8_valid(raw, (long)n)) {
         if (out_len)
             *out_len = n;
         return raw;
@@ -572,7 +590,7 @@ char *mime_decode_header(struct arena *a, const char *raw)
 {
     if (!raw)
         return NULL;
-    if (!strstr(raw, "=?") && g_utf8_validate(raw, -1, NULL))
+    if (!strstr(raw, "=?") && mime_utf8_valid(raw, -1))
         return arena_strndup(a, raw, strlen(raw));
     char *dec = g_mime_utils_header_decode_text(NULL, raw);
     char *valid = g_utf8_make_valid(dec ? dec : raw, -1);

@@ -86,4 +86,8 @@ const char *mime_body_utf8(struct arena *a, const struct mime_part *p, size_t ma
 /* RFC 2047-decoded, valid UTF-8 copy of a raw header value, in a. */
 char *mime_decode_header(struct arena *a, const char *raw);
 
+/* g_utf8_validate() with a word-at-a-time pass over the ASCII prefix first:
+ * most of a mail is ASCII, and GLib validates byte by byte. n < 0: up to NUL. */
+bool mime_utf8_valid(const char *s, long n);
+
 #endif

@@ -53,20 +53,27 @@ char *parse_normalize(const char *data, size_t len, size_t *out_len)
         *out_len = len;
         return out;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = data[i];
-        if (c == '\r') {
-            if (i + 1 < len && data[i + 1] == '\n')
-                i++;
-            c = '\n';
-        } else if (c == '\0') {
-            c = ' ';
+    /* Copy the runs between CRs at once, then fix up the rare NULs in the copy. */
+    const char *p = data, *end = data + len;
+    char *o = out;
+    while (p < end) {
+        const char *cr = memchr(p, '\r', (size_t)(end - p));
+        const char *stop = cr ? cr : end;
+        size_t run = (size_t)(stop - p);
+        memcpy(o, p, run);
+        for (char *z = memchr(o, '\0', run); z; z = memchr(z + 1, '\0', (size_t)(o + run - z - 1)))
+            *z = ' ';
+        o += run;
+        p = stop;
+        if (cr) {
+            *o++ = '\n';
+            p = cr + 1;
+            if (p < end && *p == '\n')
+                p++;
         }
-        out[n++] = c;
     }
-    out[n] = '\0';
-    *out_len = n;
+    *o = '\0';
+    *out_len = (size_t)(o - out);
     return out;
 }
 
