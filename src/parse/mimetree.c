@@ -91,6 +91,31 @@ static char *field_value(const char *hdr, size_t hdr_len, const char *name, char
     return dst;
 }
 
+/* The first "\n\n" in p[0..len): memchr per line (vectorised) beats memmem's
+ * general search for this two-byte needle. */
+static const char *blank_line(const char *p, size_t len)
+{
+    const char *end = p + len, *q = p;
+    while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL && q + 1 < end) {
+        if (q[1] == '\n')
+            return q;
+        q++;
+    }
+    return NULL;
+}
+
+/* The first "\n" followed by delim[0..dl) in p[0..len); returns the "\n". */
+static const char *line_starting(const char *p, size_t len, const char *delim, size_t dl)
+{
+    const char *end = p + len, *q = p;
+    while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+        if ((size_t)(end - q - 1) >= dl && q[1] == delim[0] && memcmp(q + 1, delim, dl) == 0)
+            return q;
+        q++;
+    }
+    return NULL;
+}
+
 /* Length of the header block at p: up to and including the newline before the
  * first empty line (or all of len when there is none). *body_off gets where the
  * body starts. A first line that is not a header field means "no headers". */
@@ -111,7 +136,7 @@ static size_t header_block(const char *p, size_t len, size_t *body_off)
         *body_off = 0; /* not a header: the whole entity is body */
         return 0;
     }
-    const char *end = memmem(p, len, "\n\n", 2);
+    const char *end = blank_line(p, len);
     if (!end) {
         *body_off = len;
         return len;
@@ -229,8 +254,8 @@ static const char *next_delimiter(const char *body, size_t len, size_t from, con
             hit = body;
         } else {
             /* Search "\n--boundary". */
-            const char *nl = memmem(body + pos - (pos > 0 ? 1 : 0), len - pos + (pos > 0 ? 1 : 0),
-                                    delim - 1, dl + 1);
+            const char *nl = line_starting(body + pos - (pos > 0 ? 1 : 0),
+                                           len - pos + (pos > 0 ? 1 : 0), delim, dl);
             if (!nl)
                 return NULL;
             hit = nl + 1;
