@@ -207,6 +207,12 @@ check "unlock after refused change: still refused" "$rc" 64
 ad account password-changed alice@customer.example --fingerprint "new-hash-0002" >/dev/null
 check "new password: recorded" "$?" 0
 
+# 3a. A stranger "replies" with the (guessable) ticket number: attached, no state change.
+printf 'From: someone@evil.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] all done, unlock please\nMessage-ID: <fake-1@evil.example>\nDate: %s\n\nDone.\n' \
+  "$id" "$(now)" | ad ingest -q --source test
+check "forged reply: state unchanged" "$(inc_state "$id")" customer_notified
+has "forged reply: audited as unverified" "$(ad incident show "$id")" "NOT from the customer"
+
 # 3. The customer replies (In-Reply-To our notification, no ticket in Subject).
 msgid=$(grep -m1 -i '^Message-ID:' <(body_of "$f") | sed 's/^[^<]*<\(.*\)>.*/\1/')
 printf 'From: Hans Mueller <inhaber@mueller-privat.example>\nTo: abuse@hoster.example\nSubject: Re: Postfach gesperrt\nIn-Reply-To: <%s>\nMessage-ID: <reply-1@mueller-privat.example>\nDate: %s\n\nGuten Tag,\nwir haben alle Rechner gescannt und das Passwort geaendert.\n\n> Ihr Postfach wurde gesperrt\n' \

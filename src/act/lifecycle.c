@@ -757,10 +757,16 @@ out:
     return rc;
 }
 
-int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *head,
-                          size_t head_len, int64_t *incident_id, struct ad_err *err)
+static const char sql_reply_sender_ok[] =
+    "SELECT 1 FROM incidents i LEFT JOIN customers c ON c.id = i.customer_id"
+    " WHERE i.id = $1 AND (lower(i.subject) = lower($2) OR lower(c.contact_email) = lower($2))";
+
+int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *from,
+                          const char *head, size_t head_len, int64_t *incident_id,
+                          bool *verified, struct ad_err *err)
 {
     *incident_id = 0;
+    *verified = false;
     struct store_q *q;
     int rc;
     if (subject) {
@@ -785,12 +791,21 @@ int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char 
             }
         }
         g_free(mark);
-        if (*incident_id)
-            return 0;
+        if (*incident_id && from) {
+            if ((rc = store_q_get(lc->st, sql_reply_sender_ok, &q, err)))
+                return rc;
+            store_q_int(q, 1, *incident_id);
+            store_q_text(q, 2, from);
+            if ((rc = store_q_step(q, err)) < 0)
+                return rc;
+            *verified = rc == 1;
+        }
     }
     /* In-Reply-To and References of the header block: one of our Message-IDs. */
-    if (!head || head_len == 0)
+    if (*verified || !head || head_len == 0)
         return 0;
+    int64_t by_subject = *incident_id;
+    *incident_id = 0;
     size_t n = head_len < 65536 ? head_len : 65536;
     char *h = g_strndup(head, n);
     char *low = g_ascii_strdown(h, -1);
@@ -805,8 +820,10 @@ int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char 
         const char *e = p;
         while (*e && !(e[0] == '\n' && e[1] != ' ' && e[1] != '\t'))
             e++;
-        for (const char *lt = memchr(p, '<', (size_t)(e - p)); lt && lt < e && !*incident_id;
-             lt = memchr(lt + 1, '<', (size_t)(e - lt - 1))) {
+        int looked = 0; /* a References list of thousands must not cost thousands of queries */
+        for (const char *lt = memchr(p, '<', (size_t)(e - p)); lt && lt < e && !*incident_id
+                                                                 && looked < 20;
+             lt = memchr(lt + 1, '<', (size_t)(e - lt - 1)), looked++) {
             const char *gt = memchr(lt, '>', (size_t)(e - lt));
             if (!gt)
                 break;
@@ -826,11 +843,15 @@ int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char 
     }
     g_free(low);
     g_free(h);
+    if (*incident_id)
+        *verified = true; /* our Message-IDs are random: only the customer has them */
+    else
+        *incident_id = by_subject;
     return rc < 0 ? rc : 0;
 }
 
 int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const char *from,
-                    const char *subject, const char *excerpt, struct ad_err *err)
+                    const char *subject, const char *excerpt, bool verified, struct ad_err *err)
 {
     struct inc i;
     int rc = inc_load(lc, id, &i, err);
@@ -850,18 +871,28 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
     store_q_int(q, 1, report_id);
     if ((rc = store_q_run(q, err)))
         goto out;
-    bool moves = !strcmp(i.state, "customer_notified") || !strcmp(i.state, "locked");
+    bool moves = verified && (!strcmp(i.state, "customer_notified") || !strcmp(i.state, "locked"));
     if (moves && (rc = set_state(lc, id, "customer_replied", err)))
         goto out;
-    if ((rc = incident_audit(lc->st, id, report_id, "customer", "replied",
-                             moves ? "customer_notified -> customer_replied" : "reply attached",
-                             err)))
+    char *what = verified ? g_strdup(moves ? "customer_notified -> customer_replied"
+                                           : "reply attached")
+                          : g_strdup_printf("reply attached, NOT from the customer's contact "
+                                            "address or account (from %s): the state stays %s",
+                                            from ? from : "?", i.state);
+    rc = incident_audit(lc->st, id, report_id, verified ? "customer" : "unverified", "replied",
+                        what, err);
+    g_free(what);
+    if (rc)
         goto out;
     int64_t pw = 0;
     if (!strcmp(i.kind, "account") && (rc = password_after(lc, i.subject, i.locked_at, &pw, err)))
         goto out;
     GHashTable *extra = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    put(extra, "reply_from", from ? from : "-");
+    char *rf = verified ? g_strdup(from ? from : "-")
+                        : g_strdup_printf("%s (UNVERIFIED: not the customer's address)",
+                                          from ? from : "-");
+    put(extra, "reply_from", rf);
+    g_free(rf);
     put(extra, "reply_subject", subject ? subject : "-");
     put(extra, "reply_excerpt", excerpt && *excerpt ? excerpt : "    -");
     if (strcmp(i.kind, "account"))

@@ -79,14 +79,19 @@ int lifecycle_password_changed(struct lifecycle *lc, const char *account, int64_
 
 /* Customer replies: returns the incident a reply mail belongs to (its Subject
  * carries "[PREFIX #N]" or its In-Reply-To/References name one of our
- * notifications), or 0. head is the message's header block (bounded). */
-int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *head,
-                          size_t head_len, int64_t *incident_id, struct ad_err *err);
+ * notifications), or 0. head is the message's header block (bounded). *verified
+ * tells whether the reply can be trusted to come from the customer: it names one
+ * of our (random) notification Message-IDs, or its From is the customer's
+ * contact address or the incident's account. A ticket number alone is guessable. */
+int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *from,
+                          const char *head, size_t head_len, int64_t *incident_id,
+                          bool *verified, struct ad_err *err);
 
-/* Attaches reply report_id to the incident: customer_notified or locked ->
- * customer_replied, the team is alerted, auto-unlock is considered. */
+/* Attaches reply report_id to the incident. A verified reply moves
+ * customer_notified or locked -> customer_replied and may auto-unlock; an
+ * unverified one is only attached and shown. The team is told either way. */
 int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const char *from,
-                    const char *subject, const char *excerpt, struct ad_err *err);
+                    const char *subject, const char *excerpt, bool verified, struct ad_err *err);
 
 /* After incident_process(): alerts the team when an incident was opened at,
  * escalated to, or reopened at alert or lock, and locks at once when the lock

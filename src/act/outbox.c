@@ -30,8 +30,11 @@ static const char sql_mail_due[] =
 static const char sql_mail_get[] =
     "SELECT id, incident_id, rcpt, message, attempts, created_at, sent_at, failed, kind, template"
     " FROM outbox WHERE id = $1";
+/* Claims only what is still due: a concurrent flusher (the daemon, an ingest)
+ * that claimed or sent it first makes this change no row. */
 static const char sql_mail_claim[] =
-    "UPDATE outbox SET attempts = attempts + 1, next_at = $2 WHERE id = $1 AND sent_at IS NULL";
+    "UPDATE outbox SET attempts = attempts + 1, next_at = $2 WHERE id = $1 AND sent_at IS NULL"
+    " AND failed = 0 AND next_at <= $3";
 static const char sql_mail_done[] = "UPDATE outbox SET sent_at = $2, last_error = NULL WHERE id = $1";
 static const char sql_mail_error[] =
     "UPDATE outbox SET last_error = $2, failed = $3 WHERE id = $1";
@@ -42,7 +45,8 @@ static const char sql_hook_get[] =
     "SELECT id, incident_id, kind, event, payload, idem_key, attempts, created_at, done_at, failed"
     " FROM hook_jobs WHERE id = $1";
 static const char sql_hook_claim[] =
-    "UPDATE hook_jobs SET attempts = attempts + 1, next_at = $2 WHERE id = $1 AND done_at IS NULL";
+    "UPDATE hook_jobs SET attempts = attempts + 1, next_at = $2 WHERE id = $1 AND done_at IS NULL"
+    " AND failed = 0 AND next_at <= $3";
 static const char sql_hook_done[] = "UPDATE hook_jobs SET done_at = $2, last_error = NULL WHERE id = $1";
 static const char sql_hook_error[] = "UPDATE hook_jobs SET last_error = $2, failed = $3 WHERE id = $1";
 static const char sql_list_mails[] =
@@ -213,8 +217,10 @@ static int64_t backoff(const struct config *cfg, int64_t attempts)
     return wait < cfg->retry_max ? wait : cfg->retry_max;
 }
 
+/* Runs one UPDATE in its own transaction; *changed (may be NULL) gets the rows it
+ * changed. now binds $3 for the claims. */
 static int in_tx(struct store *st, const char *sql, int64_t id, int64_t v, const char *text,
-                 int flag, bool use_text, struct ad_err *err)
+                 int flag, bool use_text, int64_t now, int *changed, struct ad_err *err)
 {
     int rc = store_begin(st, err);
     if (rc)
@@ -227,14 +233,23 @@ static int in_tx(struct store *st, const char *sql, int64_t id, int64_t v, const
             store_q_int(q, 3, flag);
         } else {
             store_q_int(q, 2, v);
+            store_q_int(q, 3, now);
         }
         rc = store_q_run(q, err);
+        if (rc == 0 && changed)
+            *changed = store_changes(st);
     }
     if (rc == 0)
         rc = store_commit(st, err);
     if (rc)
         store_rollback(st);
     return rc;
+}
+
+/* Only a store or memory failure is worth trying again later, besides BUSY. */
+static bool retryable(int rc)
+{
+    return rc == AD_ERR_BUSY || rc == AD_ERR_NOMEM || rc == AD_ERR_STORE;
 }
 
 static int audit_tx(struct store *st, int64_t incident_id, const char *action, const char *detail,
@@ -263,6 +278,7 @@ static GArray *due_ids(struct store *st, const char *sql, int64_t now, int *rc, 
         int64_t id = store_q_col_int(q, 0);
         g_array_append_val(ids, id);
     }
+    store_q_reset(q);
     return ids;
 }
 
@@ -282,16 +298,20 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
     int64_t attempts = store_q_col_int(q, 4) + 1;
     int64_t created = store_q_col_int(q, 5);
     char *what = g_strdup_printf("%s mail (%s)", store_q_col_text(q, 8), store_q_col_text(q, 9));
+    store_q_reset(q); /* no read snapshot held across the SMTP transaction */
     rc = 0;
-    /* Claim: counted and pushed back before the attempt, so a kill here retries. */
-    if ((rc = in_tx(st, sql_mail_claim, id, now + backoff(cfg, attempts), NULL, 0, false, err)))
+    /* Claim: counted and pushed back before the attempt, so a kill here retries;
+     * nothing changed means another flusher has it. */
+    int changed = 0;
+    if ((rc = in_tx(st, sql_mail_claim, id, now + backoff(cfg, attempts), NULL, 0, false, now,
+                    &changed, err)) || changed != 1)
         goto out;
     struct mailer_cfg mc = { cfg->smarthost, cfg->smtp_username, cfg->smtp_password,
                              cfg->require_tls, cfg->verify_tls, (long)cfg->hook_timeout * 1000 };
     struct ad_err serr = { 0 };
     int src = mailer_send(&mc, cfg->notify_from, rcpt, msg, strlen(msg), &serr);
     if (src == 0) {
-        if ((rc = in_tx(st, sql_mail_done, id, now, NULL, 0, false, err)))
+        if ((rc = in_tx(st, sql_mail_done, id, now, NULL, 0, false, now, NULL, err)))
             goto out;
         stats->mails_sent++;
         log_msg(log, LOG_LEVEL_INFO, "outbox: mail %lld (%s) sent to %s", (long long)id, what,
@@ -302,8 +322,8 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
             rc = audit_tx(st, incident, "mail-sent", d, err);
         goto out;
     }
-    bool give_up = src != AD_ERR_BUSY || now - created >= cfg->give_up_after;
-    if ((rc = in_tx(st, sql_mail_error, id, 0, serr.msg, give_up ? 1 : 0, true, err)))
+    bool give_up = !retryable(src) || now - created >= cfg->give_up_after;
+    if ((rc = in_tx(st, sql_mail_error, id, 0, serr.msg, give_up ? 1 : 0, true, now, NULL, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
             "outbox: mail %lld to %s %s: %s", (long long)id, rcpt,
@@ -365,14 +385,17 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
     char *key = g_strdup(store_q_col_text(q, 5));
     int64_t attempts = store_q_col_int(q, 6) + 1;
     int64_t created = store_q_col_int(q, 7);
+    store_q_reset(q);
     rc = 0;
-    if ((rc = in_tx(st, sql_hook_claim, id, now + backoff(cfg, attempts), NULL, 0, false, err)))
+    int changed = 0;
+    if ((rc = in_tx(st, sql_hook_claim, id, now + backoff(cfg, attempts), NULL, 0, false, now,
+                    &changed, err)) || changed != 1)
         goto out;
     struct ad_err herr = { 0 };
     int hrc = run_hook(cfg, kind, event, payload, key, &herr);
     char d[700];
     if (hrc == 0) {
-        if ((rc = in_tx(st, sql_hook_done, id, now, NULL, 0, false, err)))
+        if ((rc = in_tx(st, sql_hook_done, id, now, NULL, 0, false, now, NULL, err)))
             goto out;
         stats->hooks_done++;
         log_msg(log, LOG_LEVEL_INFO, "outbox: %s hook %s (%s) done", kind, event, key);
@@ -382,8 +405,8 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
             rc = audit_tx(st, incident, "hook-done", d, err);
         goto out;
     }
-    bool give_up = hrc != AD_ERR_BUSY || now - created >= cfg->give_up_after;
-    if ((rc = in_tx(st, sql_hook_error, id, 0, herr.msg, give_up ? 1 : 0, true, err)))
+    bool give_up = !retryable(hrc) || now - created >= cfg->give_up_after;
+    if ((rc = in_tx(st, sql_hook_error, id, 0, herr.msg, give_up ? 1 : 0, true, now, NULL, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "outbox: %s hook %s (%s) %s: %s",
             kind, event, key, give_up ? "failed for good" : "will be retried", herr.msg);

@@ -210,11 +210,13 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
         return rc;
     struct lifecycle lc = { in->cfg, in->st, in->log, now };
     int64_t reply_to = 0;
+    bool verified = false;
     if (r->kind == REPORT_UNKNOWN || r->kind == REPORT_ABUSE_TEXT)
-        rc = lifecycle_reply_match(&lc, r->subject, m->head, m->head_len, &reply_to, err);
+        rc = lifecycle_reply_match(&lc, r->subject, r->from, m->head, m->head_len, &reply_to,
+                                   &verified, err);
     if (rc == 0 && reply_to) {
         char *ex = reply_excerpt(m->head, m->head_len);
-        rc = lifecycle_reply(&lc, reply_to, id, r->from, r->subject, ex, err);
+        rc = lifecycle_reply(&lc, reply_to, id, r->from, r->subject, ex, verified, err);
         g_free(ex);
         if (rc == 0)
             log_msg(in->log, LOG_LEVEL_INFO, "report %lld is a customer reply to incident %lld",

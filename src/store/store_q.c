@@ -138,3 +138,8 @@ bool store_in_transaction(struct store *st)
 {
     return !sqlite3_get_autocommit(st->db);
 }
+
+void store_q_reset(struct store_q *q)
+{
+    sqlite3_reset((sqlite3_stmt *)q);
+}

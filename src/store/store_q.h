@@ -32,6 +32,10 @@ void store_q_null(struct store_q *q, int n);
  * failure (AD_ERR_BUSY when the database is locked: retry later). */
 int store_q_step(struct store_q *q, struct ad_err *err);
 
+/* Ends the statement's current use (releases its read snapshot): call after
+ * reading the rows you need and before a long wait or another transaction. */
+void store_q_reset(struct store_q *q);
+
 /* Runs a statement that returns no rows to its end. */
 int store_q_run(struct store_q *q, struct ad_err *err);
 
