@@ -237,7 +237,7 @@ done
 
 # 5. New complaints after the resolution reopen the incident.
 for t in arf-02 arf-22; do complain alice@customer.example "Again" "$t"; done
-check "reopen: same incident back" "$(inc_state "$id")" alerted
+check "reopen: same incident back (open: its earlier complaints were dealt with)" "$(inc_state "$id")" open
 has "reopen: audited" "$(ad incident show "$id")" "reopened"
 
 # 6. Smarthost down: a script incident locked by a person; the mail waits and
@@ -328,7 +328,7 @@ check "kill: unlock notice delivered once" "$(for x in $(mails_to it@fjord-trave
 
 # 9. Invalid transitions say what is allowed.
 ad incident lock "$id" --by tester 2>"$work/err" >/dev/null; rc=$?
-check "invalid: lock an alerted incident? allowed" "$rc" 0
+check "lock the reopened incident: allowed" "$rc" 0
 ad incident lock "$id" --by tester 2>"$work/err" >/dev/null; rc=$?
 check "invalid: lock twice refused" "$rc" 64
 has "invalid: says the allowed states" "$(cat "$work/err")" "allowed from: open,alerted"

@@ -59,6 +59,9 @@ static const char sql_reply_insert[] =
     " ON CONFLICT (incident_id, report_id) DO NOTHING";
 static const char sql_mark_processed[] = "UPDATE reports SET processed = 1 WHERE id = $1";
 static const char sql_complaints_of[] = "SELECT complaints FROM incidents WHERE id = $1";
+static const char sql_providers_of[] =
+    "SELECT COUNT(DISTINCT s.provider) FROM incident_reports x JOIN scores s"
+    " ON s.report_id = x.report_id WHERE x.incident_id = $1 AND s.counted = 1";
 static const char sql_lock_reason[] =
     "SELECT reason FROM locks WHERE incident_id = $1 ORDER BY id DESC LIMIT 1";
 
@@ -386,6 +389,22 @@ static json_t *lock_payload(struct lifecycle *lc, const char *event, int64_t id,
                      incident_iso(lc->now, t));
 }
 
+/* A subject that may be handed to the provider's lock command: a login or
+ * mailbox address, or uid:path; nothing that could pass for an option or carry
+ * control characters. (The command gets it as one argument, never via a shell.) */
+static bool lockable_name(const char *kind, const char *s)
+{
+    if (!s || !*s || *s == '-' || strlen(s) > 320)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x21 || *p == 0x7f)
+            return false;
+        if (!strcmp(kind, "account") && !(g_ascii_isalnum(*p) || strchr(".@_%+=-!#$&'*/?^`{|}~", *p)))
+            return false;
+    }
+    return true;
+}
+
 int lifecycle_lock(struct lifecycle *lc, int64_t id, const char *by, const char *reason,
                    bool notify, struct ad_err *err)
 {
@@ -399,6 +418,13 @@ int lifecycle_lock(struct lifecycle *lc, int64_t id, const char *by, const char 
         rc = ad_err_set(err, AD_ERR_USAGE,
                         "incident %lld is about %s %s: only an account or a script can be locked",
                         (long long)id, i.kind, i.subject);
+        goto out;
+    }
+    if (!lockable_name(i.kind, i.subject)) {
+        rc = ad_err_set(err, AD_ERR_USAGE,
+                        "incident %lld: '%.60s' does not look like an account or script name: not "
+                        "handed to the lock command; check it by hand",
+                        (long long)id, i.subject);
         goto out;
     }
     struct store_q *q;
@@ -927,9 +953,29 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
     int rc = 0;
     const char *action = o->reopened ? "incident reopened by new complaints" : "alert";
     char buf[200];
-    if (o->stage == INCIDENT_STAGE_LOCK && !o->reopened) {
+    int64_t n_providers = 0;
+    if (o->stage == INCIDENT_STAGE_LOCK) {
+        struct store_q *q;
+        if ((rc = store_q_get(lc->st, sql_providers_of, &q, err)))
+            return rc;
+        store_q_int(q, 1, o->incident_id);
+        if ((rc = store_q_step(q, err)) < 0)
+            return rc;
+        n_providers = rc == 1 ? store_q_col_int(q, 0) : 0;
+        rc = 0;
+    }
+    if (o->stage == INCIDENT_STAGE_LOCK) {
         if (!lc->cfg->auto_lock) {
             action = "lock stage reached; [incidents] auto_lock is off: please decide";
+        } else if (n_providers < lc->cfg->auto_lock_min_providers) {
+            g_snprintf(buf, sizeof buf,
+                       "lock stage reached with complaints from %lld reporting provider(s) only "
+                       "([incidents] auto_lock_min_providers = %d): please decide",
+                       (long long)n_providers, lc->cfg->auto_lock_min_providers);
+            action = buf;
+            rc = incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-held", buf, err);
+            if (rc)
+                return rc;
         } else {
             struct ad_err lerr = { 0 };
             rc = lifecycle_lock(lc, o->incident_id, "abusedesk",

@@ -254,6 +254,14 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
         }
         g_free(which);
     }
+    if (first == 0 && hop_by_ours(cfg, g_ptr_array_index(hops, 0))) {
+        /* The topmost header claims our host but no hop shows a recipient's server
+         * receiving the mail from us: nothing vouches for it (anyone can write a
+         * Received header into a complaint). Only the ARF Source-IP may still. */
+        evidence(out, "Received[1]", "claims our host, but no hop shows the mail leaving our "
+                 "servers (no recipient's server received it from one of our addresses)");
+        first = -1;
+    }
     if (first > 0 && hop_by_ours(cfg, g_ptr_array_index(hops, (guint)first))) {
         /* The first hop naming us says it was received by our host, but the hop
          * above it received the mail from somebody else: our host never handed

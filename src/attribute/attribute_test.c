@@ -82,6 +82,10 @@ static const struct row rows[] = {
       "smtp.hoster.example with ESMTPSA id B; Thu, 26 Nov 2026 09:59:59 +0000\n" MSG,
       false, NULL, NULL, "likely forged sender" },
     { "no Received headers, no Source-IP", NULL, MSG, false, NULL, NULL, "no Received headers" },
+    { "topmost header claims our host, nobody received it from us", NULL,
+      "Received: from [203.0.113.9] (Authenticated sender: alice@customer.example) by "
+      "smtp.hoster.example with ESMTPSA id B; Thu, 26 Nov 2026 09:59:59 +0000\n" MSG,
+      false, NULL, NULL, "likely forged sender" },
     { "host name pattern of an exact host", NULL,
       "Received: from relay.example.org (relay.example.org) by mx.rcpt.test with ESMTP id A; "
       "Thu, 26 Nov 2026 10:00:00 +0000\n" MSG,

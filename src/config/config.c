@@ -108,6 +108,11 @@ static const struct ckey schema[] = {
     { "incidents", "auto_lock", CT_BOOL, OFF(auto_lock), "true", 0, 0, NULL,
       "when the lock stage is reached, lock without waiting for a person (else the team "
       "decides)", 0 },
+    { "incidents", "auto_lock_min_providers", CT_INT, OFF(auto_lock_min_providers), "2", 1, 100,
+      NULL,
+      "complaints from at least this many different reporting providers before a lock happens "
+      "without a person (report mail can be forged; one sender of fake complaints must not "
+      "lock a customer)", 0 },
     { "incidents", "repeat_period", CT_DURATION, OFF(repeat_period), "180d", 0,
       3650LL * 86400, NULL,
       "earlier incidents of the same customer or mailbox within this period make a repeat "

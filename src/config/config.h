@@ -79,6 +79,7 @@ struct config {
     double *alert_complaints, *lock_complaints;         /* per window; 0 = off */
     size_t n_observe_score, n_alert_score, n_lock_score, n_alert_complaints, n_lock_complaints;
     bool auto_lock;
+    int auto_lock_min_providers;
     long long repeat_period;    /* seconds */
     double repeat_factor;       /* thresholds are multiplied by this for repeat offenders */
     long long reopen_window;    /* seconds: new complaints reopen an incident resolved this recently */

@@ -43,7 +43,8 @@ static const char sql_window[] =
     " WHERE subject_kind = $1 AND subject = $2 AND at > $3 AND at <= $4 AND counted = 1"
     /* complaints a closed incident dealt with do not count again */
     " AND NOT EXISTS (SELECT 1 FROM incident_reports x JOIN incidents i ON i.id = x.incident_id"
-    "   WHERE x.report_id = complaints.report_id AND i.state IN ('resolved', 'dismissed'))";
+    "   WHERE x.report_id = complaints.report_id AND (i.state IN ('resolved', 'dismissed')"
+    "   OR complaints.at <= COALESCE(i.resolved_before, 0)))";
 static const char sql_open_find[] =
     "SELECT id, stage FROM incidents WHERE subject_kind = $1 AND subject = $2"
     " AND state NOT IN ('resolved', 'dismissed') ORDER BY id DESC LIMIT 1";
@@ -82,8 +83,11 @@ static const char sql_incident_stage[] =
 static const char sql_reopen_find[] =
     "SELECT id, stage FROM incidents WHERE subject_kind = $1 AND subject = $2"
     " AND state = 'resolved' AND closed_at > $3 ORDER BY id DESC LIMIT 1";
+/* A reopened incident starts again from the stage its new complaints reach, so
+ * that more complaints escalate it (and may lock) as for a new one. */
 static const char sql_reopen[] =
-    "UPDATE incidents SET state = $2, closed_at = NULL, updated_at = $3 WHERE id = $1";
+    "UPDATE incidents SET state = $2, stage = $4, resolved_before = closed_at, closed_at = NULL,"
+    " updated_at = $3 WHERE id = $1";
 static const char sql_incident_first_score[] =
     "UPDATE incidents SET initial_score = score WHERE id = $1";
 static const char sql_audit_insert[] =
@@ -479,12 +483,14 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         goto done;
     if (!inc && reopen) {
         inc = reopen;
-        cur = reopen_stage;
+        (void)reopen_stage;
+        cur = stage;
         if ((rc = store_q_get(st, sql_reopen, &q, err)))
             goto out;
         store_q_int(q, 1, inc);
-        store_q_text(q, 2, stage_state(stage > cur ? stage : cur));
+        store_q_text(q, 2, stage_state(stage));
         store_q_int(q, 3, at);
+        store_q_text(q, 4, incident_stage_name(stage));
         if ((rc = store_q_run(q, err)))
             goto out;
         g_snprintf(detail, sizeof detail, "reopened: new complaints within [incidents] "

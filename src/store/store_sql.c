@@ -188,7 +188,10 @@ const char *const store_sql_migrations[] = {
     "  at BIGINT NOT NULL,"
     "  PRIMARY KEY (incident_id, report_id)"
     ");"
-    "ALTER TABLE incidents ADD COLUMN locked_at BIGINT;",
+    "ALTER TABLE incidents ADD COLUMN locked_at BIGINT;"
+    /* when a reopened incident had been resolved: its complaints up to then were
+     * dealt with and do not count in the windows again */
+    "ALTER TABLE incidents ADD COLUMN resolved_before BIGINT;",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 
