@@ -1004,7 +1004,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
 }
 
 static const char sql_policy_open_find[] =
-    "SELECT id, stage FROM incidents WHERE subject_kind = 'account' AND subject = $1"
+    "SELECT id, stage, state FROM incidents WHERE subject_kind = 'account' AND subject = $1"
     " AND state NOT IN ('resolved', 'dismissed') ORDER BY id DESC LIMIT 1";
 static const char sql_policy_insert[] =
     "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
@@ -1033,9 +1033,26 @@ int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incid
     if ((rc = store_q_step(q, err)) < 0)
         goto out;
     char *cur = rc == 1 ? g_strdup(store_q_col_text(q, 1)) : NULL;
+    bool lockable = rc == 1 && (!strcmp(store_q_col_text(q, 2), "open")
+                                || !strcmp(store_q_col_text(q, 2), "alerted"));
     if (rc == 1)
         id = store_q_col_int(q, 0);
     rc = 0;
+    if (id && lock && !lockable) {
+        /* The open incident is past locking (a joe-job notice, a reply) but the
+         * account is not locked: this needs a lock of its own. */
+        int64_t held = 0;
+        if ((rc = lifecycle_is_locked(lc->st, acct, &held, err)) < 0) {
+            g_free(cur);
+            goto out;
+        }
+        if (rc == 0) {
+            id = 0;
+            g_free(cur);
+            cur = NULL;
+        }
+        rc = 0;
+    }
     if (!id) {
         if ((rc = store_q_get(lc->st, sql_policy_insert, &q, err)) == 0) {
             store_q_text(q, 1, acct);

@@ -99,13 +99,13 @@ struct config {
     int policy_max_connections;
     long long policy_idle_timeout;
     char *soft_action;          /* HOLD or DEFER_IF_PERMIT */
-    long long msgs_per_hour, rcpts_per_hour, rcpts_per_day, domains_per_hour;
+    int msgs_per_hour, rcpts_per_hour, rcpts_per_day, domains_per_hour;  /* CT_INT: int */
     double hard_factor;
     double anomaly_factor;
-    long long anomaly_min;
-    long long networks_per_hour;
+    int anomaly_min;
+    int networks_per_hour;
     bool limit_unauthenticated;
-    long long max_senders;
+    int max_senders;
     char *state_file;           /* "" = counters are not kept across restarts */
     long long state_interval;
     long long outbox_interval;

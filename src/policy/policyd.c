@@ -60,6 +60,8 @@ struct policyd {
     struct event *ev_poll, *ev_state, *ev_sweep, *ev_hup, *ev_term, *ev_int;
     GThread *outbox_thread;
     GAsyncQueue *jobs;          /* of struct job *: store writes off the loop */
+    GAsyncQueue *done;          /* of char * (account): jobs the writer committed */
+    GHashTable *pending;        /* accounts locked here, not yet committed (loop only) */
     GHashTable *conns;          /* struct conn * set, to close them at the end */
     GHashTable *acct_limits;    /* account -> [limits:CUSTOMER] row (borrowed from cfg) */
     gint stopping;
@@ -144,6 +146,17 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
             d->data_version = v;
             locks_reload(d);
         }
+        /* Locks the writer committed are in d->locks now (with their ticket). */
+        char *acct;
+        while ((acct = g_async_queue_try_pop(d->done)) != NULL) {
+            if (g_hash_table_contains(d->locks, acct))
+                g_hash_table_remove(d->pending, acct);
+            else
+                g_async_queue_push(d->done, acct), acct = NULL;
+            g_free(acct);
+            if (!acct)
+                break; /* not visible yet: next tick */
+        }
         return;
     }
     if (d->store_ok)
@@ -194,10 +207,13 @@ static bool locked(struct policyd *d, const char *who, int64_t *incident)
         return false;
     char *k = g_ascii_strdown(who, -1);
     gint64 *v = g_hash_table_lookup(d->locks, k);
+    bool pend = !v && g_hash_table_contains(d->pending, k);
     g_free(k);
     if (v)
         *incident = *v;
-    return v != NULL;
+    else if (pend)
+        *incident = 0; /* the writer has not committed it yet: no ticket number */
+    return v != NULL || pend;
 }
 
 /* The client network of an address: /24 for IPv4, /48 for IPv6. */
@@ -309,12 +325,14 @@ static void policy_event(struct policyd *d, const char *account, enum incident_s
     j->at = now_s();
     log_msg(d->log, LOG_LEVEL_WARNING, "policy: %s: %s%s", account, reason,
             lock ? " -> locked" : " -> incident at alert");
-    if (lock && !g_hash_table_contains(d->locks, j->account))
-        g_hash_table_replace(d->locks, g_strdup(j->account), g_new0(gint64, 1));
+    if (lock)
+        g_hash_table_add(d->pending, g_strdup(j->account));
     g_async_queue_push(d->jobs, j);
 }
 
-static void job_run(struct policyd *d, struct store *st, const struct config *cfg, struct job *j)
+/* Records one job; false when it should be tried again later (store busy or
+ * unavailable). A committed lock is reported to the loop through d->done. */
+static bool job_run(struct policyd *d, struct store *st, const struct config *cfg, struct job *j)
 {
     struct ad_err err = { 0 };
     struct lifecycle lc = { cfg, st, d->log, j->at };
@@ -328,15 +346,25 @@ static void job_run(struct policyd *d, struct store *st, const struct config *cf
         else
             store_rollback(st);
     }
+    if (rc == AD_ERR_BUSY || rc == AD_ERR_STORE) {
+        log_msg(d->log, LOG_LEVEL_WARNING, "policy: %s: %s: will retry: %s", j->account,
+                j->reason, err.msg);
+        return false;
+    }
     if (rc)
+        /* Not recordable (should not happen): the lock stays in force in memory
+         * until the daemon restarts. */
         log_msg(d->log, LOG_LEVEL_ERROR, "policy: %s: %s: could not record: %s", j->account,
                 j->reason, err.msg);
     else
         log_msg(d->log, LOG_LEVEL_INFO, "policy: %s: incident %lld recorded", j->account,
                 (long long)id);
+    if (rc == 0 && j->lock)
+        g_async_queue_push(d->done, g_strdup(j->account));
     g_free(j->account);
     g_free(j->reason);
     g_free(j);
+    return true;
 }
 
 static void decide(struct policyd *d, const struct policy_req *r, struct bufferevent *bev)
@@ -449,7 +477,7 @@ static void decide(struct policyd *d, const struct policy_req *r, struct buffere
             g_snprintf(reason, sizeof reason,
                        "logins from about %.0f client networks in 1h (limit %lld): a leaked "
                        "password used by a botnet?",
-                       v.nets_hour, cfg->networks_per_hour);
+                       v.nets_hour, (long long)cfg->networks_per_hour);
             policy_event(d, r->sasl_username, INCIDENT_STAGE_ALERT, reason, false);
         }
     }
@@ -696,11 +724,24 @@ static gpointer outbox_main(gpointer arg)
                               cfg->busy_timeout_ms, &st, &err) != 0)
             log_msg(d->log, LOG_LEVEL_ERROR, "outbox: %s", err.msg);
         bool flush = j != NULL || now_s() - last_flush >= cfg->outbox_interval;
-        if (j) {
-            if (st)
-                job_run(d, st, cfg, j);
-            else
+        if (j && !st && stop) {
+            log_msg(d->log, LOG_LEVEL_ERROR, "policy: stopping without a database: %s: %s "
+                    "not recorded", j->account, j->reason);
+            g_free(j->account);
+            g_free(j->reason);
+            g_free(j);
+            j = NULL;
+            continue;
+        }
+        /* Every job waiting now, before the (possibly slow) deliveries. */
+        while (j) {
+            if (!st || !job_run(d, st, cfg, j)) {
                 g_async_queue_push_front(d->jobs, j); /* keep it until the store is back */
+                if (!stop)
+                    g_usleep(500000);
+                break;
+            }
+            j = g_async_queue_try_pop(d->jobs);
         }
         if (st && flush) {
             last_flush = now_s();
@@ -812,6 +853,8 @@ int policyd_run(const struct config *cfg0, const char *config_path, const char *
     d.locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     d.conns = g_hash_table_new(g_direct_hash, g_direct_equal);
     d.jobs = g_async_queue_new();
+    d.done = g_async_queue_new_full(g_free);
+    d.pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d.cfg = config_copy(config_path, db_override, cfg0, err);
     if (!d.cfg)
         return err->code ? err->code : AD_ERR_CONFIG;
@@ -876,6 +919,10 @@ out:
     }
     if (d.jobs)
         g_async_queue_unref(d.jobs);
+    if (d.done)
+        g_async_queue_unref(d.done);
+    if (d.pending)
+        g_hash_table_destroy(d.pending);
     if (d.acct_limits)
         g_hash_table_destroy(d.acct_limits);
     for (size_t i = 0; i < d.n_listeners; i++) {

@@ -263,6 +263,13 @@ int rl_save(const struct rl_table *t, const char *path, struct ad_err *err)
         return rc;
     }
     FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        int rc = ad_err_set(err, AD_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        g_free(tmp);
+        return rc;
+    }
     struct rl_file_header h = { RL_MAGIC, RL_VERSION, t->epoch, t->n_used,
                                 (uint32_t)sizeof(struct rl_entry), 0 };
     bool ok = fwrite(&h, sizeof h, 1, f) == 1;
