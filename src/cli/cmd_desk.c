@@ -15,6 +15,7 @@
 #include "act/lifecycle.h"
 #include "act/outbox.h"
 #include "incident/incident.h"
+#include "intake/intake.h"
 #include "store/store.h"
 #include "store/store_q.h"
 #include "util/fsutil.h"
@@ -827,17 +828,18 @@ int cmd_process(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "abusedesk process: unknown option '%s'\n", argv[i]);
         return EXIT_USAGE;
     }
-    struct store *st = NULL;
-    int rc = cli_open_store(cli, &st);
-    if (rc)
-        return rc;
+    struct intake in;
+    intake_init(&in, &cli->cfg, &cli->log);
     struct ad_err err = { 0 };
     size_t n = 0;
-    if (incident_process_pending(&cli->cfg, st, &cli->log, &n, &err) != 0) {
+    int rc = 0;
+    if (intake_process_pending(&in, &n, &err) != 0) {
         fprintf(stderr, "abusedesk process: %s\n", err.msg);
         rc = exit_for(&err);
+    } else {
+        intake_flush_outbox(&in);
     }
     printf("process: %zu reports processed\n", n);
-    store_close(st);
+    intake_close(&in);
     return rc;
 }

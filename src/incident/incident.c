@@ -93,8 +93,6 @@ static const char sql_incident_first_score[] =
 static const char sql_audit_insert[] =
     "INSERT INTO audit (at, incident_id, report_id, actor, action, detail)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
-static const char sql_pending[] =
-    "SELECT id, received_at FROM reports WHERE processed = 0 ORDER BY id LIMIT 200";
 
 static const char sql_incident_get[] =
     "SELECT id, subject_kind, subject, customer_id, account, state, stage, initial_score,"
@@ -637,59 +635,6 @@ int incident_process(const struct config *cfg, struct store *st, int64_t report_
         return rc;
     }
     return store_exec(st, "RELEASE incident_process", err);
-}
-
-int incident_process_pending(const struct config *cfg, struct store *st,
-                             const struct logger *log, size_t *n, struct ad_err *err)
-{
-    *n = 0;
-    for (;;) {
-        /* Read a batch of ids first: the statement is reused while processing. */
-        GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-        struct store_q *q;
-        int rc = store_q_get(st, sql_pending, &q, err);
-        while (rc >= 0 && (rc = store_q_step(q, err)) == 1) {
-            int64_t id = store_q_col_int(q, 0);
-            g_array_append_val(ids, id);
-        }
-        if (rc < 0 || ids->len == 0) {
-            g_array_free(ids, TRUE);
-            return rc < 0 ? rc : 0;
-        }
-        for (guint i = 0; i < ids->len; i++) {
-            int64_t id = g_array_index(ids, int64_t, i);
-            struct store_report_row row = { 0 };
-            if ((rc = store_report_get(st, id, true, &row, err)))
-                break;
-            struct parse_limits lim;
-            parse_limits_default(&lim);
-            lim.max_size = cfg->max_message_size;
-            struct ad_err perr = { 0 };
-            struct report *r = row.raw ? parse_message((const char *)row.raw, row.raw_len, &lim,
-                                                       &perr)
-                                       : NULL;
-            if (!r)
-                r = report_new(); /* raw not kept (too large): attribution says so */
-            int64_t at = 0;
-            if (!score_iso_time(row.received_at, &at))
-                at = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
-            if ((rc = store_begin(st, err)) == 0) {
-                rc = incident_process(cfg, st, id, r, at, log, NULL, err);
-                if (rc == 0)
-                    rc = store_commit(st, err);
-                else
-                    store_rollback(st);
-            }
-            report_free(r);
-            store_row_clear(&row);
-            if (rc)
-                break;
-            (*n)++;
-        }
-        g_array_free(ids, TRUE);
-        if (rc)
-            return rc;
-    }
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -48,11 +48,6 @@ int incident_process(const struct config *cfg, struct store *st, int64_t report_
                      const struct report *r, int64_t at, const struct logger *log,
                      struct incident_outcome *out, struct ad_err *err);
 
-/* Processes every stored report not processed yet (re-parses the raw message),
- * oldest first. *n counts the reports processed. */
-int incident_process_pending(const struct config *cfg, struct store *st,
-                             const struct logger *log, size_t *n, struct ad_err *err);
-
 /* Appends to the audit log. incident_id and report_id may be 0. */
 int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, const char *actor,
                    const char *action, const char *detail, struct ad_err *err);

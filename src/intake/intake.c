@@ -235,6 +235,85 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
     return store_exec(in->st, "RELEASE desk", err);
 }
 
+static const char sql_pending[] =
+    "SELECT id, received_at, spool_path FROM reports WHERE processed = 0 ORDER BY id LIMIT 200";
+
+int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
+{
+    *n = 0;
+    int rc = open_store(in, err);
+    if (rc)
+        return rc;
+    for (;;) {
+        GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+        struct store_q *q;
+        if ((rc = store_q_get(in->st, sql_pending, &q, err)) == 0) {
+            while ((rc = store_q_step(q, err)) == 1) {
+                int64_t id = store_q_col_int(q, 0);
+                g_array_append_val(ids, id);
+            }
+            store_q_reset(q);
+        }
+        if (rc < 0 || ids->len == 0) {
+            g_array_free(ids, TRUE);
+            return rc < 0 ? rc : 0;
+        }
+        size_t before = *n;
+        for (guint i = 0; i < ids->len && rc == 0; i++) {
+            int64_t id = g_array_index(ids, int64_t, i);
+            struct store_report_row row = { 0 };
+            struct msgbuf m = { 0 };
+            if ((rc = store_report_get(in->st, id, true, &row, err)))
+                break;
+            if (row.raw) {
+                m.head = g_strndup((const char *)row.raw, row.raw_len);
+                m.head_len = m.total = row.raw_len;
+            } else if (row.spool_path) {
+                /* too large to keep in the database: its start is in the spool */
+                struct ad_err ferr = { 0 };
+                if (read_file(row.spool_path, in->cfg->max_message_size, &m, &ferr) != 0)
+                    log_msg(in->log, LOG_LEVEL_ERROR, "report %lld: %s", (long long)id, ferr.msg);
+            }
+            struct parse_limits lim;
+            parse_limits_default(&lim);
+            lim.max_size = in->cfg->max_message_size;
+            struct ad_err perr = { 0 };
+            struct report *r = m.head ? parse_message(m.head, m.head_len, &lim, &perr) : NULL;
+            if (!r) {
+                log_msg(in->log, LOG_LEVEL_ERROR, "report %lld: its message is not readable "
+                        "any more; left unprocessed", (long long)id);
+                store_row_clear(&row);
+                msgbuf_clear(&m);
+                continue;
+            }
+            int64_t at = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
+            GDateTime *dt = row.received_at ? g_date_time_new_from_iso8601(row.received_at, NULL)
+                                            : NULL;
+            if (dt) {
+                at = g_date_time_to_unix(dt);
+                g_date_time_unref(dt);
+            }
+            if ((rc = store_begin(in->st, err)) == 0) {
+                rc = desk(in, id, r, &m, at, err);
+                if (rc == 0)
+                    rc = store_commit(in->st, err);
+                else
+                    store_rollback(in->st);
+            }
+            if (rc == 0)
+                (*n)++;
+            report_free(r);
+            store_row_clear(&row);
+            msgbuf_clear(&m);
+        }
+        g_array_free(ids, TRUE);
+        if (rc)
+            return rc;
+        if (*n == before)
+            return 0; /* only unreadable ones are left */
+    }
+}
+
 void intake_flush_outbox(struct intake *in)
 {
     if (!in->st || store_in_transaction(in->st))

@@ -47,6 +47,11 @@ int intake_fd(struct intake *in, int fd, const char *source, enum intake_outcome
  * message was stored, duplicate or quarantined, else the first error. */
 int intake_maildir(struct intake *in, const char *dir, struct ad_err *err);
 
+/* Processes every stored report not processed yet (a failure of the desk left
+ * it so), as ingest would: customer replies go to their incident; complaints are
+ * attributed, scored, filed, and may alert or lock. *n counts them. */
+int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err);
+
 /* Delivers what the outbox has due (notifications, hooks) after the reports were
  * committed; failures stay queued and are only logged. */
 void intake_flush_outbox(struct intake *in);
