@@ -532,6 +532,13 @@ static void conn_free(struct conn *c)
 
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 
+static void discard_cb(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+}
+
 static void close_when_sent_cb(struct bufferevent *bev, void *arg)
 {
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
@@ -567,6 +574,17 @@ static void read_cb(struct bufferevent *bev, void *arg)
                 /* Say so, then close once the answer is out. */
                 bufferevent_disable(bev, EV_READ);
                 evbuffer_drain(in, have);
+                if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+                    /* The answer went out directly. Closing now with unread
+                     * input would reset the connection and could lose it: end
+                     * our side, discard what still comes, close on EOF. */
+                    shutdown(bufferevent_getfd(bev), SHUT_WR);
+                    struct timeval t = { 5, 0 };
+                    bufferevent_set_timeouts(bev, &t, &t);
+                    bufferevent_setcb(bev, discard_cb, NULL, event_cb, c);
+                    bufferevent_enable(bev, EV_READ);
+                    return;
+                }
                 bufferevent_setcb(bev, NULL, close_when_sent_cb, event_cb, c);
                 return;
             }
