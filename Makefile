@@ -69,7 +69,7 @@ test: asan build fuzz-smoke
 		echo "summary: $$((n + 1 + f)) passed, 0 failed"
 
 corpus-report: build
-	./build/corpus_report ../shared/corpus
+	./build/corpus_report "$$(bash tools/shared-dir.sh)/corpus"
 
 bench: build
 	bash bench/parse.sh

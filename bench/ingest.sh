@@ -15,7 +15,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${AD_BUILD:-$root/build}/abusedesk
-corpus=$root/../shared/corpus/arf
+corpus=$(bash "$root/tools/shared-dir.sh")/corpus/arf
 n=${N:-3000}
 accounts=${ACCOUNTS:-50}
 pipe_n=${PIPE_N:-300}

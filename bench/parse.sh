@@ -21,8 +21,9 @@
 set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-tools=$root/../shared/tools
-corpus=${1:-$root/../shared/corpus}
+shared=$(bash "$root/tools/shared-dir.sh")
+tools=$shared/tools
+corpus=${1:-$shared/corpus}
 build=${AD_BUILD:-$root/build}
 ad_passes=${AD_PASSES:-30}
 sisimai_passes=${SISIMAI_PASSES:-6}

@@ -77,7 +77,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/bench
 ABUSEDESK=${ABUSEDESK:-${AD_BUILD:-$root/build}/abusedesk}
-TOOLS=${POLICY_TOOLS:-$root/../shared/tools}
+TOOLS=${POLICY_TOOLS:-$(bash "$root/tools/shared-dir.sh")/tools}
 CONNS=${PB_CONNS:-64}
 N=${PB_N:-20000}
 T=${PB_T:-20}

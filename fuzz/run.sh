@@ -14,8 +14,9 @@ mkdir -p "$work/parse" "$work/config" "$work/csv" "$work/policy" "$work/artifact
 
 seeds_parse="$work/seeds-parse"
 mkdir -p "$seeds_parse"
-if [ -d "$here/../shared/corpus" ]; then
-  find "$here/../shared/corpus" -name '*.eml' -size -64k -exec cp -t "$seeds_parse" {} + 2>/dev/null || true
+shared=$(bash "$here/tools/shared-dir.sh")
+if [ -d "$shared/corpus" ]; then
+  find "$shared/corpus" -name '*.eml' -size -64k -exec cp -t "$seeds_parse" {} + 2>/dev/null || true
 fi
 find "$here/tests/malformed" -type f -size -256k -exec cp -t "$seeds_parse" {} + 2>/dev/null || true
 seeds_config="$work/seeds-config"

@@ -5,7 +5,7 @@
 set -uo pipefail
 src=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${AD_BINARY:-$src/build/abusedesk}
-corpus="$src/../shared/corpus"
+corpus="$(bash "$src/tools/shared-dir.sh")/corpus"
 if [ ! -f "$corpus/MANIFEST.tsv" ]; then
   echo "corpus: $corpus/MANIFEST.tsv not found (shared/ must sit beside the checkout)"
   echo "corpus: 0 passed, 1 failed"

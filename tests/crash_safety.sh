@@ -20,8 +20,9 @@ CONF
 
 # N distinct messages: sample mails, each made unique by one added header.
 samples=()
-if [ -d "$src/../shared/corpus" ]; then
-  while IFS= read -r f; do samples+=("$f"); done < <(find "$src/../shared/corpus" -name '*.eml' | sort)
+shared=$(bash "$src/tools/shared-dir.sh")
+if [ -d "$shared/corpus" ]; then
+  while IFS= read -r f; do samples+=("$f"); done < <(find "$shared/corpus" -name '*.eml' | sort)
 fi
 samples+=("$src"/tests/golden/*.eml)
 mkdir -p "$tmp/md/new" "$tmp/md/cur" "$tmp/md/tmp" "$tmp/stage"

@@ -14,7 +14,7 @@
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${AD_BINARY:-$top/build/abusedesk}
-corpus="$top/../shared/corpus/arf"
+corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
 mk="python3 $top/tests/desk/mkcomplaint.py"
 . "$top/tests/lib/smtp_sink.sh"
 work=$(mktemp -d)

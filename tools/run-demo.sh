@@ -7,7 +7,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin="$top/build/abusedesk"
 var="$top/var"
-corpus="$top/../shared/corpus"
+corpus="$(bash "$top/tools/shared-dir.sh")/corpus"
 mkdir -p "$var"
 # A local smarthost for the notifications: Postfix's smtp-sink, dumping every
 # mail it receives into var/mail (make deps installs postfix).

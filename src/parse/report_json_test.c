@@ -40,8 +40,11 @@ static int compare(const struct report *r, const char *name)
 static void test_corpus(void **state)
 {
     (void)state;
+    /* CTest passes the shared/ folder tools/shared-dir.sh found. */
+    const char *shared = getenv("AD_SHARED_DIR");
     const char *src = getenv("AD_SOURCE_DIR");
-    char *dir = g_build_filename(src ? src : ".", "..", "shared", "corpus", NULL);
+    char *dir = shared && *shared ? g_build_filename(shared, "corpus", NULL)
+                                  : g_build_filename(src ? src : ".", "..", "shared", "corpus", NULL);
     if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
         g_free(dir);
         skip();
