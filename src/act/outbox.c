@@ -217,33 +217,64 @@ static int64_t backoff(const struct config *cfg, int64_t attempts)
     return wait < cfg->retry_max ? wait : cfg->retry_max;
 }
 
-/* Runs one UPDATE in its own transaction; *changed (may be NULL) gets the rows it
- * changed. now binds $3 for the claims. */
-static int in_tx(struct store *st, const char *sql, int64_t id, int64_t v, const char *text,
-                 int flag, bool use_text, int64_t now, int *changed, struct ad_err *err)
+/* Runs the bound statement q in a transaction of its own; *changed (may be
+ * NULL) gets the rows it changed. */
+static int tx_run(struct store *st, struct store_q *q, int *changed, struct ad_err *err)
 {
     int rc = store_begin(st, err);
     if (rc)
         return rc;
-    struct store_q *q;
-    if ((rc = store_q_get(st, sql, &q, err)) == 0) {
-        store_q_int(q, 1, id);
-        if (use_text) {
-            store_q_text(q, 2, text);
-            store_q_int(q, 3, flag);
-        } else {
-            store_q_int(q, 2, v);
-            store_q_int(q, 3, now);
-        }
-        rc = store_q_run(q, err);
-        if (rc == 0 && changed)
-            *changed = store_changes(st);
-    }
+    rc = store_q_run(q, err);
+    if (rc == 0 && changed)
+        *changed = store_changes(st);
     if (rc == 0)
         rc = store_commit(st, err);
     if (rc)
         store_rollback(st);
     return rc;
+}
+
+/* Claims item id for one attempt: counted and pushed back (retry backoff)
+ * before the attempt, so a kill during it retries later. Returns 1 when
+ * claimed, 0 when another flusher has it or it is no longer due, or < 0. */
+static int claim(const struct config *cfg, struct store *st, const char *sql, int64_t id,
+                 int64_t attempts, int64_t now, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    store_q_int(q, 2, now + backoff(cfg, attempts));
+    store_q_int(q, 3, now);
+    int changed = 0;
+    rc = tx_run(st, q, &changed, err);
+    return rc ? rc : changed == 1;
+}
+
+static int mark_done(struct store *st, const char *sql, int64_t id, int64_t now,
+                     struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    store_q_int(q, 2, now);
+    return tx_run(st, q, NULL, err);
+}
+
+static int mark_error(struct store *st, const char *sql, int64_t id, const char *msg, bool failed,
+                      struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    store_q_text(q, 2, msg);
+    store_q_int(q, 3, failed ? 1 : 0);
+    return tx_run(st, q, NULL, err);
 }
 
 /* Only a store or memory failure is worth trying again later, besides BUSY. */
@@ -299,19 +330,15 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
     int64_t created = store_q_col_int(q, 5);
     char *what = g_strdup_printf("%s mail (%s)", store_q_col_text(q, 8), store_q_col_text(q, 9));
     store_q_reset(q); /* no read snapshot held across the SMTP transaction */
-    rc = 0;
-    /* Claim: counted and pushed back before the attempt, so a kill here retries;
-     * nothing changed means another flusher has it. */
-    int changed = 0;
-    if ((rc = in_tx(st, sql_mail_claim, id, now + backoff(cfg, attempts), NULL, 0, false, now,
-                    &changed, err)) || changed != 1)
+    if ((rc = claim(cfg, st, sql_mail_claim, id, attempts, now, err)) <= 0)
         goto out;
+    rc = 0;
     struct mailer_cfg mc = { cfg->smarthost, cfg->smtp_username, cfg->smtp_password,
                              cfg->require_tls, cfg->verify_tls, (long)cfg->hook_timeout * 1000 };
     struct ad_err serr = { 0 };
     int src = mailer_send(&mc, cfg->notify_from, rcpt, msg, strlen(msg), &serr);
     if (src == 0) {
-        if ((rc = in_tx(st, sql_mail_done, id, now, NULL, 0, false, now, NULL, err)))
+        if ((rc = mark_done(st, sql_mail_done, id, now, err)))
             goto out;
         stats->mails_sent++;
         log_msg(log, LOG_LEVEL_INFO, "outbox: mail %lld (%s) sent to %s", (long long)id, what,
@@ -323,7 +350,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(src) || now - created >= cfg->give_up_after;
-    if ((rc = in_tx(st, sql_mail_error, id, 0, serr.msg, give_up ? 1 : 0, true, now, NULL, err)))
+    if ((rc = mark_error(st, sql_mail_error, id, serr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
             "outbox: mail %lld to %s %s: %s", (long long)id, rcpt,
@@ -386,16 +413,14 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
     int64_t attempts = store_q_col_int(q, 6) + 1;
     int64_t created = store_q_col_int(q, 7);
     store_q_reset(q);
-    rc = 0;
-    int changed = 0;
-    if ((rc = in_tx(st, sql_hook_claim, id, now + backoff(cfg, attempts), NULL, 0, false, now,
-                    &changed, err)) || changed != 1)
+    if ((rc = claim(cfg, st, sql_hook_claim, id, attempts, now, err)) <= 0)
         goto out;
+    rc = 0;
     struct ad_err herr = { 0 };
     int hrc = run_hook(cfg, kind, event, payload, key, &herr);
     char d[700];
     if (hrc == 0) {
-        if ((rc = in_tx(st, sql_hook_done, id, now, NULL, 0, false, now, NULL, err)))
+        if ((rc = mark_done(st, sql_hook_done, id, now, err)))
             goto out;
         stats->hooks_done++;
         log_msg(log, LOG_LEVEL_INFO, "outbox: %s hook %s (%s) done", kind, event, key);
@@ -406,7 +431,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(hrc) || now - created >= cfg->give_up_after;
-    if ((rc = in_tx(st, sql_hook_error, id, 0, herr.msg, give_up ? 1 : 0, true, now, NULL, err)))
+    if ((rc = mark_error(st, sql_hook_error, id, herr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "outbox: %s hook %s (%s) %s: %s",
             kind, event, key, give_up ? "failed for good" : "will be retried", herr.msg);

@@ -394,23 +394,31 @@ static bool job_run(struct policyd *d, struct store *st, const struct config *cf
     return true;
 }
 
+/* REJECT with [policy] lock_text; the ticket is not known yet while the writer
+ * has not committed a lock decided here (inc 0). */
+static void reject_locked(struct policyd *d, struct bufferevent *bev, const char *who,
+                          int64_t inc)
+{
+    char ticket[64];
+    if (inc)
+        g_snprintf(ticket, sizeof ticket, "[%s #%lld]", d->cfg->ticket_prefix, (long long)inc);
+    else
+        g_strlcpy(ticket, "the notice we send", sizeof ticket);
+    char *t = fill(d->cfg->lock_text, who, ticket, "");
+    char *a = g_strdup_printf("REJECT %s", t);
+    answer(bev, a);
+    g_free(a);
+    g_free(t);
+    d->n_reject++;
+}
+
 static void decide(struct policyd *d, const struct policy_req *r, struct bufferevent *bev)
 {
     const struct config *cfg = d->cfg;
     int64_t inc = 0;
     const char *who = r->sasl_username ? r->sasl_username : r->sender;
     if (locked(d, r->sasl_username, &inc) || locked(d, r->sender, &inc)) {
-        char ticket[64];
-        if (inc)
-            g_snprintf(ticket, sizeof ticket, "[%s #%lld]", cfg->ticket_prefix, (long long)inc);
-        else
-            g_strlcpy(ticket, "the notice we send", sizeof ticket);
-        char *t = fill(cfg->lock_text, who, ticket, "");
-        char *a = g_strdup_printf("REJECT %s", t);
-        answer(bev, a);
-        g_free(a);
-        g_free(t);
-        d->n_reject++;
+        reject_locked(d, bev, who, inc);
         return;
     }
     if (!d->store_ok && strcmp(cfg->store_failure_action, "DUNNO") != 0) {
@@ -457,18 +465,7 @@ static void decide(struct policyd *d, const struct policy_req *r, struct buffere
                 policy_event(d, r->sasl_username, INCIDENT_STAGE_LOCK, reason, true);
             }
             if (locked(d, r->sasl_username, &inc)) {
-                char ticket[64];
-                if (inc)
-                    g_snprintf(ticket, sizeof ticket, "[%s #%lld]", cfg->ticket_prefix,
-                               (long long)inc);
-                else
-                    g_strlcpy(ticket, "the notice we send", sizeof ticket);
-                char *t = fill(cfg->lock_text, who, ticket, "");
-                char *a = g_strdup_printf("REJECT %s", t);
-                answer(bev, a);
-                g_free(a);
-                g_free(t);
-                d->n_reject++;
+                reject_locked(d, bev, who, inc);
                 return;
             }
             if (!soft) {
