@@ -28,6 +28,7 @@ cat > "$work/bench.conf" <<EOF
 [store]
 path = $work/bench.db
 [intake]
+authserv_id = mx.hoster.example
 spool_dir = $work/spool
 quarantine_dir = $work/quarantine
 [log]
@@ -54,13 +55,13 @@ accts=$(seq 1 "$accounts" | sed 's/.*/user&@customer&.example/' | paste -sd,)
 per=$(( (n + 2) / 3 ))
 mkdir -p "$work/md/new" "$work/md/cur" "$work/md/tmp" "$work/pipe"
 for t in arf-02 arf-22 arf-25; do
-  python3 "$root/tests/desk/mkcomplaint.py" "$corpus/$t.eml" --count "$per" \
+  python3 "$root/tests/desk/mkcomplaint.py" --mx-auth auto "$corpus/$t.eml" --count "$per" \
     --outdir "$work/md/new" --accounts "$accts" --arrival now-20m --date now-25m \
     --source-ip 198.51.100.10
 done
 total=$(ls "$work/md/new" | wc -l)
 bytes=$(cat "$work/md/new"/* | wc -c)
-python3 "$root/tests/desk/mkcomplaint.py" "$corpus/arf-02.eml" --count "$pipe_n" \
+python3 "$root/tests/desk/mkcomplaint.py" --mx-auth auto "$corpus/arf-02.eml" --count "$pipe_n" \
   --outdir "$work/pipe" --accounts "$accts" --arrival now-20m --date now-25m \
   --source-ip 198.51.100.10
 

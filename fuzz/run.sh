@@ -3,14 +3,14 @@
 # after replaying its seed corpus: shared/corpus mails plus tests/malformed for the
 # parser, fuzz/seeds/config and etc/*.conf for the config reader, fuzz/seeds/csv and
 # etc/*.csv for the customer directory import, fuzz/seeds/policy for the policy
-# protocol parser. New inputs go to
+# protocol parser, fuzz/seeds/authres for the Authentication-Results parser. New inputs go to
 # a scratch corpus under BUILD_DIR; crashes are written there and fail the run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-fuzz}
 secs=${FUZZ_SECONDS:-60}
 work="$build/fuzz-work"
-mkdir -p "$work/parse" "$work/config" "$work/csv" "$work/policy" "$work/artifacts"
+mkdir -p "$work/parse" "$work/config" "$work/csv" "$work/policy" "$work/authres" "$work/artifacts"
 
 seeds_parse="$work/seeds-parse"
 mkdir -p "$seeds_parse"
@@ -28,6 +28,9 @@ cp "$here"/fuzz/seeds/csv/* "$here"/etc/*.csv "$seeds_csv"/ 2>/dev/null || true
 seeds_policy="$work/seeds-policy"
 mkdir -p "$seeds_policy"
 cp "$here"/fuzz/seeds/policy/* "$seeds_policy"/ 2>/dev/null || true
+seeds_authres="$work/seeds-authres"
+mkdir -p "$seeds_authres"
+cp "$here"/fuzz/seeds/authres/* "$seeds_authres"/ 2>/dev/null || true
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -49,4 +52,15 @@ run fuzz_parse "$work/parse" "$seeds_parse"
 run fuzz_config "$work/config" "$seeds_config"
 run fuzz_csv "$work/csv" "$seeds_csv"
 run fuzz_policy "$work/policy" "$seeds_policy"
+run fuzz_authres "$work/authres" "$seeds_authres"
+# fuzz/seeds/textsafe: untrusted text for util/textsafe.c (first byte = limits).
+seeds_textsafe="$work/seeds-textsafe"
+mkdir -p "$seeds_textsafe" "$work/textsafe"
+cp "$here"/fuzz/seeds/textsafe/* "$seeds_textsafe"/ 2>/dev/null || true
+run fuzz_textsafe "$work/textsafe" "$seeds_textsafe"
+# fuzz/seeds/route plus the corpus: header blocks for the desk's routing step.
+seeds_route="$work/seeds-route"
+mkdir -p "$seeds_route" "$work/route"
+cp "$here"/fuzz/seeds/route/* "$seeds_route"/ 2>/dev/null || true
+run fuzz_route "$work/route" "$seeds_route"
 exit $status

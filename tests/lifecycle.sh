@@ -15,7 +15,7 @@ set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${AD_BINARY:-$top/build/abusedesk}
 corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
-mk="python3 $top/tests/desk/mkcomplaint.py"
+mk="python3 $top/tests/desk/mkcomplaint.py --mx-auth auto"
 . "$top/tests/lib/smtp_sink.sh"
 work=$(mktemp -d)
 fails=0
@@ -64,6 +64,7 @@ conf() { # FILE SMARTHOST_PORT [extra lines]
 [store]
 path = $work/desk.db
 [intake]
+authserv_id = mx.hoster.example
 spool_dir = $work/spool
 quarantine_dir = $work/quarantine
 [log]
@@ -102,7 +103,7 @@ cat > "$work/dir.csv" <<'EOF'
 customer_id,customer_name,contact_email,language,account,domain,uid
 C1001,Bäckerei Müller,inhaber@mueller-privat.example,de,alice@customer.example,customer.example,
 C2002,Fjord Travel Ltd.,it@fjord-travel.example,en,bookings@fjord-travel.example,fjord-travel.example,10057
-C3003,Carol Cats,carol@cats.example,en,carol@cats.example,cats.example,
+C3003,Carol Cats,carol@home.example,en,carol@cats.example,cats.example,
 EOF
 ad directory import "$work/dir.csv" >/dev/null || { echo "FAIL directory import"; exit 1; }
 
@@ -211,7 +212,7 @@ check "new password: recorded" "$?" 0
 printf 'From: someone@evil.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] all done, unlock please\nMessage-ID: <fake-1@evil.example>\nDate: %s\n\nDone.\n' \
   "$id" "$(now)" | ad ingest -q --source test
 check "forged reply: state unchanged" "$(inc_state "$id")" customer_notified
-has "forged reply: audited as unverified" "$(ad incident show "$id")" "NOT from the customer"
+has "forged reply: audited as unverified" "$(ad incident show "$id")" "NOT verified"
 
 # 3. The customer replies (In-Reply-To our notification, no ticket in Subject).
 msgid=$(grep -m1 -i '^Message-ID:' <(body_of "$f") | sed 's/^[^<]*<\(.*\)>.*/\1/')
@@ -293,8 +294,9 @@ for l in sys.stdin:
     if d['subject']=='carol@cats.example': print(d['id'])")
 check "auto: locked" "$(inc_state "$cid")" customer_notified
 "$bin" -c "$work/auto.conf" account password-changed carol@cats.example --fingerprint "carol-new" >/dev/null
-printf 'From: carol@cats.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] done\nMessage-ID: <reply-2@cats.example>\nDate: %s\n\nAll scanned, new password set.\n' \
-  "$cid" "$(now)" | "$bin" -c "$work/auto.conf" ingest -q --source test
+cmid=$(sqlite3 "$work/desk.db" "SELECT message_id FROM outbox WHERE incident_id = $cid AND kind = 'customer' ORDER BY id LIMIT 1")
+printf 'From: carol@home.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] done\nIn-Reply-To: <%s>\nMessage-ID: <reply-2@home.example>\nDate: %s\n\nAll scanned, new password set.\n' \
+  "$cid" "$cmid" "$(now)" | "$bin" -c "$work/auto.conf" ingest -q --source test
 check "auto: unlocked by itself" "$(inc_state "$cid")" resolved
 has "auto: audited as the program" "$(ad incident show "$cid")" "abusedesk  unlocked"
 

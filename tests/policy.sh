@@ -103,7 +103,8 @@ send alice@customer.example 5; send alice@customer.example 6
 # Past the hard limit (2 x 3): locked and rejected.
 send alice@customer.example 7; rc=$?
 check "alice mail 7: rejected" "$rc" 24
-has "alice mail 7: 5xx with the lock text" "$(cat "$work/swaks.out")" "<\*\* 554.*is locked because spam was sent"
+# alice's customer reads German: the REJECT text her mail program shows is German
+has "alice mail 7: 5xx with the German lock text" "$(cat "$work/swaks.out")" "<\*\* 554.*ist wegen Spamversand gesperrt"
 sleep 0.6 # the writer records the incident, the lock reload sees its ticket
 inc=$(sqlite3 "$work/db/desk.db" "SELECT incident_id FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")
 check "hard limit: a lock row with an incident" "$([ -n "$inc" ] && echo yes)" yes
@@ -130,13 +131,20 @@ for i in $(seq 1 20); do
   break
 done
 t1=$(date +%s%N)
-has "CLI lock: next mail rejected" "$(cat "$work/swaks.out")" "<\*\* 554.*bob@customer.example is locked"
+has "CLI lock: next mail rejected" "$(cat "$work/swaks.out")" "<\*\* 554.*bob@customer.example ist wegen Spamversand gesperrt"
 check "CLI lock: effective within 1 s" "$([ $(( (t1 - t0) / 1000000 )) -lt 1000 ] && echo yes)" yes
 # An override in [limits:NAME]: carol may send more.
 for n in 30 31 32 33 34; do send carol@customer.example $n; done
 check "limits override: carol's 5th mail delivered" "$(wait_delivered 34)" 1
 for n in 40 41 42 43 44; do send erin@erin.example $n; done
 check "customer limits: erin (of C2002) 5th mail delivered" "$(wait_delivered 44)" 1
+# erin's customer reads English: so does her REJECT text
+ad account lock erin@erin.example --reason "test" --by tester >/dev/null
+for i in $(seq 1 20); do
+  send erin@erin.example $((45 + i)) && { sleep 0.1; continue; }
+  break
+done
+has "English customer: English lock text" "$(cat "$work/swaks.out")" "<\*\* 554.*erin@erin.example is locked because spam was sent"
 
 # The protocol itself.
 proto=$(python3 - "$pport" "$work/db/policy.sock" "$spid" <<'EOF'

@@ -22,6 +22,7 @@ else
 fi
 sed -e "s#/var/lib/abusedesk#$var#g" -e "s#^templates_dir = .*#templates_dir = $top/etc/templates#" \
     -e "s#^smarthost = .*#smarthost = $smarthost#" \
+    -e "s#^authserv_id =.*#authserv_id = mx.hoster.example#" \
     "$top/etc/abusedesk.conf" > "$var/abusedesk.conf"
 conf="$var/abusedesk.conf"
 
@@ -59,7 +60,11 @@ echo "== customer directory (etc/directory.example.csv; format in doc/directory.
 # Real feedback-loop reports rewritten (tests/desk/mkcomplaint.py) as if the
 # reported mails had gone through our hosts (etc/abusedesk.conf [network]).
 if [ -d "$corpus/arf" ]; then
-  mk() { python3 "$top/tests/desk/mkcomplaint.py" "$@"; }
+  # Reports our MX (mx.hoster.example, [intake] authserv_id) received and
+  # vouched for with its Authentication-Results; `mkf` makes forged ones that
+  # nobody vouches for.
+  mk() { python3 "$top/tests/desk/mkcomplaint.py" --mx-auth auto "$@"; }
+  mkf() { python3 "$top/tests/desk/mkcomplaint.py" "$@"; }
   now() { date -R; }
   auth() { printf '%s\n' --received \
     "from mx$2.out.hoster.example (mx$2.out.hoster.example [198.51.100.2$2]) by mx.recipient.test with ESMTPS id D$RANDOM; $(now)" \
@@ -93,6 +98,17 @@ if [ -d "$corpus/arf" ]; then
     --from kanzlei@weber-krause.example --subject "Mahnung" \
     --received "from bot.example.test (unknown [192.0.2.99]) by mx.recipient.test with SMTP id J1; $(now)" \
     | "$bin" -c "$conf" ingest -q --source demo && n=$((n + 1))
+  # A forged campaign: complaints "from" Yahoo and AOL that nobody vouches for,
+  # with a Received chain that claims our hosts. They can raise an alert, but
+  # never lock anyone or mail the customer.
+  for i in 1 2 3 4 5 6 7 8; do
+    t=arf-02; rf="feedback@arf.mail.yahoo.com"
+    [ $((i % 2)) = 0 ] && rf="scomp@aol.net"
+    mapfile -t rcv < <(auth kanzlei@weber-krause.example 3)
+    mkf "$corpus/arf/$t.eml" --report-from "$rf" --arrival now-20m --date now-21m \
+      --source-ip 198.51.100.23 --from kanzlei@weber-krause.example --subject "Forged $i" \
+      "${rcv[@]}" | "$bin" -c "$conf" ingest -q --source demo && n=$((n + 1))
+  done
   echo "== $n complaints about our customers piped in (abusedesk ingest)"
 fi
 
@@ -108,6 +124,12 @@ if [ -n "$first" ] && [ "$first" != None ]; then
   echo
   echo "== how one complaint was attributed and scored (abusedesk explain $rep)"
   "$bin" -c "$conf" explain "$rep"
+fi
+forged=$(sqlite3 "$var/abusedesk.db" "SELECT report_id FROM scores WHERE authenticated = 0 AND reporter_how LIKE 'not authenticated%' AND total > 0 ORDER BY report_id DESC LIMIT 1")
+if [ -n "$forged" ]; then
+  echo
+  echo "== side by side: a complaint nobody vouches for (abusedesk explain $forged)"
+  "$bin" -c "$conf" explain "$forged"
 fi
 echo
 echo "== what went out (abusedesk outbox --all): notifications to the customers' contact"

@@ -17,6 +17,7 @@
 #include "act/outbox.h"
 #include "directory/directory.h"
 #include "store/store_q.h"
+#include "util/textsafe.h"
 
 static const char sql_get[] =
     "SELECT state, stage, subject_kind, subject, customer_id, account, locked_at,"
@@ -51,19 +52,17 @@ static const char sql_pw_insert[] =
 static const char sql_incidents_of_account[] =
     "SELECT id FROM incidents WHERE subject_kind = 'account' AND subject = $1"
     " AND state IN ('locked', 'customer_notified', 'customer_replied') ORDER BY id";
-static const char sql_outbox_by_msgid[] =
-    "SELECT incident_id FROM outbox WHERE message_id = $1 AND incident_id IS NOT NULL";
 static const char sql_incident_exists[] = "SELECT 1 FROM incidents WHERE id = $1";
-static const char sql_reply_insert[] =
-    "INSERT INTO incident_replies (incident_id, report_id, at) VALUES ($1, $2, $3)"
-    " ON CONFLICT (incident_id, report_id) DO NOTHING";
 static const char sql_mark_processed[] = "UPDATE reports SET processed = 1 WHERE id = $1";
 static const char sql_complaints_of[] = "SELECT complaints FROM incidents WHERE id = $1";
+/* Distinct proven providers: an unauthenticated report names only the provider
+ * it claims, and never counts here. */
 static const char sql_providers_of[] =
     "SELECT COUNT(DISTINCT s.provider) FROM incident_reports x JOIN scores s"
-    " ON s.report_id = x.report_id WHERE x.incident_id = $1 AND s.counted = 1";
+    " ON s.report_id = x.report_id WHERE x.incident_id = $1 AND s.counted = 1"
+    " AND s.authenticated = 1";
 static const char sql_lock_reason[] =
-    "SELECT reason FROM locks WHERE incident_id = $1 ORDER BY id DESC LIMIT 1";
+    "SELECT reason, locked_by FROM locks WHERE incident_id = $1 ORDER BY id DESC LIMIT 1";
 
 struct inc {
     char *state, *stage, *kind, *subject, *customer_id, *account;
@@ -150,24 +149,79 @@ static int audit(struct lifecycle *lc, int64_t id, const char *by, const char *a
     return rc;
 }
 
-static char *human_time(int64_t t)
+/* A time for people: in [notify] timezone (or the system's), with its zone. */
+static char *human_time_in(const struct config *cfg, int64_t t)
 {
     if (t <= 0)
         return g_strdup("-");
-    GDateTime *dt = g_date_time_new_from_unix_utc(t);
-    char *s = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
-    g_date_time_unref(dt);
+    GDateTime *utc = g_date_time_new_from_unix_utc(t);
+    if (!utc)
+        return g_strdup("-");
+    GTimeZone *tz = cfg && cfg->timezone && *cfg->timezone
+                        ? g_time_zone_new_identifier(cfg->timezone)
+                        : g_time_zone_new_local();
+    GDateTime *dt = tz ? g_date_time_to_timezone(utc, tz) : NULL;
+    char *s = g_date_time_format(dt ? dt : utc, dt ? "%Y-%m-%d %H:%M %Z" : "%Y-%m-%d %H:%M UTC");
+    if (dt)
+        g_date_time_unref(dt);
+    if (tz)
+        g_time_zone_unref(tz);
+    g_date_time_unref(utc);
     return s;
 }
 
-static char *iso_human(const char *iso)
+#define human_time(t) human_time_in(lc->cfg, (t))
+
+static char *iso_human(const struct config *cfg, const char *iso)
 {
     GDateTime *dt = iso ? g_date_time_new_from_iso8601(iso, NULL) : NULL;
     if (!dt)
         return g_strdup("-");
-    char *s = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
+    int64_t t = g_date_time_to_unix(dt);
     g_date_time_unref(dt);
-    return s;
+    return human_time_in(cfg, t);
+}
+
+/* The language of a customer's notices: the directory's, else the default. */
+static const char *customer_language(const struct config *cfg, const char *lang)
+{
+    if (lang && (!strcmp(lang, "de") || !strcmp(lang, "en")))
+        return lang;
+    return cfg->default_language && *cfg->default_language ? cfg->default_language : "de";
+}
+
+/* The customer-facing reason of a lock, from DIR/LANG/reasons.ini (the
+ * operator's own --reason is an internal note and never reaches the
+ * customer). code: complaints, volume, anomaly, networks, manual. */
+static char *reason_text(const struct config *cfg, const char *lang, const char *code)
+{
+    char *text = NULL;
+    for (int pass = 0; pass < 2 && !text; pass++) {
+        char *path = g_build_filename(cfg->templates_dir, pass ? "en" : lang, "reasons.ini", NULL);
+        GKeyFile *kf = g_key_file_new();
+        if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL))
+            text = g_key_file_get_string(kf, "reasons", code, NULL);
+        g_key_file_free(kf);
+        g_free(path);
+    }
+    return text ? text : g_strdup("-");
+}
+
+/* Which reason a lock had: the policy server's findings by their wording, a
+ * person's lock, or the complaints. */
+static const char *reason_code(const char *lock_reason, const char *locked_by, int64_t complaints)
+{
+    if (lock_reason && g_str_has_prefix(lock_reason, "outbound volume"))
+        return "volume";
+    if (lock_reason && g_str_has_prefix(lock_reason, "anomaly"))
+        return "anomaly";
+    if (lock_reason && g_str_has_prefix(lock_reason, "logins from"))
+        return "networks";
+    if (complaints > 0)
+        return "complaints";
+    if (locked_by && strcmp(locked_by, "abusedesk") && strcmp(locked_by, "abusedesk policy"))
+        return "manual";
+    return "volume";
 }
 
 static void put(GHashTable *v, const char *k, const char *val)
@@ -185,15 +239,25 @@ static void putf(GHashTable *v, const char *k, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Every placeholder any template may use, filled from the incident's view. */
-static int vars_for(struct lifecycle *lc, int64_t id, GHashTable **out, json_t **view,
-                    struct ad_err *err)
+/* Every placeholder any template may use, filled from the incident's view, for
+ * a text in language lang. Text that came by mail (complaint subjects,
+ * evidence, names) is quoted as untrusted: control and bidi characters
+ * removed, one indented line each, links made unclickable. */
+static int vars_for(struct lifecycle *lc, int64_t id, const char *lang, GHashTable **out,
+                    json_t **view, struct ad_err *err)
 {
     json_t *o = NULL;
     int rc = incident_json(lc->cfg, lc->st, id, lc->now, &o, err);
     if (rc)
         return rc;
     GHashTable *v = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (!lang) {
+        json_t *cc = json_object_get(o, "customer");
+        lang = customer_language(lc->cfg, json_is_object(cc) ? json_string_value(json_object_get(
+                                                                   cc, "language"))
+                                                             : NULL);
+    }
+    put(v, "language", lang);
     const char *kind = json_string_value(json_object_get(o, "subject_kind"));
     const char *subject = json_string_value(json_object_get(o, "subject"));
     putf(v, "ticket", "[%s #%lld]", lc->cfg->ticket_prefix, (long long)id);
@@ -207,7 +271,10 @@ static int vars_for(struct lifecycle *lc, int64_t id, GHashTable **out, json_t *
     put(v, "domain", at ? at + 1 : "");
     json_t *c = json_object_get(o, "customer");
     put(v, "customer_id", json_string_value(json_object_get(o, "customer_id")));
-    put(v, "customer_name", json_is_object(c) ? json_string_value(json_object_get(c, "name")) : "");
+    char *cname = textsafe_line(
+        json_is_object(c) ? json_string_value(json_object_get(c, "name")) : "", 120);
+    put(v, "customer_name", cname);
+    g_free(cname);
     put(v, "contact_email",
         json_is_object(c) ? json_string_value(json_object_get(c, "contact_email")) : "");
     putf(v, "complaints", "%lld", (long long)json_integer_value(json_object_get(o, "complaints")));
@@ -220,13 +287,16 @@ static int vars_for(struct lifecycle *lc, int64_t id, GHashTable **out, json_t *
             g_string_append_printf(g, "    ...\n");
             break;
         }
-        g_string_append_printf(g, "    - %s (%lldx)\n", json_string_value(json_object_get(e, "value")),
+        char *q = textsafe_quote(json_string_value(json_object_get(e, "value")), "    > ", 100);
+        g_string_append_printf(g, "%s (%lldx)\n", q,
                                (long long)json_integer_value(json_object_get(e, "count")));
+        g_free(q);
     }
     if (g->len == 0)
         g_string_append(g, "    -\n");
     g_string_truncate(g, g->len - 1);
     put(v, "subjects", g->str);
+    putf(v, "n_subjects", "%zu", json_array_size(json_object_get(o, "subject_counts")));
     g_string_truncate(g, 0);
     json_array_foreach(json_object_get(o, "provider_counts"), i, e)
         g_string_append_printf(g, "%s%s (%lld)", i ? ", " : "",
@@ -235,8 +305,15 @@ static int vars_for(struct lifecycle *lc, int64_t id, GHashTable **out, json_t *
     put(v, "providers", g->len ? g->str : "-");
     g_string_truncate(g, 0);
     json_array_foreach(json_object_get(o, "evidence"), i, e)
-        g_string_append_printf(g, "    - %s: %s\n", json_string_value(json_object_get(e, "source")),
-                               json_string_value(json_object_get(e, "said")));
+    {
+        char *src = textsafe_line(json_string_value(json_object_get(e, "source")), 40);
+        char *said = textsafe_line(json_string_value(json_object_get(e, "said")), 200);
+        char *sd = textsafe_defang(said);
+        g_string_append_printf(g, "    - %s: %s\n", src, sd);
+        g_free(src);
+        g_free(said);
+        g_free(sd);
+    }
     if (g->len)
         g_string_truncate(g, g->len - 1);
     put(v, "evidence", g->len ? g->str : "    -");
@@ -251,10 +328,10 @@ static int vars_for(struct lifecycle *lc, int64_t id, GHashTable **out, json_t *
         g_string_truncate(g, g->len - 1);
     put(v, "history", g->len ? g->str : "    -");
     g_string_free(g, TRUE);
-    char *t = iso_human(json_string_value(json_object_get(o, "first_seen")));
+    char *t = iso_human(lc->cfg, json_string_value(json_object_get(o, "first_seen")));
     put(v, "first_seen", t);
     g_free(t);
-    t = iso_human(json_string_value(json_object_get(o, "last_seen")));
+    t = iso_human(lc->cfg, json_string_value(json_object_get(o, "last_seen")));
     put(v, "last_seen", t);
     g_free(t);
     put(v, "stage", json_string_value(json_object_get(o, "stage")));
@@ -275,11 +352,44 @@ static int vars_for(struct lifecycle *lc, int64_t id, GHashTable **out, json_t *
                                                        "reply_excerpt", "password_changed", NULL };
          *k; k++)
         put(v, *k, "");
+    /* The customer reads the reason in their language; the team also gets the
+     * system's own words (internal_reason). */
     struct store_q *q;
     struct ad_err rerr = { 0 };
+    char *lock_reason = NULL, *locked_by = NULL;
     if (store_q_get(lc->st, sql_lock_reason, &q, &rerr) == 0) {
         store_q_int(q, 1, id);
-        put(v, "reason", store_q_step(q, &rerr) == 1 ? store_q_col_text(q, 0) : "-");
+        if (store_q_step(q, &rerr) == 1) {
+            lock_reason = g_strdup(store_q_col_text(q, 0));
+            locked_by = g_strdup(store_q_col_text(q, 1));
+        }
+        store_q_reset(q);
+    }
+    int64_t nc = json_integer_value(json_object_get(o, "complaints"));
+    char *rt = reason_text(lc->cfg, lang, reason_code(lock_reason, locked_by, nc));
+    put(v, "reason", rt);
+    g_free(rt);
+    char *ir = textsafe_line(lock_reason ? lock_reason : "-", 300);
+    put(v, "internal_reason", ir);
+    g_free(ir);
+    g_free(lock_reason);
+    g_free(locked_by);
+    /* The complaint count with its plural form, per language. */
+    bool one = nc == 1;
+    if (!strcmp(lang, "de")) {
+        if (one)
+            put(v, "complaints_times", "einmal");
+        else
+            putf(v, "complaints_times", "%lld-mal", (long long)nc);
+        putf(v, "complaints_count", "%lld %s", (long long)nc, one ? "Beschwerde" : "Beschwerden");
+        putf(v, "complaints_reports", "%lld %s", (long long)nc, one ? "Meldung" : "Meldungen");
+    } else {
+        if (one)
+            put(v, "complaints_times", "once");
+        else
+            putf(v, "complaints_times", "%lld times", (long long)nc);
+        putf(v, "complaints_count", "%lld %s", (long long)nc, one ? "complaint" : "complaints");
+        putf(v, "complaints_reports", "%lld %s", (long long)nc, one ? "report" : "reports");
     }
     *out = v;
     if (view)
@@ -289,32 +399,87 @@ static int vars_for(struct lifecycle *lc, int64_t id, GHashTable **out, json_t *
     return 0;
 }
 
-/* Queues a customer mail (template name) to the incident's customer. Returns
- * AD_ERR_USAGE when the customer or its contact address is unknown. */
+static const char sql_account_locked[] =
+    "SELECT 1 FROM locks WHERE subject_kind = 'account' AND lower(subject) = lower($1)"
+    " AND unlocked_at IS NULL LIMIT 1";
+
+/* True when addr is a locked mailbox (or the incident's own account): a notice
+ * sent there would never be read, or be read by the attacker. */
+static int unreachable_contact(struct lifecycle *lc, const char *addr, const char *account,
+                               bool *out, struct ad_err *err)
+{
+    *out = account && !g_ascii_strcasecmp(addr, account);
+    if (*out)
+        return 0;
+    struct store_q *q;
+    int rc = store_q_get(lc->st, sql_account_locked, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, addr);
+    rc = store_q_step(q, err);
+    store_q_reset(q);
+    if (rc < 0)
+        return rc;
+    *out = rc == 1;
+    return 0;
+}
+
+static int alert_team(struct lifecycle *lc, int64_t id, const char *tpl, const char *action,
+                      GHashTable *extra, struct ad_err *err);
+
+/* Queues a customer mail (template name) to the incident's customer, at its
+ * contact address or at `to` when given. Returns AD_ERR_USAGE when the
+ * customer or its contact address is unknown, or when the contact address is
+ * the locked mailbox itself (then the team is told: no reachable contact). */
 static int notify_customer(struct lifecycle *lc, int64_t id, const char *tpl, const char *by,
-                           struct ad_err *err)
+                           const char *to_override, struct ad_err *err)
 {
     GHashTable *v = NULL;
     json_t *o = NULL;
-    int rc = vars_for(lc, id, &v, &o, err);
+    int rc = vars_for(lc, id, NULL, &v, &o, err);
     if (rc)
         return rc;
     json_t *c = json_object_get(o, "customer");
-    const char *to = json_is_object(c) ? json_string_value(json_object_get(c, "contact_email")) : NULL;
+    const char *to = to_override && *to_override ? to_override
+                     : json_is_object(c) ? json_string_value(json_object_get(c, "contact_email"))
+                                         : NULL;
+    const char *lang = g_hash_table_lookup(v, "language");
+    const char *kind = json_string_value(json_object_get(o, "subject_kind"));
+    const char *subject = json_string_value(json_object_get(o, "subject"));
+    bool unreachable = false;
     if (!to || !*to) {
         rc = ad_err_set(err, AD_ERR_USAGE,
                         "incident %lld: the customer is not in the directory, no contact "
                         "address to notify",
                         (long long)id);
-    } else {
-        const char *lang = json_string_value(json_object_get(c, "language"));
-        int64_t oid = 0;
-        rc = outbox_mail(lc->cfg, lc->st, id, "customer", tpl, lang ? lang : "en", v, to,
-                         json_string_value(json_object_get(c, "name")), lc->now, &oid, err);
+    } else if ((rc = unreachable_contact(lc, to,
+                                         kind && !strcmp(kind, "account") ? subject : NULL,
+                                         &unreachable, err)) != 0) {
+        /* store error */
+    } else if (unreachable) {
+        char *why = g_strdup_printf(
+            "no reachable contact: the contact address %s is the locked mailbox itself; the %s "
+            "notice was not sent there (abusedesk directory set-contact %s ADDRESS, then "
+            "abusedesk incident notify %lld --to ADDRESS)",
+            to, tpl, json_string_value(json_object_get(o, "customer_id")) ? json_string_value(json_object_get(o, "customer_id")) : "CUSTOMER",
+            (long long)id);
+        struct ad_err aerr = { 0 };
+        rc = audit(lc, id, by, "notify-unreachable", err, "%s", why);
+        if (rc == 0 && alert_team(lc, id, "team_alert", why, NULL, &aerr) != 0)
+            log_msg(lc->log, LOG_LEVEL_WARNING, "incident %lld: team alert not queued: %s",
+                    (long long)id, aerr.msg);
         if (rc == 0)
-            rc = audit(lc, id, by, "notify-queued", err,
-                       "%s notice to the customer's contact address %s (%s), outbox %lld", tpl, to,
-                       lang ? lang : "en", (long long)oid);
+            rc = ad_err_set(err, AD_ERR_USAGE, "incident %lld: %s", (long long)id, why);
+        g_free(why);
+    } else {
+        int64_t oid = 0;
+        rc = outbox_mail(lc->cfg, lc->st, id, "customer", tpl, lang, v, to,
+                         json_is_object(c) ? json_string_value(json_object_get(c, "name")) : NULL,
+                         lc->now, &oid, err);
+        if (rc == 0)
+            rc = audit(lc, id, by, "notify-queued", err, "%s notice to %s %s (%s), outbox %lld",
+                       tpl, to_override && *to_override ? "the given address" : "the customer's "
+                       "contact address", to, lang, (long long)oid);
     }
     g_hash_table_destroy(v);
     json_decref(o);
@@ -327,7 +492,7 @@ static int alert_team(struct lifecycle *lc, int64_t id, const char *tpl, const c
 {
     GHashTable *v = NULL;
     json_t *o = NULL;
-    int rc = vars_for(lc, id, &v, &o, err);
+    int rc = vars_for(lc, id, lc->cfg->team_language, &v, &o, err);
     if (rc)
         return rc;
     put(v, "action", action);
@@ -350,9 +515,18 @@ static int alert_team(struct lifecycle *lc, int64_t id, const char *tpl, const c
                                json_object_get(o, "subject"), "customer_id",
                                json_object_get(o, "customer_id"), "score",
                                json_object_get(o, "score"), "action", action);
-        char key[96];
-        g_snprintf(key, sizeof key, "%s-%lld-%lld-%08x", tpl, (long long)id, (long long)lc->now,
-                   g_random_int());
+        unsigned char rnd[16];
+        char rhex[33], key[128];
+        if (sodium_init() < 0) {
+            json_decref(ev);
+            g_hash_table_destroy(v);
+            json_decref(o);
+            return ad_err_set(err, AD_ERR_STORE, "libsodium could not be initialised");
+        }
+        randombytes_buf(rnd, sizeof rnd);
+        sodium_bin2hex(rhex, sizeof rhex, rnd, sizeof rnd);
+        g_snprintf(key, sizeof key, "%s-%lld-%lld-%s", tpl, (long long)id, (long long)lc->now,
+                   rhex);
         rc = outbox_webhook(lc->cfg, lc->st, id, !strcmp(tpl, "team_reply") ? "reply" : "alert",
                             key, ev, lc->now, err);
         json_decref(ev);
@@ -457,7 +631,7 @@ int lifecycle_lock(struct lifecycle *lc, int64_t id, const char *by, const char 
         goto out;
     if (notify) {
         struct ad_err nerr = { 0 };
-        int nrc = lifecycle_notify(lc, id, by, NULL, &nerr);
+        int nrc = lifecycle_notify(lc, id, by, NULL, NULL, &nerr);
         rc = skip_or_fail(lc, id, nrc, &nerr, err);
     }
 out:
@@ -476,31 +650,51 @@ static bool no_complaints(struct lifecycle *lc, int64_t id)
 }
 
 int lifecycle_notify(struct lifecycle *lc, int64_t id, const char *by, const char *case_name,
-                     struct ad_err *err)
+                     const char *to, struct ad_err *err)
 {
     struct inc i;
     int rc = inc_load(lc, id, &i, err);
     if (rc)
         return rc;
-    bool joejob = case_name && !strcmp(case_name, "joejob");
-    const char *tpl = joejob ? "joejob" : !strcmp(i.kind, "script") ? "script" : "compromised";
-    if (!strcmp(tpl, "compromised") && !case_name && no_complaints(lc, id))
-        tpl = "compromised_volume"; /* locked by the policy server or a person */
     if (case_name && strcmp(case_name, "joejob") && strcmp(case_name, "compromised")
         && strcmp(case_name, "script")) {
         rc = ad_err_set(err, AD_ERR_USAGE, "unknown case '%s' (compromised, script, joejob)",
                         case_name);
         goto out;
     }
+    bool domain = !strcmp(i.kind, "domain");
+    bool joejob = (case_name && !strcmp(case_name, "joejob")) || (!case_name && domain);
+    if (joejob && !domain) {
+        /* The evidence shows the mail passed our submission or web host: telling
+         * the customer "nothing was hacked" would be wrong. */
+        rc = ad_err_set(err, AD_ERR_USAGE,
+                        "incident %lld is about %s %s, whose mail passed our own hosts: not a "
+                        "joe job (the joe-job notice is for a customer's domain forged by "
+                        "others)",
+                        (long long)id, i.kind, i.subject);
+        goto out;
+    }
+    if (!joejob && domain) {
+        rc = ad_err_set(err, AD_ERR_USAGE,
+                        "incident %lld is a joe job (domain %s forged by others): only the "
+                        "joe-job notice applies",
+                        (long long)id, i.subject);
+        goto out;
+    }
+    const char *tpl = joejob ? "joejob" : !strcmp(i.kind, "script") ? "script" : "compromised";
+    if (!strcmp(tpl, "compromised") && !case_name && no_complaints(lc, id))
+        tpl = "compromised_volume"; /* locked by the policy server or a person */
     if (case_name && !joejob)
         tpl = case_name;
-    if ((rc = allowed(&i, id, "notify", joejob ? "open|alerted" : "locked", err)))
+    if ((rc = allowed(&i, id, "notify",
+                      joejob ? "open|alerted|customer_notified" : "locked|customer_notified", err)))
         goto out;
-    if ((rc = notify_customer(lc, id, tpl, by, err)))
+    if ((rc = notify_customer(lc, id, tpl, by, to, err)))
         goto out;
-    if ((rc = set_state(lc, id, "customer_notified", err)))
+    if (strcmp(i.state, "customer_notified") && (rc = set_state(lc, id, "customer_notified", err)))
         goto out;
-    rc = audit(lc, id, by, "notified", err, "%s -> customer_notified (%s notice)", i.state, tpl);
+    rc = audit(lc, id, by, "notified", err, "%s -> customer_notified (%s notice%s%s)", i.state,
+               tpl, to ? " to " : "", to ? to : "");
 out:
     inc_clear(&i);
     return rc;
@@ -610,7 +804,7 @@ int lifecycle_unlock(struct lifecycle *lc, int64_t id, const char *by, const cha
                     reason ? ": " : "", reason ? reason : "")))
         goto out;
     struct ad_err nerr = { 0 };
-    int nrc = notify_customer(lc, id, "unlocked", by, &nerr);
+    int nrc = notify_customer(lc, id, "unlocked", by, NULL, &nerr);
     rc = skip_or_fail(lc, id, nrc, &nerr, err);
 out:
     inc_clear(&i);
@@ -626,12 +820,22 @@ int lifecycle_dismiss(struct lifecycle *lc, int64_t id, const char *by, const ch
     int rc = inc_load(lc, id, &i, err);
     if (rc)
         return rc;
+    /* A false alarm that locked the customer: they were told to scan and change
+     * passwords, so they are told it is over (the reason stays internal). */
+    bool was_locked = !strcmp(i.state, "locked") || !strcmp(i.state, "customer_notified")
+                      || !strcmp(i.state, "customer_replied");
+    bool was_told = was_locked && strcmp(i.kind, "domain");
     if ((rc = allowed(&i, id, "dismiss", "open|alerted|locked|customer_notified|customer_replied",
                       err)) == 0
         && (rc = release_locks(lc, id, &i, by, reason, err)) == 0
         && (rc = close_incident(lc, id, "dismissed", err)) == 0)
         rc = audit(lc, id, by, "dismissed", err, "%s -> dismissed (false alarm): %s", i.state,
                    reason);
+    if (rc == 0 && was_told) {
+        struct ad_err nerr = { 0 };
+        int nrc = notify_customer(lc, id, "dismissed", by, NULL, &nerr);
+        rc = skip_or_fail(lc, id, nrc, &nerr, err);
+    }
     inc_clear(&i);
     return rc;
 }
@@ -783,112 +987,211 @@ out:
     return rc;
 }
 
-static const char sql_reply_sender_ok[] =
-    "SELECT 1 FROM incidents i LEFT JOIN customers c ON c.id = i.customer_id"
-    " WHERE i.id = $1 AND (lower(i.subject) = lower($2) OR lower(c.contact_email) = lower($2))";
+static const char sql_outbox_by_own_msgid[] =
+    "SELECT id, incident_id, kind FROM outbox WHERE message_id = $1";
+static const char sql_reply_contact[] =
+    "SELECT c.contact_email FROM incidents i JOIN customers c ON c.id = i.customer_id"
+    " WHERE i.id = $1";
+static const char sql_team_mail_due[] =
+    "SELECT team_mail_at FROM incidents WHERE id = $1";
+static const char sql_team_mail_set[] = "UPDATE incidents SET team_mail_at = $2 WHERE id = $1";
+static const char sql_reply_insert_v[] =
+    "INSERT INTO incident_replies (incident_id, report_id, at, verdict) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (incident_id, report_id) DO NOTHING";
+static const char sql_notice_bounce[] =
+    "UPDATE outbox SET bounced_at = $2, bounce_report = $3 WHERE id = $1 AND bounced_at IS NULL";
 
-int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *from,
-                          const char *head, size_t head_len, int64_t *incident_id,
-                          bool *verified, struct ad_err *err)
+/* One of our Message-IDs: (outbox id, incident, kind) or 0. */
+static int our_msgid(struct lifecycle *lc, const char *msgid, int64_t *oid, int64_t *incident,
+                     char kind[16], struct ad_err *err)
 {
-    *incident_id = 0;
-    *verified = false;
+    *oid = *incident = 0;
+    kind[0] = '\0';
+    if (!msgid || !*msgid || strlen(msgid) > 250)
+        return 0;
     struct store_q *q;
-    int rc;
-    if (subject) {
-        char *mark = g_strdup_printf("[%s #", lc->cfg->ticket_prefix);
-        const char *p = strstr(subject, mark);
-        if (p) {
-            p += strlen(mark);
-            char *end = NULL;
-            long long n = g_ascii_strtoll(p, &end, 10);
-            if (end && *end == ']' && n > 0) {
-                if ((rc = store_q_get(lc->st, sql_incident_exists, &q, err))) {
-                    g_free(mark);
-                    return rc;
-                }
-                store_q_int(q, 1, n);
-                if ((rc = store_q_step(q, err)) < 0) {
-                    g_free(mark);
-                    return rc;
-                }
-                if (rc == 1)
-                    *incident_id = n;
-            }
-        }
-        g_free(mark);
-        if (*incident_id && from) {
-            if ((rc = store_q_get(lc->st, sql_reply_sender_ok, &q, err)))
-                return rc;
-            store_q_int(q, 1, *incident_id);
-            store_q_text(q, 2, from);
-            if ((rc = store_q_step(q, err)) < 0)
-                return rc;
-            *verified = rc == 1;
+    int rc = store_q_get(lc->st, sql_outbox_by_own_msgid, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, msgid);
+    rc = store_q_step(q, err);
+    if (rc == 1) {
+        *oid = store_q_col_int(q, 0);
+        *incident = store_q_col_null(q, 1) ? 0 : store_q_col_int(q, 1);
+        g_strlcpy(kind, store_q_col_text(q, 2) ? store_q_col_text(q, 2) : "", 16);
+    }
+    store_q_reset(q);
+    return rc < 0 ? rc : rc == 1;
+}
+
+int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *msgid,
+                          const char *const *ids, size_t n_ids, bool ticket_ok,
+                          struct lifecycle_match *m, struct ad_err *err)
+{
+    memset(m, 0, sizeof *m);
+    int64_t oid, inc;
+    char kind[16];
+    /* Our own mail fed back (a team alert sent to the abuse address). */
+    int rc = our_msgid(lc, msgid, &oid, &inc, kind, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        m->own_mail = true;
+        m->incident_id = inc;
+        return 0;
+    }
+    for (size_t i = 0; i < n_ids && i < 20; i++) {
+        if ((rc = our_msgid(lc, ids[i], &oid, &inc, kind, err)) < 0)
+            return rc;
+        if (rc == 1 && inc) {
+            m->incident_id = inc;
+            if (!strcmp(kind, "customer"))
+                m->by_notice = true;
+            else
+                m->own_mail = true; /* an answer to a team alert: the team's own */
+            return 0;
         }
     }
-    /* In-Reply-To and References of the header block: one of our Message-IDs. */
-    if (*verified || !head || head_len == 0)
+    if (!ticket_ok || !subject)
         return 0;
-    int64_t by_subject = *incident_id;
-    *incident_id = 0;
-    size_t n = head_len < 65536 ? head_len : 65536;
-    char *h = g_strndup(head, n);
-    char *low = g_ascii_strdown(h, -1);
-    rc = 0;
-    static const char *const names[] = { "\nin-reply-to:", "\nreferences:" };
-    for (size_t k = 0; k < G_N_ELEMENTS(names) && !*incident_id && rc == 0; k++) {
-        const char *f = strstr(low, names[k]);
-        if (!f)
-            continue;
-        const char *p = h + (f - low) + strlen(names[k]);
-        /* The field with its folded continuation lines. */
-        const char *e = p;
-        while (*e && !(e[0] == '\n' && e[1] != ' ' && e[1] != '\t'))
-            e++;
-        int looked = 0; /* a References list of thousands must not cost thousands of queries */
-        for (const char *lt = memchr(p, '<', (size_t)(e - p)); lt && lt < e && !*incident_id
-                                                                 && looked < 20;
-             lt = memchr(lt + 1, '<', (size_t)(e - lt - 1)), looked++) {
-            const char *gt = memchr(lt, '>', (size_t)(e - lt));
-            if (!gt)
-                break;
-            char *id = g_strndup(lt + 1, (size_t)(gt - lt - 1));
-            if ((rc = store_q_get(lc->st, sql_outbox_by_msgid, &q, err)) == 0) {
-                store_q_text(q, 1, id);
+    char *mark = g_strdup_printf("[%s #", lc->cfg->ticket_prefix);
+    const char *p = strstr(subject, mark);
+    if (p) {
+        p += strlen(mark);
+        char *end = NULL;
+        long long n = g_ascii_strtoll(p, &end, 10);
+        if (end && *end == ']' && n > 0) {
+            struct store_q *q;
+            if ((rc = store_q_get(lc->st, sql_incident_exists, &q, err)) == 0) {
+                store_q_int(q, 1, n);
                 rc = store_q_step(q, err);
                 if (rc == 1)
-                    *incident_id = store_q_col_int(q, 0);
-                if (rc > 0)
-                    rc = 0;
+                    m->incident_id = n;
+                store_q_reset(q);
             }
-            g_free(id);
-            if (rc < 0)
-                break;
         }
     }
-    g_free(low);
-    g_free(h);
-    if (*incident_id)
-        *verified = true; /* our Message-IDs are random: only the customer has them */
-    else
-        *incident_id = by_subject;
+    g_free(mark);
     return rc < 0 ? rc : 0;
 }
 
+int lifecycle_reply_judge(struct lifecycle *lc, const struct lifecycle_match *m,
+                          const char *from, bool from_dmarc_ok, bool auto_reply,
+                          const char *auto_why, enum lifecycle_verdict *verdict, char *why,
+                          size_t why_size, struct ad_err *err)
+{
+    *verdict = LIFECYCLE_REPLY_UNVERIFIED;
+    const struct config *cfg = lc->cfg;
+    if (m->own_mail) {
+        *verdict = LIFECYCLE_REPLY_AUTO;
+        g_strlcpy(why, "our own mail (a team alert or notice) came back", why_size);
+        return 0;
+    }
+    if (from && ((cfg->notify_from && !g_ascii_strcasecmp(from, cfg->notify_from))
+                 || (cfg->reply_to && *cfg->reply_to && !g_ascii_strcasecmp(from, cfg->reply_to))
+                 || (cfg->abuse_team && *cfg->abuse_team
+                     && !g_ascii_strcasecmp(from, cfg->abuse_team)))) {
+        *verdict = LIFECYCLE_REPLY_AUTO;
+        g_snprintf(why, why_size, "From is our own address %s (a loop)", from);
+        return 0;
+    }
+    if (auto_reply) {
+        *verdict = LIFECYCLE_REPLY_AUTO;
+        g_snprintf(why, why_size, "an auto-reply (%s)", auto_why ? auto_why : "headers");
+        return 0;
+    }
+    struct inc i;
+    int rc = inc_load(lc, m->incident_id, &i, err);
+    if (rc)
+        return rc;
+    bool locked_self = false;
+    if (from && (rc = unreachable_contact(lc, from, !strcmp(i.kind, "account") ? i.subject : NULL,
+                                          &locked_self, err)) != 0)
+        goto out;
+    if (locked_self) {
+        g_snprintf(why, why_size, "From %s is the locked mailbox itself, which the attacker may "
+                   "control: not taken as the customer's word", from);
+        goto out;
+    }
+    if (m->by_notice) {
+        *verdict = LIFECYCLE_REPLY_VERIFIED;
+        g_strlcpy(why, "it names the Message-ID of our notice to the customer", why_size);
+        goto out;
+    }
+    char *contact = NULL;
+    struct store_q *q;
+    if ((rc = store_q_get(lc->st, sql_reply_contact, &q, err)))
+        goto out;
+    store_q_int(q, 1, m->incident_id);
+    if ((rc = store_q_step(q, err)) < 0)
+        goto out;
+    if (rc == 1)
+        contact = g_strdup(store_q_col_text(q, 0));
+    store_q_reset(q);
+    rc = 0;
+    bool is_contact = from && contact && !g_ascii_strcasecmp(from, contact);
+    if (is_contact && from_dmarc_ok) {
+        *verdict = LIFECYCLE_REPLY_VERIFIED;
+        g_snprintf(why, why_size, "From is the contact address %s and our MX verified its domain "
+                   "(DMARC or aligned DKIM/SPF pass)", from);
+    } else if (is_contact) {
+        g_snprintf(why, why_size, "From claims the contact address %s, but nothing verified it "
+                   "(no trusted DMARC pass, no Message-ID of our notice)", from);
+    } else {
+        g_snprintf(why, why_size, "From %s is not the customer's contact address and the mail "
+                   "names no notice of ours", from ? from : "(none)");
+    }
+    g_free(contact);
+out:
+    inc_clear(&i);
+    return rc;
+}
+
+static const char *verdict_name(enum lifecycle_verdict v)
+{
+    return v == LIFECYCLE_REPLY_VERIFIED ? "verified" : v == LIFECYCLE_REPLY_AUTO ? "auto"
+                                                                                  : "unverified";
+}
+
+/* True when the team may get another mail about this incident now (and notes
+ * that it does). */
+static int team_mail_due(struct lifecycle *lc, int64_t id, bool *due, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(lc->st, sql_team_mail_due, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    int64_t last = rc == 1 && !store_q_col_null(q, 0) ? store_q_col_int(q, 0) : 0;
+    store_q_reset(q);
+    *due = !last || lc->now - last >= lc->cfg->team_interval || lc->now < last;
+    if (!*due)
+        return 0;
+    if ((rc = store_q_get(lc->st, sql_team_mail_set, &q, err)))
+        return rc;
+    store_q_int(q, 1, id);
+    store_q_int(q, 2, lc->now);
+    return store_q_run(q, err);
+}
+
 int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const char *from,
-                    const char *subject, const char *excerpt, bool verified, struct ad_err *err)
+                    const char *subject, const char *excerpt, enum lifecycle_verdict verdict,
+                    const char *why, struct ad_err *err)
 {
     struct inc i;
     int rc = inc_load(lc, id, &i, err);
     if (rc)
         return rc;
+    bool verified = verdict == LIFECYCLE_REPLY_VERIFIED;
     struct store_q *q;
-    if ((rc = store_q_get(lc->st, sql_reply_insert, &q, err)))
+    if ((rc = store_q_get(lc->st, sql_reply_insert_v, &q, err)))
         goto out;
     store_q_int(q, 1, id);
     store_q_int(q, 2, report_id);
     store_q_int(q, 3, lc->now);
+    store_q_text(q, 4, verdict_name(verdict));
     if ((rc = store_q_run(q, err)))
         goto out;
     /* A reply is not a complaint: it is never attributed or scored. */
@@ -900,44 +1203,170 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
     bool moves = verified && (!strcmp(i.state, "customer_notified") || !strcmp(i.state, "locked"));
     if (moves && (rc = set_state(lc, id, "customer_replied", err)))
         goto out;
-    char *what = verified ? g_strdup(moves ? "customer_notified -> customer_replied"
-                                           : "reply attached")
-                          : g_strdup_printf("reply attached, NOT from the customer's contact "
-                                            "address or account (from %s): the state stays %s",
-                                            from ? from : "?", i.state);
-    rc = incident_audit(lc->st, id, report_id, verified ? "customer" : "unverified", "replied",
-                        what, err);
+    char *sfrom = textsafe_line(from ? from : "?", 120);
+    char *what = verified ? g_strdup_printf("%s (%s)", moves ? "customer_notified -> "
+                                                               "customer_replied"
+                                                             : "reply attached",
+                                            why ? why : "verified")
+                 : verdict == LIFECYCLE_REPLY_AUTO
+                     ? g_strdup_printf("auto-reply attached (from %s): %s; the state stays %s",
+                                       sfrom, why ? why : "", i.state)
+                     : g_strdup_printf("reply attached, NOT verified (from %s): %s; the state "
+                                       "stays %s",
+                                       sfrom, why ? why : "", i.state);
+    rc = incident_audit(lc->st, id, report_id,
+                        verified ? "customer" : verdict == LIFECYCLE_REPLY_AUTO ? "auto-reply"
+                                                                                : "unverified",
+                        verdict == LIFECYCLE_REPLY_AUTO ? "auto-reply" : "replied", what, err);
     g_free(what);
-    if (rc)
+    if (rc || verdict == LIFECYCLE_REPLY_AUTO) {
+        g_free(sfrom);
         goto out;
-    int64_t pw = 0;
-    if (!strcmp(i.kind, "account") && (rc = password_after(lc, i.subject, i.locked_at, &pw, err)))
-        goto out;
-    GHashTable *extra = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    char *rf = verified ? g_strdup(from ? from : "-")
-                        : g_strdup_printf("%s (UNVERIFIED: not the customer's address)",
-                                          from ? from : "-");
-    put(extra, "reply_from", rf);
-    g_free(rf);
-    put(extra, "reply_subject", subject ? subject : "-");
-    put(extra, "reply_excerpt", excerpt && *excerpt ? excerpt : "    -");
-    if (strcmp(i.kind, "account"))
-        put(extra, "password_changed", "- (not a mailbox)");
-    else if (pw) {
-        char *t = human_time(pw);
-        put(extra, "password_changed", t);
-        g_free(t);
-    } else {
-        put(extra, "password_changed", lc->cfg->team_language && !strcmp(lc->cfg->team_language, "de")
-                                           ? "nein" : "no");
     }
-    struct ad_err aerr = { 0 };
-    rc = skip_or_fail(lc, id, alert_team(lc, id, "team_reply", "customer replied", extra, &aerr),
-                      &aerr, err);
-    g_hash_table_destroy(extra);
+    bool due = true;
+    if (!verified && (rc = team_mail_due(lc, id, &due, err))) {
+        g_free(sfrom);
+        goto out;
+    }
+    if (due) {
+        int64_t pw = 0;
+        if (!strcmp(i.kind, "account")
+            && (rc = password_after(lc, i.subject, i.locked_at, &pw, err))) {
+            g_free(sfrom);
+            goto out;
+        }
+        GHashTable *extra = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        char *rf = verified ? g_strdup(sfrom)
+                            : g_strdup_printf("%s (UNVERIFIED: %s)", sfrom, why ? why : "");
+        put(extra, "reply_from", rf);
+        g_free(rf);
+        char *rs = textsafe_quote(subject ? subject : "-", "", 150);
+        put(extra, "reply_subject", rs);
+        g_free(rs);
+        char *ex = textsafe_quote_block(excerpt && *excerpt ? excerpt : "-", "    > ", 8, 160);
+        put(extra, "reply_excerpt", ex);
+        g_free(ex);
+        if (strcmp(i.kind, "account"))
+            put(extra, "password_changed", "- (not a mailbox)");
+        else if (pw) {
+            char *t = human_time(pw);
+            put(extra, "password_changed", t);
+            g_free(t);
+        } else {
+            put(extra, "password_changed",
+                lc->cfg->team_language && !strcmp(lc->cfg->team_language, "de") ? "nein" : "no");
+        }
+        struct ad_err aerr = { 0 };
+        rc = skip_or_fail(lc, id,
+                          alert_team(lc, id, "team_reply",
+                                     verified ? "customer replied"
+                                              : "an unverified reply arrived (the state did not "
+                                                "change)",
+                                     extra, &aerr),
+                          &aerr, err);
+        g_hash_table_destroy(extra);
+    }
+    g_free(sfrom);
     if (rc == 0 && moves)
         rc = maybe_auto_unlock(lc, id, err);
 out:
+    inc_clear(&i);
+    return rc;
+}
+
+int lifecycle_notice_bounced(struct lifecycle *lc, const char *orig_msgid, int64_t report_id,
+                             const char *rcpt, const char *status, bool permanent,
+                             struct ad_err *err)
+{
+    int64_t oid = 0, inc = 0;
+    char kind[16];
+    int rc = our_msgid(lc, orig_msgid, &oid, &inc, kind, err);
+    if (rc <= 0)
+        return rc;
+    struct store_q *q;
+    if ((rc = store_q_get(lc->st, sql_mark_processed, &q, err)))
+        return rc;
+    store_q_int(q, 1, report_id);
+    if ((rc = store_q_run(q, err)))
+        return rc;
+    char *srcpt = textsafe_line(rcpt ? rcpt : "?", 120);
+    char *sstatus = textsafe_line(status ? status : "?", 40);
+    bool first = false;
+    if (permanent) {
+        if ((rc = store_q_get(lc->st, sql_notice_bounce, &q, err)))
+            goto out;
+        store_q_int(q, 1, oid);
+        store_q_int(q, 2, lc->now);
+        store_q_int(q, 3, report_id);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+        first = store_changes(lc->st) > 0;
+    }
+    if (!inc) {
+        rc = 1;
+        goto out;
+    }
+    char detail[512];
+    g_snprintf(detail, sizeof detail, "%s %s notice (outbox %lld) to %s %s: status %s (report %lld)",
+               strcmp(kind, "team") ? "the customer" : "the team's", kind, (long long)oid, srcpt,
+               permanent ? "bounced" : "is delayed", sstatus, (long long)report_id);
+    if ((rc = incident_audit(lc->st, inc, report_id, "abusedesk",
+                             permanent ? "notice_bounced" : "notice_delayed", detail, err)))
+        goto out;
+    log_msg(lc->log, LOG_LEVEL_WARNING, "incident %lld: %s", (long long)inc, detail);
+    if (first && !strcmp(kind, "customer")) {
+        char action[600];
+        g_snprintf(action, sizeof action,
+                   "the notice to %s bounced (%s): the customer has not been told; correct the "
+                   "contact address (abusedesk directory set-contact) and re-send (abusedesk "
+                   "incident notify %lld --to ADDRESS)",
+                   srcpt, sstatus, (long long)inc);
+        struct ad_err aerr = { 0 };
+        rc = skip_or_fail(lc, inc, alert_team(lc, inc, "team_alert", action, NULL, &aerr), &aerr,
+                          err);
+    }
+    if (rc == 0)
+        rc = 1;
+out:
+    g_free(srcpt);
+    g_free(sstatus);
+    return rc;
+}
+
+static const char sql_account_listed[] = "SELECT 1 FROM accounts WHERE name = $1";
+
+/* Whether the incident's sender is one the directory knows: a listed account
+ * (not only its domain), or a script of a listed web space uid. A name taken
+ * from a complaint (root, a forged address) is never locked by itself. */
+static int in_directory(struct lifecycle *lc, int64_t id, bool *known, struct ad_err *err)
+{
+    *known = false;
+    struct inc i;
+    int rc = inc_load(lc, id, &i, err);
+    if (rc)
+        return rc;
+    if (!strcmp(i.kind, "account")) {
+        struct store_q *q;
+        char *low = g_ascii_strdown(i.subject, -1);
+        if ((rc = store_q_get(lc->st, sql_account_listed, &q, err)) == 0) {
+            store_q_text(q, 1, low);
+            rc = store_q_step(q, err);
+            *known = rc == 1;
+            store_q_reset(q);
+            rc = rc < 0 ? rc : 0;
+        }
+        g_free(low);
+    } else if (!strcmp(i.kind, "script")) {
+        const char *colon = strchr(i.subject, ':');
+        char *uid = g_strndup(i.subject, colon ? (gsize)(colon - i.subject) : strlen(i.subject));
+        char *cust = NULL;
+        if (*uid && (rc = directory_uid_customer(lc->st, uid, &cust, err)) >= 0) {
+            *known = cust != NULL;
+            rc = 0;
+        }
+        g_free(cust);
+        g_free(uid);
+    }
     inc_clear(&i);
     return rc;
 }
@@ -964,13 +1393,25 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
         n_providers = rc == 1 ? store_q_col_int(q, 0) : 0;
         rc = 0;
     }
+    bool known = false;
+    if (o->stage == INCIDENT_STAGE_LOCK && (rc = in_directory(lc, o->incident_id, &known, err)))
+        return rc;
     if (o->stage == INCIDENT_STAGE_LOCK) {
         if (!lc->cfg->auto_lock) {
             action = "lock stage reached; [incidents] auto_lock is off: please decide";
+        } else if (!known) {
+            g_snprintf(buf, sizeof buf,
+                       "lock stage reached, but the sender is not an account or web space of "
+                       "the customer directory: never locked automatically; please check");
+            action = buf;
+            rc = incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-held", buf, err);
+            if (rc)
+                return rc;
         } else if (n_providers < lc->cfg->auto_lock_min_providers) {
             g_snprintf(buf, sizeof buf,
-                       "lock stage reached with complaints from %lld reporting provider(s) only "
-                       "([incidents] auto_lock_min_providers = %d): please decide",
+                       "lock stage reached with authenticated complaints from %lld configured "
+                       "provider(s) only ([incidents] auto_lock_min_providers = %d): please "
+                       "decide",
                        (long long)n_providers, lc->cfg->auto_lock_min_providers);
             action = buf;
             rc = incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-held", buf, err);
@@ -1009,7 +1450,7 @@ static const char sql_policy_open_find[] =
 static const char sql_policy_insert[] =
     "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
     " initial_score, score, complaints, repeat_offender, first_seen, last_seen, opened_at,"
-    " updated_at) VALUES ('account', $1, $2, $1, $3, $4, 0, 0, 0, 0, $5, $5, $5, $5)";
+    " updated_at, trusted) VALUES ('account', $1, $2, $1, $3, $4, 0, 0, 0, 0, $5, $5, $5, $5, 1)";
 static const char sql_policy_stage[] =
     "UPDATE incidents SET stage = $2, state = CASE WHEN state = 'open' THEN 'alerted' ELSE state"
     " END, updated_at = $3 WHERE id = $1";

@@ -43,10 +43,14 @@ int lifecycle_lock(struct lifecycle *lc, int64_t id, const char *by, const char 
                    bool notify, struct ad_err *err);
 
 /* Sends the customer notification for the incident's case (compromised mailbox,
- * web script, or joe job when case_name is "joejob"): from locked (-> customer_notified)
- * or, for a joe job, from open or alerted (no lock). */
+ * web script, or joe job when case_name is "joejob"): from locked or
+ * customer_notified (a re-send, e.g. after the first notice bounced) ->
+ * customer_notified, or, for a joe job, from open or alerted (no lock; refused
+ * when the incident's evidence shows our submission hop or web host). to: send
+ * to this address instead of the directory's contact address (NULL: the
+ * directory's). */
 int lifecycle_notify(struct lifecycle *lc, int64_t id, const char *by, const char *case_name,
-                     struct ad_err *err);
+                     const char *to, struct ad_err *err);
 
 /* Unlocks and resolves: from locked, customer_notified or customer_replied. A
  * compromised mailbox is unlocked only after a password change after the lock
@@ -77,21 +81,54 @@ int lifecycle_note(struct lifecycle *lc, int64_t id, const char *by, const char 
 int lifecycle_password_changed(struct lifecycle *lc, const char *account, int64_t at,
                                const char *fingerprint, struct ad_err *err);
 
-/* Customer replies: returns the incident a reply mail belongs to (its Subject
- * carries "[PREFIX #N]" or its In-Reply-To/References name one of our
- * notifications), or 0. head is the message's header block (bounded). *verified
- * tells whether the reply can be trusted to come from the customer: it names one
- * of our (random) notification Message-IDs, or its From is the customer's
- * contact address or the incident's account. A ticket number alone is guessable. */
-int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *from,
-                          const char *head, size_t head_len, int64_t *incident_id,
-                          bool *verified, struct ad_err *err);
+/* What a mail that may answer one of our mails is, by what it names. */
+struct lifecycle_match {
+    int64_t incident_id;        /* 0: no incident named */
+    bool by_notice;             /* In-Reply-To/References name a notice we sent a customer */
+    bool own_mail;              /* our own mail came back (its Message-ID is ours, or it
+                                 * answers a team alert) */
+};
 
-/* Attaches reply report_id to the incident. A verified reply moves
- * customer_notified or locked -> customer_replied and may auto-unlock; an
- * unverified one is only attached and shown. The team is told either way. */
+/* Looks up the incident a mail belongs to: its own Message-ID (msgid) being one
+ * of ours means our mail came back; ids (In-Reply-To, then References; at most
+ * n_ids) naming one of our Message-IDs give the incident (verifiably: ours are
+ * random); else, only when ticket_ok (the mail carries no complaint), a
+ * "[PREFIX #N]" in subject names it (guessable: never verified). */
+int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *msgid,
+                          const char *const *ids, size_t n_ids, bool ticket_ok,
+                          struct lifecycle_match *m, struct ad_err *err);
+
+enum lifecycle_verdict {
+    LIFECYCLE_REPLY_VERIFIED,   /* the customer: moves the incident */
+    LIFECYCLE_REPLY_UNVERIFIED, /* anybody: attached, the team told (rate-limited) */
+    LIFECYCLE_REPLY_AUTO,       /* an auto-reply or our own mail: attached only */
+};
+
+/* Judges a matched mail: auto (auto_reply, or our own mail or address), else
+ * verified when it names our notice's Message-ID or when from_dmarc_ok (our
+ * MX's trusted DMARC or aligned DKIM/SPF pass for the From domain) and From is
+ * the stored contact address; never when From is the locked mailbox. why gets
+ * the reason in words. */
+int lifecycle_reply_judge(struct lifecycle *lc, const struct lifecycle_match *m,
+                          const char *from, bool from_dmarc_ok, bool auto_reply,
+                          const char *auto_why, enum lifecycle_verdict *verdict, char *why,
+                          size_t why_size, struct ad_err *err);
+
+/* Attaches reply report_id to the incident with its verdict. Verified: moves
+ * customer_notified or locked -> customer_replied, tells the team, may
+ * auto-unlock. Unverified: attached and audited, the team told at most once
+ * per [notify] team_interval. Auto: attached and audited only. */
 int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const char *from,
-                    const char *subject, const char *excerpt, bool verified, struct ad_err *err);
+                    const char *subject, const char *excerpt, enum lifecycle_verdict verdict,
+                    const char *why, struct ad_err *err);
+
+/* A bounce (DSN) whose original Message-ID is orig_msgid: when that is one of
+ * our notices, marks it bounced, audits notice_bounced on its incident, tells
+ * the team once per notice (permanent failures; a delay is only audited) and
+ * returns 1; returns 0 when it is not ours. */
+int lifecycle_notice_bounced(struct lifecycle *lc, const char *orig_msgid, int64_t report_id,
+                             const char *rcpt, const char *status, bool permanent,
+                             struct ad_err *err);
 
 /* After incident_process(): alerts the team when an incident was opened at,
  * escalated to, or reopened at alert or lock, and locks at once when the lock

@@ -8,6 +8,7 @@
 #include "outbox.h"
 
 #include <gmime/gmime.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "act/hookexec.h"
@@ -70,6 +71,8 @@ int outbox_mail(const struct config *cfg, struct store *st, int64_t incident_id,
                 const char *template_name, const char *lang, GHashTable *vars, const char *to,
                 const char *to_name, int64_t now, int64_t *outbox_id, struct ad_err *err)
 {
+    if (sodium_init() < 0)
+        return ad_err_set(err, AD_ERR_STORE, "libsodium could not be initialised");
     char *subject = NULL, *body = NULL;
     int rc = template_render(cfg->templates_dir, lang, template_name, vars, &subject, &body, err);
     if (rc)
@@ -85,8 +88,14 @@ int outbox_mail(const struct config *cfg, struct store *st, int64_t incident_id,
     g_mime_message_set_date(m, dt);
     g_date_time_unref(dt);
     char *dom = domain_of(cfg->notify_from);
-    char *mid = g_strdup_printf("abusedesk.%lld.%s.%08x%08x@%s", (long long)incident_id,
-                                template_name, g_random_int(), g_random_int(), dom);
+    /* 128 random bits from the kernel (libsodium): a reply that names this id
+     * can only come from someone who received the notice. */
+    unsigned char rnd[16];
+    char rhex[33];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(rhex, sizeof rhex, rnd, sizeof rnd);
+    char *mid = g_strdup_printf("abusedesk.%lld.%s.%s@%s", (long long)incident_id, template_name,
+                                rhex, dom);
     g_mime_message_set_message_id(m, mid);
     GMimeObject *mo = GMIME_OBJECT(m);
     g_mime_object_set_header(mo, "Auto-Submitted", "auto-generated", NULL);

@@ -13,6 +13,14 @@
  * first. A report without any hop of ours, and whose ARF Source-IP is not ours,
  * never went through us: a forged sender, left unattributed.
  *
+ * A web script is named "uid:path". The uid must be a plain number; the path
+ * is the script's own word (X-PHP-Originating-Script), so it is kept only when
+ * it cannot point into another customer's web space: a relative path without
+ * '.', '..' or empty segments, or an absolute path inside the web space root
+ * the directory gives for that uid, compared segment by segment. Otherwise only
+ * the uid is used, and the evidence says why. in_directory tells whether the
+ * subject itself is listed in the directory.
+ *
  * Nothing here fails on bad input; only a store error is returned. Strings in
  * struct attribution are g_malloc'd and freed by attribution_clear().
  */
@@ -20,6 +28,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "directory/directory.h"
@@ -168,7 +177,17 @@ static char *hop_auth_sender(const char *raw)
     return out;
 }
 
-/* "(Postfix, from userid 1001)" / "from uid 1001": the local user that injected. */
+/* A Unix uid: 1 to 10 digits, at most 4294967295 (as the directory takes them). */
+static bool uid_plain(const char *u)
+{
+    size_t n = u ? strlen(u) : 0;
+    if (n == 0 || n > 10 || strspn(u, "0123456789") != n)
+        return false;
+    return g_ascii_strtoull(u, NULL, 10) <= UINT32_MAX;
+}
+
+/* "(Postfix, from userid 1001)" / "from uid 1001": the local user that injected,
+ * when it is a plain number. */
 static char *hop_userid(const char *raw)
 {
     if (!raw)
@@ -179,9 +198,10 @@ static char *hop_userid(const char *raw)
         if (!q)
             continue;
         q += strlen(marks[i]);
-        size_t n = strspn(q, "0123456789");
-        if (n > 0 && n < 12)
-            return g_strndup(q, n);
+        char *u = g_strndup(q, strspn(q, "0123456789"));
+        if (uid_plain(u))
+            return u;
+        g_free(u);
     }
     return NULL;
 }
@@ -198,18 +218,42 @@ static bool with_authenticated(const char *with)
     return a;
 }
 
-/* "1001:contact.php", "contact.php for 1.2.3.4", "/home/u/www/x.php": uid and
- * path of an X-PHP-Originating-Script value. */
-static void php_script_split(const char *v, char **uid, char **path)
+/* A copy of header text that is safe in evidence and JSON: valid UTF-8, control
+ * characters as '?', at most about 200 bytes. g_malloc'd. */
+static char *printable(const char *s)
 {
-    *uid = NULL;
-    *path = NULL;
+    char *v = g_utf8_make_valid(s ? s : "", -1);
+    for (char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    if (strlen(v) > 200) {
+        const char *end = g_utf8_find_prev_char(v, v + 197);
+        char *cut = g_strdup_printf("%.*s...", (int)(end - v), v);
+        g_free(v);
+        v = cut;
+    }
+    return v;
+}
+
+/* "1001:contact.php", "1001:/home/u/www/x.php for 1.2.3.4", "contact.php": the
+ * parts of an X-PHP-Originating-Script value, each g_malloc'd or NULL. A ':'
+ * before any '/' or blank ends the uid; the uid counts only as a plain number,
+ * anything else there goes to *bad_uid. The path runs to the first blank. */
+static void php_script_split(const char *v, char **uid, char **bad_uid, char **path)
+{
+    *uid = *bad_uid = *path = NULL;
     if (!v)
         return;
-    size_t n = strspn(v, "0123456789");
     const char *rest = v;
-    if (n > 0 && v[n] == ':') {
-        *uid = g_strndup(v, n);
+    size_t n = strcspn(v, ":/ \t");
+    if (v[n] == ':') {
+        if (n > 0) {
+            char *u = g_strndup(v, n);
+            if (uid_plain(u))
+                *uid = u;
+            else
+                *bad_uid = u;
+        }
         rest = v + n + 1;
     }
     size_t pl = strcspn(rest, " \t");
@@ -217,10 +261,113 @@ static void php_script_split(const char *v, char **uid, char **path)
         *path = g_strndup(rest, pl);
 }
 
+/* Why the path of a script of web space uid (NULL when unknown), whose root is
+ * webroot (NULL when the directory gives none), cannot be trusted; NULL when it
+ * can. Trusted: a clean relative path (a bare name, or one without '.', '..'
+ * or empty segments: it stays inside whatever web space it runs in), or a clean
+ * absolute path inside webroot. The reason is a g_malloc'd sentence for the
+ * evidence. */
+static char *script_path_distrust(const char *uid, const char *path, const char *webroot)
+{
+    const char *problem = directory_path_problem(path);
+    const char *then = uid ? "only the uid is used" : "not used";
+    char *p = printable(path), *why = NULL;
+    if (problem)
+        why = g_strdup_printf("script path %s %s: %s", p, problem, then);
+    else if (path[0] != '/')
+        why = NULL;
+    else if (!uid)
+        why = g_strdup_printf("script path %s is absolute, but no uid names its web space: %s",
+                              p, then);
+    else if (!webroot)
+        why = g_strdup_printf("script path %s cannot be checked: the directory gives no web "
+                              "space root for uid %s: %s", p, uid, then);
+    else if (!directory_path_under(path, webroot))
+        why = g_strdup_printf("script path %s is outside web space %s of uid %s: %s", p,
+                              webroot, uid, then);
+    g_free(p);
+    return why;
+}
+
+/* The web script, after the Received walk. *uid is the uid our host took the
+ * mail from ("from userid N", or NULL); it is replaced by the uid used
+ * (g_malloc'd, or NULL). X-PHP-Originating-Script adds a uid when the hops named
+ * none, and the path when it can be trusted. Sets out->script ("uid:path",
+ * "uid:", or ":path" for a trusted relative path without a uid) and, with a
+ * directory, *uid_customer (g_malloc'd; NULL when the uid is not listed).
+ * Negative only for a store failure. */
+static int attribute_script(struct store *st, const struct original *o, char **uid,
+                            char **uid_customer, struct attribution *out, struct ad_err *err)
+{
+    *uid_customer = NULL;
+    char *php_uid, *bad_uid, *path, *webroot = NULL, *why = NULL;
+    php_script_split(o ? o->php_script : NULL, &php_uid, &bad_uid, &path);
+    const char *src = "X-PHP-Originating-Script";
+    int rc = 0;
+    if (php_uid || bad_uid || path) {
+        char *v = printable(o->php_script);
+        evidence(out, src, "sent by the PHP script %s", v);
+        g_free(v);
+    }
+    if (bad_uid) {
+        char *b = printable(bad_uid);
+        evidence(out, src, "'%s' is not a uid (not a plain number): not used", b);
+        g_free(b);
+    }
+    if (*uid && php_uid && strcmp(*uid, php_uid) != 0) {
+        /* The script's word against our host's: the host wins, and a path the
+         * script gave for another uid says nothing about this one. */
+        why = g_strdup_printf("the header names uid %s, but our host took the mail from "
+                              "userid %s: only the uid is used", php_uid, *uid);
+    } else if (!*uid && php_uid) {
+        *uid = php_uid;
+        php_uid = NULL;
+    }
+    if (st && *uid &&
+        (rc = directory_uid_webroot(st, *uid, &webroot, uid_customer, err)) < 0)
+        goto out;
+    if (path && !why)
+        why = script_path_distrust(*uid, path, webroot);
+    if (why) {
+        evidence(out, src, "%s", why);
+    } else if (path && path[0] == '/') {
+        char *p = printable(path);
+        evidence(out, "directory", "script path %s lies in web space %s of uid %s", p, webroot,
+                 *uid);
+        g_free(p);
+    }
+    if (*uid || (path && !why))
+        out->script = g_strdup_printf("%s:%s", *uid ? *uid : "", path && !why ? path : "");
+out:
+    g_free(php_uid);
+    g_free(bad_uid);
+    g_free(path);
+    g_free(webroot);
+    g_free(why);
+    return rc;
+}
+
 static char *addr_domain(const char *addr)
 {
     const char *at = addr ? strrchr(addr, '@') : NULL;
     return at && at[1] ? g_ascii_strdown(at + 1, -1) : NULL;
+}
+
+/* Sets out->in_directory for the subject chosen: an account listed itself (not
+ * only through its domain), a script of a listed uid, or a customer id (found
+ * in the directory). Says so in the evidence when the subject is not listed. */
+static void attribute_in_directory(struct store *st, struct attribution *out,
+                                   bool account_listed, bool uid_listed)
+{
+    const char *k = out->subject_kind;
+    out->in_directory = out->attributed && k &&
+                        ((!strcmp(k, "account") && account_listed) ||
+                         (!strcmp(k, "script") && uid_listed) || !strcmp(k, "customer"));
+    if (!st || !out->attributed || out->in_directory || !k || !strcmp(k, "ip"))
+        return;
+    char *v = printable(out->subject);
+    evidence(out, "directory", "the %s %s is not itself listed in the customer directory", k, v);
+    g_free(v);
 }
 
 int attribute_report(const struct config *cfg, struct store *st, const struct report *r,
@@ -366,26 +513,19 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
             evidence(out, src, "injected locally by userid %s (a script on a web host)", uid);
         }
     }
-    /* The web script. */
-    char *php_uid = NULL, *php_path = NULL;
-    php_script_split(o ? o->php_script : NULL, &php_uid, &php_path);
-    if (php_uid || php_path) {
-        evidence(out, "X-PHP-Originating-Script", "sent by the PHP script %s%s%s",
-                 php_uid ? php_uid : "", php_uid ? ":" : "", php_path ? php_path : "?");
-        if (!uid && php_uid)
-            uid = g_strdup(php_uid);
-    }
-    if (uid || php_path)
-        out->script = g_strdup_printf("%s:%s", uid ? uid : "", php_path ? php_path : "");
-    g_free(php_uid);
-    g_free(php_path);
-
-    /* The envelope sender: the account when the hop says authenticated but names
-     * nobody, or when it is an account of our directory. */
     const char *env = r->original_mail_from ? r->original_mail_from
                       : o && o->return_path ? o->return_path
                       : o ? o->from : NULL;
     char *env_low = env && strchr(env, '@') ? g_ascii_strdown(env, -1) : NULL;
+
+    /* The web script. */
+    char *uid_customer = NULL;
+    if ((rc = attribute_script(st, o, &uid, &uid_customer, out, err)) < 0)
+        goto out;
+    bool uid_listed = uid_customer != NULL, account_listed = false;
+
+    /* The envelope sender: the account when the hop says authenticated but names
+     * nobody, or when it is an account of our directory. */
     if (!out->account && !out->script && env_low) {
         char *cust = NULL;
         if (st && (rc = directory_account_customer(st, env_low, &cust, err)) < 0)
@@ -406,6 +546,7 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
         if ((rc = directory_account_customer(st, out->account, &out->customer_id, err)) < 0)
             goto out;
         if (out->customer_id) {
+            account_listed = true;
             evidence(out, "directory", "account %s belongs to customer %s", out->account,
                      out->customer_id);
         } else {
@@ -424,8 +565,8 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
         }
     }
     if (st && !out->customer_id && uid) {
-        if ((rc = directory_uid_customer(st, uid, &out->customer_id, err)) < 0)
-            goto out;
+        out->customer_id = uid_customer;
+        uid_customer = NULL;
         if (out->customer_id)
             evidence(out, "directory", "web space uid %s belongs to customer %s", uid,
                      out->customer_id);
@@ -466,7 +607,9 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
         out->reason = g_strdup("passed our hosts, but no authenticated user, script, known "
                                "sender or address of ours is named");
     }
+    attribute_in_directory(st, out, account_listed, uid_listed);
 out:
+    g_free(uid_customer);
     g_free(uid);
     g_free(env_low);
     return rc;

@@ -4,7 +4,9 @@
  * chain against [network] our_hosts/our_ips, the authenticated user at our
  * submission hop, the PHP script headers, the envelope sender, the ARF Source-IP,
  * and maps what it found through the customer directory. A report that cannot be
- * attributed says why ("no hop through our hosts: likely forged sender").
+ * attributed says why ("no hop through our hosts: likely forged sender"). A
+ * script's path is kept only when it can be trusted: a clean relative path, or
+ * an absolute one inside the web space root the directory gives for its uid.
  */
 #ifndef AD_ATTRIBUTE_H
 #define AD_ATTRIBUTE_H
@@ -28,8 +30,13 @@ struct attribution {
     const char *subject_kind;   /* static: "account", "script", "customer", "ip"; NULL when not */
     char *subject;              /* the account address, "uid:path", customer id or IP */
     char *account;              /* login or mailbox address, or NULL */
-    char *script;               /* "uid:path" or "uid:" when only the uid is known */
+    char *script;               /* "uid:path"; "uid:" when only the uid is known or the path
+                                 * cannot be trusted (outside the uid's web space root,
+                                 * '..' segments, ...); ":name" for a bare name without uid */
     char *customer_id;          /* from the directory, or NULL */
+    bool in_directory;          /* the subject itself is listed in the directory: an account
+                                 * of its accounts (not only through its domain), a script
+                                 * whose uid is listed, or a customer id; never an ip */
     char *source_ip;            /* our address the mail left from, or NULL */
     char *reason;               /* why not attributed, or a caveat; NULL when none */
     int our_hop;                /* index into original->received of our first hop, -1 */

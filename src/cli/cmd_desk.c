@@ -3,7 +3,12 @@
  * attribution evidence and every score term with its configuration key),
  * `abusedesk incidents` (the queue), `abusedesk incident show|note|resolve|dismiss
  * ID` and `abusedesk process` (reports stored but not processed yet). Output is
- * text for people or, with --json, one object per line.
+ * text for people or, with --json, one object per line. Everything in the text
+ * output that came from a mail or from the customer directory (subjects,
+ * addresses, evidence, notes, audit details, error messages that quote them) is
+ * passed through textsafe_terminal() first, so that a complaint cannot send
+ * escape sequences to the operator's terminal; --json output is left to
+ * jansson's escaping, for programs.
  */
 #include <glib.h>
 #include <jansson.h>
@@ -19,6 +24,7 @@
 #include "store/store.h"
 #include "store/store_q.h"
 #include "util/fsutil.h"
+#include "util/textsafe.h"
 
 static int exit_for(const struct ad_err *err)
 {
@@ -52,6 +58,37 @@ static const char *js(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "-";
+}
+
+/* Escapes for the terminal, in place, every string in v (objects and arrays
+ * recursively), before the text output prints it. v must be ours to change. */
+static void json_for_terminal(json_t *v)
+{
+    const char *key;
+    size_t i;
+    json_t *e;
+    if (json_is_string(v)) {
+        if (!textsafe_is_clean_terminal(json_string_value(v))) {
+            char *t = textsafe_terminal(json_string_value(v));
+            json_string_set(v, t);
+            g_free(t);
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, key, e)
+            json_for_terminal(e);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, e)
+            json_for_terminal(e);
+    }
+}
+
+/* Prints "abusedesk WHAT: MSG" to stderr with MSG escaped: store and lifecycle
+ * messages can quote a subject or a directory address. */
+static void print_err(const char *what, const char *msg)
+{
+    char *m = textsafe_terminal(msg);
+    fprintf(stderr, "abusedesk %s: %s\n", what, m);
+    g_free(m);
 }
 
 /* ---- explain ------------------------------------------------------------ */
@@ -195,11 +232,12 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
         free(s);
         goto out;
     }
-    printf("Report %lld: %s%s%s, received %s\n", (long long)id, row.kind,
-           row.feedback_type ? " / " : "", row.feedback_type ? row.feedback_type : "",
-           row.received_at);
-    if (row.subject)
-        printf("  Subject: %s\n", row.subject);
+    json_for_terminal(o);
+    const char *ftype = json_string_value(json_object_get(o, "feedback_type"));
+    printf("Report %lld: %s%s%s, received %s\n", (long long)id, js(o, "kind"),
+           ftype ? " / " : "", ftype ? ftype : "", js(o, "received_at"));
+    if (json_string_value(json_object_get(o, "subject")))
+        printf("  Subject: %s\n", js(o, "subject"));
     json_t *a = json_object_get(o, "attribution");
     if (json_is_null(a)) {
         printf("\nNot processed yet (run `abusedesk process`).\n");
@@ -250,7 +288,7 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
     }
     goto out;
 fail:
-    fprintf(stderr, "abusedesk explain: %s\n", err.msg);
+    print_err("explain", err.msg);
     rc = exit_for(&err);
 out:
     json_decref(o);
@@ -290,7 +328,7 @@ static int list_one(int64_t id, void *vctx)
     json_t *o = NULL;
     struct ad_err err = { 0 };
     if (incident_json(&c->cli->cfg, c->st, id, now_s(), &o, &err) != 0) {
-        fprintf(stderr, "abusedesk incidents: %s\n", err.msg);
+        print_err("incidents", err.msg);
         c->rc = exit_for(&err);
         return 1;
     }
@@ -302,6 +340,7 @@ static int list_one(int64_t id, void *vctx)
         free(s);
         json_decref(sm);
     } else {
+        json_for_terminal(o);
         json_t *subj = json_object_get(o, "subjects");
         const char *first = json_string_value(json_array_get(subj, 0));
         printf("%5lld  %-16s %-8s %-8s %-34.34s %-10s %8.2f %5lld  %s%s\n", (long long)id,
@@ -366,10 +405,12 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
 
 static void flush_now(struct cli *cli, struct store *st);
 
+/* Prints the incident for people; escapes o's strings for the terminal first. */
 static void print_incident(json_t *o)
 {
     size_t i;
     json_t *e;
+    json_for_terminal(o);
     printf("Incident %lld: %s %s  [state %s, stage %s]%s\n",
            (long long)json_integer_value(json_object_get(o, "id")), js(o, "subject_kind"),
            js(o, "subject"), js(o, "state"), js(o, "stage"),
@@ -438,7 +479,8 @@ static void incident_usage(FILE *f)
 {
     fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] incident show ID [--json]\n"
                "       abusedesk [GLOBAL OPTIONS] incident lock ID [--no-notify] [--reason TEXT] [--by NAME]\n"
-               "       abusedesk [GLOBAL OPTIONS] incident notify ID [--case compromised|script|joejob] [--by NAME]\n"
+               "       abusedesk [GLOBAL OPTIONS] incident notify ID [--case compromised|script|joejob]\n"
+               "                 [--to ADDRESS] [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident unlock ID [--force] [--reason TEXT] [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident dismiss ID --reason TEXT [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident resolve ID [--reason TEXT] [--by NAME]\n"
@@ -453,7 +495,10 @@ static void incident_usage(FILE *f)
                "  lock     lock the account or script (the policy server refuses its mail,\n"
                "           [act] lock_command and webhook_url are called) and notify the\n"
                "           customer at the contact address (not the locked mailbox)\n"
-               "  notify   send the customer notice again, or the joe-job notice (no lock)\n"
+               "  notify   send the customer notice again, or the joe-job notice (no lock);\n"
+               "           --case picks the notice, --to ADDRESS (one local@domain address)\n"
+               "           sends it there instead of the directory's contact address, e.g.\n"
+               "           when that is the locked mailbox itself\n"
                "  unlock   unlock and resolve; a compromised mailbox needs a password change\n"
                "           after the lock that does not reuse the leaked password (see\n"
                "           abusedesk account password-changed), or --force with a reason\n"
@@ -464,6 +509,40 @@ static void incident_usage(FILE *f)
                "are queued with the action and delivered right after it (abusedesk outbox).\n");
 }
 
+/* The --to of `incident notify`: one addr-spec local@domain.tld, checked
+ * minimally: at most 254 bytes, valid UTF-8 (internationalised addresses are
+ * fine), exactly one '@' after a local part of 1..64 bytes that neither starts
+ * nor ends with a dot nor has two in a row, a domain of at least two non-empty
+ * labels that do not start or end with '-', a last label of two or more
+ * characters, and none of: white space, control, bidi or invisible characters,
+ * or the characters of a display form or a list (< > , ; : " ( ) [ ] \). */
+static bool valid_to_address(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 6 || n > 254 || !g_utf8_validate(s, -1, NULL) || !textsafe_is_clean_terminal(s))
+        return false;
+    for (const char *p = s; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (c <= ' ' || g_unichar_isspace(c) || (c < 0x80 && strchr("<>,;:\"()[]\\", (int)c)))
+            return false;
+    }
+    const char *at = strchr(s, '@');
+    if (!at || strchr(at + 1, '@') || at == s || at - s > 64 || s[0] == '.' || at[-1] == '.')
+        return false;
+    for (const char *p = s; p + 1 < at; p++)
+        if (p[0] == '.' && p[1] == '.')
+            return false;
+    char **labels = g_strsplit(at + 1, ".", -1);
+    guint n_labels = g_strv_length(labels);
+    bool ok = n_labels >= 2 && g_utf8_strlen(labels[n_labels - 1], -1) >= 2;
+    for (guint k = 0; ok && k < n_labels; k++) {
+        size_t l = strlen(labels[k]);
+        ok = l > 0 && l <= 63 && labels[k][0] != '-' && labels[k][l - 1] != '-';
+    }
+    g_strfreev(labels);
+    return ok;
+}
+
 int cmd_incident(struct cli *cli, int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -472,7 +551,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
     }
     const char *action = argv[1];
     bool json = false, force = false, no_notify = false;
-    const char *reason = NULL, *by = NULL, *case_name = NULL;
+    const char *reason = NULL, *by = NULL, *case_name = NULL, *to = NULL;
     int64_t id = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -486,6 +565,8 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             no_notify = true;
         } else if (!strcmp(argv[i], "--case") && i + 1 < argc) {
             case_name = argv[++i];
+        } else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
+            to = argv[++i];
         } else if (!strcmp(argv[i], "--reason") && i + 1 < argc) {
             reason = argv[++i];
         } else if (!strcmp(argv[i], "--by") && i + 1 < argc) {
@@ -508,6 +589,19 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
         incident_usage(stderr);
         return EXIT_USAGE;
     }
+    if (to && strcmp(action, "notify") != 0) {
+        fprintf(stderr, "abusedesk incident %s: --to applies to notify only\n", action);
+        incident_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (to && !valid_to_address(to)) {
+        char *t = textsafe_terminal(to);
+        fprintf(stderr, "abusedesk incident notify: --to needs one address local@domain.tld "
+                        "(no spaces, control characters or <>, at most 254 bytes), got '%s'\n",
+                t);
+        g_free(t);
+        return EXIT_USAGE;
+    }
     if (!id) {
         fprintf(stderr, "abusedesk incident %s: needs an incident ID\n", action);
         return EXIT_USAGE;
@@ -520,7 +614,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
     if (show) {
         json_t *o = NULL;
         if (incident_json(&cli->cfg, st, id, now_s(), &o, &err) != 0) {
-            fprintf(stderr, "abusedesk incident show: %s\n", err.msg);
+            print_err("incident show", err.msg);
             rc = exit_for(&err);
         } else if (json) {
             char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -540,7 +634,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             else if (!strcmp(action, "unlock"))
                 rc = lifecycle_unlock(&lc, id, by, reason, force, &err);
             else if (!strcmp(action, "notify"))
-                rc = lifecycle_notify(&lc, id, by, case_name, &err);
+                rc = lifecycle_notify(&lc, id, by, case_name, to, &err);
             else if (!strcmp(action, "dismiss"))
                 rc = lifecycle_dismiss(&lc, id, by, reason, &err);
             else if (!strcmp(action, "resolve"))
@@ -553,7 +647,9 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
                 store_rollback(st);
         }
         if (rc) {
-            fprintf(stderr, "abusedesk incident %s: %s\n", action, err.msg);
+            char *what = g_strdup_printf("incident %s", action);
+            print_err(what, err.msg);
+            g_free(what);
             rc = exit_for(&err);
         } else {
             json_t *o = NULL;
@@ -575,13 +671,16 @@ static void flush_now(struct cli *cli, struct store *st)
 {
     struct ad_err err = { 0 };
     struct outbox_stats s;
-    if (outbox_flush(&cli->cfg, st, &cli->log, now_s(), &s, &err) != 0)
-        fprintf(stderr, "abusedesk: outbox: %s (left queued)\n", err.msg);
-    else if (s.mails_sent + s.mails_retry + s.mails_failed + s.hooks_done + s.hooks_retry
-             + s.hooks_failed)
+    if (outbox_flush(&cli->cfg, st, &cli->log, now_s(), &s, &err) != 0) {
+        char *m = textsafe_terminal(err.msg); /* can quote an SMTP server's reply */
+        fprintf(stderr, "abusedesk: outbox: %s (left queued)\n", m);
+        g_free(m);
+    } else if (s.mails_sent + s.mails_retry + s.mails_failed + s.hooks_done + s.hooks_retry
+               + s.hooks_failed) {
         printf("outbox: %zu mails sent, %zu hooks done; %zu waiting for a retry, %zu failed\n",
                s.mails_sent, s.hooks_done, s.mails_retry + s.hooks_retry,
                s.mails_failed + s.hooks_failed);
+    }
 }
 
 static int print_item(json_t *o, void *ctx)
@@ -593,6 +692,7 @@ static int print_item(json_t *o, void *ctx)
         free(s);
         return 0;
     }
+    json_for_terminal(o);
     json_t *inc = json_object_get(o, "incident_id");
     char ib[32] = "-";
     if (json_is_integer(inc))
@@ -648,7 +748,7 @@ int cmd_outbox(struct cli *cli, int argc, char **argv)
         do {
             struct outbox_stats s;
             if (outbox_flush(&cli->cfg, st, &cli->log, now_s(), &s, &err) != 0) {
-                fprintf(stderr, "abusedesk outbox: %s\n", err.msg);
+                print_err("outbox", err.msg);
                 rc = exit_for(&err);
                 if (!loop)
                     break;
@@ -667,7 +767,7 @@ int cmd_outbox(struct cli *cli, int argc, char **argv)
             printf("%-4s %5s  %-7s %3s  %-8s %-20s %-32s %s\n", "TYPE", "ID", "STATE", "TRY",
                    "INCIDENT", "NEXT TRY", "TO", "WHAT");
         if (outbox_each(st, all, print_item, &json, &err) != 0) {
-            fprintf(stderr, "abusedesk outbox: %s\n", err.msg);
+            print_err("outbox", err.msg);
             rc = exit_for(&err);
         }
     }

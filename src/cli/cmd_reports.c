@@ -2,6 +2,11 @@
  * cmd_reports.c: `abusedesk reports` (list), `abusedesk report show ID` (one report
  * with its parsed JSON, optionally the raw message), `abusedesk init` (create the
  * store and directories) and `abusedesk config` (check or describe settings).
+ * The text output of `reports` and `report show` passes every stored field
+ * through textsafe_terminal(), since subjects, feedback types and even the
+ * parsed JSON (jansson leaves C1 and bidi controls raw) come from mail: a
+ * complaint must not be able to send escape sequences to the operator's
+ * terminal. --json and --raw print what is stored, for programs and files.
  */
 #include <glib.h>
 #include <stdio.h>
@@ -11,6 +16,16 @@
 #include "cli.h"
 #include "store/store.h"
 #include "util/fsutil.h"
+#include "util/textsafe.h"
+
+/* Returns textsafe_terminal(s) and keeps it in pool, which frees it (with
+ * g_free) when the caller frees the pool. */
+static const char *term(GPtrArray *pool, const char *s)
+{
+    char *t = textsafe_terminal(s);
+    g_ptr_array_add(pool, t);
+    return t;
+}
 
 int cli_open_store(struct cli *cli, struct store **st)
 {
@@ -33,9 +48,11 @@ static int print_row(const struct store_report_row *row, void *ctx)
                (long long)row->id, row->received_at, row->status, row->parsed_json);
         return 0;
     }
-    printf("%6lld  %s  %-12s %-10s %-14s %s\n", (long long)row->id, row->received_at, row->kind,
-           row->status, row->feedback_type ? row->feedback_type : "-",
-           row->subject ? row->subject : "");
+    GPtrArray *pool = g_ptr_array_new_with_free_func(g_free);
+    printf("%6lld  %s  %-12s %-10s %-14s %s\n", (long long)row->id, term(pool, row->received_at),
+           term(pool, row->kind), term(pool, row->status),
+           term(pool, row->feedback_type ? row->feedback_type : "-"), term(pool, row->subject));
+    g_ptr_array_free(pool, TRUE);
     return 0;
 }
 
@@ -127,12 +144,16 @@ int cmd_report(struct cli *cli, int argc, char **argv)
             fprintf(stderr, "abusedesk report: raw message not in the database; spooled at %s\n",
                     row.spool_path ? row.spool_path : "(unknown)");
     } else {
+        GPtrArray *pool = g_ptr_array_new_with_free_func(g_free);
         printf("id:          %lld\nreceived:    %s\nsource:      %s\nsize:        %lld\n"
                "sha256:      %s\nkind:        %s\nformat:      %s\nstatus:      %s\n"
                "subject:     %s\nparsed:      %s\n",
-               (long long)row.id, row.received_at, row.source ? row.source : "-",
-               (long long)row.size, row.sha256, row.kind, row.format ? row.format : "-",
-               row.status, row.subject ? row.subject : "-", row.parsed_json);
+               (long long)row.id, term(pool, row.received_at),
+               term(pool, row.source ? row.source : "-"), (long long)row.size,
+               term(pool, row.sha256), term(pool, row.kind), term(pool, row.format ? row.format : "-"),
+               term(pool, row.status), term(pool, row.subject ? row.subject : "-"),
+               term(pool, row.parsed_json));
+        g_ptr_array_free(pool, TRUE);
     }
     store_row_clear(&row);
     store_close(st);

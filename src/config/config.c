@@ -56,6 +56,18 @@ static const struct ckey schema[] = {
       "bytes of a message that are parsed; longer messages are spooled whole, parsed in part", 0 },
     { "intake", "compress_raw", CT_BOOL, OFF(compress_raw), "true", 0, 0, NULL,
       "store raw messages zlib-compressed in the database", 0 },
+    { "intake", "authserv_id", CT_LIST, OFF(authserv_ids), "", 0, 0, NULL,
+      "the authserv-id(s) our inbound MX writes into Authentication-Results (RFC 8601), e.g. "
+      "mx.hoster.example; only such headers above every header the sender wrote are trusted "
+      "to say who sent a report (empty: none is trusted)", 0 },
+    { "intake", "verify_dkim", CT_BOOL, OFF(verify_dkim), "true", 0, 0, NULL,
+      "verify a report's DKIM signatures ourselves when no trusted Authentication-Results "
+      "header vouches for its sender", 0 },
+    { "intake", "resolver", CT_STRING, OFF(resolver), "", 0, 0, NULL,
+      "DNS servers for DKIM key lookups, HOST or HOST:PORT, comma separated (empty: the "
+      "system's /etc/resolv.conf)", 0 },
+    { "intake", "dns_timeout", CT_DURATION, OFF(dns_timeout), "3s", 1, 60, NULL,
+      "time limit of one DKIM key lookup", 0 },
     { "log", "level", CT_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warning|error",
       "lowest severity that is logged", 0 },
     { "log", "syslog", CT_BOOL, OFF(log_syslog), "false", 0, 0, NULL,
@@ -92,6 +104,11 @@ static const struct ckey schema[] = {
     { "scoring", "count_duplicates", CT_BOOL, OFF(count_duplicates), "false", 0, 0, NULL,
       "count the same original message (Message-ID) reported again; by default it counts once",
       0 },
+    { "scoring", "unauthenticated_factor", CT_DOUBLE, OFF(unauthenticated_factor), "0.3", 0, 1,
+      NULL,
+      "factor for a report that no configured provider is proven to have sent (no trusted "
+      "Authentication-Results pass, no valid DKIM signature of its signers); such reports can "
+      "raise an alert but never lock, and never count as history", 0 },
     { "incidents", "windows", CT_DURLIST, OFF(windows), "1h;24h;7d", 60, 366LL * 86400, NULL,
       "sliding windows over which scores and complaints are summed per sender; the thresholds "
       "below have one value per window (or one value for all)", OFF(n_windows) },
@@ -170,6 +187,13 @@ static const struct ckey schema[] = {
       "language of the mails to the abuse team", 0 },
     { "notify", "ticket_prefix", CT_STRING, OFF(ticket_prefix), "abusedesk", 0, 0, NULL,
       "ticket reference in subjects: [PREFIX #123]; replies are matched by it", 0 },
+    { "notify", "timezone", CT_STRING, OFF(timezone), "", 0, 0, NULL,
+      "time zone of the times in notices, an IANA name like Europe/Berlin (empty: the system's)",
+      0 },
+    { "notify", "team_interval", CT_DURATION, OFF(team_interval), "1h", 0, 7 * 86400LL, NULL,
+      "at most one team mail per incident in this time for unverified replies", 0 },
+    { "directory", "default_language", CT_ENUM, OFF(default_language), "de", 0, 0, "de|en",
+      "language of notices to customers whose directory entry names none", 0 },
     { "policy", "listen", CT_LIST, OFF(policy_listen), "inet:127.0.0.1:10040", 0, 0, NULL,
       "where `abusedesk serve` answers Postfix policy requests: inet:HOST:PORT and/or "
       "unix:PATH (a list); changing it needs a restart", 0 },
@@ -216,7 +240,12 @@ static const struct ckey schema[] = {
     { "policy", "lock_text", CT_STRING, OFF(lock_text),
       "Account {account} is locked because spam was sent through it; see {ticket} or contact "
       "your provider", 0, 0, NULL,
-      "REJECT text for a locked account ({account}, {ticket} are replaced)", 0 },
+      "REJECT text for a locked account of a customer whose language is English ({account}, "
+      "{ticket} are replaced)", 0 },
+    { "policy", "lock_text_de", CT_STRING, OFF(lock_text_de),
+      "Das Postfach {account} ist wegen Spamversand gesperrt; siehe {ticket} oder wenden Sie "
+      "sich an Ihren Provider", 0, 0, NULL,
+      "the same for customers whose language is German", 0 },
     { "policy", "soft_text", CT_STRING, OFF(soft_text),
       "Sending limit reached for {account} ({limit}); please try again later", 0, 0, NULL,
       "text of the soft-limit answer ({account}, {limit} are replaced)", 0 },
@@ -375,6 +404,29 @@ const struct config_provider *config_provider_find(const struct config *cfg, con
     return best;
 }
 
+static bool domain_within(const char *d, size_t dl, const char *parent)
+{
+    size_t pl = strlen(parent);
+    if (pl > dl || g_ascii_strcasecmp(d + dl - pl, parent) != 0)
+        return false;
+    return pl == dl || d[dl - pl - 1] == '.';
+}
+
+const struct config_provider *config_provider_signed(const struct config *cfg, const char *domain)
+{
+    if (!domain || !*domain)
+        return NULL;
+    const struct config_provider *best = NULL;
+    size_t best_len = 0, dl = strlen(domain);
+    for (size_t i = 0; i < cfg->n_providers; i++)
+        for (char **s = cfg->providers[i].signers; s && *s; s++)
+            if (strlen(*s) > best_len && domain_within(domain, dl, *s)) {
+                best = &cfg->providers[i];
+                best_len = strlen(*s);
+            }
+    return best;
+}
+
 static void free_list(struct config *cfg, const struct ckey *k)
 {
     void **dst = (void **)((char *)cfg + k->offset);
@@ -475,7 +527,33 @@ static int set_list(struct config *cfg, const struct ckey *k, const char *v, con
     return 0;
 }
 
-/* One [providers] row: "aol.com = 1.2", "abusix.com = 0.7 automatic". */
+/* "a.example,b.example" -> lower-case NULL-terminated list (empty items dropped,
+ * items that are no domain names make the list empty: an error for the caller). */
+static char **split_signers(const char *v)
+{
+    char **raw = g_strsplit(v, ",", -1);
+    GPtrArray *a = g_ptr_array_new();
+    bool bad = false;
+    for (char **p = raw; *p; p++) {
+        char *t = g_strstrip(*p);
+        if (!*t)
+            continue;
+        if (!strchr(t, '.') || strchr(t, '@') || strlen(t) > 253)
+            bad = true;
+        g_ptr_array_add(a, g_ascii_strdown(t, -1));
+    }
+    g_strfreev(raw);
+    g_ptr_array_add(a, NULL);
+    char **out = (char **)g_ptr_array_free(a, FALSE);
+    if (bad) {
+        g_strfreev(out);
+        out = g_new0(char *, 1);
+    }
+    return out;
+}
+
+/* One [providers] row: "aol.com = 1.2", "abusix.com = 0.7 automatic",
+ * "yahoo.com = 1.0 manual signed_by=arf.mail.yahoo.com". */
 static int set_provider(struct config *cfg, const char *domain, const char *v, const char *file,
                         struct ad_err *err)
 {
@@ -487,7 +565,21 @@ static int set_provider(struct config *cfg, const char *domain, const char *v, c
     double weight = 0;
     enum config_report_mode mode = CONFIG_MODE_DETECT;
     int rc = 0;
-    if (words->len < 1 || words->len > 2 || !parse_double(words->pdata[0], &weight) || weight < 0
+    char **signers = NULL;
+    for (guint i = 1; i < words->len; i++) {
+        const char *t = words->pdata[i];
+        if (g_str_has_prefix(t, "signed_by=")) {
+            if (!signers)
+                signers = split_signers(t + 10);
+            g_ptr_array_remove_index(words, i);
+            break;
+        }
+    }
+    if (signers && !*signers)
+        rc = ad_err_set(err, AD_ERR_CONFIG,
+                        "%s: [providers] %s: signed_by= expects domain names, comma separated",
+                        file, domain);
+    else if (words->len < 1 || words->len > 2 || !parse_double(words->pdata[0], &weight) || weight < 0
         || weight > 100)
         rc = ad_err_set(err, AD_ERR_CONFIG,
                         "%s: [providers] %s: expected a weight from 0 to 100, optionally followed "
@@ -515,7 +607,14 @@ static int set_provider(struct config *cfg, const char *domain, const char *v, c
         p->domain = g_ascii_strdown(domain, -1);
         p->weight = weight;
         p->mode = mode;
+        if (!signers) {
+            signers = g_new0(char *, 2);
+            signers[0] = g_strdup(p->domain);
+        }
+        p->signers = signers;
+        signers = NULL;
     }
+    g_strfreev(signers);
     g_ptr_array_free(words, TRUE);
     g_strfreev(w);
     return rc;
@@ -818,8 +917,10 @@ void config_free(struct config *cfg)
     g_free(cfg->limits);
     cfg->limits = NULL;
     cfg->n_limits = 0;
-    for (size_t i = 0; i < cfg->n_providers; i++)
+    for (size_t i = 0; i < cfg->n_providers; i++) {
         g_free(cfg->providers[i].domain);
+        g_strfreev(cfg->providers[i].signers);
+    }
     g_free(cfg->providers);
     cfg->providers = NULL;
     cfg->n_providers = 0;
@@ -843,10 +944,12 @@ void config_describe(FILE *out)
                 k->choices ? " " : "", k->choices ? k->choices : "", *k->def ? k->def : "empty",
                 k->doc);
     }
-    fprintf(out, "[providers]\n  DOMAIN = WEIGHT [manual|automatic|detect]\n"
+    fprintf(out, "[providers]\n  DOMAIN = WEIGHT [manual|automatic|detect] [signed_by=D1,D2]\n"
                  "      one key per reporting provider (its domain; subdomains match too): the "
-                 "weight its complaints get, and whether they are made by people (manual), by "
-                 "machines (automatic) or decided per report (detect, the default)\n");
+                 "weight its complaints get, whether they are made by people (manual), by "
+                 "machines (automatic) or decided per report (detect, the default), and the "
+                 "domains whose verified DKIM signature (or our MX's pass) proves a report came "
+                 "from it (default: DOMAIN and its subdomains)\n");
     fprintf(out, "[limits:NAME]\n  msgs_per_hour, rcpts_per_hour, rcpts_per_day, "
                  "domains_per_hour\n      other soft limits for one account (SASL login or "
                  "sender address) or all accounts of a customer id; unset keys keep [policy]'s\n");

@@ -30,6 +30,10 @@ struct config_provider {
     char *domain;               /* matches this domain and its subdomains */
     double weight;
     enum config_report_mode mode;
+    char **signers;             /* NULL-terminated: domains whose verified DKIM signature
+                                 * (or our MX's DKIM/SPF/DMARC pass) proves a report
+                                 * came from this provider (subdomains match); from
+                                 * "signed_by=a,b", else { domain } */
 };
 
 /* An address or CIDR range of [network] our_ips. */
@@ -54,6 +58,10 @@ struct config {
     char *quarantine_dir;       /* input that is not mail, with the reason */
     size_t max_message_size;    /* bytes parsed per message; the spool keeps all */
     bool compress_raw;          /* keep raw messages compressed in the store */
+    char **authserv_ids;        /* NULL-terminated: our MX's Authentication-Results ids */
+    char *resolver;             /* DNS for DKIM keys: "HOST[:PORT],..."; "" = the system's */
+    long long dns_timeout;      /* seconds per DKIM key lookup */
+    bool verify_dkim;           /* verify DKIM ourselves when our MX vouched for nothing */
     /* [log] */
     char *log_level;            /* debug, info, warning, error */
     bool log_syslog;
@@ -69,6 +77,7 @@ struct config {
     long long half_life;        /* seconds */
     double default_provider_weight;
     bool count_duplicates;
+    double unauthenticated_factor;  /* for reports no provider is proven to have sent */
     /* [providers] */
     struct config_provider *providers;
     size_t n_providers;
@@ -93,6 +102,10 @@ struct config {
     char *smarthost, *notify_from, *abuse_team, *reply_to, *smtp_username, *smtp_password;
     bool require_tls, verify_tls;
     char *templates_dir, *desk_name, *team_language, *ticket_prefix;
+    char *timezone;             /* IANA name for times in notices; "" = the system's */
+    long long team_interval;    /* at most one team mail per incident for unverified replies */
+    /* [directory] */
+    char *default_language;     /* for customers without a language */
     /* [policy] */
     char **policy_listen;       /* "inet:127.0.0.1:10040", "unix:/run/abusedesk/policy.sock" */
     char *policy_user;          /* drop to this user after binding ("" = stay) */
@@ -109,7 +122,7 @@ struct config {
     char *state_file;           /* "" = counters are not kept across restarts */
     long long state_interval;
     long long outbox_interval;
-    char *lock_text, *soft_text, *store_failure_action;
+    char *lock_text, *lock_text_de, *soft_text, *store_failure_action;
     /* [limits:NAME] */
     struct config_limits *limits;
     size_t n_limits;
@@ -132,6 +145,11 @@ bool config_host_is_ours(const struct config *cfg, const char *h);
 
 /* The [providers] row for a reporting domain (the longest matching suffix), or NULL. */
 const struct config_provider *config_provider_find(const struct config *cfg, const char *domain);
+
+/* The [providers] row one of whose signers is domain or a parent of it (the
+ * longest such signer wins), or NULL: which configured provider a verified
+ * signing domain proves. */
+const struct config_provider *config_provider_signed(const struct config *cfg, const char *domain);
 
 /* Fills cfg with built-in defaults (paths under /var/lib/abusedesk). */
 void config_defaults(struct config *cfg);

@@ -4,14 +4,19 @@
  * (quoted fields, "" escapes, line breaks inside quotes, CRLF or LF, an optional
  * UTF-8 BOM, blank lines skipped) under fixed limits: 4096 bytes per line and per
  * field, 64 fields per record, 1,000,000 data rows. Each row is checked and
- * upserted into customers, accounts, domains and scripts; attribution reads them
- * back through the lookups. Diagnostics: a wrong header, a crossed limit or a
- * quote never closed fail the whole import (AD_ERR_PARSE, AD_ERR_LIMIT) with
- * "NAME: line N: ..." in err; a bad row is only refused, reported through the
- * caller's bad() callback as "line N, column X: ...". A store failure returns
- * AD_ERR_STORE or AD_ERR_BUSY; the import runs in one transaction, so then
- * nothing of the file is kept. Strings handed out are g_malloc'd and the
- * caller's; nothing is kept between calls except the store's statement cache.
+ * upserted into customers, accounts, domains and scripts (a uid's web space root
+ * on its scripts row); attribution reads them back through the lookups, and
+ * directory_path_problem()/directory_path_under() give it the rules for paths in
+ * a web space. After the rows, a customer whose contact address is one of its
+ * own accounts is reported through the warn() callback. Diagnostics: a wrong
+ * header, a crossed limit or a quote never closed fail the whole import
+ * (AD_ERR_PARSE, AD_ERR_LIMIT) with "NAME: line N: ..." in err; a bad row is only
+ * refused, reported through the caller's bad() callback as "line N, column X:
+ * ...". A store failure returns AD_ERR_STORE or AD_ERR_BUSY; the import runs in
+ * one transaction, so then nothing of the file is kept. directory_set_contact()
+ * checks an address with the import's own rules (AD_ERR_PARSE) and fails with
+ * AD_ERR_NOTFOUND for an unknown customer. Strings handed out are g_malloc'd and
+ * the caller's; nothing is kept between calls except the store's statement cache.
  */
 #include "directory.h"
 
@@ -37,12 +42,23 @@ static const char sql_account_upsert[] =
 static const char sql_domain_upsert[] =
     "INSERT INTO domains (domain, customer_id) VALUES ($1, $2)"
     " ON CONFLICT (domain) DO UPDATE SET customer_id = $2";
+/* A uid's web space root: the one the file gives; without one, the stored root
+ * stays while the uid stays with its customer and is dropped when it moves. */
 static const char sql_uid_upsert[] =
-    "INSERT INTO scripts (uid, path, customer_id) VALUES ($1, '', $2)"
-    " ON CONFLICT (uid, path) DO UPDATE SET customer_id = $2";
+    "INSERT INTO scripts (uid, path, customer_id, webroot) VALUES ($1, '', $2, $3)"
+    " ON CONFLICT (uid, path) DO UPDATE SET customer_id = $2,"
+    " webroot = CASE WHEN $3 IS NOT NULL THEN $3"
+    " WHEN scripts.customer_id = $2 THEN scripts.webroot END";
 static const char sql_account_get[] = "SELECT customer_id FROM accounts WHERE name = $1";
 static const char sql_domain_get[] = "SELECT customer_id FROM domains WHERE domain = $1";
 static const char sql_uid_get[] = "SELECT customer_id FROM scripts WHERE uid = $1 AND path = ''";
+static const char sql_uid_webroot_get[] =
+    "SELECT customer_id, webroot FROM scripts WHERE uid = $1 AND path = ''";
+static const char sql_contact_own_account[] =
+    "SELECT c.contact_email FROM customers c JOIN accounts a"
+    " ON a.name = c.contact_email AND a.customer_id = c.id WHERE c.id = $1";
+static const char sql_contact_set[] =
+    "UPDATE customers SET contact_email = $2, updated_at = $3 WHERE id = $1";
 static const char sql_customer_get[] =
     "SELECT id, name, contact_email, language FROM customers WHERE id = $1";
 static const char sql_customer_accounts[] =
@@ -62,14 +78,22 @@ enum {
 
 /* The columns of the file, in the order rows are checked. */
 enum dcol {
-    DCOL_ID, DCOL_NAME, DCOL_CONTACT, DCOL_LANG, DCOL_ACCOUNT, DCOL_DOMAIN, DCOL_UID, DCOL_N
+    DCOL_ID, DCOL_NAME, DCOL_CONTACT, DCOL_LANG, DCOL_ACCOUNT, DCOL_DOMAIN, DCOL_UID,
+    DCOL_WEBROOT, DCOL_N
 };
 
 static const char *const directory_col_names[DCOL_N] = {
     "customer_id", "customer_name", "contact_email", "language", "account", "domain", "uid",
+    "webroot",
 };
 #define DIRECTORY_EXPECTED \
-    "customer_id, customer_name, contact_email, language, account, domain, uid"
+    "customer_id, customer_name, contact_email, language, account, domain, uid, webroot"
+
+/* Columns a header may leave out. */
+static bool col_optional(int k)
+{
+    return k == DCOL_UID || k == DCOL_WEBROOT;
+}
 
 /* ---- the CSV reader ---------------------------------------------------------- */
 
@@ -406,13 +430,98 @@ static bool uid_ok(const char *u)
     return g_ascii_strtoull(u, NULL, 10) <= UINT32_MAX;
 }
 
+/* The import's rules for a contact address, on a trimmed value: a g_malloc'd
+ * normalised copy (lower case, IDN as xn--), or NULL with the reason in why.
+ * The import and `directory set-contact` share it. */
+static char *contact_norm(const char *v, char *why, size_t size)
+{
+    char ex[72];
+    if (!*v) {
+        snprintf(why, size, "missing (the address notices go to)");
+        return NULL;
+    }
+    if (!g_utf8_validate(v, -1, NULL)) {
+        snprintf(why, size, "not valid UTF-8");
+        return NULL;
+    }
+    if (has_ctl(v, "")) {
+        snprintf(why, size, "control character in '%s'", excerpt(v, ex, sizeof ex));
+        return NULL;
+    }
+    char *n = addr_norm(v);
+    if (address_ok(n))
+        return n;
+    snprintf(why, size, "'%s' is not a mail address (want local@domain.tld)",
+             excerpt(n, ex, sizeof ex));
+    g_free(n);
+    return NULL;
+}
+
+const char *directory_path_problem(const char *path)
+{
+    if (!path || !*path)
+        return "is empty";
+    size_t n = strlen(path);
+    if (n > DIRECTORY_MAX_PATH)
+        return "is longer than " G_STRINGIFY(DIRECTORY_MAX_PATH) " bytes";
+    if (has_ctl(path, ""))
+        return "has a control character";
+    if (!g_utf8_validate(path, (gssize)n, NULL))
+        return "is not valid UTF-8";
+    /* Segment by segment: a leading '/' opens the first one. */
+    const char *seg = path[0] == '/' ? path + 1 : path;
+    for (;;) {
+        size_t len = strcspn(seg, "/");
+        if (len == 0)
+            return "has an empty segment ('//' or a final '/')";
+        if (len == 1 && seg[0] == '.')
+            return "has a '.' segment";
+        if (len == 2 && seg[0] == '.' && seg[1] == '.')
+            return "has a '..' segment";
+        if (seg[len] == '\0')
+            return NULL;
+        seg += len + 1;
+    }
+}
+
+bool directory_path_under(const char *path, const char *webroot)
+{
+    if (!path || !webroot || path[0] != '/' || webroot[0] != '/' ||
+        directory_path_problem(path) || directory_path_problem(webroot))
+        return false;
+    /* Clean paths have one spelling, so a segment-wise comparison is a prefix
+     * that ends at a '/' of path, with something after it. */
+    size_t n = strlen(webroot);
+    return strncmp(path, webroot, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
+}
+
+/* Checks a webroot value, after its final '/' were dropped: NULL when fine, else
+ * why not (static text). */
+static const char *webroot_problem(const char *v)
+{
+    if (v[0] != '/')
+        return "not an absolute path";
+    if (!strcmp(v, "/"))
+        return "the root directory / is not a web space";
+    return directory_path_problem(v);
+}
+
 /* ---- import ------------------------------------------------------------------ */
 
 /* Where an account, domain or uid was first listed in this file. */
 struct seen {
     const char *customer_id;        /* borrowed: a key of imp.customers */
     size_t line;
+    char *webroot;                  /* a uid's web space root once given, owned; or NULL */
+    size_t webroot_line;
 };
+
+static void seen_free(gpointer p)
+{
+    struct seen *s = p;
+    g_free(s->webroot);
+    g_free(s);
+}
 
 struct imp {
     struct store *st;
@@ -422,9 +531,10 @@ struct imp {
     const char *names[DIRECTORY_MAX_FIELDS];
     GHashTable *customers;          /* id -> "name\ncontact\nlanguage" as last written */
     GHashTable *seen[DCOL_N];       /* value -> struct seen, for account, domain, uid */
-    size_t n_rows, n_bad;
+    size_t n_rows, n_bad, n_webroots, n_warnings;
     int64_t now;
     void (*bad)(size_t line, const char *msg, void *ctx);
+    void (*warn)(const char *msg, void *ctx);
     void *ctx;
 };
 
@@ -509,7 +619,7 @@ static int imp_header(struct imp *im, struct ad_err *err)
         GString *missing = g_string_new(NULL);
         size_t n_missing = 0;
         for (int k = 0; k < DCOL_N; k++)
-            if (im->pos[k] < 0 && k != DCOL_UID) {
+            if (im->pos[k] < 0 && !col_optional(k)) {
                 g_string_append_printf(missing, "%s'%s'", n_missing ? ", " : "",
                                        directory_col_names[k]);
                 n_missing++;
@@ -552,18 +662,17 @@ static bool imp_check(struct imp *im, int k, char *v)
             return true;
         imp_bad(im, line, "line %zu, column %s: missing", line, col);
         return false;
-    case DCOL_CONTACT:
-        if (address_ok(v))
-            return true;
-        if (*v)
-            imp_bad(im, line, "line %zu, column %s: '%s' is not a mail address (want "
-                    "local@domain.tld)", line, col, excerpt(v, ex, sizeof ex));
-        else
-            imp_bad(im, line, "line %zu, column %s: missing (the address notices go to)", line,
-                    col);
-        return false;
+    case DCOL_CONTACT: {
+        char why[160];
+        char *n = contact_norm(v, why, sizeof why);
+        bool ok = n != NULL;
+        g_free(n);
+        if (!ok)
+            imp_bad(im, line, "line %zu, column %s: %s", line, col, why);
+        return ok;
+    }
     case DCOL_LANG:
-        if (!strcmp(v, "de") || !strcmp(v, "en"))
+        if (!*v || !strcmp(v, "de") || !strcmp(v, "en"))
             return true;
         imp_bad(im, line, "line %zu, column %s: '%s' is not a notice language (want de or en)",
                 line, col, excerpt(v, ex, sizeof ex));
@@ -587,6 +696,14 @@ static bool imp_check(struct imp *im, int k, char *v)
         imp_bad(im, line, "line %zu, column %s: '%s' is not a Unix uid (want a number)", line,
                 col, excerpt(v, ex, sizeof ex));
         return false;
+    case DCOL_WEBROOT: {
+        const char *why = *v ? webroot_problem(v) : NULL;
+        if (!why)
+            return true;
+        imp_bad(im, line, "line %zu, column %s: '%s' is not a web space root (want an absolute "
+                "path such as /var/www/example: %s)", line, col, excerpt(v, ex, sizeof ex), why);
+        return false;
+    }
     default:
         return true;
     }
@@ -603,6 +720,46 @@ static int imp_put2(struct imp *im, const char *sql, const char *a, const char *
     store_q_text(q, 1, a);
     store_q_text(q, 2, b);
     return store_q_run(q, err);
+}
+
+static struct seen *seen_new(const char *customer_id, size_t line)
+{
+    struct seen *s = g_new0(struct seen, 1);
+    s->customer_id = customer_id;
+    s->line = line;
+    return s;
+}
+
+/* Stores a uid for customer_id (borrowed key of imp.customers) with its web
+ * space root (may be ""), unless it was stored from an earlier row of this file
+ * already (s, or NULL): then only a root that row did not give is added. */
+static int imp_uid(struct imp *im, struct seen *s, const char *uid, const char *customer_id,
+                   const char *webroot, size_t line, struct ad_err *err)
+{
+    if (s && (s->webroot || !*webroot))
+        return 0;
+    struct store_q *q;
+    int rc = store_q_get(im->st, sql_uid_upsert, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, uid);
+    store_q_text(q, 2, customer_id);
+    if (*webroot)
+        store_q_text(q, 3, webroot);
+    else
+        store_q_null(q, 3);
+    if ((rc = store_q_run(q, err)))
+        return rc;
+    if (!s) {
+        s = seen_new(customer_id, line);
+        g_hash_table_insert(im->seen[DCOL_UID], g_strdup(uid), s);
+    }
+    if (*webroot) {
+        s->webroot = g_strdup(webroot);
+        s->webroot_line = line;
+        im->n_webroots++;
+    }
+    return 0;
 }
 
 /* Checks and stores one data row. A bad row is refused and 0 returned; negative
@@ -622,13 +779,16 @@ static int imp_row(struct imp *im, struct ad_err *err)
                 c->prob);
         return 0;
     }
-    char empty[1] = "", en[] = "en";
+    char empty[1] = "";
     char *v[DCOL_N];
     for (int k = 0; k < DCOL_N; k++)
         v[k] = im->pos[k] >= 0 ? trim(csv_field(c, (size_t)im->pos[k])) : empty;
+    /* An empty language stays empty: notices then use [directory]
+     * default_language, decided when they are sent. */
     lower(v[DCOL_LANG]);
-    if (!*v[DCOL_LANG])
-        v[DCOL_LANG] = en;
+    /* "/home/c1002/" is "/home/c1002": a root is named without its final '/'. */
+    for (size_t n = strlen(v[DCOL_WEBROOT]); n > 1 && v[DCOL_WEBROOT][n - 1] == '/';)
+        v[DCOL_WEBROOT][--n] = '\0';
     char *norm[DCOL_N] = { 0 };
     int rc = 0;
     for (int k = 0; k < DCOL_N; k++) {
@@ -647,6 +807,11 @@ static int imp_row(struct imp *im, struct ad_err *err)
         if (!imp_check(im, k, v[k]))
             goto out;
     }
+    if (*v[DCOL_WEBROOT] && !*v[DCOL_UID]) {
+        imp_bad(im, line, "line %zu, column webroot: a web space root needs the uid of that web "
+                "space in the same row", line);
+        goto out;
+    }
 
     /* The same account, domain or uid under two customers: the first one stands. */
     static const int owned[] = { DCOL_ACCOUNT, DCOL_DOMAIN, DCOL_UID };
@@ -660,6 +825,15 @@ static int imp_row(struct imp *im, struct ad_err *err)
                     s->customer_id, s->line);
             goto out;
         }
+    }
+    /* A uid has one web space root; listing it again with the same root is fine. */
+    struct seen *su = *v[DCOL_UID] ? g_hash_table_lookup(im->seen[DCOL_UID], v[DCOL_UID]) : NULL;
+    if (su && su->webroot && *v[DCOL_WEBROOT] && strcmp(su->webroot, v[DCOL_WEBROOT]) != 0) {
+        char ex[72];
+        imp_bad(im, line, "line %zu, column webroot: uid %s already has the web space root '%s' "
+                "from line %zu", line, v[DCOL_UID], excerpt(su->webroot, ex, sizeof ex),
+                su->webroot_line);
+        goto out;
     }
 
     /* The customer: written again only when this row changes its fields. */
@@ -695,18 +869,17 @@ static int imp_row(struct imp *im, struct ad_err *err)
 
     static const char *const sql[DCOL_N] = {
         [DCOL_ACCOUNT] = sql_account_upsert, [DCOL_DOMAIN] = sql_domain_upsert,
-        [DCOL_UID] = sql_uid_upsert,
     };
     for (size_t i = 0; i < G_N_ELEMENTS(owned); i++) {
         int k = owned[i];
-        if (!*v[k] || g_hash_table_contains(im->seen[k], v[k]))
+        if (!*v[k] || (g_hash_table_contains(im->seen[k], v[k]) && k != DCOL_UID))
             continue;
-        if ((rc = imp_put2(im, sql[k], v[k], v[DCOL_ID], err)))
+        if (k == DCOL_UID)
+            rc = imp_uid(im, su, v[DCOL_UID], key, v[DCOL_WEBROOT], line, err);
+        else if (!(rc = imp_put2(im, sql[k], v[k], v[DCOL_ID], err)))
+            g_hash_table_insert(im->seen[k], g_strdup(v[k]), seen_new(key, line));
+        if (rc)
             goto out;
-        struct seen *s = g_new(struct seen, 1);
-        s->customer_id = key;
-        s->line = line;
-        g_hash_table_insert(im->seen[k], g_strdup(v[k]), s);
     }
 out:
     for (int k = 0; k < DCOL_N; k++)
@@ -716,7 +889,8 @@ out:
 
 /* Opens the import's transaction unless the caller already has one open (as
  * `directory import --dry-run` does, to roll it back): then the import joins it.
- * Sets *own when the transaction is ours to commit or roll back. */
+ * Sets *own when the transaction is ours to commit or roll back.
+ * directory_set_contact() uses it the same way. */
 static int imp_begin(struct store *st, bool *own, struct ad_err *err)
 {
     *own = false;
@@ -727,12 +901,53 @@ static int imp_begin(struct store *st, bool *own, struct ad_err *err)
     return rc;
 }
 
+static gint str_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Warns about each customer of the file whose contact address is one of its own
+ * accounts: a lock of that mailbox would also cut off the notice about it. */
+static int imp_warn_contacts(struct imp *im, struct ad_err *err)
+{
+    guint n = 0;
+    gpointer *ids = g_hash_table_get_keys_as_array(im->customers, &n);
+    qsort(ids, n, sizeof *ids, str_cmp);
+    int rc = 0;
+    for (guint i = 0; i < n && rc == 0; i++) {
+        char *contact = NULL;
+        if ((rc = directory_contact_own_account(im->st, ids[i], &contact, err)) || !contact)
+            continue;
+        im->n_warnings++;
+        if (im->warn) {
+            char *msg = g_strdup_printf("customer %s: the contact address %s is one of its own "
+                                        "mailboxes; a lock notice cannot reach it there (set "
+                                        "another with abusedesk directory set-contact)",
+                                        (const char *)ids[i], contact);
+            im->warn(msg, im->ctx);
+            g_free(msg);
+        }
+        g_free(contact);
+    }
+    g_free(ids);
+    return rc;
+}
+
 int directory_import(struct store *st, const char *name, const char *csv, size_t len,
                      struct directory_import_stats *stats,
                      void (*bad)(size_t line, const char *msg, void *ctx), void *ctx,
                      struct ad_err *err)
 {
-    struct imp im = { .st = st, .bad = bad, .ctx = ctx };
+    return directory_import_warn(st, name, csv, len, stats, bad, NULL, ctx, err);
+}
+
+int directory_import_warn(struct store *st, const char *name, const char *csv, size_t len,
+                          struct directory_import_stats *stats,
+                          void (*bad)(size_t line, const char *msg, void *ctx),
+                          void (*warn)(const char *msg, void *ctx), void *ctx,
+                          struct ad_err *err)
+{
+    struct imp im = { .st = st, .bad = bad, .warn = warn, .ctx = ctx };
     struct csv *c = &im.csv;
     c->name = name ? name : "directory";
     c->p = csv ? csv : "";
@@ -742,8 +957,8 @@ int directory_import(struct store *st, const char *name, const char *csv, size_t
     if (c->end - c->p >= 3 && memcmp(c->p, "\xef\xbb\xbf", 3) == 0)
         c->p += 3;
     im.customers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    for (int k = DCOL_ACCOUNT; k < DCOL_N; k++)
-        im.seen[k] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (int k = DCOL_ACCOUNT; k <= DCOL_UID; k++)
+        im.seen[k] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, seen_free);
     im.now = g_get_real_time() / G_USEC_PER_SEC;
     bool own = false, open = false;
 
@@ -770,6 +985,8 @@ int directory_import(struct store *st, const char *name, const char *csv, size_t
             break;
         }
     }
+    if (rc == 0)
+        rc = imp_warn_contacts(&im, err);
     if (rc == 0 && own) {
         rc = store_commit(st, err);
         if (rc == 0)
@@ -786,9 +1003,11 @@ out:
             .n_domains = g_hash_table_size(im.seen[DCOL_DOMAIN]),
             .n_uids = g_hash_table_size(im.seen[DCOL_UID]),
             .n_bad = im.n_bad,
+            .n_webroots = im.n_webroots,
+            .n_warnings = im.n_warnings,
         };
     }
-    for (int k = DCOL_ACCOUNT; k < DCOL_N; k++)
+    for (int k = DCOL_ACCOUNT; k <= DCOL_UID; k++)
         g_hash_table_destroy(im.seen[k]);
     g_hash_table_destroy(im.customers);
     g_string_free(c->buf, TRUE);
@@ -855,6 +1074,86 @@ int directory_uid_customer(struct store *st, const char *uid, char **customer_id
     if (!uid || !*uid)
         return 0;
     return lookup(st, sql_uid_get, uid, customer_id, err);
+}
+
+int directory_uid_webroot(struct store *st, const char *uid, char **webroot, char **customer_id,
+                          struct ad_err *err)
+{
+    *webroot = NULL;
+    *customer_id = NULL;
+    if (!uid || !*uid)
+        return 0;
+    struct store_q *q;
+    int rc = store_q_get(st, sql_uid_webroot_get, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, uid);
+    if ((rc = store_q_step(q, err)) != 1)
+        return rc;
+    *customer_id = g_strdup(store_q_col_text(q, 0));
+    const char *w = store_q_col_null(q, 1) ? NULL : store_q_col_text(q, 1);
+    *webroot = w && *w ? g_strdup(w) : NULL;
+    if ((rc = store_q_run(q, err))) {
+        g_free(*customer_id);
+        g_free(*webroot);
+        *customer_id = *webroot = NULL;
+    }
+    return rc;
+}
+
+int directory_contact_own_account(struct store *st, const char *id, char **contact,
+                                  struct ad_err *err)
+{
+    *contact = NULL;
+    if (!id)
+        return 0;
+    return lookup(st, sql_contact_own_account, id, contact, err);
+}
+
+int directory_set_contact(struct store *st, const char *id, const char *address, char **old,
+                          struct ad_err *err)
+{
+    *old = NULL;
+    char why[160];
+    char *v = g_strstrip(g_strdup(address ? address : ""));
+    char *addr = contact_norm(v, why, sizeof why);
+    g_free(v);
+    if (!addr)
+        return ad_err_set(err, AD_ERR_PARSE, "contact address: %s", why);
+    struct directory_customer c;
+    bool own = false;
+    int rc = imp_begin(st, &own, err);
+    if (rc)
+        goto out;
+    if ((rc = directory_customer_get(st, id, &c, err))) {
+        if (rc == AD_ERR_NOTFOUND)
+            ad_err_set(err, rc, "customer %s is not in the directory", id);
+        goto out;
+    }
+    *old = c.contact_email;
+    c.contact_email = NULL;
+    directory_customer_clear(&c);
+    struct store_q *q;
+    if ((rc = store_q_get(st, sql_contact_set, &q, err)))
+        goto out;
+    store_q_text(q, 1, id);
+    store_q_text(q, 2, addr);
+    store_q_int(q, 3, g_get_real_time() / G_USEC_PER_SEC);
+    if ((rc = store_q_run(q, err)))
+        goto out;
+    if (own) {
+        rc = store_commit(st, err);
+        own = rc != 0;
+    }
+out:
+    if (own)
+        store_rollback(st);
+    if (rc) {
+        g_free(*old);
+        *old = NULL;
+    }
+    g_free(addr);
+    return rc;
 }
 
 void directory_customer_clear(struct directory_customer *c)

@@ -1,8 +1,9 @@
 /*
  * directory.h: the customer directory: customers (id, name, contact address,
  * language), their accounts (mailbox addresses or SASL login names), domains and
- * web space uids (scripts). Filled from CSV by `abusedesk directory import`, read
- * by attribution. Lookups are case-insensitive for addresses and domains.
+ * web space uids (scripts) with the root directory of each web space. Filled
+ * from CSV by `abusedesk directory import`, read by attribution. Lookups are
+ * case-insensitive for addresses and domains.
  */
 #ifndef AD_DIRECTORY_H
 #define AD_DIRECTORY_H
@@ -27,25 +28,40 @@ struct directory_import_stats {
     size_t n_customers;         /* customers inserted or updated */
     size_t n_accounts, n_domains, n_uids;
     size_t n_bad;               /* rows refused (each reported through the callback) */
+    size_t n_webroots;          /* uids given a web space root */
+    size_t n_warnings;          /* warnings (each reported through the warn callback) */
 };
 
 /* Imports CSV text (RFC 4180: quoted fields, "" escapes, CRLF or LF) with the
  * header row customer_id,customer_name,contact_email,language,account,domain
- * (column order free; optional further column: uid, the Unix uid of the
- * customer's web space). One row per account; customer columns repeat. Re-import
- * updates and never duplicates. A bad row is refused with a message naming the
- * line and the column, reported through bad(line, msg, ctx) (may be NULL), and
- * the import goes on; returns 0 when the file was read (even with bad rows), a
- * negative AD_ERR_* when the header is wrong or the store fails (then nothing of
- * the file is kept: one transaction). name labels messages. Also AD_ERR_LIMIT
- * (a line or field over 4096 bytes, over 1,000,000 rows) and AD_ERR_PARSE (a
- * quote never closed) fail the whole file. When the caller already has a
- * transaction open on st, the import joins it and the caller commits or rolls
- * back (`directory import --dry-run` rolls back). */
+ * (column order free; optional further columns: uid, the Unix uid of the
+ * customer's web space, and webroot, the absolute root directory of that web
+ * space, only on a row with a uid). One row per account; customer columns
+ * repeat. Re-import updates and never duplicates. A bad row is refused with a
+ * message naming the line and the column, reported through bad(line, msg, ctx)
+ * (may be NULL), and the import goes on; returns 0 when the file was read (even
+ * with bad rows), a negative AD_ERR_* when the header is wrong or the store
+ * fails (then nothing of the file is kept: one transaction). name labels
+ * messages. Also AD_ERR_LIMIT (a line or field over 4096 bytes, over 1,000,000
+ * rows) and AD_ERR_PARSE (a quote never closed) fail the whole file. When the
+ * caller already has a transaction open on st, the import joins it and the
+ * caller commits or rolls back (`directory import --dry-run` rolls back). */
 int directory_import(struct store *st, const char *name, const char *csv, size_t len,
                      struct directory_import_stats *stats,
                      void (*bad)(size_t line, const char *msg, void *ctx), void *ctx,
                      struct ad_err *err);
+
+/* directory_import() that also reports warnings: things that import fine but
+ * will hurt later, such as a customer whose contact address is one of its own
+ * accounts (the mailbox a lock would close). warn(msg, ctx) (may be NULL) gets
+ * each as "customer ID: ..." once the rows are stored, customers in id order;
+ * msg is borrowed for the call. A warning never refuses a row or fails the
+ * import. */
+int directory_import_warn(struct store *st, const char *name, const char *csv, size_t len,
+                          struct directory_import_stats *stats,
+                          void (*bad)(size_t line, const char *msg, void *ctx),
+                          void (*warn)(const char *msg, void *ctx), void *ctx,
+                          struct ad_err *err);
 
 /* Customer id owning an account (login or mailbox address), or NULL. Returned
  * string is g_malloc'd (caller frees). Negative AD_ERR_* only on store failure:
@@ -62,6 +78,29 @@ int directory_domain_customer(struct store *st, const char *domain, char **custo
 int directory_uid_customer(struct store *st, const char *uid, char **customer_id,
                            struct ad_err *err);
 
+/* Customer id owning a web space uid and the root directory of that web space
+ * (an absolute path without '.', '..' or empty segments and without a final
+ * '/'), each g_malloc'd (caller frees) or NULL: *customer_id NULL when the uid is
+ * not listed, *webroot NULL when the directory gives no root for it. Negative
+ * AD_ERR_* only on store failure. */
+int directory_uid_webroot(struct store *st, const char *uid, char **webroot, char **customer_id,
+                          struct ad_err *err);
+
+/* Why a file system path cannot be taken as it is written, or NULL when it can:
+ * a static phrase such as "has a '..' segment" for a path that is empty, longer
+ * than DIRECTORY_MAX_PATH bytes, not valid UTF-8, has a control character, a
+ * '.' or '..' segment, or an empty one ("//" or a final '/'). Absolute and
+ * relative paths alike; the root "/" alone is refused as an empty segment. Pure:
+ * the directory's webroot column and attribution's script paths share it. */
+#define DIRECTORY_MAX_PATH 1024
+const char *directory_path_problem(const char *path);
+
+/* True when path lies inside the web space whose root is webroot, compared
+ * segment by segment ("/var/www/a-evil/x" is not inside "/var/www/a"; the root
+ * itself is not inside). Both must be clean (directory_path_problem() NULL) and
+ * absolute; otherwise false. */
+bool directory_path_under(const char *path, const char *webroot);
+
 /* Reads one customer; AD_ERR_NOTFOUND when absent. */
 int directory_customer_get(struct store *st, const char *id, struct directory_customer *out,
                            struct ad_err *err);
@@ -75,5 +114,22 @@ int directory_customer_get(struct store *st, const char *id, struct directory_cu
 int directory_customer_each(struct store *st, const char *id,
                             void (*fn)(const char *kind, const char *value, void *ctx),
                             void *ctx, struct ad_err *err);
+
+/* The contact address of customer id when it is one of that customer's own
+ * accounts (the mailbox a lock would close, so a lock notice could not reach
+ * anybody there): *contact is a g_malloc'd copy (caller frees), else NULL. 0, or
+ * a negative AD_ERR_* on store failure; an unknown customer gives NULL. */
+int directory_contact_own_account(struct store *st, const char *id, char **contact,
+                                  struct ad_err *err);
+
+/* Replaces the contact address of customer id (`abusedesk directory set-contact`).
+ * address is checked and normalised exactly like the import's contact_email
+ * (local@domain.tld, stored lower-cased, an IDN as xn--). *old receives the
+ * address it replaces (g_malloc'd, caller frees; NULL on failure). Errors:
+ * AD_ERR_PARSE for an address that is not one (message says why),
+ * AD_ERR_NOTFOUND "customer X is not in the directory", AD_ERR_STORE/BUSY. The
+ * next import sets the address from the file again. */
+int directory_set_contact(struct store *st, const char *id, const char *address, char **old,
+                          struct ad_err *err);
 
 #endif

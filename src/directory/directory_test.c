@@ -5,8 +5,12 @@
  * (commas, "" and line breaks inside quotes), CRLF and a BOM, every kind of bad
  * row with its exact line and column, header errors, limits (over-long line and
  * field, too many rows, a quote never closed) that keep nothing, the caller's
- * own transaction (dry run), and domain-suffix and case-insensitive lookups.
- * A failure names the case and prints "got X, want Y".
+ * own transaction (dry run), and domain-suffix and case-insensitive lookups;
+ * web space roots (the webroot column: normalised, refused, kept, moved) and
+ * the path rules attribution relies on (clean paths, inside a root segment by
+ * segment); set-contact (normalised, bad address, unknown customer, joining the
+ * caller's transaction) and the warning for a contact that is the customer's
+ * own mailbox. A failure names the case and prints "got X, want Y".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -216,8 +220,9 @@ static void test_directory_import_good(void **state)
                           "en");
     bad += check_customer(f->st, "good", "C2002", "Bäckerei Müller",
                           "info@baeckerei-mueller.example", "de");
-    /* Spaces around values are trimmed; an empty language is English. */
-    bad += check_customer(f->st, "good", "C3003", "Web Login GmbH", "ops@login.example", "en");
+    /* Spaces around values are trimmed; an empty language stays empty (notices
+     * use [directory] default_language). */
+    bad += check_customer(f->st, "good", "C3003", "Web Login GmbH", "ops@login.example", "");
     bad += check_owns(f->st, "good", "C1001",
                       "account=alice@customer.example account=bob@customer.example "
                       "domain=customer.example");
@@ -444,31 +449,31 @@ static const struct header_case header_cases[] = {
     { "missing column", "customer_id,customer_name,contact_email,language,account\n"
                         "C1,One,a@one.example,en,a@one.example\n",
       "test.csv: line 1: missing column 'domain' (expected customer_id, customer_name, "
-      "contact_email, language, account, domain, uid)" },
+      "contact_email, language, account, domain, uid, webroot)" },
     { "missing columns", "customer_id,customer_name,contact_email,account\n",
       "test.csv: line 1: missing columns 'language', 'domain' (expected customer_id, "
-      "customer_name, contact_email, language, account, domain, uid)" },
+      "customer_name, contact_email, language, account, domain, uid, webroot)" },
     { "unknown column", "customer_id,customer_name,contact_email,language,account,domain,foo\n",
       "test.csv: line 1: unknown column 'foo' (expected customer_id, customer_name, "
-      "contact_email, language, account, domain, uid)" },
+      "contact_email, language, account, domain, uid, webroot)" },
     { "unknown columns", "customer_id,name,contact_email,language,account,domain,Phone\n",
       "test.csv: line 1: unknown columns 'name', 'Phone' (expected customer_id, customer_name, "
-      "contact_email, language, account, domain, uid)" },
+      "contact_email, language, account, domain, uid, webroot)" },
     { "duplicate column", "customer_id,customer_name,contact_email,language,account,domain,"
                           "Account\n",
       "test.csv: line 1: column 'account' appears twice" },
     { "unnamed column", "customer_id,customer_name,contact_email,language,account,domain,\n",
       "test.csv: line 1: column 7 has no name (expected customer_id, customer_name, "
-      "contact_email, language, account, domain, uid)" },
+      "contact_email, language, account, domain, uid, webroot)" },
     { "blank lines then bad", "\n\n  \ncustomer_id;customer_name\n",
       "test.csv: line 4: unknown column 'customer_id;customer_name' (expected customer_id, "
-      "customer_name, contact_email, language, account, domain, uid)" },
+      "customer_name, contact_email, language, account, domain, uid, webroot)" },
     { "empty file", "",
       "test.csv: no header line (expected customer_id, customer_name, contact_email, "
-      "language, account, domain, uid)" },
+      "language, account, domain, uid, webroot)" },
     { "only a BOM", "\xef\xbb\xbf\r\n",
       "test.csv: no header line (expected customer_id, customer_name, contact_email, "
-      "language, account, domain, uid)" },
+      "language, account, domain, uid, webroot)" },
     { "quote in header", "customer_id,\"customer_name\"x\n",
       "test.csv: line 1, column 2: text after the closing quote (quote the whole field)" },
 };
@@ -664,6 +669,9 @@ static void test_directory_lookups(void **state)
     FAIL_IF_BAD(bad);
 }
 
+static int check_webroot(struct store *st, const char *row, const char *uid,
+                         const char *want_root, const char *want_customer);
+
 /* The example directory shipped for the demo imports cleanly and holds what
  * other tests rely on. */
 static void test_directory_example_file(void **state)
@@ -685,9 +693,381 @@ static void test_directory_example_file(void **state)
         print_error("example: reported: %s\n", (const char *)r.bad->pdata[i]);
     bad += check_owner(f->st, "example", "account", "alice@customer.example", "C1001");
     bad += check_owner(f->st, "example", "domain", "customer.example", "C1001");
+    bad += check_webroot(f->st, "example", "10023", "/var/www/vhosts/baeckerei-mueller.example",
+                         "C1002");
+    bad += check_webroot(f->st, "example", "10057", "/home/c1005", "C1005");
     run_free(&r);
     g_free(text);
     g_free(path);
+    FAIL_IF_BAD(bad);
+}
+
+/* ---- web space roots --------------------------------------------------------- */
+
+static int check_webroot(struct store *st, const char *row, const char *uid,
+                         const char *want_root, const char *want_customer)
+{
+    char *root = NULL, *cust = NULL;
+    struct ad_err err = { 0 };
+    char field[96];
+    snprintf(field, sizeof field, "webroot of uid %s", uid);
+    int bad = check_ll(row, field, directory_uid_webroot(st, uid, &root, &cust, &err), 0);
+    bad += check_str(row, field, root, want_root);
+    snprintf(field, sizeof field, "customer of uid %s", uid);
+    bad += check_str(row, field, cust, want_customer);
+    g_free(root);
+    g_free(cust);
+    return bad;
+}
+
+static void test_directory_webroot(void **state)
+{
+    struct fx *f = *state;
+    /* A final '/' is dropped; a uid listed again may add the root it lacked. */
+    static const char csv[] =
+        "customer_id,customer_name,contact_email,language,account,domain,uid,webroot\n"
+        "C1,One,a@one.example,en,a@one.example,one.example,1001,/var/www/vhosts/one.example/\n"
+        "C1,One,a@one.example,en,b@one.example,,1001,/var/www/vhosts/one.example\n"
+        "C2,Two,b@two.example,en,,two.example,1002,\n"
+        "C2,Two,b@two.example,en,,,1002,/home/c1002//\n"
+        "C3,Three,c@three.example,en,,three.example,1003,\n"
+        "C4,Vier,d@vier.example,de,,vier.example,1004,\"/srv/www/Bäckerei Müller\"\n";
+    struct run r;
+    run_import(f->st, csv, strlen(csv), &r);
+    int bad = check_stats("webroot", &r, 6, 4, 2, 4, 4, 0);
+    bad += check_ll("webroot", "n_webroots", (long long)r.stats.n_webroots, 3);
+    run_free(&r);
+    bad += check_webroot(f->st, "webroot", "1001", "/var/www/vhosts/one.example", "C1");
+    bad += check_webroot(f->st, "webroot", "1002", "/home/c1002", "C2");
+    bad += check_webroot(f->st, "webroot", "1003", NULL, "C3");
+    bad += check_webroot(f->st, "webroot", "1004", "/srv/www/Bäckerei Müller", "C4");
+    bad += check_webroot(f->st, "webroot", "9999", NULL, NULL);
+    bad += check_webroot(f->st, "webroot", "", NULL, NULL);
+    /* The uid is still an ordinary uid for the lookups and the listing. */
+    bad += check_owner(f->st, "webroot", "uid", "1001", "C1");
+    bad += check_owns(f->st, "webroot", "C2", "domain=two.example uid=1002");
+
+    /* Re-import: a row without a root keeps the stored one while the uid stays
+     * with its customer; a uid that moves loses it; a new root replaces it. */
+    static const char again[] =
+        "customer_id,customer_name,contact_email,language,account,domain,uid,webroot\n"
+        "C1,One,a@one.example,en,a@one.example,one.example,1001,\n"
+        "C3,Three,c@three.example,en,,,1002,\n"
+        "C4,Vier,d@vier.example,de,,,1004,/srv/www/c1004\n";
+    run_import(f->st, again, strlen(again), &r);
+    bad += check_stats("again", &r, 3, 3, 1, 1, 3, 0);
+    run_free(&r);
+    bad += check_webroot(f->st, "again", "1001", "/var/www/vhosts/one.example", "C1");
+    bad += check_webroot(f->st, "again", "1002", NULL, "C3");
+    bad += check_webroot(f->st, "again", "1004", "/srv/www/c1004", "C4");
+
+    /* A file without the column at all (older exports) changes no root. */
+    static const char old[] =
+        "customer_id,customer_name,contact_email,language,account,domain,uid\n"
+        "C1,One,a@one.example,en,a@one.example,one.example,1001\n";
+    run_import(f->st, old, strlen(old), &r);
+    bad += check_stats("no column", &r, 1, 1, 1, 1, 1, 0);
+    run_free(&r);
+    bad += check_webroot(f->st, "no column", "1001", "/var/www/vhosts/one.example", "C1");
+    FAIL_IF_BAD(bad);
+}
+
+/* Each case: the header, a good row on line 2 (uid 500 with a root), then the
+ * row under test on line 3. */
+static const struct bad_row_case webroot_bad_rows[] = {
+    { "relative", "C2,Two,b@two.example,en,,two.example,501,var/www/two",
+      "line 3, column webroot: 'var/www/two' is not a web space root (want an absolute path "
+      "such as /var/www/example: not an absolute path)" },
+    { "tilde", "C2,Two,b@two.example,en,,two.example,501,~two/www",
+      "line 3, column webroot: '~two/www' is not a web space root (want an absolute path such "
+      "as /var/www/example: not an absolute path)" },
+    { "dot-dot", "C2,Two,b@two.example,en,,two.example,501,/var/www/../etc",
+      "line 3, column webroot: '/var/www/../etc' is not a web space root (want an absolute path "
+      "such as /var/www/example: has a '..' segment)" },
+    { "dot", "C2,Two,b@two.example,en,,two.example,501,/var/www/./two",
+      "line 3, column webroot: '/var/www/./two' is not a web space root (want an absolute path "
+      "such as /var/www/example: has a '.' segment)" },
+    { "double slash", "C2,Two,b@two.example,en,,two.example,501,/var//www/two",
+      "line 3, column webroot: '/var//www/two' is not a web space root (want an absolute path "
+      "such as /var/www/example: has an empty segment ('//' or a final '/'))" },
+    { "root", "C2,Two,b@two.example,en,,two.example,501,/",
+      "line 3, column webroot: '/' is not a web space root (want an absolute path such as "
+      "/var/www/example: the root directory / is not a web space)" },
+    { "only slashes", "C2,Two,b@two.example,en,,two.example,501,///",
+      "line 3, column webroot: '/' is not a web space root (want an absolute path such as "
+      "/var/www/example: the root directory / is not a web space)" },
+    { "control character", "C2,Two,b@two.example,en,,two.example,501,/var/www/t\x01wo",
+      "line 3, column webroot: control character in '/var/www/t?wo'" },
+    { "no uid", "C2,Two,b@two.example,en,b@two.example,two.example,,/var/www/two",
+      "line 3, column webroot: a web space root needs the uid of that web space in the same "
+      "row" },
+    { "another root for the uid", "C1,One,a@one.example,en,,,500,/var/www/other",
+      "line 3, column webroot: uid 500 already has the web space root '/var/www/one' from "
+      "line 2" },
+};
+
+static void test_directory_webroot_bad_rows(void **state)
+{
+    struct fx *f = *state;
+    int bad = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(webroot_bad_rows); i++) {
+        const struct bad_row_case *t = &webroot_bad_rows[i];
+        char *csv = g_strdup_printf(
+            "customer_id,customer_name,contact_email,language,account,domain,uid,webroot\n"
+            "C1,One,a@one.example,en,a@one.example,one.example,500,/var/www/one/\n"
+            "%s\n",
+            t->row);
+        struct run r;
+        run_import(f->st, csv, strlen(csv), &r);
+        bad += check_stats(t->name, &r, 2, 1, 1, 1, 1, 1);
+        if (r.bad->len == 1) {
+            char *want = g_strdup_printf("3|%s", t->want);
+            bad += check_str(t->name, "report", r.bad->pdata[0], want);
+            g_free(want);
+        }
+        bad += check_absent(f->st, t->name, "C2");
+        bad += check_webroot(f->st, t->name, "501", NULL, NULL);
+        bad += check_webroot(f->st, t->name, "500", "/var/www/one", "C1");
+        run_free(&r);
+        g_free(csv);
+    }
+    /* A path of 1025 bytes is refused, 1024 are fine (in this order: the
+     * refused row must leave nothing). */
+    for (size_t len = 1025; len >= 1024; len--) {
+        GString *p = g_string_new("/");
+        while (p->len < len)
+            g_string_append_c(p, p->len % 50 ? 'x' : '/');
+        char *csv = g_strdup_printf(
+            "customer_id,customer_name,contact_email,language,account,domain,uid,webroot\n"
+            "C2,Two,b@two.example,en,,two.example,501,%s\n", p->str);
+        struct run r;
+        run_import(f->st, csv, strlen(csv), &r);
+        bad += check_ll("long root", "n_bad", (long long)r.stats.n_bad, len > 1024);
+        bad += check_webroot(f->st, "long root", "501", len > 1024 ? NULL : p->str,
+                             len > 1024 ? NULL : "C2");
+        run_free(&r);
+        g_free(csv);
+        g_string_free(p, TRUE);
+    }
+    FAIL_IF_BAD(bad);
+}
+
+struct path_case {
+    const char *path;
+    const char *problem;    /* substring, or NULL when clean */
+};
+
+static const struct path_case path_cases[] = {
+    { "/var/www/a", NULL },
+    { "contact.php", NULL },
+    { "wp-content/plugins/x.php", NULL },
+    { "/var/www/a/.htaccess", NULL },           /* a dot file is no '.' segment */
+    { "/var/www/a/x..php", NULL },
+    { "", "is empty" },
+    { NULL, "is empty" },
+    { "/", "empty segment" },
+    { "/var/www/a/", "empty segment" },
+    { "/var//www", "empty segment" },
+    { "/var/www/./a", "'.' segment" },
+    { "./x.php", "'.' segment" },
+    { "/var/www/a/..", "'..' segment" },
+    { "../x.php", "'..' segment" },
+    { "/var/www/a\n/x.php", "control character" },
+    { "/var/www/a\x7f", "control character" },
+    { "/var/www/\xe4", "not valid UTF-8" },
+};
+
+struct under_case {
+    const char *path, *root;
+    bool under;
+};
+
+static const struct under_case under_cases[] = {
+    { "/var/www/a/x.php", "/var/www/a", true },
+    { "/var/www/a/b/c/x.php", "/var/www/a", true },
+    { "/var/www/a-evil/x.php", "/var/www/a", false },   /* a prefix, not a segment */
+    { "/var/www/ab", "/var/www/a", false },
+    { "/var/www/a", "/var/www/a", false },              /* the root is no script in it */
+    { "/var/www/x.php", "/var/www/a", false },
+    { "/var/www/a/../b/x.php", "/var/www/a", false },
+    { "/var/www/a/./x.php", "/var/www/a", false },
+    { "/var/www/a//x.php", "/var/www/a", false },
+    { "/var/www/a/x.php", "/var/www/a/", false },       /* roots are stored without '/' */
+    { "x.php", "/var/www/a", false },                   /* relative: not comparable */
+    { "/var/www/a/x.php", "var/www/a", false },
+    { "/VAR/www/a/x.php", "/var/www/a", false },        /* exact bytes */
+    { NULL, "/var/www/a", false },
+    { "/var/www/a/x.php", NULL, false },
+};
+
+static void test_directory_paths(void **state)
+{
+    (void)state;
+    int bad = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(path_cases); i++) {
+        const struct path_case *t = &path_cases[i];
+        const char *got = directory_path_problem(t->path);
+        char row[96];
+        snprintf(row, sizeof row, "path_problem(%s)", t->path ? t->path : "NULL");
+        if (!t->problem)
+            bad += check_str(row, "problem", got, NULL);
+        else if (!got || !strstr(got, t->problem))
+            bad += check_str(row, "problem", got, t->problem);
+    }
+    GString *p = g_string_new("/x");
+    while (p->len < 1025)
+        g_string_append(p, "/y");
+    g_string_truncate(p, 1025);
+    bad += check_str("1025 bytes", "problem", directory_path_problem(p->str),
+                     "is longer than 1024 bytes");
+    g_string_truncate(p, 1024);
+    bad += check_str("1024 bytes", "problem", directory_path_problem(p->str), NULL);
+    g_string_free(p, TRUE);
+    for (size_t i = 0; i < G_N_ELEMENTS(under_cases); i++) {
+        const struct under_case *t = &under_cases[i];
+        char row[128];
+        snprintf(row, sizeof row, "path_under(%s, %s)", t->path ? t->path : "NULL",
+                 t->root ? t->root : "NULL");
+        bad += check_ll(row, "under", directory_path_under(t->path, t->root), t->under);
+    }
+    FAIL_IF_BAD(bad);
+}
+
+/* ---- contact addresses --------------------------------------------------------- */
+
+static void test_directory_set_contact(void **state)
+{
+    struct fx *f = *state;
+    struct run r;
+    run_import(f->st, good_csv, strlen(good_csv), &r);
+    int bad = check_stats("set-contact", &r, 5, 3, 4, 4, 1, 0);
+    run_free(&r);
+
+    struct ad_err err = { 0 };
+    char *old = NULL;
+    /* Checked and stored like the import's column: trimmed, lower-cased, xn--. */
+    int rc = directory_set_contact(f->st, "C1001", "  Security@Bäckerei.Example ", &old, &err);
+    bad += check_ll("ok", "rc", rc, 0);
+    bad += check_str("ok", "old", old, "abuse@customer.example");
+    g_free(old);
+    bad += check_customer(f->st, "ok", "C1001", "Example Customer",
+                          "security@xn--bckerei-5wa.example", "en");
+
+    static const struct {
+        const char *name, *id, *address;
+        int rc;
+        const char *msg;
+    } fails[] = {
+        { "no at", "C1001", "postmaster", AD_ERR_PARSE,
+          "contact address: 'postmaster' is not a mail address (want local@domain.tld)" },
+        { "display name", "C1001", "Bob <b@two.example>", AD_ERR_PARSE,
+          "contact address: 'bob <b@two.example>' is not a mail address (want local@domain.tld)" },
+        { "no dot", "C1001", "root@localhost", AD_ERR_PARSE,
+          "contact address: 'root@localhost' is not a mail address (want local@domain.tld)" },
+        { "empty", "C1001", "  ", AD_ERR_PARSE,
+          "contact address: missing (the address notices go to)" },
+        { "control character", "C1001", "a\x01@b.example", AD_ERR_PARSE,
+          "contact address: control character in 'a?@b.example'" },
+        { "unknown customer", "C9999", "ok@fine.example", AD_ERR_NOTFOUND,
+          "customer C9999 is not in the directory" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(fails); i++) {
+        err = (struct ad_err){ 0 };
+        old = (char *)"sentinel";
+        rc = directory_set_contact(f->st, fails[i].id, fails[i].address, &old, &err);
+        bad += check_ll(fails[i].name, "rc", rc, fails[i].rc);
+        bad += check_str(fails[i].name, "err.msg", err.msg, fails[i].msg);
+        bad += check_str(fails[i].name, "old", old, NULL);
+    }
+    /* Nothing of the failures was stored. */
+    bad += check_customer(f->st, "after failures", "C1001", "Example Customer",
+                          "security@xn--bckerei-5wa.example", "en");
+    bad += check_absent(f->st, "after failures", "C9999");
+
+    /* Inside the caller's transaction (an audit entry goes with it): joined. */
+    bad += check_ll("in tx", "begin", store_begin(f->st, &err), 0);
+    rc = directory_set_contact(f->st, "C2002", "office@baeckerei-mueller.example", &old, &err);
+    bad += check_ll("in tx", "rc", rc, 0);
+    bad += check_str("in tx", "old", old, "info@baeckerei-mueller.example");
+    g_free(old);
+    store_rollback(f->st);
+    bad += check_customer(f->st, "rolled back", "C2002", "Bäckerei Müller",
+                          "info@baeckerei-mueller.example", "de");
+    FAIL_IF_BAD(bad);
+}
+
+/* Collects the warnings. */
+static void collect_warn(const char *msg, void *ctx)
+{
+    g_ptr_array_add(((struct run *)ctx)->bad, g_strdup_printf("warning|%s", msg));
+}
+
+static void collect_bad(size_t line, const char *msg, void *ctx)
+{
+    collect(line, msg, ((struct run *)ctx)->bad);
+}
+
+static void test_directory_contact_warning(void **state)
+{
+    struct fx *f = *state;
+    /* C1005's contact is one of its own mailboxes (the account comes after the
+     * contact was set); C1's contact is another customer's mailbox, C2's is in
+     * its own domain but no account, C3's is its own only by case. */
+    static const char csv[] =
+        "customer_id,customer_name,contact_email,language,account,domain\n"
+        "C1005,Fjord,Info@Fjord.example,en,bookings@fjord.example,fjord.example\n"
+        "C1,One,b@two.example,en,a@one.example,one.example\n"
+        "C2,Two,admin@two.example,en,b@two.example,two.example\n"
+        "C1005,Fjord,info@fjord.example,en,INFO@fjord.example,\n"
+        "C3,Three,c@three.example,en,C@Three.Example,\n";
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.bad = g_ptr_array_new_with_free_func(g_free);
+    r.rc = directory_import_warn(f->st, "test.csv", csv, strlen(csv), &r.stats, collect_bad,
+                                 collect_warn, &r, &r.err);
+    int bad = check_ll("warning", "rc", r.rc, 0);
+    bad += check_ll("warning", "n_bad", (long long)r.stats.n_bad, 0);
+    bad += check_ll("warning", "n_warnings", (long long)r.stats.n_warnings, 2);
+    const char *want[] = {
+        "warning|customer C1005: the contact address info@fjord.example is one of its own "
+        "mailboxes; a lock notice cannot reach it there (set another with abusedesk directory "
+        "set-contact)",
+        "warning|customer C3: the contact address c@three.example is one of its own mailboxes; "
+        "a lock notice cannot reach it there (set another with abusedesk directory set-contact)",
+    };
+    bad += check_ll("warning", "reports", r.bad->len, G_N_ELEMENTS(want));
+    for (guint i = 0; i < r.bad->len && i < G_N_ELEMENTS(want); i++)
+        bad += check_str("warning", "report", r.bad->pdata[i], want[i]);
+    run_free(&r);
+    /* The import went through. */
+    bad += check_customer(f->st, "warning", "C1005", "Fjord", "info@fjord.example", "en");
+    bad += check_owner(f->st, "warning", "account", "info@fjord.example", "C1005");
+
+    char *own = NULL;
+    struct ad_err err = { 0 };
+    bad += check_ll("own", "rc", directory_contact_own_account(f->st, "C1005", &own, &err), 0);
+    bad += check_str("own", "C1005", own, "info@fjord.example");
+    g_free(own);
+    bad += check_ll("own", "rc", directory_contact_own_account(f->st, "C1", &own, &err), 0);
+    bad += check_str("own", "C1", own, NULL);
+    bad += check_ll("own", "rc", directory_contact_own_account(f->st, "C9", &own, &err), 0);
+    bad += check_str("own", "C9", own, NULL);
+
+    /* Fixed with set-contact: no warning on the next import of other rows. */
+    char *old = NULL;
+    bad += check_ll("fix", "rc", directory_set_contact(f->st, "C1005", "it@fjord-it.example", &old,
+                                                       &err), 0);
+    g_free(old);
+    bad += check_ll("fix", "rc", directory_contact_own_account(f->st, "C1005", &own, &err), 0);
+    bad += check_str("fix", "C1005", own, NULL);
+
+    /* The plain import counts the warning too, and a dry run reports it the same. */
+    bad += check_ll("dry run", "begin", store_begin(f->st, &err), 0);
+    run_import(f->st, csv, strlen(csv), &r);
+    bad += check_ll("dry run", "n_warnings", (long long)r.stats.n_warnings, 2);
+    bad += check_ll("dry run", "reports", r.bad->len, 0);
+    run_free(&r);
+    store_rollback(f->st);
     FAIL_IF_BAD(bad);
 }
 
@@ -705,6 +1085,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_directory_caller_transaction, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_directory_lookups, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_directory_example_file, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_webroot, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_webroot_bad_rows, fx_setup, fx_teardown),
+        cmocka_unit_test(test_directory_paths),
+        cmocka_unit_test_setup_teardown(test_directory_set_contact, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_contact_warning, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,16 +30,19 @@ static const char sql_attr_insert[] =
     " customer_id, source_ip, reason, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     " ON CONFLICT (report_id) DO NOTHING";
 static const char sql_dup_find[] =
-    "SELECT report_id FROM scores WHERE message_id = $1 AND counted = 1 AND report_id <> $2"
+    "SELECT report_id FROM scores WHERE dedup_key = $1 AND counted = 1 AND report_id <> $2"
     " ORDER BY report_id LIMIT 1";
 static const char sql_score_insert[] =
-    "INSERT INTO scores (report_id, total, counted, manual, provider, message_id, at, terms)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (report_id) DO NOTHING";
+    "INSERT INTO scores (report_id, total, counted, manual, provider, message_id, at, terms,"
+    " authenticated, reporter_how, dedup_key)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (report_id) DO NOTHING";
 static const char sql_complaint_insert[] =
-    "INSERT INTO complaints (report_id, subject_kind, subject, at, score, counted)"
-    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (report_id, subject_kind) DO NOTHING";
+    "INSERT INTO complaints (report_id, subject_kind, subject, at, score, counted, authenticated)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id, subject_kind) DO NOTHING";
 static const char sql_window[] =
-    "SELECT COALESCE(SUM(score), 0), COUNT(*) FROM complaints"
+    "SELECT COALESCE(SUM(score), 0), COUNT(*),"
+    " COALESCE(SUM(CASE WHEN authenticated = 1 THEN score ELSE 0 END), 0),"
+    " COALESCE(SUM(authenticated), 0) FROM complaints"
     " WHERE subject_kind = $1 AND subject = $2 AND at > $3 AND at <= $4 AND counted = 1"
     /* complaints a closed incident dealt with do not count again */
     " AND NOT EXISTS (SELECT 1 FROM incident_reports x JOIN incidents i ON i.id = x.incident_id"
@@ -48,14 +51,18 @@ static const char sql_window[] =
 static const char sql_open_find[] =
     "SELECT id, stage FROM incidents WHERE subject_kind = $1 AND subject = $2"
     " AND state NOT IN ('resolved', 'dismissed') ORDER BY id DESC LIMIT 1";
+/* History: earlier incidents that were real, not dismissed false alarms and
+ * not raised by reports nobody vouched for. */
 static const char sql_history[] =
     "SELECT id FROM incidents WHERE id <> $1 AND opened_at > $2 AND opened_at <= $6"
+    " AND state <> 'dismissed' AND trusted = 1 AND subject_kind <> 'domain'"
     " AND ((customer_id IS NOT NULL AND customer_id = $3) OR (subject_kind = $4 AND subject = $5))"
     " ORDER BY id";
 static const char sql_incident_insert[] =
     "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
     " initial_score, score, complaints, repeat_offender, first_seen, last_seen, opened_at,"
-    " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8, $9, $9, $9, $9)";
+    " updated_at, trusted) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8, $9, $9, $9, $9, $10)";
+static const char sql_incident_trusted[] = "UPDATE incidents SET trusted = 1 WHERE id = $1";
 static const char sql_attach_window[] =
     "INSERT INTO incident_reports (incident_id, report_id)"
     " SELECT $1, c.report_id FROM complaints c"
@@ -97,22 +104,26 @@ static const char sql_audit_insert[] =
 static const char sql_incident_get[] =
     "SELECT id, subject_kind, subject, customer_id, account, state, stage, initial_score,"
     " score, complaints, repeat_offender, first_seen, last_seen, opened_at, updated_at,"
-    " closed_at FROM incidents WHERE id = $1";
+    " closed_at, trusted FROM incidents WHERE id = $1";
 static const char sql_incident_subjects[] =
     "SELECT r.subject, COUNT(*) AS n FROM incident_reports x JOIN reports r ON r.id = x.report_id"
     " WHERE x.incident_id = $1 AND r.subject IS NOT NULL GROUP BY r.subject"
     " ORDER BY n DESC, MIN(r.id)";
+/* Providers: proven ones by name, claimed ones marked as such. */
 static const char sql_incident_providers[] =
-    "SELECT s.provider, COUNT(*) AS n FROM incident_reports x JOIN scores s"
+    "SELECT CASE WHEN s.authenticated = 1 THEN s.provider"
+    " ELSE s.provider || ' (unauthenticated)' END AS p, COUNT(*) AS n"
+    " FROM incident_reports x JOIN scores s"
     " ON s.report_id = x.report_id WHERE x.incident_id = $1 AND s.provider IS NOT NULL"
-    " GROUP BY s.provider ORDER BY n DESC, s.provider";
+    " GROUP BY p ORDER BY n DESC, p";
 static const char sql_incident_manual[] =
     "SELECT COALESCE(SUM(CASE WHEN s.manual = 1 THEN 1 ELSE 0 END), 0),"
     " COALESCE(SUM(CASE WHEN s.manual = 0 THEN 1 ELSE 0 END), 0), COUNT(*)"
     " FROM incident_reports x JOIN scores s ON s.report_id = x.report_id"
     " WHERE x.incident_id = $1 AND s.counted = 1";
 static const char sql_incident_reports[] =
-    "SELECT r.id, s.at, s.total, s.counted, s.provider, r.subject, r.kind, r.feedback_type"
+    "SELECT r.id, s.at, s.total, s.counted, s.provider, r.subject, r.kind, r.feedback_type,"
+    " s.authenticated, s.reporter_how"
     " FROM incident_reports x JOIN reports r ON r.id = x.report_id"
     " LEFT JOIN scores s ON s.report_id = r.id WHERE x.incident_id = $1 ORDER BY r.id";
 static const char sql_incident_evidence[] =
@@ -121,6 +132,12 @@ static const char sql_incident_evidence[] =
     " ORDER BY x.report_id LIMIT 1";
 static const char sql_incident_audit[] =
     "SELECT at, actor, action, detail, report_id FROM audit WHERE incident_id = $1 ORDER BY id";
+static const char sql_incident_replies[] =
+    "SELECT p.report_id, p.at, p.verdict, r.from_addr, r.subject FROM incident_replies p"
+    " JOIN reports r ON r.id = p.report_id WHERE p.incident_id = $1 ORDER BY p.report_id";
+static const char sql_incident_notices[] =
+    "SELECT id, kind, template, rcpt, created_at, sent_at, failed, bounced_at, bounce_report"
+    " FROM outbox WHERE incident_id = $1 ORDER BY id";
 static const char sql_history_row[] =
     "SELECT id, subject_kind, subject, state, stage, opened_at, score FROM incidents WHERE id = $1";
 static const char sql_incidents_all[] = "SELECT id FROM incidents ORDER BY id DESC";
@@ -212,10 +229,17 @@ int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, con
     return store_q_run(q, err);
 }
 
-/* Sum and count of counted complaints about a sender in (at - window, at]. */
+/* Sum and count of counted complaints about a sender in (at - window, at]:
+ * all of them, and those an authenticated reporter made. */
+struct wsum {
+    double sum, auth_sum;
+    int64_t n, auth_n;
+};
+
 static int window_sum(struct store *st, const char *kind, const char *subject, int64_t at,
-                      long long window, double *sum, int64_t *n, struct ad_err *err)
+                      long long window, struct wsum *w, struct ad_err *err)
 {
+    memset(w, 0, sizeof *w);
     struct store_q *q;
     int rc = store_q_get(st, sql_window, &q, err);
     if (rc)
@@ -227,8 +251,13 @@ static int window_sum(struct store *st, const char *kind, const char *subject, i
     rc = store_q_step(q, err);
     if (rc < 0)
         return rc;
-    *sum = rc == 1 ? store_q_col_double(q, 0) : 0;
-    *n = rc == 1 ? store_q_col_int(q, 1) : 0;
+    if (rc == 1) {
+        w->sum = store_q_col_double(q, 0);
+        w->n = store_q_col_int(q, 1);
+        w->auth_sum = store_q_col_double(q, 2);
+        w->auth_n = store_q_col_int(q, 3);
+    }
+    store_q_reset(q);
     return 0;
 }
 
@@ -256,17 +285,20 @@ static int history_ids(const struct config *cfg, struct store *st, int64_t self,
     return rc;
 }
 
-/* The stage a sender's sums reach; why says which window and threshold. */
+/* The stage a sender's sums reach; why says which window and threshold. Every
+ * complaint counts toward observe and alert, only authenticated ones toward
+ * lock (a forged campaign of any size can at most alert the team). A joe job
+ * (kind "domain") counts authenticated complaints only and stops at alert. */
 static int stage_of(const struct config *cfg, struct store *st, const char *kind,
                     const char *subject, int64_t at, bool repeat, enum incident_stage *stage,
                     GString *why, struct ad_err *err)
 {
     double f = repeat ? cfg->repeat_factor : 1.0;
+    bool joejob = !strcmp(kind, "domain");
     *stage = INCIDENT_STAGE_NONE;
     for (size_t w = 0; w < cfg->n_windows; w++) {
-        double sum = 0;
-        int64_t n = 0;
-        int rc = window_sum(st, kind, subject, at, cfg->windows[w], &sum, &n, err);
+        struct wsum ws;
+        int rc = window_sum(st, kind, subject, at, cfg->windows[w], &ws, err);
         if (rc)
             return rc;
         char *wn = human_window(cfg->windows[w]);
@@ -281,15 +313,20 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
             { INCIDENT_STAGE_OBSERVE, cfg->observe_score[w] * f, 0, "observe" },
         };
         for (size_t k = 0; k < G_N_ELEMENTS(lv); k++) {
+            bool auth_only = lv[k].s == INCIDENT_STAGE_LOCK || joejob;
+            if (joejob && lv[k].s == INCIDENT_STAGE_LOCK)
+                continue;
+            double sum = auth_only ? ws.auth_sum : ws.sum;
+            int64_t n = auth_only ? ws.auth_n : ws.n;
             bool by_score = lv[k].score_t > 0 && sum >= lv[k].score_t;
             bool by_count = cfg->n_windows && lv[k].count_t > 0 && (double)n >= lv[k].count_t;
             if (!by_score && !by_count)
                 continue;
             if (lv[k].s > *stage) {
                 *stage = lv[k].s;
-                g_string_printf(why, "%s: %s %.2f >= %.2f in %s ([incidents] %s_%s%s)",
-                                lv[k].name, by_score ? "score" : "complaints",
-                                by_score ? sum : (double)n,
+                g_string_printf(why, "%s: %s%s %.2f >= %.2f in %s ([incidents] %s_%s%s)",
+                                lv[k].name, auth_only ? "authenticated " : "",
+                                by_score ? "score" : "complaints", by_score ? sum : (double)n,
                                 by_score ? lv[k].score_t : lv[k].count_t, wn, lv[k].name,
                                 by_score ? "score" : "complaints",
                                 repeat ? ", lowered by repeat_factor for a repeat offender" : "");
@@ -316,6 +353,7 @@ static int add_complaint(struct store *st, int64_t report_id, const char *kind, 
     store_q_int(q, 4, at);
     store_q_double(q, 5, sc->total);
     store_q_int(q, 6, sc->counted ? 1 : 0);
+    store_q_int(q, 7, sc->authenticated ? 1 : 0);
     return store_q_run(q, err);
 }
 
@@ -347,9 +385,22 @@ static int totals(struct store *st, int64_t id, const char *kind, int64_t now,
 
 /* ---- processing --------------------------------------------------------- */
 
+/* The domain of the forged sender of a report that never passed our hosts. */
+static char *forged_domain(const struct report *r)
+{
+    const struct original *o = r->original;
+    const char *from = r->original_mail_from ? r->original_mail_from
+                       : o && o->return_path ? o->return_path
+                       : o ? o->from : NULL;
+    const char *at = from ? strrchr(from, '@') : NULL;
+    if (!at || !at[1] || !strchr(at + 1, '.'))
+        return NULL;
+    return g_ascii_strdown(at + 1, -1);
+}
+
 static int process(const struct config *cfg, struct store *st, int64_t report_id,
-                   const struct report *r, int64_t at, const struct logger *log,
-                   struct incident_outcome *out, struct ad_err *err)
+                   const struct report *r, int64_t at, const struct score_reporter *rep,
+                   const struct logger *log, struct incident_outcome *out, struct ad_err *err)
 {
     struct store_q *q;
     int rc = store_q_get(st, sql_processed, &q, err);
@@ -365,7 +416,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
 
     struct attribution a;
     struct score sc = { 0 };
-    char *ev = NULL, *terms = NULL;
+    char *ev = NULL, *terms = NULL, *dkey = NULL, *joejob_domain = NULL;
     GArray *hist = NULL;
     GString *why = g_string_new(NULL);
     if ((rc = attribute_report(cfg, st, r, &a, err)))
@@ -373,13 +424,14 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     out->attributed = a.attributed;
     out->subject_kind = a.subject_kind;
 
-    /* The same original message reported before counts once. */
+    /* The same complaint (reporter, recipient, original message) counts once. */
     const char *msgid = r->original ? r->original->message_id : NULL;
+    dkey = score_dedup_key(r, rep);
     int64_t dup = 0;
-    if (msgid) {
+    if (dkey) {
         if ((rc = store_q_get(st, sql_dup_find, &q, err)))
             goto out;
-        store_q_text(q, 1, msgid);
+        store_q_text(q, 1, dkey);
         store_q_int(q, 2, report_id);
         if ((rc = store_q_step(q, err)) < 0)
             goto out;
@@ -387,7 +439,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             dup = store_q_col_int(q, 0);
         rc = 0;
     }
-    score_report(cfg, r, at, dup, &sc);
+    score_report_as(cfg, r, at, rep, dup, &sc);
     out->score = sc.total;
 
     ev = attribution_evidence_json(&a);
@@ -420,26 +472,41 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     store_q_text(q, 6, msgid);
     store_q_int(q, 7, at);
     store_q_text(q, 8, terms);
+    store_q_int(q, 9, sc.authenticated ? 1 : 0);
+    store_q_text(q, 10, rep ? rep->how : NULL);
+    store_q_text(q, 11, dkey);
     if ((rc = store_q_run(q, err)))
         goto out;
 
     if (!a.attributed) {
         if ((rc = incident_audit(st, 0, report_id, "abusedesk", "unattributed", a.reason, err)))
             goto out;
-        goto done;
+        /* A customer's domain forged by someone else: a joe job for that customer. */
+        if (!a.customer_id || !(joejob_domain = forged_domain(r)))
+            goto done;
     }
+    const char *kind = joejob_domain ? "domain" : a.subject_kind;
+    const char *subject = joejob_domain ? joejob_domain : a.subject;
+    const char *account = joejob_domain ? NULL : a.account;
+    const char *cust = a.customer_id;
+    out->subject_kind = joejob_domain ? "domain" : a.subject_kind;
     /* One complaint row per sender the report names. */
-    if ((rc = add_complaint(st, report_id, "account", a.account, at, &sc, err))
-        || (rc = add_complaint(st, report_id, "script", a.script, at, &sc, err))
-        || (rc = add_complaint(st, report_id, "customer", a.customer_id, at, &sc, err))
-        || (rc = add_complaint(st, report_id, "ip", a.source_ip, at, &sc, err)))
+    if (joejob_domain) {
+        /* Mail forged with a customer's domain: a joe job, filed for the domain
+         * only (never the mailbox's windows, never a lock). */
+        if ((rc = add_complaint(st, report_id, "domain", joejob_domain, at, &sc, err)))
+            goto out;
+    } else if ((rc = add_complaint(st, report_id, "account", account, at, &sc, err))
+               || (rc = add_complaint(st, report_id, "script", a.script, at, &sc, err))
+               || (rc = add_complaint(st, report_id, "customer", cust, at, &sc, err))
+               || (rc = add_complaint(st, report_id, "ip", a.source_ip, at, &sc, err)))
         goto out;
 
     /* The incident of the most specific sender. */
     if ((rc = store_q_get(st, sql_open_find, &q, err)))
         goto out;
-    store_q_text(q, 1, a.subject_kind);
-    store_q_text(q, 2, a.subject);
+    store_q_text(q, 1, kind);
+    store_q_text(q, 2, subject);
     if ((rc = store_q_step(q, err)) < 0)
         goto out;
     int64_t inc = 0;
@@ -455,8 +522,8 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     if (!inc && cfg->reopen_window > 0) {
         if ((rc = store_q_get(st, sql_reopen_find, &q, err)))
             goto out;
-        store_q_text(q, 1, a.subject_kind);
-        store_q_text(q, 2, a.subject);
+        store_q_text(q, 1, kind);
+        store_q_text(q, 2, subject);
         store_q_int(q, 3, at - cfg->reopen_window);
         if ((rc = store_q_step(q, err)) < 0)
             goto out;
@@ -468,12 +535,12 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     }
     /* Earlier incidents of the customer or the sender (not the open or reopened
      * one) make a repeat offender. */
-    if ((rc = history_ids(cfg, st, inc ? inc : reopen, a.customer_id, a.subject_kind, a.subject,
+    if ((rc = history_ids(cfg, st, inc ? inc : reopen, cust, kind, subject,
                           at, &hist, err)))
         goto out;
     bool repeat = hist->len > 0;
     enum incident_stage stage;
-    if ((rc = stage_of(cfg, st, a.subject_kind, a.subject, at, repeat, &stage, why, err)))
+    if ((rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, why, err)))
         goto out;
     out->stage = stage;
     char detail[512];
@@ -502,15 +569,16 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
          * window that brought it there. */
         if ((rc = store_q_get(st, sql_incident_insert, &q, err)))
             goto out;
-        store_q_text(q, 1, a.subject_kind);
-        store_q_text(q, 2, a.subject);
-        store_q_text(q, 3, a.customer_id);
-        store_q_text(q, 4, a.account);
+        store_q_text(q, 1, kind);
+        store_q_text(q, 2, subject);
+        store_q_text(q, 3, cust);
+        store_q_text(q, 4, account);
         store_q_text(q, 5, stage_state(stage));
         store_q_text(q, 6, incident_stage_name(stage));
         store_q_double(q, 7, 0);
         store_q_int(q, 8, repeat ? 1 : 0);
         store_q_int(q, 9, at);
+        store_q_int(q, 10, sc.authenticated ? 1 : 0);
         if ((rc = store_q_run(q, err)))
             goto out;
         inc = store_last_id(st);
@@ -521,8 +589,8 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         if ((rc = store_q_get(st, sql_attach_window, &q, err)))
             goto out;
         store_q_int(q, 1, inc);
-        store_q_text(q, 2, a.subject_kind);
-        store_q_text(q, 3, a.subject);
+        store_q_text(q, 2, kind);
+        store_q_text(q, 3, subject);
         store_q_int(q, 4, at - maxw);
         store_q_int(q, 5, at);
         if ((rc = store_q_run(q, err)))
@@ -531,15 +599,15 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             goto out;
         store_q_int(q, 1, inc);
         store_q_int(q, 2, report_id);
-        if ((rc = store_q_run(q, err)) || (rc = totals(st, inc, a.subject_kind, at, err)))
+        if ((rc = store_q_run(q, err)) || (rc = totals(st, inc, kind, at, err)))
             goto out;
         if ((rc = store_q_get(st, sql_incident_first_score, &q, err)))
             goto out;
         store_q_int(q, 1, inc);
         if ((rc = store_q_run(q, err)))
             goto out;
-        g_snprintf(detail, sizeof detail, "opened for %s %s at stage %s; %s%s", a.subject_kind,
-                   a.subject, incident_stage_name(stage), why->str,
+        g_snprintf(detail, sizeof detail, "opened for %s %s at stage %s; %s%s", kind,
+                   subject, incident_stage_name(stage), why->str,
                    repeat ? "; repeat offender (earlier incidents in [incidents] repeat_period)"
                           : "");
         if ((rc = incident_audit(st, inc, report_id, "abusedesk", "opened", detail, err)))
@@ -551,7 +619,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                                         "requested for %s"
                                       : "lock stage reached; [incidents] auto_lock is off: the "
                                         "team decides whether to lock %s",
-                       a.subject);
+                       subject);
             if ((rc = incident_audit(st, inc, report_id, "abusedesk", "lock-stage", detail, err)))
                 goto out;
         }
@@ -560,10 +628,18 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             goto out;
         store_q_int(q, 1, inc);
         store_q_int(q, 2, report_id);
-        if ((rc = store_q_run(q, err)) || (rc = totals(st, inc, a.subject_kind, at, err)))
+        if ((rc = store_q_run(q, err)) || (rc = totals(st, inc, kind, at, err)))
             goto out;
-        g_snprintf(detail, sizeof detail, "report %lld added, score %.2f%s", (long long)report_id,
-                   sc.total, sc.counted ? "" : " (not counted)");
+        if (sc.authenticated) {
+            if ((rc = store_q_get(st, sql_incident_trusted, &q, err)))
+                goto out;
+            store_q_int(q, 1, inc);
+            if ((rc = store_q_run(q, err)))
+                goto out;
+        }
+        g_snprintf(detail, sizeof detail, "report %lld added, score %.2f%s%s",
+                   (long long)report_id, sc.total, sc.counted ? "" : " (not counted)",
+                   sc.authenticated ? "" : " (unauthenticated)");
         if ((rc = incident_audit(st, inc, report_id, "abusedesk", "complaint", detail, err)))
             goto out;
         if (stage > cur) {
@@ -586,7 +662,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                                             "lock requested for %s"
                                           : "lock stage reached; [incidents] auto_lock is off: "
                                             "the team decides whether to lock %s",
-                           a.subject);
+                           subject);
                 if ((rc = incident_audit(st, inc, report_id, "abusedesk", "lock-stage", detail,
                                          err)))
                     goto out;
@@ -598,7 +674,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     out->incident_id = inc;
     out->stage = stage;
     log_msg(log, LOG_LEVEL_INFO, "report %lld: %s %s score %.2f -> incident %lld (%s)%s",
-            (long long)report_id, a.subject_kind, a.subject, sc.total, (long long)inc,
+            (long long)report_id, kind, subject, sc.total, (long long)inc,
             incident_stage_name(stage), out->opened ? " opened" : out->escalated ? " escalated" : "");
 
 done:
@@ -609,6 +685,8 @@ done:
 out:
     attribution_clear(&a);
     score_clear(&sc);
+    g_free(dkey);
+    g_free(joejob_domain);
     free(ev);
     free(terms);
     if (hist)
@@ -618,8 +696,8 @@ out:
 }
 
 int incident_process(const struct config *cfg, struct store *st, int64_t report_id,
-                     const struct report *r, int64_t at, const struct logger *log,
-                     struct incident_outcome *out, struct ad_err *err)
+                     const struct report *r, int64_t at, const struct score_reporter *rep,
+                     const struct logger *log, struct incident_outcome *out, struct ad_err *err)
 {
     struct incident_outcome dummy;
     if (!out)
@@ -628,7 +706,7 @@ int incident_process(const struct config *cfg, struct store *st, int64_t report_
     int rc = store_exec(st, "SAVEPOINT incident_process", err);
     if (rc)
         return rc;
-    rc = process(cfg, st, report_id, r, at, log, out, err);
+    rc = process(cfg, st, report_id, r, at, rep, log, out, err);
     if (rc) {
         store_exec(st, "ROLLBACK TO incident_process", NULL);
         store_exec(st, "RELEASE incident_process", NULL);
@@ -697,6 +775,8 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     json_object_set_new(o, "opened_at", jtime(store_q_col_int(q, 13)));
     json_object_set_new(o, "updated_at", jtime(store_q_col_int(q, 14)));
     json_object_set_new(o, "closed_at", jtime(store_q_col_int(q, 15)));
+    /* trusted: an authenticated complaint or our own systems raised it */
+    json_object_set_new(o, "trusted", json_boolean(store_q_col_int(q, 16)));
     char *kind = g_strdup(store_q_col_text(q, 1));
     char *subject = g_strdup(store_q_col_text(q, 2));
     char *cust = g_strdup(store_q_col_text(q, 3));
@@ -804,12 +884,51 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     store_q_int(q, 1, id);
     while ((rc = store_q_step(q, err)) == 1)
         json_array_append_new(
-            reports, json_pack("{s:I, s:o, s:f, s:b, s:s?, s:s?, s:s?, s:s?}", "report_id",
+            reports, json_pack("{s:I, s:o, s:f, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s?}",
+                               "report_id", (json_int_t)store_q_col_int(q, 0), "at",
+                               jtime(store_q_col_int(q, 1)), "score", store_q_col_double(q, 2),
+                               "counted", (int)store_q_col_int(q, 3), "reporter",
+                               store_q_col_text(q, 4), "provider", store_q_col_text(q, 4),
+                               "subject", store_q_col_text(q, 5), "kind",
+                               store_q_col_text(q, 6), "feedback_type", store_q_col_text(q, 7),
+                               "authenticated", (int)store_q_col_int(q, 8), "reporter_how",
+                               store_q_col_text(q, 9)));
+    if (rc < 0)
+        goto fail;
+
+    /* Replies (with how far they were verified) and the mails we sent. */
+    json_t *replies = json_array();
+    json_object_set_new(o, "replies", replies);
+    if ((rc = store_q_get(st, sql_incident_replies, &q, err)))
+        goto fail;
+    store_q_int(q, 1, id);
+    while ((rc = store_q_step(q, err)) == 1)
+        json_array_append_new(
+            replies, json_pack("{s:I, s:o, s:s?, s:s?, s:s?}", "report_id",
                                (json_int_t)store_q_col_int(q, 0), "at", jtime(store_q_col_int(q, 1)),
-                               "score", store_q_col_double(q, 2), "counted",
-                               (int)store_q_col_int(q, 3), "provider", store_q_col_text(q, 4),
-                               "subject", store_q_col_text(q, 5), "kind", store_q_col_text(q, 6),
-                               "feedback_type", store_q_col_text(q, 7)));
+                               "verdict", store_q_col_text(q, 2), "from", store_q_col_text(q, 3),
+                               "subject", store_q_col_text(q, 4)));
+    if (rc < 0)
+        goto fail;
+    json_t *notices = json_array();
+    json_object_set_new(o, "notices", notices);
+    if ((rc = store_q_get(st, sql_incident_notices, &q, err)))
+        goto fail;
+    store_q_int(q, 1, id);
+    while ((rc = store_q_step(q, err)) == 1) {
+        int64_t sent = store_q_col_null(q, 5) ? 0 : store_q_col_int(q, 5);
+        int64_t bounced = store_q_col_null(q, 7) ? 0 : store_q_col_int(q, 7);
+        const char *status = bounced ? "bounced" : store_q_col_int(q, 6) ? "failed"
+                                                   : sent ? "sent" : "queued";
+        json_array_append_new(
+            notices,
+            json_pack("{s:I, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s, s:o}", "outbox_id",
+                      (json_int_t)store_q_col_int(q, 0), "to_kind", store_q_col_text(q, 1),
+                      "template", store_q_col_text(q, 2), "rcpt", store_q_col_text(q, 3),
+                      "created_at", jtime(store_q_col_int(q, 4)), "sent_at", jtime(sent),
+                      "bounced_at", jtime(bounced), "status", status, "bounce_report",
+                      bounced ? json_integer(store_q_col_int(q, 8)) : json_null()));
+    }
     if (rc < 0)
         goto fail;
 
@@ -846,17 +965,18 @@ int incident_windows_json(const struct config *cfg, struct store *st, const char
 {
     json_t *wins = json_array();
     for (size_t w = 0; w < cfg->n_windows; w++) {
-        double sum = 0;
-        int64_t n = 0;
-        int rc = window_sum(st, kind, subject, now, cfg->windows[w], &sum, &n, err);
+        struct wsum ws;
+        int rc = window_sum(st, kind, subject, now, cfg->windows[w], &ws, err);
         if (rc) {
             json_decref(wins);
             *out = NULL;
             return rc;
         }
         char *wn = human_window(cfg->windows[w]);
-        json_array_append_new(wins, json_pack("{s:s, s:f, s:I}", "window", wn, "score", sum,
-                                              "complaints", (json_int_t)n));
+        json_array_append_new(wins, json_pack("{s:s, s:f, s:I, s:f, s:I}", "window", wn, "score",
+                                              ws.sum, "complaints", (json_int_t)ws.n,
+                                              "authenticated_score", ws.auth_sum,
+                                              "authenticated_complaints", (json_int_t)ws.auth_n));
         g_free(wn);
     }
     *out = wins;

@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "parse/report.h"
+#include "score/score.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -40,13 +41,14 @@ struct incident_outcome {
     const char *subject_kind;   /* static; NULL when not attributed */
 };
 
-/* Processes stored report report_id (parsed as r, received at `at`, Unix seconds)
+/* Processes stored report report_id (parsed as r, received at `at`, Unix seconds,
+ * reported by rep: who vouched for it, see score.h; NULL: nobody)
  * inside the caller's transaction, under a savepoint: on failure nothing of it
  * is kept and the report stays unprocessed (`abusedesk process` retries).
  * Idempotent: a report processed before is skipped. Returns 0 or AD_ERR_*. */
 int incident_process(const struct config *cfg, struct store *st, int64_t report_id,
-                     const struct report *r, int64_t at, const struct logger *log,
-                     struct incident_outcome *out, struct ad_err *err);
+                     const struct report *r, int64_t at, const struct score_reporter *rep,
+                     const struct logger *log, struct incident_outcome *out, struct ad_err *err);
 
 /* Appends to the audit log. incident_id and report_id may be 0. */
 int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, const char *actor,

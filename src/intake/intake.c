@@ -18,7 +18,10 @@
 #include "act/lifecycle.h"
 #include "act/outbox.h"
 #include "incident/incident.h"
+#include "intake/route.h"
 #include "store/store_q.h"
+#include "trust/dkimverify.h"
+#include "trust/reporter.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -59,6 +62,7 @@ void intake_init(struct intake *in, const struct config *cfg, const struct logge
 void intake_close(struct intake *in)
 {
     in->st = store_close(in->st);
+    in->dkim = dkimverify_free(in->dkim);
 }
 
 static int open_store(struct intake *in, struct ad_err *err)
@@ -199,9 +203,68 @@ static char *reply_excerpt(const char *text, size_t len)
     return g_string_free(g, FALSE);
 }
 
-/* What the desk makes of a new report, under a savepoint: a customer reply goes
- * to its incident; anything else is attributed, scored, filed into an incident,
- * and may alert the team or lock at once. */
+static const char sql_mark_done[] = "UPDATE reports SET processed = 1 WHERE id = $1";
+
+/* The domain of an address, lower case, or NULL (g_malloc'd). */
+static char *addr_domain(const char *addr)
+{
+    const char *at = addr ? strrchr(addr, '@') : NULL;
+    if (!at || !at[1])
+        return NULL;
+    char *d = g_ascii_strdown(at + 1, -1);
+    g_strchomp(d);
+    size_t n = strlen(d);
+    if (n && d[n - 1] == '>')
+        d[n - 1] = '\0';
+    return d;
+}
+
+/* Our MX vouches for the From domain of a reply: DMARC pass for it, or a DKIM
+ * or SPF pass for it (aligned, relaxed: the same domain or a subdomain). */
+static bool from_verified(const struct reporter *rp, const char *from)
+{
+    char *d = addr_domain(from);
+    bool ok = d && (authres_has_pass(&rp->ar, "dmarc", d, false)
+                    || authres_has_pass(&rp->ar, "dkim", d, true)
+                    || authres_has_pass(&rp->ar, "spf", d, true));
+    g_free(d);
+    return ok;
+}
+
+/* A bounce of one of our own notices: its original names our Message-ID. */
+static int notice_bounce(struct lifecycle *lc, int64_t id, const struct report *r, bool *handled,
+                         struct ad_err *err)
+{
+    *handled = false;
+    if (r->kind != REPORT_DSN || !r->original || !r->original->message_id)
+        return 0;
+    const char *rcpt = NULL, *status = NULL;
+    bool permanent = false;
+    for (guint i = 0; r->recipients && i < r->recipients->len; i++) {
+        const struct dsn_rcpt *d = g_ptr_array_index(r->recipients, i);
+        bool perm = (d->status && d->status[0] == '5')
+                    || (d->action && !g_ascii_strcasecmp(d->action, "failed"));
+        if (!rcpt || (perm && !permanent)) {
+            rcpt = d->final_recipient ? d->final_recipient : d->original_recipient;
+            status = d->status;
+        }
+        permanent = permanent || perm;
+    }
+    if (!r->recipients || r->recipients->len == 0)
+        permanent = true; /* a bounce that names nobody: the notice did not arrive */
+    int rc = lifecycle_notice_bounced(lc, r->original->message_id, id, rcpt, status, permanent,
+                                      err);
+    if (rc < 0)
+        return rc;
+    *handled = rc == 1;
+    return 0;
+}
+
+/* What the desk makes of a new report, under a savepoint. One explicit routing
+ * step first: a bounce of one of our notices, a mail that answers us (a
+ * customer's reply, an auto-reply, our own mail coming back), else a
+ * complaint, which is attributed, scored with its reporter (who vouched for
+ * it), filed into an incident, and may alert the team or lock at once. */
 static int desk(struct intake *in, int64_t id, const struct report *r, const struct msgbuf *m,
                 int64_t now, struct ad_err *err)
 {
@@ -209,24 +272,70 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
     if (rc)
         return rc;
     struct lifecycle lc = { in->cfg, in->st, in->log, now };
-    int64_t reply_to = 0;
-    bool verified = false;
-    if (r->kind == REPORT_UNKNOWN || r->kind == REPORT_ABUSE_TEXT)
-        rc = lifecycle_reply_match(&lc, r->subject, r->from, m->head, m->head_len, &reply_to,
-                                   &verified, err);
-    if (rc == 0 && reply_to) {
-        char *ex = reply_excerpt(m->head, m->head_len);
-        rc = lifecycle_reply(&lc, reply_to, id, r->from, r->subject, ex, verified, err);
-        g_free(ex);
+    struct route_headers rh;
+    route_headers_parse(m->head, m->head_len, &rh);
+    char *claimed = addr_domain(r->from);
+    struct reporter rp;
+    reporter_from_headers(in->cfg, m->head, m->head_len, claimed, &rp);
+    bool handled = false;
+    rc = notice_bounce(&lc, id, r, &handled, err);
+
+    /* A mail that answers one of ours or names a ticket. A ticket number alone
+     * counts only for a mail that carries no complaint (no original message). */
+    struct lifecycle_match match = { 0 };
+    if (rc == 0 && !handled) {
+        bool complaint = r->kind == REPORT_ARF || r->kind == REPORT_AUTH_FAILURE
+                         || r->kind == REPORT_DSN || (r->original && r->original->received
+                                                      && r->original->received->len);
+        rc = lifecycle_reply_match(&lc, r->subject, r->message_id, (const char *const *)rh.ids,
+                                   rh.n_ids, !complaint, &match, err);
+        /* Our own mail named in a complaint's original is still a complaint
+         * about it only when it is not ours: a notice quoted back is a reply. */
+        if (rc == 0 && match.incident_id && complaint && !match.by_notice && !match.own_mail)
+            match.incident_id = 0;
+    }
+    if (rc == 0 && !handled && match.incident_id) {
+        enum lifecycle_verdict v;
+        char why[400];
+        const char *from = rh.from_addr ? rh.from_addr : r->from;
+        rc = lifecycle_reply_judge(&lc, &match, from, from_verified(&rp, from), rh.auto_reply,
+                                   rh.auto_why, &v, why, sizeof why, err);
+        if (rc == 0) {
+            char *ex = reply_excerpt(m->head, m->head_len);
+            rc = lifecycle_reply(&lc, match.incident_id, id, from, r->subject, ex, v, why, err);
+            g_free(ex);
+        }
         if (rc == 0)
-            log_msg(in->log, LOG_LEVEL_INFO, "report %lld is a customer reply to incident %lld",
-                    (long long)id, (long long)reply_to);
-    } else if (rc == 0) {
+            log_msg(in->log, LOG_LEVEL_INFO, "report %lld: %s reply to incident %lld",
+                    (long long)id,
+                    v == LIFECYCLE_REPLY_VERIFIED ? "verified"
+                    : v == LIFECYCLE_REPLY_AUTO   ? "auto"
+                                                  : "unverified",
+                    (long long)match.incident_id);
+        handled = true;
+    } else if (rc == 0 && !handled && match.own_mail) {
+        /* Our own mail, about no incident: keep it, do nothing with it. */
+        rc = incident_audit(in->st, 0, id, "abusedesk", "own-mail",
+                            "our own mail came back to the desk: not a complaint", err);
+        struct store_q *q;
+        if (rc == 0 && (rc = store_q_get(in->st, sql_mark_done, &q, err)) == 0) {
+            store_q_int(q, 1, id);
+            rc = store_q_run(q, err);
+        }
+        handled = true;
+    }
+    if (rc == 0 && !handled) {
+        /* A complaint: who vouches for its reporter decides how much it counts. */
+        if (!rp.authenticated)
+            reporter_identify(in->cfg, &in->dkim, m->head, m->head_len, claimed, &rp);
+        struct score_reporter srep = { rp.authenticated, rp.provider, rp.how };
         struct incident_outcome io;
-        rc = incident_process(in->cfg, in->st, id, r, now, in->log, &io, err);
+        rc = incident_process(in->cfg, in->st, id, r, now, &srep, in->log, &io, err);
         if (rc == 0)
             rc = lifecycle_after_process(&lc, id, &io, err);
     }
+    g_free(claimed);
+    route_headers_clear(&rh);
     if (rc) {
         store_exec(in->st, "ROLLBACK TO desk", NULL);
         store_exec(in->st, "RELEASE desk", NULL);

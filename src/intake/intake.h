@@ -25,6 +25,7 @@ struct intake {
     const struct config *cfg;
     struct store *st;       /* opened on first use; owned by the intake */
     const struct logger *log;   /* one line per message; NULL for silence; borrowed */
+    struct dkimverify *dkim;    /* DKIM verifier, made on first use; owned */
     /* Counters for a batch. */
     unsigned n_stored, n_duplicate, n_quarantined, n_failed;
 };

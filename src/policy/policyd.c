@@ -50,7 +50,7 @@ struct policyd {
     struct logger *log;
     struct store *st;           /* the loop's connection */
     struct rl_table rl;
-    GHashTable *locks;          /* lower-cased subject -> incident id (gint64 *) */
+    GHashTable *locks;          /* lower-cased subject -> { incident id, German? } (gint64[2]) */
     int64_t data_version;
     bool store_ok;
     struct evconnlistener *listeners[MAX_LISTENERS];
@@ -76,7 +76,8 @@ struct conn {
 
 static const char sql_data_version[] = "PRAGMA data_version";
 static const char sql_locks[] =
-    "SELECT subject, incident_id FROM locks WHERE unlocked_at IS NULL";
+    "SELECT l.subject, l.incident_id, c.language FROM locks l"
+    " LEFT JOIN customers c ON c.id = l.customer_id WHERE l.unlocked_at IS NULL";
 
 static int64_t now_s(void)
 {
@@ -92,8 +93,13 @@ static void locks_reload(struct policyd *d)
     GHashTable *n = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     int rc = store_q_get(d->st, sql_locks, &q, &err);
     while (rc >= 0 && (rc = store_q_step(q, &err)) == 1) {
-        gint64 *v = g_new(gint64, 1);
-        *v = store_q_col_null(q, 1) ? 0 : store_q_col_int(q, 1);
+        gint64 *v = g_new(gint64, 2);
+        v[0] = store_q_col_null(q, 1) ? 0 : store_q_col_int(q, 1);
+        /* the customer's language for the REJECT text their mail client shows */
+        const char *lang = store_q_col_text(q, 2);
+        if (!lang || (strcmp(lang, "de") && strcmp(lang, "en")))
+            lang = d->cfg->default_language;
+        v[1] = lang && !strcmp(lang, "de");
         g_hash_table_insert(n, g_ascii_strdown(store_q_col_text(q, 0), -1), v);
     }
     if (rc < 0) {
@@ -221,7 +227,7 @@ static void answer(struct bufferevent *bev, const char *action)
         evbuffer_add(out, buf + w, (size_t)(n - w));
 }
 
-static bool locked(struct policyd *d, const char *who, int64_t *incident)
+static bool locked(struct policyd *d, const char *who, int64_t *incident, bool *german)
 {
     if (!who || !*who)
         return false;
@@ -236,10 +242,13 @@ static bool locked(struct policyd *d, const char *who, int64_t *incident)
     bool pend = !v && g_hash_table_contains(d->pending, k);
     if (k != small)
         g_free(k);
-    if (v)
-        *incident = *v;
-    else if (pend)
+    if (v) {
+        *incident = v[0];
+        *german = v[1] != 0;
+    } else if (pend) {
         *incident = 0; /* the writer has not committed it yet: no ticket number */
+        *german = d->cfg->default_language && !strcmp(d->cfg->default_language, "de");
+    }
     return v != NULL || pend;
 }
 
@@ -397,14 +406,14 @@ static bool job_run(struct policyd *d, struct store *st, const struct config *cf
 /* REJECT with [policy] lock_text; the ticket is not known yet while the writer
  * has not committed a lock decided here (inc 0). */
 static void reject_locked(struct policyd *d, struct bufferevent *bev, const char *who,
-                          int64_t inc)
+                          int64_t inc, bool german)
 {
     char ticket[64];
     if (inc)
         g_snprintf(ticket, sizeof ticket, "[%s #%lld]", d->cfg->ticket_prefix, (long long)inc);
     else
-        g_strlcpy(ticket, "the notice we send", sizeof ticket);
-    char *t = fill(d->cfg->lock_text, who, ticket, "");
+        g_strlcpy(ticket, german ? "unsere Nachricht" : "the notice we send", sizeof ticket);
+    char *t = fill(german ? d->cfg->lock_text_de : d->cfg->lock_text, who, ticket, "");
     char *a = g_strdup_printf("REJECT %s", t);
     answer(bev, a);
     g_free(a);
@@ -416,9 +425,10 @@ static void decide(struct policyd *d, const struct policy_req *r, struct buffere
 {
     const struct config *cfg = d->cfg;
     int64_t inc = 0;
+    bool german = false;
     const char *who = r->sasl_username ? r->sasl_username : r->sender;
-    if (locked(d, r->sasl_username, &inc) || locked(d, r->sender, &inc)) {
-        reject_locked(d, bev, who, inc);
+    if (locked(d, r->sasl_username, &inc, &german) || locked(d, r->sender, &inc, &german)) {
+        reject_locked(d, bev, who, inc, german);
         return;
     }
     if (!d->store_ok && strcmp(cfg->store_failure_action, "DUNNO") != 0) {
@@ -464,8 +474,8 @@ static void decide(struct policyd *d, const struct policy_req *r, struct buffere
                            keys[k].name);
                 policy_event(d, r->sasl_username, INCIDENT_STAGE_LOCK, reason, true);
             }
-            if (locked(d, r->sasl_username, &inc)) {
-                reject_locked(d, bev, who, inc);
+            if (locked(d, r->sasl_username, &inc, &german)) {
+                reject_locked(d, bev, who, inc, german);
                 return;
             }
             if (!soft) {

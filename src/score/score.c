@@ -202,6 +202,45 @@ static bool mail_time(const struct report *r, int64_t *t, const char **what)
 void score_report(const struct config *cfg, const struct report *r, int64_t now,
                   int64_t duplicate_of, struct score *out)
 {
+    score_report_as(cfg, r, now, NULL, duplicate_of, out);
+}
+
+char *score_dedup_key(const struct report *r, const struct score_reporter *rep)
+{
+    const struct original *o = r->original;
+    if (!o || !o->message_id)
+        return NULL;
+    char *claimed = NULL;
+    const char *who;
+    if (rep && rep->authenticated && rep->provider) {
+        who = rep->provider->domain;
+    } else {
+        char *d = score_provider_domain(r);
+        who = claimed = g_strdup_printf("unauth:%s", d ? d : "?");
+        g_free(d);
+    }
+    const char *rcpt = NULL;
+    if (r->original_rcpt_to && r->original_rcpt_to->len)
+        rcpt = g_ptr_array_index(r->original_rcpt_to, 0);
+    else if (o->to)
+        rcpt = o->to;
+    char *qid = NULL;
+    if (!rcpt && o->received && o->received->len) {
+        const struct received_hop *h = g_ptr_array_index(o->received, 0);
+        if (h->id)
+            rcpt = qid = g_strdup_printf("queue-id:%s@%s", h->id, h->by ? h->by : "");
+    }
+    char *key = g_strdup_printf("%s|%s|%s", who, rcpt ? rcpt : "-", o->message_id);
+    char *low = g_utf8_strdown(key, -1);
+    g_free(key);
+    g_free(qid);
+    g_free(claimed);
+    return low;
+}
+
+void score_report_as(const struct config *cfg, const struct report *r, int64_t now,
+                     const struct score_reporter *rep, int64_t duplicate_of, struct score *out)
+{
     memset(out, 0, sizeof *out);
     out->terms = g_ptr_array_new_with_free_func(term_free);
     out->age_days = -1;
@@ -218,9 +257,16 @@ void score_report(const struct config *cfg, const struct report *r, int64_t now,
         term(out, "base", base, key, "report kind %s", report_kind_name(r->kind));
     double total = base;
 
-    /* Provider and manual vs automatic. */
-    out->provider = score_provider_domain(r);
-    const struct config_provider *p = config_provider_find(cfg, out->provider);
+    /* Provider and manual vs automatic: the proven one, else the one claimed. */
+    const struct config_provider *p;
+    if (rep && rep->authenticated && rep->provider) {
+        p = rep->provider;
+        out->provider = g_strdup(p->domain);
+        out->authenticated = true;
+    } else {
+        out->provider = score_provider_domain(r);
+        p = config_provider_find(cfg, out->provider);
+    }
     const char *why = NULL;
     enum score_manual m;
     char pkey[300];
@@ -256,6 +302,19 @@ void score_report(const struct config *cfg, const struct report *r, int64_t now,
         total *= cfg->default_provider_weight;
     }
 
+    /* Who vouched for it. */
+    if (rep && rep->authenticated) {
+        char k[300];
+        g_snprintf(k, sizeof k, "[providers] %s signed_by", p ? p->domain : "?");
+        term(out, "verified", 1.0, k, "%s", rep->how ? rep->how : "authenticated");
+    } else if (rep) {
+        term(out, "unverified", cfg->unauthenticated_factor,
+             "[scoring] unauthenticated_factor", "claims to come from %s; %s; never counts toward "
+             "a lock", out->provider ? out->provider : "an unknown sender",
+             rep->how ? rep->how : "nobody we trust vouches for it");
+        total *= cfg->unauthenticated_factor;
+    }
+
     /* Age. */
     int64_t t = 0;
     const char *what = NULL;
@@ -276,7 +335,7 @@ void score_report(const struct config *cfg, const struct report *r, int64_t now,
     if (duplicate_of > 0) {
         double f = cfg->count_duplicates ? 1.0 : 0.0;
         term(out, "duplicate", f, "[scoring] count_duplicates",
-             "the same original message (Message-ID) was reported before in report %lld%s",
+             "the same complaint (reporter, recipient, Message-ID) came before in report %lld%s",
              (long long)duplicate_of, cfg->count_duplicates ? "; counted again" : "; counts once");
         total *= f;
     }

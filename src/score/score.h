@@ -28,8 +28,16 @@ enum score_manual {
     SCORE_MANUAL = 1,
 };
 
+/* Who vouched for the report (trust/reporter.h), as far as the score needs it. */
+struct score_reporter {
+    bool authenticated;                     /* a configured provider is proven */
+    const struct config_provider *provider; /* that provider (authenticated only) */
+    const char *how;                        /* in words, for the explanation */
+};
+
 struct score {
     double total;               /* product of the terms */
+    bool authenticated;         /* the reporter is proven (only such complaints lock) */
     bool counted;               /* false for a duplicate (counts once) or a zero score */
     enum score_manual manual;
     char *provider;             /* reporting domain, or NULL */
@@ -38,11 +46,25 @@ struct score {
     GPtrArray *terms;           /* of struct score_term *, owned */
 };
 
-/* Scores r, received at now (Unix seconds). duplicate_of: the id of an earlier
- * report of the same original Message-ID, 0 when none. out is initialised here;
- * free with score_clear(). Never fails. */
+/* Scores r, received at now (Unix seconds), reported by rep: an authenticated
+ * report is weighed as its proven provider's; an unauthenticated one as the
+ * provider its From claims, times [scoring] unauthenticated_factor. rep NULL:
+ * the From domain is taken as it is (tools and tests only). duplicate_of: the
+ * id of an earlier report of the same complaint (score_dedup_key), 0 when
+ * none. out is initialised here; free with score_clear(). Never fails. */
+void score_report_as(const struct config *cfg, const struct report *r, int64_t now,
+                     const struct score_reporter *rep, int64_t duplicate_of, struct score *out);
 void score_report(const struct config *cfg, const struct report *r, int64_t now,
                   int64_t duplicate_of, struct score *out);
+
+/* The key under which the same complaint counts once: reporter (the proven
+ * provider, or the claimed From domain marked unauthenticated), the original
+ * recipient (ARF Original-Rcpt-To, else the original's To, else the receiving
+ * server's queue id in the original's topmost Received header) and the
+ * original Message-ID. NULL when the report names no original message
+ * (g_malloc'd). A spammer who gives every mail the same Message-ID cannot make
+ * complaints of different recipients count once. */
+char *score_dedup_key(const struct report *r, const struct score_reporter *rep);
 
 void score_clear(struct score *s);
 

@@ -192,6 +192,27 @@ const char *const store_sql_migrations[] = {
     /* when a reopened incident had been resolved: its complaints up to then were
      * dealt with and do not count in the windows again */
     "ALTER TABLE incidents ADD COLUMN resolved_before BIGINT;",
+
+    /* 4: trust. Who vouched for each report (our MX's Authentication-Results or
+     * a DKIM signature we verified) and which configured provider that proves;
+     * only authenticated complaints count toward a lock. Duplicates are found
+     * by reporter, recipient and original message, not by a header the spammer
+     * writes. Replies are kept with how far they were verified; notices that
+     * bounced are marked. */
+    "ALTER TABLE scores ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE scores ADD COLUMN reporter_how TEXT;"
+    "ALTER TABLE scores ADD COLUMN dedup_key TEXT;"
+    "CREATE INDEX scores_dedup ON scores (dedup_key);"
+    "ALTER TABLE complaints ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE incidents ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE incidents ADD COLUMN team_mail_at BIGINT;"
+    "ALTER TABLE incident_replies ADD COLUMN verdict TEXT NOT NULL DEFAULT 'verified';"
+    "ALTER TABLE outbox ADD COLUMN bounced_at BIGINT;"
+    "ALTER TABLE outbox ADD COLUMN bounce_report BIGINT;",
+
+    /* webroot: 5: the root directory of a web space (directory import's webroot
+     * column), on the uid's own scripts row (path ''); NULL when not known. */
+    "ALTER TABLE scripts ADD COLUMN webroot TEXT;",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 

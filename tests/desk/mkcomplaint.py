@@ -12,6 +12,11 @@ options. Prints the new mail on stdout, with the template's line endings.
   mkcomplaint.py TEMPLATE [--report-from ADDR] [--arrival DATE] [--source-ip IP]
       [--subject S] [--from ADDR] [--return-path ADDR] [--msgid ID] [--date DATE]
       [--received VALUE ...] [--header "Name: value" ...] [--report-id TOKEN]
+      [--mx-auth auto|DOMAIN] [--mx-id AUTHSERV_ID]
+--mx-auth makes the report look as our own inbound MX received it: a Received
+header of --mx-id (default mx.hoster.example) taking it from the provider, and
+above it that MX's Authentication-Results with dkim=pass for DOMAIN ("auto":
+the domain of the report's From). Without it the report is unauthenticated.
 Dates are RFC 5322 ("Thu, 26 Nov 2026 10:00:00 +0000") or "now-2h", "now-60d".
 """
 import argparse
@@ -45,6 +50,8 @@ def main():
     ap.add_argument("--received", action="append", default=[])
     ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--report-id", default=None)
+    ap.add_argument("--mx-auth", default=None)
+    ap.add_argument("--mx-id", default="mx.hoster.example")
     ap.add_argument("--count", type=int, default=0,
                     help="batch mode: write COUNT mails into --outdir (a Maildir's new/), "
                          "cycling through --accounts and subject lines, with our Received hops")
@@ -109,6 +116,17 @@ def build(a):
             out_head.append(h)
     if not any(h.lower().startswith("message-id:") for h in out_head):
         out_head.append("Message-ID: <report-%s@fbl.test>" % rid)
+    if a.mx_auth:
+        dom = a.mx_auth
+        if dom == "auto":
+            frm = [h for h in out_head if h.lower().startswith("from:")]
+            m = re.search(r"@([A-Za-z0-9.-]+)", frm[0] if frm else "")
+            dom = m.group(1).lower() if m else "unknown.invalid"
+        out_head = ["Authentication-Results: %s; dkim=pass header.d=%s header.s=fbl;"
+                    " spf=pass smtp.mailfrom=%s" % (a.mx_id, dom, dom),
+                    "Received: from out.%s (out.%s [192.0.2.44]) by %s (Postfix) with ESMTPS"
+                    " id MX%s; %s" % (dom, dom, a.mx_id, rid.replace(".", ""),
+                                      email.utils.formatdate(time.time(), usegmt=True))] + out_head
     body = lines[end:]
 
     # 2. Feedback-report fields.
