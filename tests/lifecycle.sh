@@ -333,6 +333,9 @@ ad incident lock "$id" --by tester 2>"$work/err" >/dev/null; rc=$?
 check "lock the reopened incident: allowed" "$rc" 0
 ad incident lock "$id" --by tester 2>"$work/err" >/dev/null; rc=$?
 check "invalid: lock twice refused" "$rc" 64
+has "invalid: says it is locked already" "$(cat "$work/err")" "is locked already"
+ad incident resolve "$id" --by tester 2>"$work/err" >/dev/null; rc=$?
+check "invalid: resolve a locked incident refused" "$rc" 64
 has "invalid: says the allowed states" "$(cat "$work/err")" "allowed from: open,alerted"
 ad incident dismiss "$id" --by tester 2>/dev/null >/dev/null; rc=$?
 check "dismiss without a reason: refused" "$rc" 64

@@ -42,6 +42,13 @@ path = $work/db/desk.db
 [intake]
 spool_dir = $work/db/spool
 quarantine_dir = $work/db/quarantine
+authserv_id = mx.hoster.example
+verify_dkim = false
+[network]
+our_hosts = *.hoster.example
+our_ips = 198.51.100.0/24
+[providers]
+yahoo.com = 1.0 manual
 [log]
 level = info
 [policy]
@@ -91,6 +98,16 @@ send() { # account n -> swaks exit status; output in $work/swaks.out
 delivered() { grep -l "^X-Rcpt-Args: <friend$1@example.org>" "$work"/sink/msg.* 2>/dev/null | wc -l; }
 wait_delivered() { for i in $(seq 1 100); do [ "$(delivered "$1")" -ge 1 ] && break; sleep 0.1; done; delivered "$1"; }
 
+# One authenticated complaint about alice first: an open incident at observe.
+corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
+python3 "$top/tests/desk/mkcomplaint.py" --mx-auth auto "$corpus/arf-02.eml" --arrival now-5m \
+  --date now-6m --source-ip 198.51.100.25 --from alice@customer.example --subject "Cheap pills" \
+  --received "from out1.hoster.example (out1.hoster.example [198.51.100.25]) by mx.recipient.test with ESMTPS id R1; $(date -R)" \
+  --received "from [203.0.113.7] (dsl.example.test [203.0.113.7]) (Authenticated sender: alice@customer.example) by smtp.hoster.example (Postfix) with ESMTPSA id S1; $(date -R)" \
+  | ad ingest -q --source test
+complaint_inc=$(sqlite3 "$work/db/desk.db" "SELECT id FROM incidents WHERE subject='alice@customer.example'")
+check "a complaint opened an incident for alice" "$([ -n "$complaint_inc" ] && echo yes)" yes
+
 # Under the limit: delivered.
 for n in 1 2 3; do send alice@customer.example $n; check "alice mail $n: accepted" "$?" 0; done
 check "alice mail 3: delivered" "$(wait_delivered 3)" 1
@@ -109,6 +126,9 @@ sleep 0.6 # the writer records the incident, the lock reload sees its ticket
 inc=$(sqlite3 "$work/db/desk.db" "SELECT incident_id FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")
 check "hard limit: a lock row with an incident" "$([ -n "$inc" ] && echo yes)" yes
 check "hard limit: incident about outbound volume" "$(sqlite3 "$work/db/desk.db" "SELECT COUNT(*) FROM audit WHERE incident_id=$inc AND detail LIKE '%outbound volume%'")" 2
+check "one incident per sender: the lock joined the complaint incident" "$inc" "$complaint_inc"
+check "one incident per sender: alice has one incident" "$(sqlite3 "$work/db/desk.db" "SELECT COUNT(*) FROM incidents WHERE subject='alice@customer.example'")" 1
+check "one incident: both causes in its audit" "$(sqlite3 "$work/db/desk.db" "SELECT COUNT(DISTINCT action) FROM audit WHERE incident_id=$inc AND action IN ('opened', 'complaint', 'policy')")" 2
 send alice@customer.example 8
 has "alice mail 8: rejected with the ticket" "$(cat "$work/swaks.out")" "\[abusedesk #$inc\]"
 for i in $(seq 1 50); do [ -n "$(grep -l '^X-Rcpt-Args: <inhaber@mueller-privat.example>' "$work"/sink/msg.* 2>/dev/null)" ] && break; sleep 0.2; done

@@ -586,8 +586,22 @@ int lifecycle_lock(struct lifecycle *lc, int64_t id, const char *by, const char 
     int rc = inc_load(lc, id, &i, err);
     if (rc)
         return rc;
-    if ((rc = allowed(&i, id, "lock", "open|alerted", err)))
+    /* From open or alerted; and again within the same incident when it was
+     * notified or answered but its subject is no longer locked (one incident
+     * per sender: a new lock joins it rather than opening another). */
+    int64_t held = 0;
+    if (i.subject && (rc = lifecycle_is_locked(lc->st, i.subject, &held, err)) < 0)
         goto out;
+    bool relock = rc == 0 && (!strcmp(i.state, "customer_notified")
+                              || !strcmp(i.state, "customer_replied") || !strcmp(i.state, "locked"));
+    if (rc == 1) {
+        rc = ad_err_set(err, AD_ERR_USAGE, "incident %lld: %s %s is locked already (incident %lld)",
+                        (long long)id, i.kind, i.subject, (long long)held);
+        goto out;
+    }
+    if (!relock && (rc = allowed(&i, id, "lock", "open|alerted", err)))
+        goto out;
+    rc = 0;
     if (strcmp(i.kind, "account") && strcmp(i.kind, "script")) {
         rc = ad_err_set(err, AD_ERR_USAGE,
                         "incident %lld is about %s %s: only an account or a script can be locked",
@@ -907,40 +921,87 @@ static char *fp_digest(const char *fingerprint)
     return g_strdup(hex);
 }
 
+/* AD_ERR_NOTFOUND unless account is one of the directory's accounts. */
+static int account_known(struct lifecycle *lc, const char *acct, struct ad_err *err)
+{
+    char *cust = NULL;
+    int rc = directory_account_customer(lc->st, acct, &cust, err);
+    g_free(cust);
+    if (rc < 0)
+        return rc;
+    if (!cust)
+        return ad_err_set(err, AD_ERR_NOTFOUND,
+                          "account %s is not in the customer directory (abusedesk directory "
+                          "import)",
+                          acct);
+    return 0;
+}
+
+/* Whether digest was a password of the account up to its latest lock: such a
+ * password is known to the attackers. */
+static int digest_leaked(struct lifecycle *lc, const char *acct, const char *digest, bool *leaked,
+                         struct ad_err *err)
+{
+    *leaked = false;
+    int64_t lock_at = 0;
+    struct store_q *q;
+    int rc = store_q_get(lc->st, sql_lock_latest_subject, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, acct);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    if (rc == 1 && !store_q_col_null(q, 0))
+        lock_at = store_q_col_int(q, 0);
+    store_q_reset(q);
+    if (!lock_at)
+        return 0;
+    if ((rc = store_q_get(lc->st, sql_pw_seen_before, &q, err)))
+        return rc;
+    store_q_text(q, 1, acct);
+    store_q_text(q, 2, digest);
+    store_q_int(q, 3, lock_at);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    *leaked = rc == 1;
+    store_q_reset(q);
+    return 0;
+}
+
+int lifecycle_password_check(struct lifecycle *lc, const char *account, const char *digest,
+                             bool *leaked, struct ad_err *err)
+{
+    char *acct = g_ascii_strdown(account, -1);
+    int rc = account_known(lc, acct, err);
+    if (rc == 0)
+        rc = digest_leaked(lc, acct, digest, leaked, err);
+    g_free(acct);
+    return rc;
+}
+
 int lifecycle_password_changed(struct lifecycle *lc, const char *account, int64_t at,
                                const char *fingerprint, struct ad_err *err)
 {
     if (sodium_init() < 0)
         return ad_err_set(err, AD_ERR_STORE, "libsodium could not be initialised");
-    char *acct = g_ascii_strdown(account, -1);
     char *digest = fingerprint && *fingerprint ? fp_digest(fingerprint) : NULL;
+    int rc = lifecycle_password_changed_digest(lc, account, at, digest, err);
+    g_free(digest);
+    return rc;
+}
+
+int lifecycle_password_changed_digest(struct lifecycle *lc, const char *account, int64_t at,
+                                      const char *digest, struct ad_err *err)
+{
+    char *acct = g_ascii_strdown(account, -1);
     GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
     struct store_q *q;
-    int rc = 0;
     bool refused = false;
-    if (digest) {
-        /* The latest lock of the account: fingerprints seen up to it are leaked. */
-        int64_t lock_at = 0;
-        if ((rc = store_q_get(lc->st, sql_lock_latest_subject, &q, err)))
-            goto out;
-        store_q_text(q, 1, acct);
-        if ((rc = store_q_step(q, err)) < 0)
-            goto out;
-        if (rc == 1 && !store_q_col_null(q, 0))
-            lock_at = store_q_col_int(q, 0);
-        rc = 0;
-        if (lock_at) {
-            if ((rc = store_q_get(lc->st, sql_pw_seen_before, &q, err)))
-                goto out;
-            store_q_text(q, 1, acct);
-            store_q_text(q, 2, digest);
-            store_q_int(q, 3, lock_at);
-            if ((rc = store_q_step(q, err)) < 0)
-                goto out;
-            refused = rc == 1;
-            rc = 0;
-        }
-    }
+    int rc = account_known(lc, acct, err);
+    if (rc)
+        goto out;
+    if (digest && (rc = digest_leaked(lc, acct, digest, &refused, err)))
+        goto out;
     if ((rc = store_q_get(lc->st, sql_pw_insert, &q, err)))
         goto out;
     store_q_text(q, 1, acct);
@@ -982,7 +1043,6 @@ int lifecycle_password_changed(struct lifecycle *lc, const char *account, int64_
                         acct);
 out:
     g_array_free(ids, TRUE);
-    g_free(digest);
     g_free(acct);
     return rc;
 }
@@ -1446,11 +1506,11 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
 
 static const char sql_policy_open_find[] =
     "SELECT id, stage, state FROM incidents WHERE subject_kind = 'account' AND subject = $1"
-    " AND state NOT IN ('resolved', 'dismissed') ORDER BY id DESC LIMIT 1";
+    " AND state NOT IN ('resolved', 'dismissed', 'merged') ORDER BY id DESC LIMIT 1";
 static const char sql_policy_insert[] =
     "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
     " initial_score, score, complaints, repeat_offender, first_seen, last_seen, opened_at,"
-    " updated_at, trusted) VALUES ('account', $1, $2, $1, $3, $4, 0, 0, 0, 0, $5, $5, $5, $5, 1)";
+    " updated_at, trusted) VALUES ('account', $1, $2, $1, $3, $4, 0, 0, 0, $6, $5, $5, $5, $5, 1)";
 static const char sql_policy_stage[] =
     "UPDATE incidents SET stage = $2, state = CASE WHEN state = 'open' THEN 'alerted' ELSE state"
     " END, updated_at = $3 WHERE id = $1";
@@ -1464,48 +1524,42 @@ int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incid
     struct store_q *q;
     int64_t id = 0;
     bool opened = false;
+    GArray *hist = NULL;
     const char *sname = incident_stage_name(stage);
     int rc = directory_account_customer(lc->st, acct, &cust, err);
     if (rc < 0)
         goto out;
+    /* One incident per sender: the account's open incident, whatever raised it
+     * (complaints, a limit, an anomaly, a person), takes this finding too. */
     if ((rc = store_q_get(lc->st, sql_policy_open_find, &q, err)))
         goto out;
     store_q_text(q, 1, acct);
     if ((rc = store_q_step(q, err)) < 0)
         goto out;
     char *cur = rc == 1 ? g_strdup(store_q_col_text(q, 1)) : NULL;
-    bool lockable = rc == 1 && (!strcmp(store_q_col_text(q, 2), "open")
-                                || !strcmp(store_q_col_text(q, 2), "alerted"));
     if (rc == 1)
         id = store_q_col_int(q, 0);
+    store_q_reset(q);
     rc = 0;
-    if (id && lock && !lockable) {
-        /* The open incident is past locking (a joe-job notice, a reply) but the
-         * account is not locked: this needs a lock of its own. */
-        int64_t held = 0;
-        if ((rc = lifecycle_is_locked(lc->st, acct, &held, err)) < 0) {
-            g_free(cur);
-            goto out;
-        }
-        if (rc == 0) {
-            id = 0;
-            g_free(cur);
-            cur = NULL;
-        }
-        rc = 0;
-    }
     if (!id) {
+        /* Repeat offender from the closed incidents, as for complaints. */
+        if ((rc = incident_history(lc->cfg, lc->st, 0, cust, "account", acct, lc->now, &hist,
+                                   err)))
+            goto out;
         if ((rc = store_q_get(lc->st, sql_policy_insert, &q, err)) == 0) {
             store_q_text(q, 1, acct);
             store_q_text(q, 2, cust);
             store_q_text(q, 3, stage >= INCIDENT_STAGE_ALERT ? "alerted" : "open");
             store_q_text(q, 4, sname);
             store_q_int(q, 5, lc->now);
+            store_q_int(q, 6, hist->len > 0 ? 1 : 0);
             rc = store_q_run(q, err);
             id = store_last_id(lc->st);
             opened = true;
         }
-    } else if (!cur || (strcmp(cur, "lock") && (stage == INCIDENT_STAGE_LOCK || !strcmp(cur, "observe")))) {
+    } else if (!cur || stage > (!strcmp(cur, "lock")    ? INCIDENT_STAGE_LOCK
+                                : !strcmp(cur, "alert") ? INCIDENT_STAGE_ALERT
+                                                        : INCIDENT_STAGE_OBSERVE)) {
         if ((rc = store_q_get(lc->st, sql_policy_stage, &q, err)) == 0) {
             store_q_int(q, 1, id);
             store_q_text(q, 2, sname);
@@ -1516,8 +1570,9 @@ int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incid
     g_free(cur);
     if (rc)
         goto out;
-    if ((rc = audit(lc, id, by, opened ? "opened" : "policy", err, "%s%s (stage %s)",
-                    opened ? "opened: " : "", reason, sname)))
+    if ((rc = audit(lc, id, by, opened ? "opened" : "policy", err, "%s%s (stage %s%s)",
+                    opened ? "opened: " : "", reason, sname,
+                    strcmp(by, "abusedesk policy") ? ", by a person" : ", by the policy server")))
         goto out;
     const char *action = "alert from the policy server";
     if (lock) {
@@ -1541,8 +1596,167 @@ int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incid
 out:
     if (incident_id)
         *incident_id = id;
+    if (hist)
+        g_array_free(hist, TRUE);
     g_free(cust);
     g_free(acct);
+    return rc;
+}
+
+static const char sql_merge_reports[] =
+    "INSERT INTO incident_reports (incident_id, report_id) SELECT $1, report_id"
+    " FROM incident_reports WHERE incident_id = $2 ON CONFLICT (incident_id, report_id) DO NOTHING";
+static const char sql_merge_reports_del[] = "DELETE FROM incident_reports WHERE incident_id = $1";
+static const char sql_merge_replies[] =
+    "INSERT INTO incident_replies (incident_id, report_id, at, verdict)"
+    " SELECT $1, report_id, at, verdict FROM incident_replies WHERE incident_id = $2"
+    " ON CONFLICT (incident_id, report_id) DO NOTHING";
+static const char sql_merge_replies_del[] = "DELETE FROM incident_replies WHERE incident_id = $1";
+static const char sql_merge_outbox[] = "UPDATE outbox SET incident_id = $1 WHERE incident_id = $2";
+static const char sql_merge_hooks[] = "UPDATE hook_jobs SET incident_id = $1 WHERE incident_id = $2";
+static const char sql_merge_locks[] = "UPDATE locks SET incident_id = $1 WHERE incident_id = $2";
+static const char sql_merge_close[] =
+    "UPDATE incidents SET state = 'merged', merged_into = $2, closed_at = $3, updated_at = $3"
+    " WHERE id = $1";
+static const char sql_merge_target[] =
+    "UPDATE incidents SET stage = $2, trusted = CASE WHEN $3 = 1 THEN 1 ELSE trusted END,"
+    " repeat_offender = CASE WHEN $4 = 1 THEN 1 ELSE repeat_offender END, updated_at = $5"
+    " WHERE id = $1";
+static const char sql_merge_src[] = "SELECT trusted, repeat_offender FROM incidents WHERE id = $1";
+
+static int stage_rank(const char *s)
+{
+    return !s ? 0 : !strcmp(s, "lock") ? 3 : !strcmp(s, "alert") ? 2 : !strcmp(s, "observe") ? 1 : 0;
+}
+
+/* Runs one of the merge statements with ($1, $2) = (into, from) or ($1) = from. */
+static int merge_step(struct lifecycle *lc, const char *sql, int64_t a, int64_t b,
+                      struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(lc->st, sql, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, a);
+    if (b)
+        store_q_int(q, 2, b);
+    return store_q_run(q, err);
+}
+
+int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size_t n,
+                    const char *by, struct ad_err *err)
+{
+    struct inc t;
+    int rc = inc_load(lc, into, &t, err);
+    if (rc)
+        return rc;
+    if ((rc = allowed(&t, into, "merge into", "open|alerted|locked|customer_notified|customer_replied",
+                      err)))
+        goto out;
+    int best = stage_rank(t.stage);
+    const char *best_name = t.stage;
+    char *best_copy = NULL;
+    int64_t trusted = 0, repeat = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        int64_t from = ids[k];
+        if (from == into) {
+            rc = ad_err_set(err, AD_ERR_USAGE, "incident %lld cannot be merged into itself",
+                            (long long)from);
+            break;
+        }
+        struct inc f;
+        if ((rc = inc_load(lc, from, &f, err)))
+            break;
+        if ((rc = allowed(&f, from, "merge",
+                          "open|alerted|locked|customer_notified|customer_replied|resolved", err))) {
+            inc_clear(&f);
+            break;
+        }
+        if (f.customer_id && t.customer_id && strcmp(f.customer_id, t.customer_id)) {
+            rc = ad_err_set(err, AD_ERR_USAGE,
+                            "incident %lld belongs to customer %s, incident %lld to %s: only "
+                            "incidents of one customer are merged",
+                            (long long)from, f.customer_id, (long long)into, t.customer_id);
+            inc_clear(&f);
+            break;
+        }
+        struct store_q *q;
+        if ((rc = store_q_get(lc->st, sql_merge_src, &q, err)) == 0) {
+            store_q_int(q, 1, from);
+            if ((rc = store_q_step(q, err)) == 1) {
+                trusted |= store_q_col_int(q, 0);
+                repeat |= store_q_col_int(q, 1);
+            }
+            store_q_reset(q);
+            rc = rc < 0 ? rc : 0;
+        }
+        if (stage_rank(f.stage) > best) {
+            best = stage_rank(f.stage);
+            g_free(best_copy);
+            best_name = best_copy = g_strdup(f.stage);
+        }
+        if (rc == 0)
+            rc = merge_step(lc, sql_merge_reports, into, from, err);
+        if (rc == 0)
+            rc = merge_step(lc, sql_merge_reports_del, from, 0, err);
+        if (rc == 0)
+            rc = merge_step(lc, sql_merge_replies, into, from, err);
+        if (rc == 0)
+            rc = merge_step(lc, sql_merge_replies_del, from, 0, err);
+        if (rc == 0)
+            rc = merge_step(lc, sql_merge_outbox, into, from, err);
+        if (rc == 0)
+            rc = merge_step(lc, sql_merge_hooks, into, from, err);
+        if (rc == 0)
+            rc = merge_step(lc, sql_merge_locks, into, from, err);
+        if (rc == 0 && (rc = store_q_get(lc->st, sql_merge_close, &q, err)) == 0) {
+            store_q_int(q, 1, from);
+            store_q_int(q, 2, into);
+            store_q_int(q, 3, lc->now);
+            rc = store_q_run(q, err);
+        }
+        if (rc == 0)
+            rc = audit(lc, from, by, "merged", err, "%s -> merged into incident %lld", f.state,
+                       (long long)into);
+        if (rc == 0)
+            rc = audit(lc, into, by, "merged", err,
+                       "incident %lld (%s %s, %s) merged into this one: its reports, replies, "
+                       "mails and locks are here now",
+                       (long long)from, f.kind, f.subject, f.state);
+        inc_clear(&f);
+    }
+    if (rc == 0) {
+        struct store_q *q;
+        if ((rc = store_q_get(lc->st, sql_merge_target, &q, err)) == 0) {
+            store_q_int(q, 1, into);
+            store_q_text(q, 2, best_name);
+            store_q_int(q, 3, trusted);
+            store_q_int(q, 4, repeat);
+            store_q_int(q, 5, lc->now);
+            rc = store_q_run(q, err);
+        }
+    }
+    if (rc == 0)
+        rc = incident_recount(lc->st, into, t.kind, lc->now, err);
+    /* A lock that came with a merged incident locks this one. */
+    if (rc == 0 && (!strcmp(t.state, "open") || !strcmp(t.state, "alerted"))) {
+        struct store_q *q;
+        if ((rc = store_q_get(lc->st, sql_lock_active_incident, &q, err)) == 0) {
+            store_q_int(q, 1, into);
+            int has = store_q_step(q, err);
+            store_q_reset(q);
+            if (has < 0)
+                rc = has;
+            else if (has == 1 && (rc = store_q_get(lc->st, sql_set_locked, &q, err)) == 0) {
+                store_q_int(q, 1, into);
+                store_q_int(q, 2, lc->now);
+                rc = store_q_run(q, err);
+            }
+        }
+    }
+    g_free(best_copy);
+out:
+    inc_clear(&t);
     return rc;
 }
 

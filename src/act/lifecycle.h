@@ -3,6 +3,7 @@
  *
  *   open -> alerted -> locked -> customer_notified -> customer_replied -> resolved
  *   any state before resolved -> dismissed (a false alarm, with a reason)
+ *   any state before dismissed -> merged (into another incident of the customer)
  *   resolved -> open/alerted again when new complaints arrive (incident.c)
  *
  * Every transition records who (the program or a person), when and why in the
@@ -73,13 +74,25 @@ int lifecycle_note(struct lifecycle *lc, int64_t id, const char *by, const char 
                    struct ad_err *err);
 
 /* The password-change event of the provider's panel. fingerprint (may be NULL)
- * identifies the new password (e.g. the hash the panel stores); it is kept only
- * as a BLAKE2b digest. When it equals one seen for the account before its lock,
- * the change is refused (AD_ERR_USAGE, "reuse of the leaked password") and
- * audited. Otherwise it is recorded; open incidents of the account note it and
- * may unlock by themselves ([act] auto_unlock). */
+ * identifies the new password in a way the panel chooses; it is kept only as a
+ * BLAKE2b digest (prefer lifecycle_password_changed_digest() with
+ * password_fingerprint()). When it equals one seen for the account up to its
+ * latest lock, the change is refused (AD_ERR_USAGE, "reuse of the leaked
+ * password") and audited. Otherwise it is recorded; open incidents of the
+ * account note it and may unlock by themselves ([act] auto_unlock). An account
+ * that is not in the directory is AD_ERR_NOTFOUND. */
 int lifecycle_password_changed(struct lifecycle *lc, const char *account, int64_t at,
                                const char *fingerprint, struct ad_err *err);
+
+/* The same with the fingerprint already computed (password.h), or NULL. */
+int lifecycle_password_changed_digest(struct lifecycle *lc, const char *account, int64_t at,
+                                      const char *digest, struct ad_err *err);
+
+/* Whether digest was a password of account up to its latest lock (*leaked),
+ * for the panel to ask before it accepts a new password. Changes nothing.
+ * AD_ERR_NOTFOUND for an account not in the directory. */
+int lifecycle_password_check(struct lifecycle *lc, const char *account, const char *digest,
+                             bool *leaked, struct ad_err *err);
 
 /* What a mail that may answer one of our mails is, by what it names. */
 struct lifecycle_match {
@@ -145,6 +158,13 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
 int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incident_stage stage,
                            const char *reason, bool lock, const char *by, int64_t *incident_id,
                            struct ad_err *err);
+
+/* Merges incidents ids (n of them) into incident into, which takes over their
+ * reports, replies, mails, hook calls and locks; they end in state "merged"
+ * (merged_into set), the stage is the highest, and the audit logs of both say
+ * so. Incidents of different customers are refused. */
+int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size_t n,
+                    const char *by, struct ad_err *err);
 
 /* True when the account or sender has an active lock; *ticket gets the incident
  * id of the lock (0 when none). For the enforcement points. */

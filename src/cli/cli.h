@@ -17,6 +17,7 @@
 /* sysexits.h values, spelled out so the meaning is visible where they are used. */
 #define EXIT_USAGE 64       /* EX_USAGE */
 #define EXIT_DATAERR 65     /* EX_DATAERR: input is not a mail at all */
+#define EXIT_NOUSER 67      /* EX_NOUSER: the account is not in the directory */
 #define EXIT_SOFTWARE 70    /* EX_SOFTWARE */
 #define EXIT_CANTCREAT 73   /* EX_CANTCREAT */
 #define EXIT_TEMPFAIL 75    /* EX_TEMPFAIL: try again later (store unavailable) */

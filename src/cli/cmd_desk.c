@@ -11,6 +11,7 @@
  * jansson's escaping, for programs.
  */
 #include <glib.h>
+#include <sodium.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "cli.h"
 #include "act/lifecycle.h"
+#include "act/password.h"
 #include "act/outbox.h"
 #include "incident/incident.h"
 #include "intake/intake.h"
@@ -343,11 +345,11 @@ static int list_one(int64_t id, void *vctx)
         json_for_terminal(o);
         json_t *subj = json_object_get(o, "subjects");
         const char *first = json_string_value(json_array_get(subj, 0));
-        printf("%5lld  %-16s %-8s %-8s %-34.34s %-10s %8.2f %5lld  %s%s\n", (long long)id,
+        printf("%5lld  %-16s %-8s %-8s %-34.34s %-10s %8.2f %5lld %-6s %s\n", (long long)id,
                js(o, "state"), js(o, "stage"), js(o, "subject_kind"), js(o, "subject"),
                js(o, "customer_id"), json_real_value(json_object_get(o, "score")),
                (long long)json_integer_value(json_object_get(o, "complaints")),
-               json_is_true(json_object_get(o, "repeat_offender")) ? "[repeat] " : "",
+               json_is_true(json_object_get(o, "repeat_offender")) ? "yes" : "-",
                first ? first : "");
     }
     json_decref(o);
@@ -391,8 +393,8 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
     struct list_ctx c = { cli, st, json, 0, 0 };
     struct ad_err err = { 0 };
     if (!json)
-        printf("%5s  %-16s %-8s %-8s %-34s %-10s %8s %5s  %s\n", "ID", "STATE", "STAGE", "KIND",
-               "SENDER", "CUSTOMER", "SCORE", "COMPL", "SUBJECT (most frequent)");
+        printf("%5s  %-16s %-8s %-8s %-34s %-10s %8s %5s %-6s %s\n", "ID", "STATE", "STAGE", "KIND",
+               "SENDER", "CUSTOMER", "SCORE", "COMPL", "REPEAT", "SUBJECT (most frequent)");
     if (incident_each(st, state, list_one, &c, &err) != 0) {
         fprintf(stderr, "abusedesk incidents: %s\n", err.msg);
         c.rc = exit_for(&err);
@@ -484,7 +486,8 @@ static void incident_usage(FILE *f)
                "       abusedesk [GLOBAL OPTIONS] incident unlock ID [--force] [--reason TEXT] [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident dismiss ID --reason TEXT [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident resolve ID [--reason TEXT] [--by NAME]\n"
-               "       abusedesk [GLOBAL OPTIONS] incident note ID --reason TEXT [--by NAME]\n\n"
+               "       abusedesk [GLOBAL OPTIONS] incident note ID --reason TEXT [--by NAME]\n"
+               "       abusedesk [GLOBAL OPTIONS] incident merge ID OTHER_ID... [--by NAME]\n\n"
                "show: the alert for the abuse team: customer, initial score, complaints,\n"
                "subject lines (most frequent first), providers, manual share, first and\n"
                "last complaint, sums per window, attribution evidence, earlier incidents of\n"
@@ -505,6 +508,9 @@ static void incident_usage(FILE *f)
                "  dismiss  a false alarm: releases any lock, closes; needs a reason\n"
                "  resolve  close an incident that locked nothing\n"
                "  note     add a note to the audit log\n"
+               "  merge    one incident per sender: ID takes over the reports, replies,\n"
+               "           mails and locks of the others (of the same customer), which end\n"
+               "           in state merged\n"
                "Every action is audited with --by (default: the login name). Mails and hooks\n"
                "are queued with the action and delivered right after it (abusedesk outbox).\n");
 }
@@ -553,6 +559,8 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
     bool json = false, force = false, no_notify = false;
     const char *reason = NULL, *by = NULL, *case_name = NULL, *to = NULL;
     int64_t id = 0;
+    GArray *others = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    int64_t other = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             incident_usage(stdout);
@@ -573,20 +581,32 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             by = argv[++i];
         } else if (!id && parse_id(argv[i], &id)) {
             continue;
+        } else if (id && !strcmp(action, "merge") && parse_id(argv[i], &other)) {
+            g_array_append_val(others, other);
         } else {
             fprintf(stderr, "abusedesk incident: unexpected argument '%s'\n", argv[i]);
             incident_usage(stderr);
+            g_array_free(others, TRUE);
             return EXIT_USAGE;
         }
     }
+    if (!strcmp(action, "merge") && others->len == 0) {
+        fprintf(stderr, "abusedesk incident merge: needs ID and at least one OTHER_ID\n");
+        g_array_free(others, TRUE);
+        return EXIT_USAGE;
+    }
     bool show = !strcmp(action, "show");
-    static const char *const acts[] = { "note", "resolve", "dismiss", "lock", "unlock", "notify" };
+    static const char *const acts[] = { "note",   "resolve", "dismiss", "lock",
+                                        "unlock", "notify",  "merge" };
     bool known = show;
     for (size_t k = 0; k < G_N_ELEMENTS(acts); k++)
         known = known || !strcmp(action, acts[k]);
     if (!known) {
-        fprintf(stderr, "abusedesk incident: unknown action '%s'\n", action);
+        char *a = textsafe_terminal(action);
+        fprintf(stderr, "abusedesk incident: unknown action '%s'\n", a);
+        g_free(a);
         incident_usage(stderr);
+        g_array_free(others, TRUE);
         return EXIT_USAGE;
     }
     if (to && strcmp(action, "notify") != 0) {
@@ -639,6 +659,9 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
                 rc = lifecycle_dismiss(&lc, id, by, reason, &err);
             else if (!strcmp(action, "resolve"))
                 rc = lifecycle_resolve(&lc, id, by, reason, &err);
+            else if (!strcmp(action, "merge"))
+                rc = lifecycle_merge(&lc, id, (const int64_t *)(void *)others->data, others->len,
+                                     by, &err);
             else
                 rc = lifecycle_note(&lc, id, by, reason, &err);
             if (rc == 0)
@@ -662,6 +685,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
         }
     }
     store_close(st);
+    g_array_free(others, TRUE);
     return rc;
 }
 
@@ -843,72 +867,137 @@ static int account_lock(struct cli *cli, int argc, char **argv)
     return rc;
 }
 
+static void account_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: abusedesk [GLOBAL OPTIONS] account lock ACCOUNT --reason TEXT [--by NAME]\n"
+            "       abusedesk [GLOBAL OPTIONS] account password-changed ACCOUNT [--at TIME]\n"
+            "                 --password-stdin | --fingerprint F\n"
+            "       abusedesk [GLOBAL OPTIONS] account check-password ACCOUNT --password-stdin\n\n"
+            "lock: locks an account now (the open incident of the account is used, or one at\n"
+            "the lock stage opened; the policy server refuses its mail within a second; hooks\n"
+            "and the customer notice as for any lock).\n\n"
+            "password-changed: the provider's panel changed the password of ACCOUNT (at TIME:\n"
+            "ISO 8601 or Unix seconds; default now). With --password-stdin the new password\n"
+            "is read from standard input (one line) and only a keyed argon2id fingerprint\n"
+            "of it is kept ([act] password_key); it is never stored, logged or shown. A\n"
+            "password the account had before its lock is refused as reuse of the leaked\n"
+            "password (exit 65). Locked incidents of the account note the change and may\n"
+            "unlock by themselves ([act] auto_unlock). --fingerprint F instead takes an\n"
+            "identifier the panel derives itself (it must be the same for the same\n"
+            "password: a salted hash such as {SHA512-CRYPT} never is).\n\n"
+            "check-password: asks before the panel accepts a new password: exit 0 when it\n"
+            "may be used, 65 when it is a leaked password of the account (\"known to the\n"
+            "attackers, choose another\"). Changes nothing.\n\n"
+            "Exit status: 0 done or allowed; 65 refused (leaked password); 67 the account is\n"
+            "not in the customer directory; 64 usage; 75 database busy. See doc/passwords.md.\n");
+}
+
 int cmd_account(struct cli *cli, int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "lock"))
         return account_lock(cli, argc, argv);
+    bool check = argc >= 2 && !strcmp(argv[1], "check-password");
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
-        || strcmp(argv[1], "password-changed")) {
+        || (strcmp(argv[1], "password-changed") && !check)) {
         FILE *f = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout
                                                                                       : stderr;
-        fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] account lock ACCOUNT --reason TEXT [--by NAME]\n"
-                   "       abusedesk [GLOBAL OPTIONS] account password-changed ACCOUNT [--at TIME]\n"
-                   "                 [--fingerprint F]\n\n"
-                   "lock: locks an account now (an incident at the lock stage is opened, or the\n"
-                   "open one used; the policy server refuses its mail within a second; hooks and\n"
-                   "the customer notice as for any lock).\n\n"
-                   "password-changed: "
-                   "records that the provider's panel changed the password of ACCOUNT (at TIME:\n"
-                   "ISO 8601 or Unix seconds; default now). F identifies the new password, e.g.\n"
-                   "the hash the panel stores; only a digest of it is kept. A password whose\n"
-                   "fingerprint was seen for the account before its lock is refused as reuse of\n"
-                   "the leaked password (exit 65). Locked incidents of the account note the\n"
-                   "change, and may unlock by themselves ([act] auto_unlock).\n");
+        account_usage(f);
         return f == stdout ? 0 : EXIT_USAGE;
     }
     const char *account = NULL, *fp = NULL;
+    bool from_stdin = false;
     int64_t at = now_s();
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--at") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            account_usage(stdout);
+            return 0;
+        } else if (!check && !strcmp(argv[i], "--at") && i + 1 < argc) {
             if (!parse_time(argv[++i], &at)) {
                 fprintf(stderr, "abusedesk account: --at: expected ISO 8601 or Unix seconds, "
                                 "got '%s'\n", argv[i]);
                 return EXIT_USAGE;
             }
-        } else if (!strcmp(argv[i], "--fingerprint") && i + 1 < argc) {
+        } else if (!check && !strcmp(argv[i], "--fingerprint") && i + 1 < argc) {
             fp = argv[++i];
+        } else if (!strcmp(argv[i], "--password-stdin")) {
+            from_stdin = true;
         } else if (!account && argv[i][0] != '-') {
             account = argv[i];
         } else {
-            fprintf(stderr, "abusedesk account: unexpected argument '%s'\n", argv[i]);
+            /* Not echoed: it may be a password typed where it does not belong. */
+            fprintf(stderr, "abusedesk account: unexpected argument %d (not shown: give a "
+                            "password on standard input with --password-stdin)\n", i);
             return EXIT_USAGE;
         }
     }
     if (!account) {
-        fprintf(stderr, "abusedesk account password-changed: needs an ACCOUNT\n");
+        fprintf(stderr, "abusedesk account %s: needs an ACCOUNT\n", argv[1]);
         return EXIT_USAGE;
+    }
+    if (check && !from_stdin) {
+        fprintf(stderr, "abusedesk account check-password: needs --password-stdin\n");
+        return EXIT_USAGE;
+    }
+    if (from_stdin && fp) {
+        fprintf(stderr, "abusedesk account: --password-stdin and --fingerprint exclude each "
+                        "other\n");
+        return EXIT_USAGE;
+    }
+    struct ad_err err = { 0 };
+    char digest[PASSWORD_FP_HEX] = "";
+    if (from_stdin) {
+        char *pw = NULL;
+        size_t len = 0;
+        int prc = password_read(0, &pw, &len, &err);
+        if (prc == 0)
+            prc = password_fingerprint(&cli->cfg, account, pw, len, digest, &err);
+        password_buf_free(pw);
+        if (prc) {
+            fprintf(stderr, "abusedesk account: %s\n", err.msg);
+            return prc == AD_ERR_USAGE ? EXIT_USAGE : exit_for(&err);
+        }
     }
     struct store *st = NULL;
     int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
-    struct ad_err err = { 0 };
     struct lifecycle lc = { &cli->cfg, st, &cli->log, now_s() };
-    if ((rc = store_begin(st, &err)) == 0) {
-        rc = lifecycle_password_changed(&lc, account, at, fp, &err);
+    bool leaked = false;
+    if (check) {
+        rc = lifecycle_password_check(&lc, account, digest, &leaked, &err);
+    } else if ((rc = store_begin(st, &err)) == 0) {
+        rc = from_stdin ? lifecycle_password_changed_digest(&lc, account, at, digest, &err)
+                        : lifecycle_password_changed(&lc, account, at, fp, &err);
         /* A refused change is recorded too (and audited): commit it. */
         int crc = rc == 0 || rc == AD_ERR_USAGE ? store_commit(st, &err) : (store_rollback(st), 0);
         if (rc == 0)
             rc = crc;
     }
-    if (rc == AD_ERR_USAGE) {
+    sodium_memzero(digest, sizeof digest);
+    if (rc == AD_ERR_NOTFOUND) {
+        fprintf(stderr, "abusedesk account: %s\n", err.msg);
+        rc = EXIT_NOUSER;
+    } else if (rc == AD_ERR_USAGE) {
         fprintf(stderr, "abusedesk account: %s\n", err.msg);
         rc = EXIT_DATAERR;
     } else if (rc) {
         fprintf(stderr, "abusedesk account: %s\n", err.msg);
         rc = exit_for(&err);
+    } else if (check) {
+        char *a = textsafe_terminal(account);
+        if (leaked) {
+            printf("account %s: refused: this password was used before the lock and is known "
+                   "to the attackers; choose another\n", a);
+            rc = EXIT_DATAERR;
+        } else {
+            printf("account %s: password allowed\n", a);
+        }
+        g_free(a);
     } else {
-        printf("account %s: password change recorded\n", account);
+        char *a = textsafe_terminal(account);
+        printf("account %s: password change recorded\n", a);
+        g_free(a);
         flush_now(cli, st);
     }
     store_close(st);

@@ -161,6 +161,13 @@ static const struct ckey schema[] = {
     { "act", "auto_unlock", CT_BOOL, OFF(auto_unlock), "false", 0, 0, NULL,
       "unlock a first incident by itself once the customer replied and (for a mailbox) the "
       "password was changed; repeat offenders always need a person", 0 },
+    { "act", "password_key", CT_STRING, OFF(password_key), "", 0, 0, NULL,
+      "secret from which each account's password fingerprint salt is derived (argon2id; never "
+      "stored in the database); empty: a random key in password_key_file", 0 },
+    { "act", "password_key_file", CT_STRING, OFF(password_key_file),
+      "/var/lib/abusedesk/password.key", 0, 0, NULL,
+      "where the random password fingerprint key is kept (created 0600 on first use) when "
+      "password_key is empty; losing it makes earlier fingerprints unrecognisable", 0 },
     { "notify", "smarthost", CT_STRING, OFF(smarthost), "smtp://127.0.0.1:25", 0, 0, NULL,
       "SMTP server that delivers notifications (smtp://host:port, STARTTLS when offered; "
       "smtps://host:465)", 0 },

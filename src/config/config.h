@@ -98,6 +98,8 @@ struct config {
     long long hook_timeout;     /* seconds per hook call or SMTP transaction */
     long long retry_min, retry_max, give_up_after;  /* seconds */
     bool auto_unlock;
+    char *password_key;         /* secret for password fingerprints; "" = the key file */
+    char *password_key_file;    /* random key made on first use when password_key is "" */
     /* [notify] */
     char *smarthost, *notify_from, *abuse_team, *reply_to, *smtp_username, *smtp_password;
     bool require_tls, verify_tls;

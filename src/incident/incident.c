@@ -50,12 +50,14 @@ static const char sql_window[] =
     "   OR complaints.at <= COALESCE(i.resolved_before, 0)))";
 static const char sql_open_find[] =
     "SELECT id, stage FROM incidents WHERE subject_kind = $1 AND subject = $2"
-    " AND state NOT IN ('resolved', 'dismissed') ORDER BY id DESC LIMIT 1";
-/* History: earlier incidents that were real, not dismissed false alarms and
- * not raised by reports nobody vouched for. */
+    " AND state NOT IN ('resolved', 'dismissed', 'merged') ORDER BY id DESC LIMIT 1";
+/* History: earlier incidents that were dealt with (resolved: not open, not
+ * dismissed false alarms, not merged into another), raised by evidence we trust
+ * (authenticated complaints or our own systems), and about a sender of the
+ * customer (a joe job is not the customer's doing). */
 static const char sql_history[] =
     "SELECT id FROM incidents WHERE id <> $1 AND opened_at > $2 AND opened_at <= $6"
-    " AND state <> 'dismissed' AND trusted = 1 AND subject_kind <> 'domain'"
+    " AND state = 'resolved' AND trusted = 1 AND subject_kind <> 'domain'"
     " AND ((customer_id IS NOT NULL AND customer_id = $3) OR (subject_kind = $4 AND subject = $5))"
     " ORDER BY id";
 static const char sql_incident_insert[] =
@@ -142,7 +144,8 @@ static const char sql_history_row[] =
     "SELECT id, subject_kind, subject, state, stage, opened_at, score FROM incidents WHERE id = $1";
 static const char sql_incidents_all[] = "SELECT id FROM incidents ORDER BY id DESC";
 static const char sql_incidents_open[] =
-    "SELECT id FROM incidents WHERE state NOT IN ('resolved', 'dismissed') ORDER BY id DESC";
+    "SELECT id FROM incidents WHERE state NOT IN ('resolved', 'dismissed', 'merged')"
+    " ORDER BY id DESC";
 static const char sql_incidents_state[] =
     "SELECT id FROM incidents WHERE state = $1 ORDER BY id DESC";
 
@@ -263,7 +266,7 @@ static int window_sum(struct store *st, const char *kind, const char *subject, i
 
 /* Ids of earlier incidents of the same customer or sender within the repeat
  * period before at (g_array of int64_t; caller frees). */
-static int history_ids(const struct config *cfg, struct store *st, int64_t self,
+int incident_history(const struct config *cfg, struct store *st, int64_t self,
                        const char *customer_id, const char *kind, const char *subject, int64_t at,
                        GArray **out, struct ad_err *err)
 {
@@ -357,8 +360,8 @@ static int add_complaint(struct store *st, int64_t report_id, const char *kind, 
     return store_q_run(q, err);
 }
 
-static int totals(struct store *st, int64_t id, const char *kind, int64_t now,
-                  struct ad_err *err)
+int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now,
+                     struct ad_err *err)
 {
     struct store_q *q;
     int rc = store_q_get(st, sql_incident_sums, &q, err);
@@ -535,7 +538,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     }
     /* Earlier incidents of the customer or the sender (not the open or reopened
      * one) make a repeat offender. */
-    if ((rc = history_ids(cfg, st, inc ? inc : reopen, cust, kind, subject,
+    if ((rc = incident_history(cfg, st, inc ? inc : reopen, cust, kind, subject,
                           at, &hist, err)))
         goto out;
     bool repeat = hist->len > 0;
@@ -599,7 +602,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             goto out;
         store_q_int(q, 1, inc);
         store_q_int(q, 2, report_id);
-        if ((rc = store_q_run(q, err)) || (rc = totals(st, inc, kind, at, err)))
+        if ((rc = store_q_run(q, err)) || (rc = incident_recount(st, inc, kind, at, err)))
             goto out;
         if ((rc = store_q_get(st, sql_incident_first_score, &q, err)))
             goto out;
@@ -628,7 +631,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             goto out;
         store_q_int(q, 1, inc);
         store_q_int(q, 2, report_id);
-        if ((rc = store_q_run(q, err)) || (rc = totals(st, inc, kind, at, err)))
+        if ((rc = store_q_run(q, err)) || (rc = incident_recount(st, inc, kind, at, err)))
             goto out;
         if (sc.authenticated) {
             if ((rc = store_q_get(st, sql_incident_trusted, &q, err)))
@@ -853,7 +856,7 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     rc = 0;
 
     /* Earlier incidents of the same customer or sender. */
-    if ((rc = history_ids(cfg, st, id, cust, kind, subject, opened, &hist, err)))
+    if ((rc = incident_history(cfg, st, id, cust, kind, subject, opened, &hist, err)))
         goto fail;
     json_t *history = json_array(), *hrows = json_array();
     json_object_set_new(o, "history", history);

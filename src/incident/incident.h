@@ -10,6 +10,7 @@
 #ifndef AD_INCIDENT_H
 #define AD_INCIDENT_H
 
+#include <glib.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -71,6 +72,18 @@ int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, voi
  * [{"window":"1h","score":..,"complaints":..}] (new reference). */
 int incident_windows_json(const struct config *cfg, struct store *st, const char *kind,
                           const char *subject, int64_t now, json_t **out, struct ad_err *err);
+
+/* Ids of the earlier incidents that make the customer or sender a repeat
+ * offender at `at`: resolved, trusted, within [incidents] repeat_period, not
+ * self (g_array of int64_t; the caller frees it, also on error). */
+int incident_history(const struct config *cfg, struct store *st, int64_t self,
+                     const char *customer_id, const char *kind, const char *subject, int64_t at,
+                     GArray **out, struct ad_err *err);
+
+/* Recomputes an incident's score, complaint count and first/last complaint
+ * from its reports about kind (after reports were added or moved to it). */
+int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now,
+                     struct ad_err *err);
 
 /* Unix seconds as ISO 8601 UTC into buf (at least 21 bytes); "" for 0. */
 const char *incident_iso(int64_t t, char buf[32]);

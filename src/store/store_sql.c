@@ -213,6 +213,10 @@ const char *const store_sql_migrations[] = {
     /* webroot: 5: the root directory of a web space (directory import's webroot
      * column), on the uid's own scripts row (path ''); NULL when not known. */
     "ALTER TABLE scripts ADD COLUMN webroot TEXT;",
+
+    /* 6: one incident per sender: incidents the team merged point to the one
+     * that took them over. */
+    "ALTER TABLE incidents ADD COLUMN merged_into BIGINT;",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 

@@ -13,8 +13,9 @@
  *   relaxed and simple canonicalisation), a body or a header changed after
  *   signing, a key not in DNS, a revoked key, a TXT record that is not a key,
  *   a wrong key, one good and one bad signature, an unsigned message, more
- *   signatures than DKIMVERIFY_MAX_SIGS, a message libopendkim rejects before
- *   its signature list. DNS: a resolver that never answers (a bound UDP socket
+ *   signatures than DKIMVERIFY_MAX_SIGS, messages not handed to libopendkim
+ *   (From count, inputs that make libopendkim 2.11.0~beta2 read or write out
+ *   of bounds). DNS: a resolver that never answers (a bound UDP socket
  *   nobody reads: the lookup ends at the timeout), a closed port, a dead
  *   resolver before a live one, names that must not be queried at all, a
  *   failed lookup not repeated. dkimverify_new(): resolver lists and timeouts.
