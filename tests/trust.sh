@@ -236,7 +236,7 @@ check "DKIM campaign: customer_notified" "$(json_field "$al" state)" customer_no
 # a valid signature of a domain that is no provider's signer proves nothing
 report arf-02 abuse@evil.example carol@cats.example "Evil" | sign evil.example s1 | ad ingest -q --source evil
 x=$(ad explain "$(sql 'SELECT MAX(id) FROM reports')")
-has "a valid signature of a non-provider domain is not authenticated" "$x" "not a signer of a provider"
+has "a valid signature of a non-provider domain is not authenticated (no DNS lookup)" "$x" "not a signing domain we trust"
 # a signature broken in transit
 report arf-02 feedback@arf.mail.yahoo.com carol@cats.example "Broken" | sign arf.mail.yahoo.com arf \
   | sed 's/^Subject: Broken/Subject: Br0ken/' | ad ingest -q --source broken

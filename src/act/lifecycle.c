@@ -348,7 +348,8 @@ static int vars_for(struct lifecycle *lc, int64_t id, const char *lang, GHashTab
     t = human_time(lc->now);
     put(v, "unlocked_at", t);
     g_free(t);
-    for (const char *const *k = (const char *const[]){ "action", "reply_from", "reply_subject",
+    for (const char *const *k = (const char *const[]){ "action", "reply_kind", "reply_from",
+                                                       "reply_subject",
                                                        "reply_excerpt", "password_changed", NULL };
          *k; k++)
         put(v, *k, "");
@@ -1055,6 +1056,17 @@ static const char sql_reply_contact[] =
 static const char sql_team_mail_due[] =
     "SELECT team_mail_at FROM incidents WHERE id = $1";
 static const char sql_team_mail_set[] = "UPDATE incidents SET team_mail_at = $2 WHERE id = $1";
+/* Team mails about unverified replies of every incident in the last interval. */
+static const char sql_unverified_alerts[] =
+    "SELECT COUNT(*) FROM audit WHERE action = 'unverified-alert' AND at > $1";
+static const char sql_customer_domain[] =
+    "SELECT 1 FROM domains d JOIN incidents i ON i.customer_id = d.customer_id"
+    " WHERE i.id = $1 AND d.domain = $2";
+
+/* At most this many team mails about unverified replies per [notify]
+ * team_interval, all incidents together (ticket numbers are sequential: a
+ * stranger can name every incident). */
+#define UNVERIFIED_ALERTS_MAX 20
 static const char sql_reply_insert_v[] =
     "INSERT INTO incident_replies (incident_id, report_id, at, verdict) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT (incident_id, report_id) DO NOTHING";
@@ -1236,6 +1248,60 @@ static int team_mail_due(struct lifecycle *lc, int64_t id, bool *due, struct ad_
     return store_q_run(q, err);
 }
 
+/* Whether an unverified reply to incident id may alert the team now: only
+ * when it comes from the customer's contact address or one of its domains (a
+ * stranger's mail is attached and audited, nothing more), at most once per
+ * incident and team_interval, and at most UNVERIFIED_ALERTS_MAX for all
+ * incidents in that time. */
+static int unverified_due(struct lifecycle *lc, int64_t id, const char *from, bool *due,
+                          struct ad_err *err)
+{
+    *due = false;
+    if (!from)
+        return 0;
+    struct store_q *q;
+    int rc = store_q_get(lc->st, sql_reply_contact, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    rc = store_q_step(q, err);
+    bool related = rc == 1 && store_q_col_text(q, 0)
+                   && !g_ascii_strcasecmp(store_q_col_text(q, 0), from);
+    store_q_reset(q);
+    if (rc < 0)
+        return rc;
+    const char *at = strrchr(from, '@');
+    if (!related && at && at[1]) {
+        char *dom = g_ascii_strdown(at + 1, -1);
+        if ((rc = store_q_get(lc->st, sql_customer_domain, &q, err)) == 0) {
+            store_q_int(q, 1, id);
+            store_q_text(q, 2, dom);
+            rc = store_q_step(q, err);
+            related = rc == 1;
+            store_q_reset(q);
+        }
+        g_free(dom);
+        if (rc < 0)
+            return rc;
+    }
+    if (!related)
+        return 0;
+    if ((rc = store_q_get(lc->st, sql_unverified_alerts, &q, err)))
+        return rc;
+    store_q_int(q, 1, lc->now - lc->cfg->team_interval);
+    rc = store_q_step(q, err);
+    int64_t n = rc == 1 ? store_q_col_int(q, 0) : 0;
+    store_q_reset(q);
+    if (rc < 0)
+        return rc;
+    if (n >= UNVERIFIED_ALERTS_MAX)
+        return 0;
+    if ((rc = team_mail_due(lc, id, due, err)) || !*due)
+        return rc;
+    return incident_audit(lc->st, id, 0, "abusedesk", "unverified-alert",
+                          "the team is told of an unverified reply", err);
+}
+
 int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const char *from,
                     const char *subject, const char *excerpt, enum lifecycle_verdict verdict,
                     const char *why, struct ad_err *err)
@@ -1284,7 +1350,7 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
         goto out;
     }
     bool due = true;
-    if (!verified && (rc = team_mail_due(lc, id, &due, err))) {
+    if (!verified && (rc = unverified_due(lc, id, from, &due, err))) {
         g_free(sfrom);
         goto out;
     }
@@ -1296,6 +1362,9 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
             goto out;
         }
         GHashTable *extra = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        bool de = lc->cfg->team_language && !strcmp(lc->cfg->team_language, "de");
+        put(extra, "reply_kind", verified ? (de ? "Antwort des Kunden" : "Customer replied")
+                                          : (de ? "UNBESTÄTIGTE Antwort" : "UNVERIFIED reply"));
         char *rf = verified ? g_strdup(sfrom)
                             : g_strdup_printf("%s (UNVERIFIED: %s)", sfrom, why ? why : "");
         put(extra, "reply_from", rf);

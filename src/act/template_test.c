@@ -441,7 +441,7 @@ static const struct shipped shipped[] = {
         "manual_share", "providers", "first_seen", "last_seen", "subjects", "evidence",
         "history", "action" } },
     { "team_reply",
-      { "reply_from", "hans.mueller@mueller-privat.example",
+      { "reply_kind", "Antwort des Kunden", "reply_from", "hans.mueller@mueller-privat.example",
         "reply_subject", "Re: [abusedesk #123] Ihr Postfach wurde gesperrt",
         "reply_excerpt", "    Guten Tag, wir haben alle Rechner geprüft\n    und danach das "
                          "Passwort geändert.",

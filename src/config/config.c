@@ -60,6 +60,11 @@ static const struct ckey schema[] = {
       "the authserv-id(s) our inbound MX writes into Authentication-Results (RFC 8601), e.g. "
       "mx.hoster.example; only such headers above every header the sender wrote are trusted "
       "to say who sent a report (empty: none is trusted)", 0 },
+    { "intake", "trusted_relays", CT_NETLIST, OFF(trusted_relays), "", 0, 0, NULL,
+      "addresses (CIDR ranges allowed) of our own mail relays that hand reports on after our "
+      "MX checked them, e.g. the MX delivering to the desk host over LMTP (127.0.0.1 when on "
+      "the same host); only hops from these extend the trusted part of the header above our "
+      "MX; never list hosts customers can run code on (web servers)", OFF(n_trusted_relays) },
     { "intake", "verify_dkim", CT_BOOL, OFF(verify_dkim), "true", 0, 0, NULL,
       "verify a report's DKIM signatures ourselves when no trusted Authentication-Results "
       "header vouches for its sender", 0 },
@@ -369,6 +374,19 @@ bool config_ip_is_ours(const struct config *cfg, const char *ip)
     return false;
 }
 
+bool config_ip_is_trusted_relay(const struct config *cfg, const char *ip)
+{
+    if (!ip || !cfg->n_trusted_relays)
+        return false;
+    struct config_net a;
+    if (strchr(ip, '/') || !config_parse_net(ip, &a))
+        return false;
+    for (size_t i = 0; i < cfg->n_trusted_relays; i++)
+        if (net_contains(&cfg->trusted_relays[i], a.addr))
+            return true;
+    return false;
+}
+
 bool config_host_is_ours(const struct config *cfg, const char *h)
 {
     if (!h || !*h || !cfg->our_hosts)
@@ -445,8 +463,9 @@ static void free_list(struct config *cfg, const struct ckey *k)
     if (k->count_off)
         *(size_t *)((char *)cfg + k->count_off) = 0;
     if (k->type == CT_NETLIST) {
-        g_strfreev(cfg->our_ips_text);
-        cfg->our_ips_text = NULL;
+        char ***text = k->offset == OFF(our_ips) ? &cfg->our_ips_text : &cfg->trusted_relays_text;
+        g_strfreev(*text);
+        *text = NULL;
     }
 }
 
@@ -528,7 +547,7 @@ static int set_list(struct config *cfg, const struct ckey *k, const char *v, con
     if (k->count_off)
         *(size_t *)((char *)cfg + k->count_off) = n;
     if (k->type == CT_NETLIST)
-        cfg->our_ips_text = items;
+        *(k->offset == OFF(our_ips) ? &cfg->our_ips_text : &cfg->trusted_relays_text) = items;
     else
         g_strfreev(items);
     return 0;

@@ -59,6 +59,9 @@ struct config {
     size_t max_message_size;    /* bytes parsed per message; the spool keeps all */
     bool compress_raw;          /* keep raw messages compressed in the store */
     char **authserv_ids;        /* NULL-terminated: our MX's Authentication-Results ids */
+    char **trusted_relays_text; /* as written */
+    struct config_net *trusted_relays;  /* our MX hops that hand reports on (MX -> desk) */
+    size_t n_trusted_relays;
     char *resolver;             /* DNS for DKIM keys: "HOST[:PORT],..."; "" = the system's */
     long long dns_timeout;      /* seconds per DKIM key lookup */
     bool verify_dkim;           /* verify DKIM ourselves when our MX vouched for nothing */
@@ -141,6 +144,9 @@ bool config_parse_net(const char *s, struct config_net *out);
 
 /* True when the textual IP address ip lies in one of cfg's our_ips. */
 bool config_ip_is_ours(const struct config *cfg, const char *ip);
+
+/* True when the textual IP address ip is one of [intake] trusted_relays. */
+bool config_ip_is_trusted_relay(const struct config *cfg, const char *ip);
 
 /* True when host name h (any case) is one of cfg's our_hosts. */
 bool config_host_is_ours(const struct config *cfg, const char *h);

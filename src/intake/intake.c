@@ -220,13 +220,13 @@ static char *addr_domain(const char *addr)
 }
 
 /* Our MX vouches for the From domain of a reply: DMARC pass for it, or a DKIM
- * or SPF pass for it (aligned, relaxed: the same domain or a subdomain). */
+ * signature of exactly that domain. Not SPF: on shared hosting the customers'
+ * SPF records include our own outbound servers, so another customer passes it. */
 static bool from_verified(const struct reporter *rp, const char *from)
 {
     char *d = addr_domain(from);
     bool ok = d && (authres_has_pass(&rp->ar, "dmarc", d, false)
-                    || authres_has_pass(&rp->ar, "dkim", d, true)
-                    || authres_has_pass(&rp->ar, "spf", d, true));
+                    || authres_has_pass(&rp->ar, "dkim", d, false));
     g_free(d);
     return ok;
 }

@@ -205,6 +205,24 @@ void score_report(const struct config *cfg, const struct report *r, int64_t now,
     score_report_as(cfg, r, now, NULL, duplicate_of, out);
 }
 
+/* A recipient address a provider has hidden: "redacted@aol.com",
+ * "<redacted@comcast.net>", "xxxxxx@example.com", "undisclosed-recipients". */
+static bool redacted(const char *addr)
+{
+    const char *at = strchr(addr, '@');
+    size_t n = at ? (size_t)(at - addr) : strlen(addr);
+    if (n == 0)
+        return true;
+    char *local = g_ascii_strdown(addr, (gssize)n);
+    bool r = strstr(local, "redacted") || strstr(local, "undisclosed") || strstr(local, "hidden")
+             || strstr(local, "anonymi");
+    bool masked = true;
+    for (size_t i = 0; i < n && masked; i++)
+        masked = strchr("x*#.-_<", local[i]) != NULL;
+    g_free(local);
+    return r || masked;
+}
+
 char *score_dedup_key(const struct report *r, const struct score_reporter *rep)
 {
     const struct original *o = r->original;
@@ -219,21 +237,25 @@ char *score_dedup_key(const struct report *r, const struct score_reporter *rep)
         who = claimed = g_strdup_printf("unauth:%s", d ? d : "?");
         g_free(d);
     }
+    /* The recipient only as the provider states it (ARF Original-Rcpt-To) and
+     * not hidden; the original's To: and its Message-ID are the spammer's
+     * choice (one BCC run, one Message-ID). Without it the complaint is keyed
+     * on the report itself, so only copies of one report count once. */
     const char *rcpt = NULL;
-    if (r->original_rcpt_to && r->original_rcpt_to->len)
-        rcpt = g_ptr_array_index(r->original_rcpt_to, 0);
-    else if (o->to)
-        rcpt = o->to;
-    char *qid = NULL;
-    if (!rcpt && o->received && o->received->len) {
-        const struct received_hop *h = g_ptr_array_index(o->received, 0);
-        if (h->id)
-            rcpt = qid = g_strdup_printf("queue-id:%s@%s", h->id, h->by ? h->by : "");
+    if (r->original_rcpt_to && r->original_rcpt_to->len) {
+        const char *c = g_ptr_array_index(r->original_rcpt_to, 0);
+        if (c && *c && !redacted(c))
+            rcpt = c;
     }
-    char *key = g_strdup_printf("%s|%s|%s", who, rcpt ? rcpt : "-", o->message_id);
+    char *own = NULL;
+    if (!rcpt)
+        rcpt = own = g_strdup_printf("report:%s|%s|%s", r->message_id ? r->message_id : "-",
+                                     r->arrival_date ? r->arrival_date : "-",
+                                     r->source_ip ? r->source_ip : "-");
+    char *key = g_strdup_printf("%s|%s|%s", who, rcpt, o->message_id);
     char *low = g_utf8_strdown(key, -1);
     g_free(key);
-    g_free(qid);
+    g_free(own);
     g_free(claimed);
     return low;
 }

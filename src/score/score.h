@@ -59,11 +59,11 @@ void score_report(const struct config *cfg, const struct report *r, int64_t now,
 
 /* The key under which the same complaint counts once: reporter (the proven
  * provider, or the claimed From domain marked unauthenticated), the original
- * recipient (ARF Original-Rcpt-To, else the original's To, else the receiving
- * server's queue id in the original's topmost Received header) and the
- * original Message-ID. NULL when the report names no original message
- * (g_malloc'd). A spammer who gives every mail the same Message-ID cannot make
- * complaints of different recipients count once. */
+ * recipient as the provider states it (ARF Original-Rcpt-To, unless hidden
+ * like "redacted@..."), else the report's own Message-ID, Arrival-Date and
+ * Source-IP, and the original Message-ID. NULL when the report names no
+ * original message (g_malloc'd). The original's To: and Message-ID are the
+ * spammer's choice and never make two complaints one. */
 char *score_dedup_key(const struct report *r, const struct score_reporter *rep);
 
 void score_clear(struct score *s);

@@ -61,6 +61,8 @@ struct dkimverify {
     bool chan_ready;
     bool ares_ready;    /* ares_library_init() succeeded: cleanup owed */
     int timeout_ms;     /* per key lookup, hard */
+    bool (*want)(const char *domain, void *ctx);    /* which d= are worth a lookup */
+    void *want_ctx;
 };
 
 /* What one key lookup came to; the table below gives libopendkim's answer
@@ -72,6 +74,8 @@ enum dkimverify_dns {
     DKIMVERIFY_DNS_FAIL,     /* SERVFAIL, REFUSED, connection refused, ... */
     DKIMVERIFY_DNS_BADREC,   /* a TXT record we will not hand on */
     DKIMVERIFY_DNS_BADNAME,  /* d= or s= cannot form a DNS name: no query */
+    DKIMVERIFY_DNS_SKIPPED,  /* not a domain the caller wants (no query), or the
+                              * message's DNS budget is spent */
 };
 
 static const struct {
@@ -84,6 +88,7 @@ static const struct {
     [DKIMVERIFY_DNS_FAIL] = { DKIM_CBSTAT_TRYAGAIN, "DNS error" },
     [DKIMVERIFY_DNS_BADREC] = { DKIM_CBSTAT_ERROR, "bad key record" },
     [DKIMVERIFY_DNS_BADNAME] = { DKIM_CBSTAT_ERROR, "invalid domain or selector" },
+    [DKIMVERIFY_DNS_SKIPPED] = { DKIM_CBSTAT_NOTFOUND, "key not looked up" },
 };
 
 /* Result texts for libopendkim's per-signature errors; other errors use
@@ -116,6 +121,7 @@ struct dkimverify_lookup {
  * dkim_get_user_context(); lives on dkimverify_message()'s stack. */
 struct dkimverify_msg {
     struct dkimverify *v;
+    long long deadline_ms;      /* all key lookups of the message end by then */
     size_t n_lookups;
     struct dkimverify_lookup lookups[DKIMVERIFY_MAX_SIGS];
     size_t n_bysig;
@@ -461,17 +467,29 @@ static void dkimverify_wait(struct dkimverify *v, struct dkimverify_query *q, lo
 
 /* Looks up the key record of selector/domain into buf; why gets the reason
  * when it is not DKIMVERIFY_DNS_KEY. */
-static enum dkimverify_dns dkimverify_fetch(struct dkimverify *v, const char *domain,
-                                            const char *selector, unsigned char *buf, size_t buflen,
-                                            char *why, size_t whylen)
+static enum dkimverify_dns dkimverify_fetch(struct dkimverify *v, long long msg_deadline,
+                                            const char *domain, const char *selector,
+                                            unsigned char *buf, size_t buflen, char *why,
+                                            size_t whylen)
 {
     char qname[DKIMVERIFY_QNAME_MAX + 2];
     enum dkimverify_dns dns;
+    long long now = dkimverify_now_ms();
+    if (v->want && (!domain || !v->want(domain, v->want_ctx))) {
+        snprintf(why, whylen, "key not looked up: not a signing domain we trust");
+        return DKIMVERIFY_DNS_SKIPPED;
+    }
+    if (now >= msg_deadline) {
+        snprintf(why, whylen, "key not looked up: this message's DNS time is used up");
+        return DKIMVERIFY_DNS_SKIPPED;
+    }
     if (!dkimverify_qname(selector, domain, qname, sizeof(qname))) {
         dns = DKIMVERIFY_DNS_BADNAME;
     } else {
         struct dkimverify_query q = { .buf = buf, .buflen = buflen };
-        long long deadline = dkimverify_now_ms() + v->timeout_ms;
+        long long deadline = now + v->timeout_ms;
+        if (deadline > msg_deadline)
+            deadline = msg_deadline;
         ares_query(v->chan, qname, ns_c_in, ns_t_txt, dkimverify_on_answer, &q);
         dkimverify_wait(v, &q, deadline);
         if (q.timed_out || q.status == ARES_ETIMEOUT)
@@ -517,7 +535,8 @@ static DKIM_CBSTAT dkimverify_key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, u_char *
         l = &m->lookups[m->n_lookups++];
         snprintf(l->domain, sizeof(l->domain), "%s", domain ? domain : "");
         snprintf(l->selector, sizeof(l->selector), "%s", selector ? selector : "");
-        l->dns = dkimverify_fetch(m->v, domain, selector, buf, buflen, l->why, sizeof(l->why));
+        l->dns = dkimverify_fetch(m->v, m->deadline_ms, domain, selector, buf, buflen, l->why,
+                                  sizeof(l->why));
     }
     m->bysig[m->n_bysig].sig = sig;
     m->bysig[m->n_bysig].lookup = (size_t)(l - m->lookups);
@@ -908,6 +927,15 @@ struct dkimverify *dkimverify_free(struct dkimverify *v)
     return NULL;
 }
 
+void dkimverify_set_filter(struct dkimverify *v, bool (*want)(const char *domain, void *ctx),
+                           void *ctx)
+{
+    if (!v)
+        return;
+    v->want = want;
+    v->want_ctx = ctx;
+}
+
 int dkimverify_message(struct dkimverify *v, const char *msg, size_t len, struct dkimverify_result *out)
 {
     if (!out)
@@ -929,6 +957,8 @@ int dkimverify_message(struct dkimverify *v, const char *msg, size_t len, struct
     struct dkimverify_msg m;
     memset(&m, 0, sizeof(m));
     m.v = v;
+    /* One message costs at most two lookups' time, however many signatures. */
+    m.deadline_ms = dkimverify_now_ms() + 2LL * v->timeout_ms;
     DKIM_STAT st;
     dkim = dkim_verify(v->lib, (const unsigned char *)"dkimverify", NULL, &st);
     if (!dkim) {

@@ -41,6 +41,13 @@ int dkimverify_new(const char *resolvers, int timeout_ms, struct dkimverify **ou
 /* Accepts NULL; returns NULL. */
 struct dkimverify *dkimverify_free(struct dkimverify *v);
 
+/* Only signatures whose d= want(d, ctx) accepts get a key lookup (the others
+ * fail with "key not looked up"); NULL: all. For callers that can use only
+ * some signers: an attacker's mail with many signatures of other domains costs
+ * no DNS time. */
+void dkimverify_set_filter(struct dkimverify *v, bool (*want)(const char *domain, void *ctx),
+                           void *ctx);
+
 /* Verifies msg (raw bytes, LF or CRLF) and fills out (zeroed first) with one
  * entry per DKIM-Signature header (at most DKIMVERIFY_MAX_SIGS). Returns the
  * number of signatures that passed. Never fails. */

@@ -14,12 +14,15 @@
 #include "trust/dkimverify.h"
 #include "util/log.h"
 
+/* For the trust zone of authres.c: a Received "by" host is ours when it is one
+ * of our hosts; an address of a from clause only when it is one of [intake]
+ * trusted_relays (our MX handing the report on). our_ips is not enough: it
+ * lists web servers too, where customers run code that can talk SMTP to our MX
+ * and write any header, and so is loopback on such a host. */
 static bool host_is_ours(const char *h, void *ctx)
 {
     size_t n = strlen(h);
     if (n > 2 && h[0] == '[' && h[n - 1] == ']') {
-        /* An address of a Received from clause: ours, or loopback (a local hop
-         * such as the MX handing the mail to the desk over LMTP). */
         char ip[64];
         const char *a = h + 1;
         if (g_ascii_strncasecmp(a, "ipv6:", 5) == 0)
@@ -29,11 +32,16 @@ static bool host_is_ours(const char *h, void *ctx)
             return false;
         memcpy(ip, a, len);
         ip[len] = '\0';
-        if (!strcmp(ip, "::1") || g_str_has_prefix(ip, "127."))
-            return true;
-        return config_ip_is_ours(ctx, ip);
+        return config_ip_is_trusted_relay(ctx, ip);
     }
     return config_host_is_ours(ctx, h);
+}
+
+/* Only a signer of a configured provider can make a report authenticated:
+ * other signatures are not worth a DNS lookup. */
+static bool provider_signer(const char *domain, void *ctx)
+{
+    return config_provider_signed(ctx, domain) != NULL;
 }
 
 static size_t header_len(const char *msg, size_t len)
@@ -106,7 +114,9 @@ void reporter_identify(const struct config *cfg, struct dkimverify **dv, const c
     if (!*dv) {
         struct ad_err err = { 0 };
         int ms = cfg->dns_timeout > 0 && cfg->dns_timeout < 60 ? (int)cfg->dns_timeout * 1000 : 3000;
-        if (dkimverify_new(cfg->resolver, ms, dv, &err) != 0) {
+        if (dkimverify_new(cfg->resolver, ms, dv, &err) == 0)
+            dkimverify_set_filter(*dv, provider_signer, (void *)cfg);
+        else {
             size_t n = strlen(out->how);
             g_snprintf(out->how + n, sizeof out->how - n, "; DKIM not verified: %s", err.msg);
             return;
