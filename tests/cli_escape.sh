@@ -70,7 +70,8 @@ observe_score = 0.1
 smarthost = smtp://127.0.0.1:1
 templates_dir = $top/etc/templates
 EOF
-ad() { "$bin" -c "$work/esc.conf" "$@"; }
+. "$top/tests/lib/services.sh"
+ad() { ad_services "$bin" "$work/esc.conf" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 
 printf 'customer_id,customer_name,contact_email,language,account,domain,uid\n'"C1,Evil ${RLO}HbmG,owner@owner.example,en,alice@customer.example,customer.example,\n" \

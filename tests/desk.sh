@@ -51,7 +51,8 @@ hotmail.com = 1.0 manual
 senderscore.net = 0.8
 abusix.com = 0.7 automatic
 EOF
-ad() { "$bin" -c "$work/desk.conf" "$@"; }
+. "$top/tests/lib/services.sh"
+ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 
 cat > "$work/dir.csv" <<'EOF'
@@ -203,13 +204,13 @@ print(all(k in d for k in ['id','state','stage','subject_kind','subject','custom
 
 # Unprocessed reports are picked up by `process`: forget what the desk made of
 # the last report (as if processing had failed) and let `process` redo it.
-check "process: nothing pending" "$(ad process)" "process: 0 reports processed"
+check "process: nothing pending" "$(ad process)" "process: 0 reports processed, 0 policy findings filed"
 rep=$(ad reports --limit 1 --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['id'])")
 before=$(sqlite3 "$work/desk.db" "SELECT subject || ' ' || status FROM attributions WHERE report_id = $rep")
 sqlite3 "$work/desk.db" "DELETE FROM incident_reports WHERE report_id = $rep; DELETE FROM complaints WHERE report_id = $rep;
   DELETE FROM scores WHERE report_id = $rep; DELETE FROM attributions WHERE report_id = $rep;
   UPDATE reports SET processed = 0 WHERE id = $rep;"
-check "process: one pending report redone" "$(ad process)" "process: 1 reports processed"
+check "process: one pending report redone" "$(ad process)" "process: 1 reports processed, 0 policy findings filed"
 check "process: same attribution again" "$(sqlite3 "$work/desk.db" "SELECT subject || ' ' || status FROM attributions WHERE report_id = $rep")" "$before"
 
 if [ "$fails" -gt 0 ]; then

@@ -97,7 +97,8 @@ team_language = en
 EOF
 }
 conf "$work/desk.conf" "$SMTP_SINK_PORT"
-ad() { "$bin" -c "$work/desk.conf" "$@"; }
+. "$top/tests/lib/services.sh"
+ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 cat > "$work/dir.csv" <<'EOF'
 customer_id,customer_name,contact_email,language,account,domain,uid
@@ -251,7 +252,7 @@ for i in 1 2 3; do
     --received "from web3.hoster.example (web3.hoster.example [198.51.100.40]) by mx.recipient.test with ESMTP id W$i; $(now)" \
     --received "by web3.hoster.example (Postfix, from userid 10057) id X$i; $(now)" \
     --header "X-PHP-Originating-Script: 10057:wp-content/plugins/old-form/send.php" \
-    | "$bin" -c "$work/down.conf" ingest -q --source test
+    | ad_services "$bin" "$work/down.conf" ingest -q --source test
 done
 sid=$(ad incidents --json | python3 -c "
 import json,sys
@@ -284,7 +285,7 @@ for s in "Pills" "Pills" "Parcel" "Pills"; do
   for t in arf-02 arf-22 arf-25; do
     mapfile -t rcv < <(auth carol@cats.example)
     $mk "$corpus/$t.eml" --arrival now-20m --date now-25m --source-ip 198.51.100.25 --from carol@cats.example \
-      --subject "$s" "${rcv[@]}" | "$bin" -c "$work/auto.conf" ingest -q --source test
+      --subject "$s" "${rcv[@]}" | ad_services "$bin" "$work/auto.conf" ingest -q --source test
   done
 done
 cid=$(ad incidents --json | python3 -c "
@@ -296,7 +297,7 @@ check "auto: locked" "$(inc_state "$cid")" customer_notified
 "$bin" -c "$work/auto.conf" account password-changed carol@cats.example --fingerprint "carol-new" >/dev/null
 cmid=$(sqlite3 "$work/desk.db" "SELECT message_id FROM outbox WHERE incident_id = $cid AND kind = 'customer' ORDER BY id LIMIT 1")
 printf 'From: carol@home.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] done\nIn-Reply-To: <%s>\nMessage-ID: <reply-2@home.example>\nDate: %s\n\nAll scanned, new password set.\n' \
-  "$cid" "$cmid" "$(now)" | "$bin" -c "$work/auto.conf" ingest -q --source test
+  "$cid" "$cmid" "$(now)" | ad_services "$bin" "$work/auto.conf" ingest -q --source test
 check "auto: unlocked by itself" "$(inc_state "$cid")" resolved
 has "auto: audited as the program" "$(ad incident show "$cid")" "abusedesk  unlocked"
 

@@ -47,7 +47,8 @@ from = abuse@hoster.example
 abuse_team = team@hoster.example
 templates_dir = $top/etc/templates
 EOF
-ad() { "$bin" -c "$work/desk.conf" "$@" 2>>"$work/log"; }
+. "$top/tests/lib/services.sh"
+ad() { ad_services "$bin" "$work/desk.conf" "$@" 2>>"$work/log"; }
 sql() { sqlite3 "$work/desk.db" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 cat > "$work/dir.csv" <<'EOF'

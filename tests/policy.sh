@@ -71,7 +71,8 @@ rcpts_per_hour = 1000
 msgs_per_hour = 1000
 rcpts_per_hour = 1000
 EOF
-ad() { "$bin" -c "$work/desk.conf" "$@"; }
+. "$top/tests/lib/services.sh"
+ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 printf 'customer_id,customer_name,contact_email,language,account,domain\nC1001,Baeckerei,inhaber@mueller-privat.example,de,alice@customer.example,customer.example\nC1001,Baeckerei,inhaber@mueller-privat.example,de,bob@customer.example,\nC2002,Erin Shop,erin@erin.example,en,erin@erin.example,erin.example\n' > "$work/dir.csv"
 ad directory import "$work/dir.csv" >/dev/null

@@ -118,7 +118,8 @@ team_interval = 1h
 [directory]
 default_language = de
 EOF
-ad() { "$bin" -c "$work/desk.conf" "$@"; }
+. "$top/tests/lib/services.sh"
+ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
 sql() { sqlite3 "$work/desk.db" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 cat > "$work/dir.csv" <<'EOF'

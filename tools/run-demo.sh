@@ -14,8 +14,13 @@ mkdir -p "$var"
 # var/mail is kept across runs: a second run sends nothing new (every report
 # is a duplicate) and still shows what the first one delivered.
 . "$top/tests/lib/smtp_sink.sh"
+runpid=
+stop_all() {
+  [ -n "$runpid" ] && kill "$runpid" 2>/dev/null && wait "$runpid" 2>/dev/null
+  smtp_sink_stop 2>/dev/null
+}
 if smtp_sink_start "$var/mail" 2>/dev/null; then
-  trap 'rc=$?; set +e; smtp_sink_stop; exit $rc' EXIT
+  trap 'rc=$?; set +e; stop_all; exit $rc' EXIT
   smarthost="smtp://127.0.0.1:$SMTP_SINK_PORT"
 else
   smarthost="smtp://127.0.0.1:25"
@@ -23,12 +28,30 @@ fi
 sed -e "s#/var/lib/abusedesk#$var#g" -e "s#^templates_dir = .*#templates_dir = $top/etc/templates#" \
     -e "s#^smarthost = .*#smarthost = $smarthost#" \
     -e "s#^authserv_id =.*#authserv_id = mx.hoster.example#" \
+    -e "s#^listen = .*#listen = inet:127.0.0.1:10040;unix:$var/policy.sock#" \
+    -e "s#^user = abusedesk#user =#" \
     "$top/etc/abusedesk.conf" > "$var/abusedesk.conf"
 conf="$var/abusedesk.conf"
 
 echo "== abusedesk: configuration $conf (the example config, paths under ./var)"
 "$bin" -c "$conf" config check
 "$bin" -c "$conf" init
+
+# The services of one machine: desk worker, delivery worker, policy server.
+# `ingest` (below, as Postfix's pipe(8) runs it) only stores; they do the rest.
+echo "== abusedesk run (desk worker, delivery worker, policy server) in the background"
+"$bin" -c "$conf" run 2>"$var/run.log" &
+runpid=$!
+# Waits until the desk worker has filed every report and the delivery worker
+# has sent what could be sent.
+settle() {
+  for _ in $(seq 1 150); do
+    pending=$(sqlite3 "$var/abusedesk.db" "SELECT (SELECT COUNT(*) FROM reports WHERE processed = 0)
+      + (SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed = 0 AND attempts = 0)")
+    [ "$pending" = 0 ] && return 0
+    sleep 0.2
+  done
+}
 
 maildir="$var/demo-maildir"
 rm -rf "$maildir"
@@ -112,6 +135,7 @@ if [ -d "$corpus/arf" ]; then
   echo "== $n complaints about our customers piped in (abusedesk ingest)"
 fi
 
+settle
 echo
 echo "== the abuse team's queue (abusedesk incidents)"
 "$bin" -c "$conf" incidents
@@ -184,3 +208,4 @@ echo "Look at one report:  $bin -c $conf report show 1"
 echo "The incident queue:  $bin -c $conf incidents     (incident show ID, explain REPORT_ID)"
 echo "Lifecycle:           $bin -c $conf incident unlock ID | account password-changed ACCOUNT | outbox"
 echo "Parse any mail:      $bin parse FILE.eml"
+echo "The services:        $bin -c $conf run        (desk worker, delivery worker, policy server; stopped now)"

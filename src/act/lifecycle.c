@@ -580,8 +580,23 @@ static bool lockable_name(const char *kind, const char *s)
     return true;
 }
 
+static const char sql_lock_adopt[] =
+    "UPDATE locks SET incident_id = $2, customer_id = COALESCE(customer_id, $3) WHERE id = $1";
+
+static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const char *reason,
+                     bool notify, int64_t adopt, struct ad_err *err);
+
 int lifecycle_lock(struct lifecycle *lc, int64_t id, const char *by, const char *reason,
                    bool notify, struct ad_err *err)
+{
+    return lock_impl(lc, id, by, reason, notify, 0, err);
+}
+
+/* Locks incident id's subject; adopt: a lock row the policy server already
+ * wrote (enforced since), which is linked to the incident instead of a new
+ * one. */
+static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const char *reason,
+                     bool notify, int64_t adopt, struct ad_err *err)
 {
     struct inc i;
     int rc = inc_load(lc, id, &i, err);
@@ -591,7 +606,9 @@ int lifecycle_lock(struct lifecycle *lc, int64_t id, const char *by, const char 
      * notified or answered but its subject is no longer locked (one incident
      * per sender: a new lock joins it rather than opening another). */
     int64_t held = 0;
-    if (i.subject && (rc = lifecycle_is_locked(lc->st, i.subject, &held, err)) < 0)
+    if (adopt)
+        rc = 0; /* the adopted lock is the one that holds it */
+    else if (i.subject && (rc = lifecycle_is_locked(lc->st, i.subject, &held, err)) < 0)
         goto out;
     bool relock = rc == 0 && (!strcmp(i.state, "customer_notified")
                               || !strcmp(i.state, "customer_replied") || !strcmp(i.state, "locked"));
@@ -617,18 +634,29 @@ int lifecycle_lock(struct lifecycle *lc, int64_t id, const char *by, const char 
         goto out;
     }
     struct store_q *q;
-    if ((rc = store_q_get(lc->st, sql_lock_insert, &q, err)))
-        goto out;
-    store_q_text(q, 1, i.kind);
-    store_q_text(q, 2, i.subject);
-    store_q_text(q, 3, i.customer_id);
-    store_q_int(q, 4, id);
-    store_q_text(q, 5, reason);
-    store_q_int(q, 6, lc->now);
-    store_q_text(q, 7, by);
-    if ((rc = store_q_run(q, err)))
-        goto out;
-    int64_t lock_id = store_last_id(lc->st);
+    int64_t lock_id = adopt;
+    if (adopt) {
+        if ((rc = store_q_get(lc->st, sql_lock_adopt, &q, err)))
+            goto out;
+        store_q_int(q, 1, adopt);
+        store_q_int(q, 2, id);
+        store_q_text(q, 3, i.customer_id);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+    } else {
+        if ((rc = store_q_get(lc->st, sql_lock_insert, &q, err)))
+            goto out;
+        store_q_text(q, 1, i.kind);
+        store_q_text(q, 2, i.subject);
+        store_q_text(q, 3, i.customer_id);
+        store_q_int(q, 4, id);
+        store_q_text(q, 5, reason);
+        store_q_int(q, 6, lc->now);
+        store_q_text(q, 7, by);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+        lock_id = store_last_id(lc->st);
+    }
     if ((rc = store_q_get(lc->st, sql_set_locked, &q, err)))
         goto out;
     store_q_int(q, 1, id);
@@ -1588,6 +1616,14 @@ int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incid
                            const char *reason, bool lock, const char *by, int64_t *incident_id,
                            struct ad_err *err)
 {
+    return lifecycle_policy_event_lock(lc, account, stage, reason, lock, by, 0, incident_id, err);
+}
+
+int lifecycle_policy_event_lock(struct lifecycle *lc, const char *account,
+                                enum incident_stage stage, const char *reason, bool lock,
+                                const char *by, int64_t lock_id, int64_t *incident_id,
+                                struct ad_err *err)
+{
     char *acct = g_ascii_strdown(account, -1);
     char *cust = NULL;
     struct store_q *q;
@@ -1646,7 +1682,7 @@ int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incid
     const char *action = "alert from the policy server";
     if (lock) {
         struct ad_err lerr = { 0 };
-        int lrc = lifecycle_lock(lc, id, by, reason, true, &lerr);
+        int lrc = lock_impl(lc, id, by, reason, true, lock_id, &lerr);
         if (lrc == AD_ERR_USAGE)
             rc = audit(lc, id, by, "lock-skipped", err, "%s", lerr.msg);
         else if (lrc) {

@@ -166,6 +166,13 @@ int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incid
 int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size_t n,
                     const char *by, struct ad_err *err);
 
+/* The same for a finding the policy server queued (store_policy.h): lock_id,
+ * when not 0, is the lock row it already wrote, which the incident adopts. */
+int lifecycle_policy_event_lock(struct lifecycle *lc, const char *account,
+                                enum incident_stage stage, const char *reason, bool lock,
+                                const char *by, int64_t lock_id, int64_t *incident_id,
+                                struct ad_err *err);
+
 /* True when the account or sender has an active lock; *ticket gets the incident
  * id of the lock (0 when none). For the enforcement points. */
 int lifecycle_is_locked(struct store *st, const char *subject, int64_t *incident_id,

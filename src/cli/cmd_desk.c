@@ -13,6 +13,7 @@
 #include <glib.h>
 #include <sodium.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1004,15 +1005,48 @@ int cmd_account(struct cli *cli, int argc, char **argv)
     return rc;
 }
 
+static volatile sig_atomic_t process_stop;
+
+static void process_on_signal(int sig)
+{
+    (void)sig;
+    process_stop = 1;
+}
+
+/* One pass of the desk worker: the policy server's findings, then new reports. */
+static int process_once(struct intake *in, size_t *n_reports, size_t *n_events,
+                        struct ad_err *err)
+{
+    *n_reports = *n_events = 0;
+    int rc = intake_process_events(in, n_events, err);
+    if (rc == 0)
+        rc = intake_process_pending(in, n_reports, err);
+    return rc;
+}
+
 int cmd_process(struct cli *cli, int argc, char **argv)
 {
+    long long loop = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: abusedesk [GLOBAL OPTIONS] process\n\n"
-                   "Attributes, scores and files into incidents every stored report that was\n"
-                   "not processed yet (normally `ingest` does this at once; a report whose\n"
-                   "processing failed is kept and retried here).\n");
+            printf("usage: abusedesk [GLOBAL OPTIONS] process [--loop SECONDS]\n\n"
+                   "The desk worker: routes every stored report that was not processed yet\n"
+                   "(a customer's reply, an auto-reply, a bounce of our notice, a complaint),\n"
+                   "attributes, scores and files it into incidents, and files the policy\n"
+                   "server's findings (limit hits, anomalies, the locks it decided); the\n"
+                   "lifecycle steps that follow (locks, notices, team alerts) are queued in\n"
+                   "the outbox, which the delivery worker (abusedesk outbox --flush) sends.\n"
+                   "`ingest` only stores. Once and exit, or with --loop every SECONDS until\n"
+                   "SIGTERM (abusedesk run starts it so).\n");
             return 0;
+        } else if (!strcmp(argv[i], "--loop") && i + 1 < argc) {
+            char *end = NULL;
+            loop = strtoll(argv[++i], &end, 10);
+            if (!end || *end || loop < 1 || loop > 3600) {
+                fprintf(stderr, "abusedesk process: --loop takes seconds from 1 to 3600\n");
+                return EXIT_USAGE;
+            }
+            continue;
         }
         fprintf(stderr, "abusedesk process: unknown option '%s'\n", argv[i]);
         return EXIT_USAGE;
@@ -1020,15 +1054,32 @@ int cmd_process(struct cli *cli, int argc, char **argv)
     struct intake in;
     intake_init(&in, &cli->cfg, &cli->log);
     struct ad_err err = { 0 };
-    size_t n = 0;
+    size_t n = 0, ne = 0;
     int rc = 0;
-    if (intake_process_pending(&in, &n, &err) != 0) {
-        fprintf(stderr, "abusedesk process: %s\n", err.msg);
-        rc = exit_for(&err);
-    } else {
-        intake_flush_outbox(&in);
+    if (!loop) {
+        if (process_once(&in, &n, &ne, &err) != 0) {
+            fprintf(stderr, "abusedesk process: %s\n", err.msg);
+            rc = exit_for(&err);
+        }
+        printf("process: %zu reports processed, %zu policy findings filed\n", n, ne);
+        intake_close(&in);
+        return rc;
     }
-    printf("process: %zu reports processed\n", n);
+    signal(SIGTERM, process_on_signal);
+    signal(SIGINT, process_on_signal);
+    log_msg(&cli->log, LOG_LEVEL_INFO, "desk worker: every %llds", loop);
+    while (!process_stop) {
+        memset(&err, 0, sizeof err);
+        if (process_once(&in, &n, &ne, &err) != 0) {
+            log_msg(&cli->log, LOG_LEVEL_WARNING, "desk worker: %s (retrying)", err.msg);
+            intake_close(&in); /* reopen on the next pass */
+        } else if (n || ne) {
+            log_msg(&cli->log, LOG_LEVEL_INFO, "desk worker: %zu reports, %zu policy findings",
+                    n, ne);
+        }
+        for (long long t = 0; t < loop * 10 && !process_stop; t++)
+            g_usleep(100000);
+    }
     intake_close(&in);
-    return rc;
+    return 0;
 }

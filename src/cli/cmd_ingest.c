@@ -86,8 +86,6 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
                 in.n_duplicate, in.n_quarantined, in.n_failed);
         if (rc)
             log_msg(&cli->log, LOG_LEVEL_ERROR, "ingest: %s", err.msg);
-        else
-            intake_flush_outbox(&in);
         intake_close(&in);
         return exit_for(rc);
     }
@@ -96,8 +94,6 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
     enum intake_outcome oc = INTAKE_STORED;
     int64_t id = 0;
     rc = intake_fd(&in, STDIN_FILENO, source, &oc, &id, &err);
-    if (rc == 0 && oc == INTAKE_STORED)
-        intake_flush_outbox(&in); /* after the report is safe: the exit status is the report's */
     intake_close(&in);
     if (rc) {
         log_msg(&cli->log, LOG_LEVEL_ERROR, "ingest: %s%s", err.msg,

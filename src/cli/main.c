@@ -19,8 +19,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    { "serve", cmd_serve, "run the daemon: Postfix policy server and outbox delivery" },
-    { "ingest", cmd_ingest, "store one report from stdin (MTA pipe) or every mail of a Maildir" },
+    { "run", cmd_run, "run the services of one machine: desk worker, delivery worker, policy server" },
+    { "serve", cmd_serve, "run the Postfix policy server (reads locks and limits, queues findings)" },
+    { "ingest", cmd_ingest, "store one report from stdin (MTA pipe) or every mail of a Maildir (only stores)" },
     { "parse", cmd_parse, "parse mail files and print one JSON object per file" },
     { "reports", cmd_reports, "list stored reports" },
     { "report", cmd_report, "show one stored report (report show ID)" },
@@ -31,7 +32,7 @@ static const struct command commands[] = {
       "show one incident; lock, notify, unlock, dismiss, resolve or note it" },
     { "account", cmd_account, "record a password change from the provider's panel" },
     { "outbox", cmd_outbox, "list or deliver queued notifications and hook calls" },
-    { "process", cmd_process, "attribute and score stored reports not processed yet" },
+    { "process", cmd_process, "the desk worker: file stored reports and policy findings into incidents" },
     { "init", cmd_init, "create the database and directories, apply schema migrations" },
     { "config", cmd_config, "check the configuration or describe every setting" },
 };

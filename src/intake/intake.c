@@ -19,6 +19,7 @@
 #include "act/outbox.h"
 #include "incident/incident.h"
 #include "intake/route.h"
+#include "store/store_policy.h"
 #include "store/store_q.h"
 #include "trust/dkimverify.h"
 #include "trust/reporter.h"
@@ -423,6 +424,52 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
     }
 }
 
+/* Files the policy server's queued findings (store_policy.h) into incidents:
+ * the lock it wrote is linked to the account's incident, hooks and notices
+ * follow as for any lock. */
+static int policy_events(struct intake *in, size_t *n, struct ad_err *err)
+{
+    struct store_policy_event ev[50];
+    size_t got = 0;
+    int rc = store_policy_events_pending(in->st, ev, G_N_ELEMENTS(ev), &got, err);
+    for (size_t i = 0; i < got && rc == 0; i++) {
+        struct lifecycle lc = { in->cfg, in->st, in->log, ev[i].at };
+        enum incident_stage stage = !strcmp(ev[i].stage, "lock")    ? INCIDENT_STAGE_LOCK
+                                    : !strcmp(ev[i].stage, "alert") ? INCIDENT_STAGE_ALERT
+                                                                    : INCIDENT_STAGE_OBSERVE;
+        int64_t inc = 0;
+        if ((rc = store_begin(in->st, err)))
+            break;
+        rc = lifecycle_policy_event_lock(&lc, ev[i].account, stage, ev[i].reason,
+                                         !strcmp(ev[i].stage, "lock"), ev[i].decided_by,
+                                         ev[i].lock_id, &inc, err);
+        if (rc == 0)
+            rc = store_policy_event_done(in->st, ev[i].id, inc, lc.now, err);
+        if (rc == 0)
+            rc = store_commit(in->st, err);
+        else
+            store_rollback(in->st);
+        if (rc == 0)
+            (*n)++;
+    }
+    for (size_t i = 0; i < got; i++)
+        store_policy_event_clear(&ev[i]);
+    return rc;
+}
+
+int intake_process_events(struct intake *in, size_t *n, struct ad_err *err)
+{
+    *n = 0;
+    int rc = open_store(in, err);
+    if (rc)
+        return rc;
+    for (;;) {
+        size_t before = *n;
+        if ((rc = policy_events(in, n, err)) || *n == before)
+            return rc;
+    }
+}
+
 void intake_flush_outbox(struct intake *in)
 {
     if (!in->st || store_in_transaction(in->st))
@@ -478,8 +525,10 @@ static int process(struct intake *in, const char *path, const struct msgbuf *m,
         .status = report_status(r, truncated),
     };
     bool dup = false;
-    /* The report and what the desk makes of it commit together (the caller's
-     * batch transaction, or one of our own). */
+    /* Stored unprocessed: the desk worker (`abusedesk process`, `abusedesk run`)
+     * routes, attributes and files it. The intake does nothing slow or remote:
+     * it runs inside the MTA's pipe(8). The caller's batch transaction, or one
+     * of our own. */
     bool own_tx = !store_in_transaction(in->st);
     if (own_tx && (rc = store_begin(in->st, err))) {
         free(json);
@@ -487,18 +536,6 @@ static int process(struct intake *in, const char *path, const struct msgbuf *m,
         return rc;
     }
     rc = store_report_add(in->st, &sr, id, &dup, err);
-    if (rc == 0 && !dup) {
-        struct ad_err derr = { 0 };
-        int64_t now = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
-        int drc = desk(in, *id, r, m, now, &derr);
-        if (drc == AD_ERR_BUSY) {
-            rc = ad_err_set(err, drc, "%s", derr.msg);
-        } else if (drc) {
-            /* The report is kept unprocessed; `abusedesk process` retries. */
-            log_msg(in->log, LOG_LEVEL_ERROR, "report %lld stored but not processed: %s",
-                    (long long)*id, derr.msg);
-        }
-    }
     if (own_tx) {
         if (rc == 0)
             rc = store_commit(in->st, err);

@@ -55,6 +55,11 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err);
 
 /* Delivers what the outbox has due (notifications, hooks) after the reports were
  * committed; failures stay queued and are only logged. */
+/* Files the policy server's queued findings (locks, limit hits, anomalies)
+ * into incidents; *n gets how many. The desk worker runs it beside
+ * intake_process_pending(). */
+int intake_process_events(struct intake *in, size_t *n, struct ad_err *err);
+
 void intake_flush_outbox(struct intake *in);
 
 /* Re-processes messages left in the spool by an interrupted run. */

@@ -217,6 +217,23 @@ const char *const store_sql_migrations[] = {
     /* 6: one incident per sender: incidents the team merged point to the one
      * that took them over. */
     "ALTER TABLE incidents ADD COLUMN merged_into BIGINT;",
+
+    /* 7: the policy server's findings, queued for the desk worker (the policy
+     * server renders nothing and holds no secrets). A lock it decides is a
+     * locks row at once (every policy server enforces it); the desk worker
+     * files the event into the account's incident and links the lock. */
+    "CREATE TABLE policy_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at BIGINT NOT NULL,"
+    "  account TEXT NOT NULL,"
+    "  stage TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  decided_by TEXT NOT NULL,"
+    "  lock_id BIGINT,"
+    "  processed_at BIGINT,"
+    "  incident_id BIGINT"
+    ");"
+    "CREATE INDEX policy_events_pending ON policy_events (processed_at, id);",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 

@@ -61,7 +61,8 @@ default_language = en
 EOF
 }
 write_conf
-ad() { "$bin" -c "$work/desk.conf" "$@"; }
+. "$top/tests/lib/services.sh"
+ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
 sql() { sqlite3 "$work/desk.db" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 cat > "$work/dir.csv" <<'EOF'
