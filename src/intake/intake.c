@@ -482,6 +482,19 @@ void intake_flush_outbox(struct intake *in)
                 err.msg);
 }
 
+/* The crash test (tests/crash_safety.sh) must kill a delivery inside the
+ * window between the durable spool file and the commit, and show that the
+ * retry stores it exactly once. ABUSEDESK_FAILPOINT_SPOOLED_MS widens that
+ * window by sleeping there; unset (always, outside that test) it costs one
+ * getenv(). */
+static void failpoint_spooled(void)
+{
+    const char *v = getenv("ABUSEDESK_FAILPOINT_SPOOLED_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms > 0 && ms <= 10000)
+        g_usleep((gulong)ms * 1000);
+}
+
 /* Parses and stores one message whose bytes are durable at path. */
 static int process(struct intake *in, const char *path, const struct msgbuf *m,
                    const char *source, const char *keep_path, enum intake_outcome *outcome,
@@ -615,6 +628,7 @@ int intake_fd(struct intake *in, int fd, const char *source, enum intake_outcome
     }
     if ((rc = fs_sync_dir(newd, err)))
         goto out;
+    failpoint_spooled();
 
     rc = process(in, final, &m, source, keep, outcome, id, err);
     if (rc == 0 && *outcome != INTAKE_QUARANTINED)
