@@ -8,14 +8,14 @@
 
 SHELL      := /bin/bash
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
 	libglib2.0-dev libgmime-3.0-dev libsqlite3-dev sqlite3 libjansson-dev \
 	libcmocka-dev zlib1g-dev libsisimai-perl python3 time \
 	libcurl4-openssl-dev libsodium-dev libevent-dev postfix swaks \
-	libopendkim-dev libc-ares-dev opendkim-tools rbldnsd
+	libopendkim-dev libc-ares-dev opendkim-tools rbldnsd python3-dkim openssl libpq-dev postgresql libhiredis-dev redis-server
 
 .PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean
 

@@ -129,6 +129,7 @@ C1001,Bäckerei Müller,inhaber@mueller-privat.example,de,bob@customer.example,,
 C2002,Fjord Travel Ltd.,it@fjord-travel.example,en,bookings@fjord-travel.example,fjord-travel.example,
 C3003,Kanzlei Weber,kanzlei@weber.example,,kanzlei@weber.example,weber.example,
 C4004,Carol Cats,carol@cats.example,en,,cats.example,
+C6006,Müller & Söhne,chef@soehne-privat.example,,info@soehne.example,soehne.example,
 EOF
 ad directory import "$work/dir.csv" >/dev/null 2>&1 || { echo "FAIL directory import"; exit 1; }
 
@@ -243,6 +244,17 @@ report arf-02 feedback@arf.mail.yahoo.com carol@cats.example "Broken" | sign arf
   | sed 's/^Subject: Broken/Subject: Br0ken/' | ad ingest -q --source broken
 check "a broken signature is not authenticated" "$(sql 'SELECT authenticated FROM scores ORDER BY report_id DESC LIMIT 1')" 0
 
+# an authenticated campaign about a name that is not in the directory: no lock
+for s in "Ghost 1" "Ghost 2" "Ghost 3"; do
+  gen2() { report "$1" "$2" ghost@customer.example "$5" | sign "$3" "$4"; }
+  gen2 arf-02 feedback@arf.mail.yahoo.com arf.mail.yahoo.com arf "$s" | ad ingest -q --source ghost
+  gen2 arf-25 feedbackloop@comcastfbl.senderscore.net senderscore.net fbl "$s" | ad ingest -q --source ghost
+done
+gh=$(incident_of ghost@customer.example)
+check "an authenticated campaign about a name outside the directory reaches the lock stage" "$(json_field "$gh" stage)" lock
+check "... but it is never locked automatically" "$(sql "SELECT COUNT(*) FROM locks WHERE subject = 'ghost@customer.example'")" 0
+check "... the audit says why" "$(sql "SELECT COUNT(*) FROM audit WHERE incident_id = $gh AND action = 'lock-held' AND detail LIKE '%not an account or web space of the customer directory%'")" 1
+
 # ---- 8. The German notice -------------------------------------------------------
 ad outbox --flush >/dev/null 2>&1
 notice=$(sql "SELECT message FROM outbox WHERE kind = 'customer' AND incident_id = $al AND template = 'compromised' LIMIT 1")
@@ -298,6 +310,18 @@ check "a complaint with the ticket in its subject is scored as a complaint" \
 reply inhaber@mueller-privat.example "Re: [abusedesk #$al] Ihr Postfach" "In-Reply-To: <$mid>" \
   | ad ingest -q --source reply
 check "the reply naming our notice's Message-ID moves the incident" "$(json_field "$al" state)" customer_replied
+# verified by our MX's DMARC pass for the contact address (above our MX's hop)
+{ printf 'From: inhaber@mueller-privat.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] noch eine Frage\nMessage-ID: <d%s@mueller-privat.example>\nDate: %s\n\nWann ist das Postfach wieder frei?\n' "$al" "$RANDOM" "$(now)" \
+    | our_mx | sed '1i Authentication-Results: mx.hoster.example; dmarc=pass header.from=mueller-privat.example; spf=pass smtp.mailfrom=mueller-privat.example'; } \
+  | ad ingest -q --source dmarc-reply
+check "a reply with our MX's DMARC pass for the contact address is verified" \
+  "$(sql "SELECT verdict FROM incident_replies WHERE incident_id = $al ORDER BY report_id DESC LIMIT 1")" verified
+# an SPF pass alone is not enough (shared hosting: customers' SPF includes our servers)
+{ printf 'From: inhaber@mueller-privat.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] SPF\nMessage-ID: <s%s@mueller-privat.example>\nDate: %s\n\nText.\n' "$al" "$RANDOM" "$(now)" \
+    | our_mx | sed '1i Authentication-Results: mx.hoster.example; spf=pass smtp.mailfrom=mueller-privat.example'; } \
+  | ad ingest -q --source spf-reply
+check "a reply with only an SPF pass is not verified" \
+  "$(sql "SELECT verdict FROM incident_replies WHERE incident_id = $al ORDER BY report_id DESC LIMIT 1")" unverified
 verdicts=$(ad incident show --json "$al" | python3 -c "import json,sys; print(' '.join(sorted(set(r['verdict'] for r in json.load(sys.stdin)['replies']))))")
 check "incident show lists the replies with their verdicts" "$verdicts" "auto unverified verified"
 
@@ -384,6 +408,19 @@ check "joe job: the joe-job notice" "$(sql "SELECT template FROM outbox WHERE in
 out=$(ad incident notify "$al" --case joejob 2>&1)
 has "the joe-job notice is refused for a real compromise" "$out" "not a joe job"
 check "the locked account got no joe-job notice" "$(sql "SELECT COUNT(*) FROM outbox WHERE incident_id = $al AND template = 'joejob'")" 0
+
+# ---- a customer without a language gets [directory] default_language (de) ------
+ad account lock info@soehne.example --reason "internal: botnet logins seen in the panel" >/dev/null 2>&1
+so=$(sql "SELECT message FROM outbox WHERE rcpt = 'chef@soehne-privat.example' AND kind = 'customer' LIMIT 1" \
+  | python3 -c '
+import email, sys
+from email import policy
+m = email.message_from_string(sys.stdin.read(), policy=policy.default)
+print("Subject:", m["Subject"]); print(m.get_body(("plain",)).get_content())')
+has "no language in the directory: the notice is German" "$so" "Subject: \[abusedesk #[0-9]*\] Ihr Postfach info@soehne.example wurde"
+has "the reason is the German text of the templates" "$so" "Unser Abuse-Team hat bei einer Prüfung"
+hasnt "the operator's internal reason is not in it" "$so" "botnet logins"
+hasnt "no English system text" "$so" "outbound volume"
 
 # ---- the policy server's REJECT text in the customer's language ----------------
 check "lock rows carry the customer" "$(sql "SELECT customer_id FROM locks WHERE subject = 'alice@customer.example'")" C1001

@@ -1532,11 +1532,57 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
                             const struct incident_outcome *o, struct ad_err *err)
 {
     (void)report_id;
-    if (!o->incident_id || !(o->opened || o->escalated || o->reopened))
+    if (!o->incident_id)
         return 0;
+    bool changed = o->opened || o->escalated || o->reopened;
+    int rc = 0;
+    if (!changed) {
+        /* At the lock stage but held (too few providers so far): a complaint
+         * from another provider may complete the conditions now. */
+        if (o->stage != INCIDENT_STAGE_LOCK || !lc->cfg->auto_lock)
+            return 0;
+        struct inc i;
+        if ((rc = inc_load(lc, o->incident_id, &i, err)))
+            return rc;
+        bool lockable = !strcmp(i.state, "open") || !strcmp(i.state, "alerted");
+        inc_clear(&i);
+        if (!lockable)
+            return 0;
+        struct store_q *q;
+        if ((rc = store_q_get(lc->st, sql_providers_of, &q, err)))
+            return rc;
+        store_q_int(q, 1, o->incident_id);
+        if ((rc = store_q_step(q, err)) < 0)
+            return rc;
+        int64_t np = rc == 1 ? store_q_col_int(q, 0) : 0;
+        store_q_reset(q);
+        bool known = false;
+        if ((rc = in_directory(lc, o->incident_id, &known, err)))
+            return rc;
+        if (np < lc->cfg->auto_lock_min_providers || !known)
+            return 0;
+        struct ad_err lerr = { 0 };
+        rc = lifecycle_lock(lc, o->incident_id, "abusedesk",
+                            "lock stage reached ([incidents] auto_lock), now with complaints of "
+                            "enough providers",
+                            true, &lerr);
+        if (rc == AD_ERR_USAGE)
+            return incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-skipped",
+                                  lerr.msg, err);
+        if (rc) {
+            *err = lerr;
+            return rc;
+        }
+        struct ad_err aerr = { 0 };
+        return skip_or_fail(lc, o->incident_id,
+                            alert_team(lc, o->incident_id, "team_alert",
+                                       "locked now: authenticated complaints of enough providers "
+                                       "([incidents] auto_lock_min_providers) arrived",
+                                       NULL, &aerr),
+                            &aerr, err);
+    }
     if (o->stage < INCIDENT_STAGE_ALERT)
         return 0;
-    int rc = 0;
     const char *action = o->reopened ? "incident reopened by new complaints" : "alert";
     char buf[200];
     int64_t n_providers = 0;

@@ -178,6 +178,7 @@ dns_query() {
   fmt+="\\x00$qtype\\x00\\x01"
   # Through a file: printf to a socket may write a line at a time, and every
   # write is a datagram of its own.
+  # shellcheck disable=SC2059 # fmt is the packet, written as \xHH escapes
   printf "$fmt" >"$DNS_DIR/.query" || return 1
   DNS_REPLY_HEX=$(
     exec 3<>"/dev/udp/127.0.0.1/$DNS_PORT" || exit 1
@@ -207,6 +208,7 @@ _dns_serves_last() {
   if [ "$type" = TXT ]; then
     want=$(printf '%s' "$value" | od -An -v -tx1 | tr -d ' \n')
   else
+    # shellcheck disable=SC2086 # one argument per octet
     want=$(printf '%02x' ${value//./ })
   fi
   [[ $DNS_REPLY_HEX == *"$want"* ]]
@@ -222,8 +224,8 @@ dns_reload() {
     echo "dns_reload: rbldnsd (pid $DNS_PID) is gone, see $DNS_DIR/rbldnsd.log" >&2
     return 1
   }
-  local i
-  for i in $(seq 1 100); do
+  local _
+  for _ in $(seq 1 100); do
     _dns_serves_last && return 0
     sleep 0.05
   done
@@ -299,8 +301,8 @@ dns_start() {
     specs+=("${zone,,}:generic:$prefix${zone,,}.zone")
   done
 
-  local try port pid i
-  for try in 1 2 3 4 5 6 7 8 9 10; do
+  local port pid attempt _
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
     # Below Linux's ephemeral range (32768-60999), so that client sockets
     # rarely hold it; rbldnsd exits when the port is taken and we try again.
     port=$((20000 + RANDOM % 12000))
@@ -308,7 +310,7 @@ dns_start() {
       </dev/null >>"$dir/rbldnsd.log" 2>&1 &
     pid=$!
     export DNS_PORT=$port DNS_DIR=$dir
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       if ! kill -0 "$pid" 2>/dev/null; then
         break # exited: port taken or bad data; see the log
       fi
@@ -322,6 +324,7 @@ dns_start() {
           prev=$(trap -p EXIT)
           if [ -n "$prev" ]; then
             eval "set -- $prev"
+            # shellcheck disable=SC2064 # the earlier trap's text, now
             trap "dns_stop; $3" EXIT
           else
             trap dns_stop EXIT
@@ -338,7 +341,7 @@ dns_start() {
     fi
   done
   unset DNS_PORT
-  echo "dns_start: rbldnsd did not start, see $dir/rbldnsd.log:" >&2
+  echo "dns_start: rbldnsd did not start ($attempt attempts), see $dir/rbldnsd.log:" >&2
   tail -n 5 "$dir/rbldnsd.log" >&2
   return 1
 }
@@ -349,8 +352,8 @@ dns_stop() {
     kill "$pid" 2>/dev/null
     # wait only works for our own children; otherwise poll until it is gone.
     wait "$pid" 2>/dev/null
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.05
     done
