@@ -54,6 +54,7 @@ settle() {
     [ "$pending" = 0 ] && return 0
     sleep 0.2
   done
+  echo "(the workers are still busy: $pending items left; what follows is the state so far)"
 }
 
 maildir="$var/demo-maildir"
