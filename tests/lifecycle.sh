@@ -199,13 +199,13 @@ has "team alert: names the incident" "$(decoded "$tf")" "incident show $id"
 
 # 2. Unlock before a new password: refused. Reusing the leaked password: refused.
 ad incident unlock "$id" --by tester 2>"$work/err"; rc=$?
-check "unlock without new password: refused" "$rc" 64
+check "unlock without new password: refused" "$rc" 3
 has "unlock refusal says why" "$(cat "$work/err")" "not changed since the lock"
 ad account password-changed alice@customer.example --fingerprint "old-hash-0001" 2>"$work/err" >/dev/null; rc=$?
 check "reused password: refused" "$rc" 65
 has "reuse refusal says why" "$(cat "$work/err")" "reuse of the leaked password"
 ad incident unlock "$id" --by tester 2>/dev/null; rc=$?
-check "unlock after refused change: still refused" "$rc" 64
+check "unlock after refused change: still refused" "$rc" 3
 ad account password-changed alice@customer.example --fingerprint "new-hash-0002" >/dev/null
 check "new password: recorded" "$?" 0
 
@@ -333,13 +333,15 @@ check "kill: unlock notice delivered once" "$(for x in $(mails_to it@fjord-trave
 ad incident lock "$id" --by tester 2>"$work/err" >/dev/null; rc=$?
 check "lock the reopened incident: allowed" "$rc" 0
 ad incident lock "$id" --by tester 2>"$work/err" >/dev/null; rc=$?
-check "invalid: lock twice refused" "$rc" 64
+check "invalid: lock twice refused" "$rc" 3
 has "invalid: says it is locked already" "$(cat "$work/err")" "is locked already"
 ad incident resolve "$id" --by tester 2>"$work/err" >/dev/null; rc=$?
-check "invalid: resolve a locked incident refused" "$rc" 64
+check "invalid: resolve a locked incident refused" "$rc" 3
 has "invalid: says the allowed states" "$(cat "$work/err")" "allowed from: open,alerted"
 ad incident dismiss "$id" --by tester 2>/dev/null >/dev/null; rc=$?
 check "dismiss without a reason: refused" "$rc" 64
+ad incident show 999999 >/dev/null 2>&1; rc=$?
+check "an unknown incident: exit 66" "$rc" 66
 
 if [ "$fails" -gt 0 ]; then
   echo "lifecycle: $fails check(s) failed"

@@ -4,7 +4,7 @@
  * account password-changed`) and by the intake (after processing a complaint,
  * and for customer replies). Runs inside the caller's transaction; what a
  * transition sends is queued in the outbox in that same transaction. Refusals
- * (wrong state, unlock before a new password) come back as AD_ERR_USAGE with a
+ * (wrong state, unlock before a new password) come back as AD_ERR_REFUSED with a
  * message for the person who asked.
  */
 #include "lifecycle.h"
@@ -104,7 +104,7 @@ static int inc_load(struct lifecycle *lc, int64_t id, struct inc *i, struct ad_e
     return 0;
 }
 
-/* AD_ERR_USAGE unless state is one of allowed ("a|b|c"). */
+/* AD_ERR_REFUSED unless state is one of allowed ("a|b|c"). */
 static int allowed(const struct inc *i, int64_t id, const char *action, const char *states,
                    struct ad_err *err)
 {
@@ -115,7 +115,7 @@ static int allowed(const struct inc *i, int64_t id, const char *action, const ch
         return 0;
     char *list = g_strdup(states);
     g_strdelimit(list, "|", ',');
-    int rc = ad_err_set(err, AD_ERR_USAGE, "incident %lld is %s: cannot %s it (allowed from: %s)",
+    int rc = ad_err_set(err, AD_ERR_REFUSED, "incident %lld is %s: cannot %s it (allowed from: %s)",
                         (long long)id, i->state, action, list);
     g_free(list);
     return rc;
@@ -545,7 +545,8 @@ static int skip_or_fail(struct lifecycle *lc, int64_t id, int nrc, const struct 
 {
     if (nrc == 0)
         return 0;
-    if (nrc == AD_ERR_USAGE || nrc == AD_ERR_IO || nrc == AD_ERR_PARSE || nrc == AD_ERR_CONFIG) {
+    if (nrc == AD_ERR_USAGE || nrc == AD_ERR_REFUSED || nrc == AD_ERR_IO || nrc == AD_ERR_PARSE
+        || nrc == AD_ERR_CONFIG) {
         log_msg(lc->log, nrc == AD_ERR_USAGE ? LOG_LEVEL_WARNING : LOG_LEVEL_ERROR,
                 "incident %lld: notice not sent: %s", (long long)id, nerr->msg);
         return audit(lc, id, "abusedesk", "notify-skipped", err, "%s", nerr->msg);
@@ -613,7 +614,7 @@ static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const cha
     bool relock = rc == 0 && (!strcmp(i.state, "customer_notified")
                               || !strcmp(i.state, "customer_replied") || !strcmp(i.state, "locked"));
     if (rc == 1) {
-        rc = ad_err_set(err, AD_ERR_USAGE, "incident %lld: %s %s is locked already (incident %lld)",
+        rc = ad_err_set(err, AD_ERR_REFUSED, "incident %lld: %s %s is locked already (incident %lld)",
                         (long long)id, i.kind, i.subject, (long long)held);
         goto out;
     }
@@ -621,13 +622,13 @@ static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const cha
         goto out;
     rc = 0;
     if (strcmp(i.kind, "account") && strcmp(i.kind, "script")) {
-        rc = ad_err_set(err, AD_ERR_USAGE,
+        rc = ad_err_set(err, AD_ERR_REFUSED,
                         "incident %lld is about %s %s: only an account or a script can be locked",
                         (long long)id, i.kind, i.subject);
         goto out;
     }
     if (!lockable_name(i.kind, i.subject)) {
-        rc = ad_err_set(err, AD_ERR_USAGE,
+        rc = ad_err_set(err, AD_ERR_REFUSED,
                         "incident %lld: '%.60s' does not look like an account or script name: not "
                         "handed to the lock command; check it by hand",
                         (long long)id, i.subject);
@@ -710,7 +711,7 @@ int lifecycle_notify(struct lifecycle *lc, int64_t id, const char *by, const cha
     if (joejob && !domain) {
         /* The evidence shows the mail passed our submission or web host: telling
          * the customer "nothing was hacked" would be wrong. */
-        rc = ad_err_set(err, AD_ERR_USAGE,
+        rc = ad_err_set(err, AD_ERR_REFUSED,
                         "incident %lld is about %s %s, whose mail passed our own hosts: not a "
                         "joe job (the joe-job notice is for a customer's domain forged by "
                         "others)",
@@ -718,7 +719,7 @@ int lifecycle_notify(struct lifecycle *lc, int64_t id, const char *by, const cha
         goto out;
     }
     if (!joejob && domain) {
-        rc = ad_err_set(err, AD_ERR_USAGE,
+        rc = ad_err_set(err, AD_ERR_REFUSED,
                         "incident %lld is a joe job (domain %s forged by others): only the "
                         "joe-job notice applies",
                         (long long)id, i.subject);
@@ -819,7 +820,7 @@ int lifecycle_unlock(struct lifecycle *lc, int64_t id, const char *by, const cha
         if ((rc = password_after(lc, i.subject, i.locked_at, &at, err)))
             goto out;
         if (!at && !force) {
-            rc = ad_err_set(err, AD_ERR_USAGE,
+            rc = ad_err_set(err, AD_ERR_REFUSED,
                             "incident %lld: the password of %s was not changed since the lock: "
                             "unlock refused (abusedesk account password-changed %s; an admin can "
                             "override with --force --reason TEXT)",
@@ -1566,7 +1567,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
                             "lock stage reached ([incidents] auto_lock), now with complaints of "
                             "enough providers",
                             true, &lerr);
-        if (rc == AD_ERR_USAGE)
+        if (rc == AD_ERR_USAGE || rc == AD_ERR_REFUSED)
             return incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-skipped",
                                   lerr.msg, err);
         if (rc) {
@@ -1624,7 +1625,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
             struct ad_err lerr = { 0 };
             rc = lifecycle_lock(lc, o->incident_id, "abusedesk",
                                 "lock stage reached ([incidents] auto_lock)", true, &lerr);
-            if (rc == AD_ERR_USAGE) {
+            if (rc == AD_ERR_USAGE || rc == AD_ERR_REFUSED) {
                 /* Not lockable (an IP, a customer) or already past it. */
                 g_snprintf(buf, sizeof buf, "lock stage reached, not locked: %.150s", lerr.msg);
                 action = buf;
@@ -1729,7 +1730,7 @@ int lifecycle_policy_event_lock(struct lifecycle *lc, const char *account,
     if (lock) {
         struct ad_err lerr = { 0 };
         int lrc = lock_impl(lc, id, by, reason, true, lock_id, &lerr);
-        if (lrc == AD_ERR_USAGE)
+        if (lrc == AD_ERR_USAGE || lrc == AD_ERR_REFUSED)
             rc = audit(lc, id, by, "lock-skipped", err, "%s", lerr.msg);
         else if (lrc) {
             *err = lerr;
@@ -1824,7 +1825,7 @@ int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size
             break;
         }
         if (f.customer_id && t.customer_id && strcmp(f.customer_id, t.customer_id)) {
-            rc = ad_err_set(err, AD_ERR_USAGE,
+            rc = ad_err_set(err, AD_ERR_REFUSED,
                             "incident %lld belongs to customer %s, incident %lld to %s: only "
                             "incidents of one customer are merged",
                             (long long)from, f.customer_id, (long long)into, t.customer_id);

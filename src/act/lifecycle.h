@@ -32,9 +32,10 @@ struct lifecycle {
     int64_t now;                /* Unix seconds of the action */
 };
 
-/* Each action runs inside the caller's transaction and returns 0, AD_ERR_USAGE
- * with a message naming the state and what is allowed (an invalid transition,
- * a refused unlock), AD_ERR_NOTFOUND, or a store error. by is the person or
+/* Each action runs inside the caller's transaction and returns 0,
+ * AD_ERR_REFUSED with a message naming the state and what is allowed (an
+ * invalid transition, a refused unlock), AD_ERR_USAGE for a missing argument
+ * (a reason), AD_ERR_NOTFOUND, or a store error. by is the person or
  * "abusedesk". */
 
 /* Locks the incident's account or script: a lock row, the lock hooks, state

@@ -15,8 +15,11 @@
 #include "util/log.h"
 
 /* sysexits.h values, spelled out so the meaning is visible where they are used. */
+#define EXIT_REFUSED 3      /* the incident's state does not allow it (an invalid
+                             * transition, an unlock before a new password) */
 #define EXIT_USAGE 64       /* EX_USAGE */
 #define EXIT_DATAERR 65     /* EX_DATAERR: input is not a mail at all */
+#define EXIT_NOTFOUND 66    /* EX_NOINPUT: no such incident, report or customer */
 #define EXIT_NOUSER 67      /* EX_NOUSER: the account is not in the directory */
 #define EXIT_SOFTWARE 70    /* EX_SOFTWARE */
 #define EXIT_CANTCREAT 73   /* EX_CANTCREAT */

@@ -35,6 +35,9 @@ static int exit_for(const struct ad_err *err)
     case AD_ERR_BUSY:
         return EXIT_TEMPFAIL;
     case AD_ERR_NOTFOUND:
+        return EXIT_NOTFOUND;
+    case AD_ERR_REFUSED:
+        return EXIT_REFUSED;
     case AD_ERR_USAGE:
         return EXIT_USAGE;
     default:

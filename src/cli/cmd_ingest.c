@@ -46,7 +46,11 @@ static int exit_for(int rc)
     case AD_ERR_USAGE:
         return EXIT_USAGE;
     default:
-        return 74; /* EX_IOERR */
+        /* A full or unwritable spool or quarantine, or any other local trouble:
+         * EX_TEMPFAIL, so that the MTA keeps the report and retries. Never 74
+         * (EX_IOERR): Postfix turns it into a permanent 5.3.0 and bounces the
+         * complaint back to the provider. */
+        return EXIT_TEMPFAIL;
     }
 }
 

@@ -21,6 +21,8 @@ enum {
     AD_ERR_BUSY = -7,      /* the store is locked/unavailable: retry later */
     AD_ERR_NOTFOUND = -8,
     AD_ERR_USAGE = -9,
+    AD_ERR_REFUSED = -10,  /* the state does not allow it: an invalid transition, a
+                            * refused unlock (not the caller's mistake in syntax) */
 };
 
 struct ad_err {
