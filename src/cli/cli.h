@@ -48,6 +48,7 @@ int cmd_outbox(struct cli *cli, int argc, char **argv);
 int cmd_account(struct cli *cli, int argc, char **argv);
 int cmd_serve(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_classify(struct cli *cli, int argc, char **argv);
 
 struct store;
 

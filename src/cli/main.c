@@ -5,6 +5,7 @@
  * subcommand. Usage errors exit 64.
  */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ static const struct command commands[] = {
     { "run", cmd_run, "run the services of one machine: desk worker, delivery worker, policy server" },
     { "serve", cmd_serve, "run the Postfix policy server (reads locks and limits, queues findings)" },
     { "ingest", cmd_ingest, "store one report from stdin (MTA pipe) or every mail of a Maildir (only stores)" },
+    { "classify", cmd_classify, "was a customer hacked? joe job, mailbox or script, from a bounce" },
     { "parse", cmd_parse, "parse mail files and print one JSON object per file" },
     { "reports", cmd_reports, "list stored reports" },
     { "report", cmd_report, "show one stored report (report show ID)" },
@@ -62,6 +64,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Customer data and third parties' mail: files we create are never
+     * readable by other users (database and its WAL, spool, quarantine,
+     * state and key files). */
+    umask(027);
     struct cli cli = { 0 };
     const char *db = NULL;
     bool explicit_config = false;

@@ -291,7 +291,7 @@ int incident_history(const struct config *cfg, struct store *st, int64_t self,
 /* The stage a sender's sums reach; why says which window and threshold. Every
  * complaint counts toward observe and alert, only authenticated ones toward
  * lock (a forged campaign of any size can at most alert the team). A joe job
- * (kind "domain") counts authenticated complaints only and stops at alert. */
+ * (kind "domain") stops at alert. */
 static int stage_of(const struct config *cfg, struct store *st, const char *kind,
                     const char *subject, int64_t at, bool repeat, enum incident_stage *stage,
                     GString *why, struct ad_err *err)
@@ -316,7 +316,9 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
             { INCIDENT_STAGE_OBSERVE, cfg->observe_score[w] * f, 0, "observe" },
         };
         for (size_t k = 0; k < G_N_ELEMENTS(lv); k++) {
-            bool auth_only = lv[k].s == INCIDENT_STAGE_LOCK || joejob;
+            /* A joe job stops at alert and locks nothing: backscatter bounces
+             * come from anybody's servers and count as they are. */
+            bool auth_only = lv[k].s == INCIDENT_STAGE_LOCK;
             if (joejob && lv[k].s == INCIDENT_STAGE_LOCK)
                 continue;
             double sum = auth_only ? ws.auth_sum : ws.sum;
