@@ -176,7 +176,7 @@ check "unknown account: incident without customer" "$(j "d['customer_id']")" Non
 
 # 7. Repeat offender: resolve the first incident, then two new complaints.
 ad incident resolve "$id1" --by tester --reason "customer cleaned the PC" >/dev/null
-check "resolve twice is refused" "$(ad incident resolve "$id1" --by tester 2>/dev/null; echo $?)" 64
+check "resolve twice is refused" "$(ad incident resolve "$id1" --by tester 2>/dev/null; echo $?)" 3
 for s in "Pills again" "Pills again"; do
   mapfile -t rcv < <(ours_auth alice@customer.example)
   $mk "$corpus/arf-22.eml" --date now-2m --source-ip 198.51.100.25 --from alice@customer.example \
