@@ -5,19 +5,20 @@
 #               the whole intake pipeline (bench/ingest.sh), and the policy
 #               server against noop-policyd, policyd-rate-limit, postfwd2
 #   make deps   install the Debian packages (as root) or print the command
+#   make install / make uninstall / make deb   see "Installing" below
 
 SHELL      := /bin/bash
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
+DEB_PACKAGES := build-essential debhelper systemd cmake pkg-config clang libclang-rt-14-dev \
 	libglib2.0-dev libgmime-3.0-dev libsqlite3-dev sqlite3 libjansson-dev \
 	libcmocka-dev zlib1g-dev libsisimai-perl python3 time \
 	libcurl4-openssl-dev libsodium-dev libevent-dev postfix swaks \
 	libopendkim-dev libc-ares-dev opendkim-tools rbldnsd python3-dkim openssl libpq-dev postgresql libhiredis-dev redis-server
 
-.PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean
+.PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean install uninstall deb
 
 all: build
 
@@ -76,9 +77,78 @@ bench: build
 	bash bench/parse.sh
 	bash bench/ingest.sh
 	bash bench/policy.sh
+	bash bench/shared_counters.sh
 
 run: build
 	bash tools/run-demo.sh
 
 clean:
 	rm -rf build build-asan build-fuzz var
+
+# ---- Installing (README "Installing for real", doc/postfix.md) -------------------
+# make install [PREFIX=/usr/local] [DESTDIR=DIR]: the binary, man page, templates
+#   ($PREFIX/share/abusedesk/templates), docs, systemd units, sysusers.d and
+#   tmpfiles.d snippets (CMakeLists.txt install rules), and
+#   /etc/abusedesk/abusedesk.conf unless it exists (always into a DESTDIR). As
+#   root without DESTDIR also the abusedesk user and its folders. Enables nothing.
+# make uninstall [PREFIX=...] [DESTDIR=...]: removes those again, except the
+#   configuration, the data (/var/lib/abusedesk) and the user.
+# make deb: the Debian package (debian/, dpkg-buildpackage -us -uc -b in a copy of
+#   the tree under build-deb/, no tests run) into dist/.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+INSTALL_BUILD_DIR ?= build
+SYSTEMD_UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+AD_UNITS    := abusedesk.target abusedesk-policy.service abusedesk-desk.service \
+	abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer
+AD_DESTDIR   = $(if $(DESTDIR),$(abspath $(DESTDIR)))
+DIST        ?= dist
+DEB_BUILD_DIR ?= build-deb
+# The tree as it is, without builds, packages and the demo's data.
+DEB_EXCLUDE := --exclude=./.git --exclude=./build --exclude='./build-*' --exclude=./dist --exclude=./var \
+	--exclude='./obj-*'
+
+install:
+	cmake -S . -B $(INSTALL_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) -DAD_SYSTEMD_UNITDIR=$(SYSTEMD_UNITDIR) \
+		-DAD_SYSUSERSDIR=$(SYSUSERSDIR) -DAD_TMPFILESDIR=$(TMPFILESDIR) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(INSTALL_BUILD_DIR) -j$(JOBS) --target abusedesk
+	DESTDIR="$(AD_DESTDIR)" cmake --install $(INSTALL_BUILD_DIR)
+	@if [ -z "$(AD_DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		set -e; \
+		if command -v systemd-sysusers >/dev/null; then systemd-sysusers $(SYSUSERSDIR)/abusedesk.conf; \
+		elif ! getent passwd abusedesk >/dev/null; then \
+			adduser --system --group --home /var/lib/abusedesk --no-create-home abusedesk; fi; \
+		if command -v systemd-tmpfiles >/dev/null; then systemd-tmpfiles --create $(TMPFILESDIR)/abusedesk.conf; \
+		else install -d -m 0750 -o abusedesk -g abusedesk /var/lib/abusedesk /run/abusedesk; fi; \
+		if [ "$$(stat -c %G /etc/abusedesk/abusedesk.conf)" = root ]; then \
+			chgrp abusedesk /etc/abusedesk/abusedesk.conf; chmod 0640 /etc/abusedesk/abusedesk.conf; fi; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+		echo "install: user abusedesk, /var/lib/abusedesk; nothing enabled: edit /etc/abusedesk/abusedesk.conf, then systemctl enable --now abusedesk.target"; \
+	fi
+
+uninstall:
+	@if [ -z "$(AD_DESTDIR)" ] && command -v systemctl >/dev/null; then \
+		if [ -d /run/systemd/system ]; then systemctl disable --now --quiet $(AD_UNITS) 2>/dev/null || true; \
+		else systemctl disable --quiet $(AD_UNITS) 2>/dev/null || true; fi; \
+	fi
+	rm -f $(AD_DESTDIR)$(PREFIX)/bin/abusedesk \
+		$(addprefix $(AD_DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard doc/*.1))) \
+		$(addprefix $(AD_DESTDIR)$(SYSTEMD_UNITDIR)/,$(AD_UNITS)) \
+		$(AD_DESTDIR)$(SYSUSERSDIR)/abusedesk.conf $(AD_DESTDIR)$(TMPFILESDIR)/abusedesk.conf
+	rm -rf $(AD_DESTDIR)$(PREFIX)/share/abusedesk $(AD_DESTDIR)$(PREFIX)/share/doc/abusedesk
+	@if [ -z "$(AD_DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "uninstall: kept /etc/abusedesk (configuration), /var/lib/abusedesk (data) and the user abusedesk"
+
+deb:
+	@for t in dpkg-buildpackage dh; do command -v $$t >/dev/null || \
+		{ echo "deb: $$t is missing: make deps (or apt-get install dpkg-dev debhelper)"; exit 1; }; done
+	@test -n "$(DEB_BUILD_DIR)" && test "$(DEB_BUILD_DIR)" != . && rm -rf "$(DEB_BUILD_DIR)"
+	mkdir -p $(DEB_BUILD_DIR)/abusedesk $(DIST)
+	tar -cf - $(DEB_EXCLUDE) . | tar -xf - -C $(DEB_BUILD_DIR)/abusedesk
+	cd $(DEB_BUILD_DIR)/abusedesk && DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS)" \
+		dpkg-buildpackage -us -uc -b > ../dpkg-buildpackage.log 2>&1 || \
+		{ tail -n 40 ../dpkg-buildpackage.log; echo "deb: failed; log: $(DEB_BUILD_DIR)/dpkg-buildpackage.log"; exit 1; }
+	@for f in $(DEB_BUILD_DIR)/*.deb; do mv "$$f" $(DIST)/ && echo "deb: $(DIST)/$${f##*/}"; done

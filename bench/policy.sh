@@ -12,6 +12,14 @@
 #                          rcpts_per_hour = 100, rcpts_per_day = 1000; its other
 #                          [policy] settings keep their defaults (hard limits = 3 x
 #                          soft lock the account, domains_per_hour 50, ...)
+#   2b. abusedesk-redis    right after 2. (before its attack and memory checks), the
+#                          same with [policy] counters = redis (shared counters,
+#                          doc/shared-counters.md) against a redis-server this script
+#                          starts on a free 127.0.0.1 port (no persistence; the
+#                          Debian package redis-server, installed like the peers);
+#                          default sync_interval_ms (200). Targets: >= 0.5 x noop,
+#                          p99 <= 2 ms; also printed: its ratio to abusedesk with
+#                          local counters and the Redis traffic it caused
 #   3. policyd-rate-limit-file    policyd-rate-limit 1.0.1 (Debian package), default
 #                          SQLite file backend, 100 per hour + 1000 per day per SASL user
 #   4. policyd-rate-limit-memory  the same with SQLite ":memory:"
@@ -32,6 +40,12 @@
 # sasl_usernames (policybench's Zipf draw would need 20-30 million requests to
 # show most of 1,000,000 users), then the server's peak RSS (VmHWM from
 # /proc/PID/status, summed over its process group) is compared with 256 MB.
+# Under attack (before the memory check, unless PB_ATTACK_T=0): abusedesk's p99
+# for one well-behaved client (policybench -c 1, the same Zipf users, PB_ATTACK_T
+# (10) seconds) alone, then while a slowloris (20 connections from 127.0.0.2,
+# one byte a second) and never-reading clients (4 connections from 127.0.0.3
+# pipelining requests without reading an answer) attack the same server
+# (tests/lib/policy_attack.py); target p99 <= 5 ms under attack.
 #
 # Pitfalls met while setting the peers up (see shared/tools/README.md):
 # - postfwd2 needs an absolute -f path (a relative one silently loads no rules);
@@ -57,7 +71,8 @@
 #   `abusedesk serve --help` fails or the port does not accept within 5 s. When
 #   `abusedesk config check` rejects the [policy] keys, the limit keys are dropped
 #   (the server's built-in limits), then `user` too (listen only), and a note is
-#   printed. The global form `abusedesk -c CONF serve` is used: the CLI reads -c
+#   printed (its problems with other groups, such as an empty [notify] abuse_team,
+#   do not concern serve and are ignored). The global form `abusedesk -c CONF serve` is used: the CLI reads -c
 #   only before the command.
 # - the load generator shares the 2 cores with the server, and the figures move
 #   with whatever else runs on the machine: the load average is printed first.
@@ -68,8 +83,10 @@
 # environment: ABUSEDESK (build/abusedesk), PB_CONNS (64), PB_N (20000 per
 #   connection), PB_T (20 s per server), PB_USERS (1000), AD_MEM_SENDERS (1000000;
 #   0 = no memory check), FILL_T (90 s), FILL_CONNS (4), FILL_DEPTH (1),
+#   PB_ATTACK_T (10 s per client run under attack; 0 = no attack measurement),
 #   KEEP_WORK=1 keeps the temp dir with every log, POLICY_ONLY="noop-policyd abusedesk"
-#   runs only the servers named (noop-policyd abusedesk policyd-rate-limit postfwd2).
+#   runs only the servers named (noop-policyd abusedesk abusedesk-redis
+#   policyd-rate-limit postfwd2).
 # exit status: 0 every server that could run ran (MISSED targets are not
 #   failures; skipped servers are not failures), 1 a tool or server failed.
 set -uo pipefail
@@ -83,16 +100,19 @@ N=${PB_N:-20000}
 T=${PB_T:-20}
 USERS=${PB_USERS:-1000}
 MEM_SENDERS=${AD_MEM_SENDERS:-1000000}
+ATTACK_T=${PB_ATTACK_T:-10}
+ATTACK=$root/tests/lib/policy_attack.py
 FILL_T=${FILL_T:-90}
 FILL_CONNS=${FILL_CONNS:-4}
 FILL_DEPTH=${FILL_DEPTH:-1}
 RSS_BOUND_MB=256
-ONLY=${POLICY_ONLY:-noop-policyd abusedesk policyd-rate-limit postfwd2}
+ONLY=${POLICY_ONLY:-noop-policyd abusedesk abusedesk-redis policyd-rate-limit postfwd2}
 
 fail=0
 started_groups=()  # process groups we started (each daemon in its own session)
 rcd_created=""     # set while our temporary /usr/sbin/policy-rc.d exists
 declare -A RPS P50 P99 ACT REQS
+ATTACK_P99=""
 
 work=$(mktemp -d /tmp/policy-bench.XXXXXX)
 chmod 711 "$work"  # the peers run as their own users and must reach their dirs
@@ -248,6 +268,111 @@ run_noop() {
 wanted noop-policyd && run_noop
 
 # ---- 2. abusedesk serve ----------------------------------------------------------
+one_client() { # port label out: policybench with one connection; prints its line
+  local line
+  "$work/policybench" -h 127.0.0.1 -p "$1" -c 1 -n 1000000 -u "$USERS" -t "$ATTACK_T" -s 2 > "$3" 2>&1
+  line=$(grep '^RESULT' "$3")
+  if [ -z "$line" ]; then
+    echo "    $2: FAILED (policybench)"; indent "$3"; return 1
+  fi
+  awk -v n="$2" -v r="$(kv rps "$line")" -v a="$(kv p50_us "$line")" -v b="$(kv p99_us "$line")" \
+      -v m="$(kv max_us "$line")" -v e="$(kv errors "$line")" -v t="$(kv timeouts "$line")" 'BEGIN {
+    printf "    %-34s %7.0f req/s  p50 %7.3f ms  p99 %7.3f ms  max %8.3f ms  (%d errors, %d timeouts)\n",
+           n, r, a / 1000, b / 1000, m / 1000, e, t }'
+}
+
+run_attack() { # port pid dir: one well-behaved client alone, then under attack
+  local port=$1 pid=$2 dir=$3 apids=() line p
+  echo "abusedesk under attack: one well-behaved client (policybench -c 1, $ATTACK_T s)"
+  one_client "$port" "alone" "$dir/alone.pb" || { fail=1; return 1; }
+  python3 "$ATTACK" 127.0.0.1 "$port" slowloris 20 $((ATTACK_T + 3)) --every 1 --from 127.0.0.2 \
+    > "$dir/slowloris.out" 2>&1 &
+  apids+=($!)
+  python3 "$ATTACK" 127.0.0.1 "$port" noread 4 $((ATTACK_T + 3)) --from 127.0.0.3 \
+    > "$dir/noread.out" 2>&1 &
+  apids+=($!)
+  sleep 1
+  one_client "$port" "with slowloris + never-reading" "$dir/attack.pb" || fail=1
+  wait "${apids[@]}" 2>/dev/null
+  echo "    attackers: $(cat "$dir/slowloris.out"); $(cat "$dir/noread.out")"
+  line=$(grep '^RESULT' "$dir/attack.pb")
+  [ -n "$line" ] && ATTACK_P99=$(kv p99_us "$line")
+  if ! alive "$pid"; then
+    echo "abusedesk: FAILED (the server is gone after the attack)"
+    fail=1
+    return 1
+  fi
+}
+
+# ---- 2b. abusedesk serve with counters = redis ---------------------------------------
+redis_cmds() { # port: total_commands_processed of that redis
+  redis-cli -h 127.0.0.1 -p "$1" info stats 2>/dev/null | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'
+}
+
+run_abusedesk_redis() {
+  local dir=$work/abusedesk-redis conf port pid rport rpid i c0 c1 rs keys
+  if [ ! -x "$ABUSEDESK" ] || ! "$ABUSEDESK" serve --help > /dev/null 2>&1; then
+    echo "abusedesk-redis: SKIPPED (serve not available)"
+    return 0
+  fi
+  ensure_pkg redis-server redis-server || return 0
+  mkdir -p "$dir/redis"
+  rport=$(free_port)
+  setsid "$(find_cmd redis-server)" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize no --dir "$dir/redis" --logfile "$dir/redis/redis.log" > /dev/null 2>&1 &
+  rpid=$!
+  started_groups+=("$rpid")
+  if ! wait_port "$rport" 5 "$rpid"; then
+    echo "abusedesk-redis: FAILED (redis-server did not start)"
+    tail -5 "$dir/redis/redis.log" | indent
+    fail=1
+    return 1
+  fi
+  conf=$dir/abusedesk.conf
+  port=$(free_port)
+  sed -e "s#@WORK@#$dir#g" -e "s#@PORT@#$port#g" "$here/policy/abusedesk.conf.in" > "$conf"
+  printf 'counters = redis\nredis = 127.0.0.1:%s\nredis_prefix = bench:\n' "$rport" >> "$conf"
+  if policy_problems "$conf" > "$dir/check.log"; then
+    echo "abusedesk-redis: SKIPPED (this abusedesk has no [policy] counters = redis)"
+    indent "$dir/check.log"
+    stop_group "$rpid"
+    return 0
+  fi
+  if ! "$ABUSEDESK" -c "$conf" init > "$dir/init.log" 2>&1; then
+    echo "abusedesk-redis: FAILED (abusedesk -c CONF init)"
+    indent "$dir/init.log"
+    fail=1
+    stop_group "$rpid"
+    return 1
+  fi
+  setsid "$ABUSEDESK" -c "$conf" serve > "$dir/serve.log" 2>&1 &
+  pid=$!
+  started_groups+=("$pid")
+  if ! wait_port "$port" 5 "$pid"; then
+    echo "abusedesk-redis: FAILED (127.0.0.1:$port did not accept within 5 s)"
+    tail -5 "$dir/serve.log" | indent
+    fail=1
+    stop_group "$pid"
+    stop_group "$rpid"
+    return 1
+  fi
+  c0=$(redis_cmds "$rport")
+  run_bench abusedesk-redis "$port" "$pid"
+  c1=$(redis_cmds "$rport")
+  rs=$(kv wall_s "$(grep '^RESULT' "$work/abusedesk-redis.pb")")
+  keys=$(redis-cli -h 127.0.0.1 -p "$rport" dbsize 2>/dev/null)
+  awk -v c="$((c1 - c0))" -v s="${rs:-0}" -v k="$keys" -v r="$(grep -m1 '^used_memory_human' <(redis-cli -h 127.0.0.1 -p "$rport" info memory) | cut -d: -f2 | tr -d '\r')" 'BEGIN {
+    printf "    redis: %d commands during the run (%.0f/s), %d keys, %s used\n", c, (s > 0 ? c / s : 0), k, r }'
+  grep -i 'shared counters' "$dir/serve.log" | grep -v 'through redis' | head -3 | indent
+  stop_group "$pid"
+  stop_group "$rpid"
+}
+# config check's complaints about [policy] (the bench's configuration sets no
+# [network] or [notify]: their problems do not concern serve).
+policy_problems() { # conf: prints them; 0 when there are some
+  "$ABUSEDESK" -c "$1" config check 2>&1 | grep '\[policy\]'
+}
+
 ad_ran=""
 run_abusedesk() {
   local dir=$work/abusedesk conf port pid note=""
@@ -260,13 +385,13 @@ run_abusedesk() {
   conf=$dir/abusedesk.conf
   port=$(free_port)
   sed -e "s#@WORK@#$dir#g" -e "s#@PORT@#$port#g" "$here/policy/abusedesk.conf.in" > "$conf"
-  if ! "$ABUSEDESK" -c "$conf" config check > "$dir/check.log" 2>&1; then
+  if policy_problems "$conf" > "$dir/check.log"; then
     # fall back: drop the limit keys (the server's built-in limits), then `user` too
-    note=$(grep -v '^\(store\|spool\|quarantine\) ' "$dir/check.log" | head -1)
+    note=$(head -1 "$dir/check.log")
     sed -i '/^\(msgs_per_hour\|rcpts_per_hour\|rcpts_per_day\)[ =]/d' "$conf"
-    if ! "$ABUSEDESK" -c "$conf" config check > "$dir/check.log" 2>&1; then
+    if policy_problems "$conf" > "$dir/check.log"; then
       sed -i '/^user[ =]/d' "$conf"
-      if ! "$ABUSEDESK" -c "$conf" config check > "$dir/check.log" 2>&1; then
+      if policy_problems "$conf" > "$dir/check.log"; then
         echo "abusedesk: SKIPPED (serve not available: config check rejects [policy] listen)"
         indent "$dir/check.log"
         return 0
@@ -293,6 +418,13 @@ run_abusedesk() {
     return 0
   fi
   run_bench abusedesk "$port" "$pid" && ad_ran=1
+  # With shared counters next, close in time to this run (the machine's load
+  # moves); this server waits idle meanwhile.
+  if wanted abusedesk-redis; then
+    run_abusedesk_redis
+    redis_done=1
+  fi
+  [ -n "$ad_ran" ] && [ "$ATTACK_T" -gt 0 ] && run_attack "$port" "$pid" "$dir"
   if [ -n "$ad_ran" ] && [ "$MEM_SENDERS" -gt 0 ]; then
     local frc kb p sent
     echo "abusedesk memory check: one request for each of $MEM_SENDERS distinct senders" \
@@ -321,7 +453,10 @@ run_abusedesk() {
   fi
   stop_group "$pid"
 }
+redis_done=""
 wanted abusedesk && run_abusedesk
+wanted abusedesk-redis && [ -z "$redis_done" ] && run_abusedesk_redis
+
 
 # ---- 3./4. policyd-rate-limit ----------------------------------------------------
 run_prl() { # name file|memory
@@ -416,7 +551,7 @@ fi
 # ---- summary and ratios --------------------------------------------------------------
 echo
 echo "summary (req/s, p50 ms, p99 ms):"
-for s in noop-policyd abusedesk policyd-rate-limit-file policyd-rate-limit-memory postfwd2; do
+for s in noop-policyd abusedesk abusedesk-redis policyd-rate-limit-file policyd-rate-limit-memory postfwd2; do
   if [ -n "${RPS[$s]:-}" ]; then
     awk -v n="$s" -v r="${RPS[$s]}" -v a="${P50[$s]}" -v b="${P99[$s]}" \
       'BEGIN { printf "  %-27s %9.0f  %8.3f  %8.3f\n", n, r, a / 1000, b / 1000 }'
@@ -425,18 +560,20 @@ for s in noop-policyd abusedesk policyd-rate-limit-file policyd-rate-limit-memor
   fi
 done
 
-ratio() { # peer target [want]: abusedesk / peer in req/s against target (and want)
-  local peer=$1 target=$2 want=${3:-}
+ratio_of() { # server peer [target [want]]: server / peer in req/s against target (and want)
+  local srv=$1 peer=$2 target=${3:-} want=${4:-}
   if [ -z "${RPS[$peer]:-}" ]; then
-    printf '  abusedesk / %-27s  n/a (%s not measured)\n' "$peer" "$peer"
+    printf '  %s / %-27s  n/a (%s not measured)\n' "$srv" "$peer" "$peer"
     return
   fi
-  awk -v p="$peer" -v a="${RPS[abusedesk]}" -v b="${RPS[$peer]}" -v t="$target" -v w="$want" 'BEGIN {
+  awk -v s="$srv" -v p="$peer" -v a="${RPS[$srv]}" -v b="${RPS[$peer]}" -v t="$target" -v w="$want" 'BEGIN {
     r = (b > 0) ? a / b : 0
-    line = sprintf("  abusedesk / %-27s %8.2f  target >= %s: %s", p, r, t, (r >= t ? "met" : "MISSED"))
+    line = sprintf("  %s / %-27s %8.2f", s, p, r)
+    if (t != "") line = line sprintf("  target >= %s: %s", t, (r >= t ? "met" : "MISSED"))
     if (w != "") line = line sprintf(", want >= %s: %s", w, (r >= w ? "met" : "MISSED"))
     print line }'
 }
+ratio() { ratio_of abusedesk "$@"; }
 echo
 if [ -n "${RPS[abusedesk]:-}" ]; then
   echo "ratios (req/s):"
@@ -446,8 +583,20 @@ if [ -n "${RPS[abusedesk]:-}" ]; then
   ratio postfwd2 40
   awk -v p="${P99[abusedesk]}" 'BEGIN {
     printf "  abusedesk p99 %.3f ms  target <= 2 ms: %s\n", p / 1000, (p <= 2000 ? "met" : "MISSED") }'
+  if [ -n "$ATTACK_P99" ]; then
+    awk -v p="$ATTACK_P99" 'BEGIN {
+      printf "  abusedesk p99 of a well-behaved client under slowloris + never-reading attack %.3f ms  target <= 5 ms: %s\n",
+             p / 1000, (p <= 5000 ? "met" : "MISSED") }'
+  fi
 else
   echo "ratios: abusedesk not measured"
+fi
+if [ -n "${RPS[abusedesk-redis]:-}" ]; then
+  echo "ratios with [policy] counters = redis (req/s):"
+  ratio_of abusedesk-redis noop-policyd 0.5
+  ratio_of abusedesk-redis abusedesk      # the cost of sharing the counters
+  awk -v p="${P99[abusedesk-redis]}" 'BEGIN {
+    printf "  abusedesk-redis p99 %.3f ms  target <= 2 ms: %s\n", p / 1000, (p <= 2000 ? "met" : "MISSED") }'
 fi
 if [ $fail -ne 0 ]; then
   echo "policy.sh: FAILED: a tool or server failed (see above)" >&2

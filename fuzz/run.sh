@@ -63,4 +63,9 @@ seeds_route="$work/seeds-route"
 mkdir -p "$seeds_route" "$work/route"
 cp "$here"/fuzz/seeds/route/* "$seeds_route"/ 2>/dev/null || true
 run fuzz_route "$work/route" "$seeds_route"
+# fuzz/seeds/rbl: DNS replies (A, TXT) and zone names for the DNSBL check.
+seeds_rbl="$work/seeds-rbl"
+mkdir -p "$seeds_rbl" "$work/rbl"
+cp "$here"/fuzz/seeds/rbl/* "$seeds_rbl"/ 2>/dev/null || true
+run fuzz_rbl "$work/rbl" "$seeds_rbl"
 exit $status

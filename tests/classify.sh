@@ -8,6 +8,7 @@
 # the customer's domain, never a lock.
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$top/tests/lib/sql.sh"  # dbq: the store on SQLite or PostgreSQL
 bin=${AD_BINARY:-$top/build/abusedesk}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -93,10 +94,10 @@ check "an unreadable file: exit 1" "$?" 1
 # Backscatter reaching the intake: a joejob incident, no lock.
 for k in 1 2 3 4; do sed "s/forged1/forged1$k/; s/id J1/id J1$k/" "$work/joe.eml" | ad ingest -q --source bounce; done
 ad ingest -q --source bounce < "$work/mailbox.eml"
-jj=$(sqlite3 "$work/desk.db" "SELECT id FROM incidents WHERE subject_kind = 'domain' AND subject = 'baeckerei.example'")
+jj=$(dbq "$work/desk.db" "SELECT id FROM incidents WHERE subject_kind = 'domain' AND subject = 'baeckerei.example'")
 check "backscatter: a joejob incident for the domain" "$([ -n "$jj" ] && echo yes)" yes
-check "backscatter: no lock" "$(sqlite3 "$work/desk.db" 'SELECT COUNT(*) FROM locks')" 0
+check "backscatter: no lock" "$(dbq "$work/desk.db" 'SELECT COUNT(*) FROM locks')" 0
 check "backscatter: nothing counted for a mailbox from the joe-job bounces" \
-  "$(sqlite3 "$work/desk.db" "SELECT COUNT(*) FROM complaints WHERE subject_kind = 'account' AND subject = 'xkq7@baeckerei.example'")" 0
+  "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM complaints WHERE subject_kind = 'account' AND subject = 'xkq7@baeckerei.example'")" 0
 echo "classify: $fails failed"
 [ "$fails" -eq 0 ]

@@ -11,6 +11,7 @@
 # without kills.
 set -uo pipefail
 src=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$src/tests/lib/sql.sh"  # dbq: the store on SQLite or PostgreSQL
 bin=${AD_BINARY:-$src/build/abusedesk}
 N=${CRASH_MESSAGES:-3000}
 KILLS=${CRASH_KILLS:-12}
@@ -106,7 +107,7 @@ for f in "$tmp"/win/*; do
   wait "$pid" 2>/dev/null
   after=$(ls "$tmp/spool/new" 2>/dev/null | wc -l)
   sha=$(sha256sum < "$f" | cut -c1-64)
-  stored=$(sqlite3 "$tmp/abusedesk.db" "SELECT COUNT(*) FROM reports WHERE sha256 = '$sha'")
+  stored=$(dbq "$tmp/abusedesk.db" "SELECT COUNT(*) FROM reports WHERE sha256 = '$sha'")
   # killed after the spool file was durable and before the commit
   [ "$after" -gt "$before" ] && [ "$stored" = 0 ] && in_window=$((in_window + 1))
   for try in 1 2 3 4 5; do
@@ -116,7 +117,7 @@ done
 echo "crash_safety: $in_window of 20 deliveries killed between the spool and the commit"
 
 fail=0
-sqlite3 "$tmp/abusedesk.db" "SELECT sha256 FROM reports ORDER BY sha256" > "$tmp/got.sha"
+dbq "$tmp/abusedesk.db" "SELECT sha256 FROM reports ORDER BY sha256" > "$tmp/got.sha"
 rows=$(wc -l < "$tmp/got.sha")
 want=$(wc -l < "$tmp/want.sha")
 distinct=$(sort -u "$tmp/got.sha" | wc -l)
@@ -135,6 +136,7 @@ echo "crash_safety: $rows stored of $want delivered, $distinct distinct"
 corpus="$shared/corpus/arf"
 mkdesk() { # DIR: a database with the directory and 240 authenticated complaints
   mkdir -p "$1"
+  db_select "$1/abusedesk.db"   # PostgreSQL: a database of its own
   sed "s#$tmp/#$1/#g" "$tmp/ad.conf" > "$1/ad.conf"
   "$bin" -c "$1/ad.conf" init >/dev/null
   printf 'customer_id,customer_name,contact_email,language,account,domain\n' > "$1/dir.csv"
@@ -155,24 +157,26 @@ for t in arf-02 arf-22 arf-25; do
 done
 mkdesk "$tmp/ref"
 mkdesk "$tmp/kill"
+db_select "$tmp/ref/abusedesk.db"
 "$bin" -c "$tmp/ref/ad.conf" process >/dev/null
+db_select "$tmp/kill/abusedesk.db"
 desk_kills=0
 partial=0
-total=$(sqlite3 "$tmp/kill/abusedesk.db" "SELECT COUNT(*) FROM reports")
+total=$(dbq "$tmp/kill/abusedesk.db" "SELECT COUNT(*) FROM reports")
 for round in $(seq 1 15); do
   "$bin" -c "$tmp/kill/ad.conf" process >/dev/null 2>&1 &
   pid=$!
   sleep "0.$(printf '%03d' $((RANDOM % 250 + 20)))"
   kill -KILL "$pid" 2>/dev/null && desk_kills=$((desk_kills + 1))
   wait "$pid" 2>/dev/null
-  done_n=$(sqlite3 "$tmp/kill/abusedesk.db" "SELECT COUNT(*) FROM reports WHERE processed = 1")
+  done_n=$(dbq "$tmp/kill/abusedesk.db" "SELECT COUNT(*) FROM reports WHERE processed = 1")
   [ "$done_n" -gt 0 ] && [ "$done_n" -lt "$total" ] && partial=$((partial + 1))
 done
 "$bin" -c "$tmp/kill/ad.conf" process >/dev/null
 echo "crash_safety: desk worker killed $desk_kills times, $partial of them mid-way"
 [ "$partial" -ge 3 ] || { echo "FAIL only $partial desk-worker kills landed mid-way"; fail=1; }
 summary() { # DB: what the desk made, independent of ids and times
-  sqlite3 "$1" "SELECT 'reports', COUNT(*), SUM(processed) FROM reports;
+  dbq "$1" "SELECT 'reports', COUNT(*), SUM(processed) FROM reports;
     SELECT 'incidents', subject_kind, subject, state, stage, complaints FROM incidents ORDER BY subject_kind, subject;
     SELECT 'locks', subject, COUNT(*) FROM locks GROUP BY subject ORDER BY subject;
     SELECT 'outbox', kind, template, rcpt, COUNT(*) FROM outbox GROUP BY kind, template, rcpt ORDER BY 2, 3, 4;

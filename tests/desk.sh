@@ -18,6 +18,7 @@ corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
 mk="python3 $top/tests/desk/mkcomplaint.py --mx-auth auto"
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+. "$top/tests/lib/sql.sh"  # dbq: SQL on SQLite or PostgreSQL (tests/lib/with_pg.sh)
 fails=0
 
 check() { # name got want
@@ -193,9 +194,9 @@ check "audit: resolve by a person" "$(ad incident show --json "$id1" | python3 -
 
 # The queue lists every open incident, and --all every incident.
 check "queue: every open incident listed" "$(ad incidents --json | wc -l)" \
-  "$(sqlite3 "$work/desk.db" "SELECT COUNT(*) FROM incidents WHERE state NOT IN ('resolved','dismissed')")"
+  "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM incidents WHERE state NOT IN ('resolved','dismissed')")"
 check "queue: --all lists every incident" "$(ad incidents --all --json | wc -l)" \
-  "$(sqlite3 "$work/desk.db" "SELECT COUNT(*) FROM incidents")"
+  "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM incidents")"
 check "queue: --state resolved" "$(ad incidents --state resolved --json | grep -c "\"id\":$id1,")" 1
 check "queue: contract keys" "$(ad incidents --json | head -1 | python3 -c "
 import json,sys
@@ -206,12 +207,37 @@ print(all(k in d for k in ['id','state','stage','subject_kind','subject','custom
 # the last report (as if processing had failed) and let `process` redo it.
 check "process: nothing pending" "$(ad process)" "process: 0 reports processed, 0 policy findings filed"
 rep=$(ad reports --limit 1 --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['id'])")
-before=$(sqlite3 "$work/desk.db" "SELECT subject || ' ' || status FROM attributions WHERE report_id = $rep")
-sqlite3 "$work/desk.db" "DELETE FROM incident_reports WHERE report_id = $rep; DELETE FROM complaints WHERE report_id = $rep;
+before=$(dbq "$work/desk.db" "SELECT subject || ' ' || status FROM attributions WHERE report_id = $rep")
+dbq "$work/desk.db" "DELETE FROM incident_reports WHERE report_id = $rep; DELETE FROM complaints WHERE report_id = $rep;
   DELETE FROM scores WHERE report_id = $rep; DELETE FROM attributions WHERE report_id = $rep;
   UPDATE reports SET processed = 0 WHERE id = $rep;"
 check "process: one pending report redone" "$(ad process)" "process: 1 reports processed, 0 policy findings filed"
-check "process: same attribution again" "$(sqlite3 "$work/desk.db" "SELECT subject || ' ' || status FROM attributions WHERE report_id = $rep")" "$before"
+check "process: same attribution again" "$(dbq "$work/desk.db" "SELECT subject || ' ' || status FROM attributions WHERE report_id = $rep")" "$before"
+
+# The queue's filters: by customer, kind, stage, time; sorted; limited; bad values refused.
+ids() { ad incidents "$@" --json | python3 -c "import json,sys; print(' '.join(str(json.loads(l)['id']) for l in sys.stdin))"; }
+check "incidents --customer C2002: only that customer's" \
+  "$(ad incidents --all --customer C2002 --json | python3 -c "import json,sys; print(sorted(set(json.loads(l)['customer_id'] for l in sys.stdin)))")" "['C2002']"
+check "incidents --kind script" \
+  "$(ad incidents --all --kind script --json | python3 -c "import json,sys; print(sorted(set(json.loads(l)['subject_kind'] for l in sys.stdin)))")" "['script']"
+check "incidents --account" "$(ad incidents --all --account ALICE@customer.example --json | wc -l)" \
+  "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM incidents WHERE subject = 'alice@customer.example'")"
+check "incidents --limit 1" "$(ad incidents --all --limit 1 --json | wc -l)" 1
+check "incidents --sort score: highest first" \
+  "$(ad incidents --all --sort score --json | python3 -c "import json,sys; s=[json.loads(l)['score'] for l in sys.stdin]; print(s == sorted(s, reverse=True) and len(s) > 1)")" True
+check "incidents --since the future: none" "$(ad incidents --all --since 2999-01-01T00:00:00Z --json | wc -l)" 0
+brief=$(ad incident show "$id1" --brief)
+check "incident show --brief is short" "$([ "$(wc -l <<<"$brief")" -lt 60 ] && echo yes)" yes
+open_ids=$(ad incidents --json | python3 -c "import json,sys; print(' '.join(str(json.loads(l)['id']) for l in sys.stdin))")
+n_open=$(wc -w <<<"$open_ids")
+ad incident resolve $open_ids 999999 --by tester --reason "bulk" >/dev/null 2>&1
+check "bulk resolve: an unknown id fails the command" "$?" 66
+check "bulk resolve: the others are done" "$(ad incidents --json | wc -l)" \
+  "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM incidents WHERE state NOT IN ('resolved','dismissed','merged','alerted','open')")"
+ad incidents --state bogus >/dev/null 2>&1
+check "an unknown state is an error" "$?" 64
+ad incidents --kind bogus >/dev/null 2>&1
+check "an unknown kind is an error" "$?" 64
 
 if [ "$fails" -gt 0 ]; then
   echo "desk: $fails check(s) failed"

@@ -13,6 +13,7 @@
 #   nothing.
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$top/tests/lib/sql.sh"  # dbq: the store on SQLite or PostgreSQL
 bin=${AD_BINARY:-$top/build/abusedesk}
 corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
 mk="python3 $top/tests/desk/mkcomplaint.py --mx-auth auto"
@@ -152,7 +153,7 @@ n=[json.loads(l) for l in open('$work/wh.log')]
 l=[x for x in n if x['headers'].get('x-abusedesk-event')=='lock']
 print(len(l), all(x['signature_ok'] for x in l), l[0]['headers'].get('x-abusedesk-delivery'))")" \
   "1 True lock-1-webhook"
-check "policy view: account locked" "$(sqlite3 "$work/desk.db" "SELECT COUNT(*) FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")" 1
+check "policy view: account locked" "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")" 1
 f=$(mails_to inhaber@mueller-privat.example | head -1)
 check "customer mail: to the contact address, not the locked mailbox" "$([ -n "$f" ] && echo yes)" yes
 check "customer mail: nothing to the locked mailbox" "$(mails_to alice@customer.example | wc -l)" 0
@@ -220,7 +221,7 @@ msgid=$(grep -m1 -i '^Message-ID:' <(body_of "$f") | sed 's/^[^<]*<\(.*\)>.*/\1/
 printf 'From: Hans Mueller <inhaber@mueller-privat.example>\nTo: abuse@hoster.example\nSubject: Re: Postfach gesperrt\nIn-Reply-To: <%s>\nMessage-ID: <reply-1@mueller-privat.example>\nDate: %s\n\nGuten Tag,\nwir haben alle Rechner gescannt und das Passwort geaendert.\n\n> Ihr Postfach wurde gesperrt\n' \
   "$msgid" "$(now)" | ad ingest -q --source test
 check "reply: customer_replied" "$(inc_state "$id")" customer_replied
-check "reply: not scored as a complaint" "$(sqlite3 "$work/desk.db" "SELECT COUNT(*) FROM scores s JOIN incident_replies r ON r.report_id = s.report_id")" 0
+check "reply: not scored as a complaint" "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM scores s JOIN incident_replies r ON r.report_id = s.report_id")" 0
 sleep 0.2
 check "reply: the team is told" "$(for x in $(mails_to team@hoster.example); do body_of "$x" | grep -c 'replied'; done | awk '{s+=$1} END {print (s>0)}')" 1
 
@@ -228,7 +229,7 @@ check "reply: the team is told" "$(for x in $(mails_to team@hoster.example); do 
 ad incident unlock "$id" --by tester --reason "customer cleaned up" >/dev/null
 check "unlock: resolved" "$(inc_state "$id")" resolved
 check "unlock hook: called" "$(grep -c "^unlock|alice@customer.example|C1001|$id|customer cleaned up" "$work/hook.log")" 1
-check "unlock: lock released" "$(sqlite3 "$work/desk.db" "SELECT COUNT(*) FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")" 0
+check "unlock: lock released" "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")" 0
 check "unlock: two customer mails now" "$(mails_to inhaber@mueller-privat.example | wc -l)" 2
 u=$(ls -t $(mails_to inhaber@mueller-privat.example) | head -1)
 has "unlock notice: ticket" "$(decoded "$u")" "^Subject: \[abusedesk #$id\]"
@@ -295,7 +296,7 @@ for l in sys.stdin:
     if d['subject']=='carol@cats.example': print(d['id'])")
 check "auto: locked" "$(inc_state "$cid")" customer_notified
 "$bin" -c "$work/auto.conf" account password-changed carol@cats.example --fingerprint "carol-new" >/dev/null
-cmid=$(sqlite3 "$work/desk.db" "SELECT message_id FROM outbox WHERE incident_id = $cid AND kind = 'customer' ORDER BY id LIMIT 1")
+cmid=$(dbq "$work/desk.db" "SELECT message_id FROM outbox WHERE incident_id = $cid AND kind = 'customer' ORDER BY id LIMIT 1")
 printf 'From: carol@home.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] done\nIn-Reply-To: <%s>\nMessage-ID: <reply-2@home.example>\nDate: %s\n\nAll scanned, new password set.\n' \
   "$cid" "$cmid" "$(now)" | ad_services "$bin" "$work/auto.conf" ingest -q --source test
 check "auto: unlocked by itself" "$(inc_state "$cid")" resolved
@@ -342,6 +343,16 @@ ad incident dismiss "$id" --by tester 2>/dev/null >/dev/null; rc=$?
 check "dismiss without a reason: refused" "$rc" 64
 ad incident show 999999 >/dev/null 2>&1; rc=$?
 check "an unknown incident: exit 66" "$rc" 66
+
+# A ticket system can mirror the desk: every lifecycle step is a signed webhook event.
+ad outbox --flush >/dev/null 2>&1
+events=$(python3 -c "
+import json
+n=[json.loads(l) for l in open('$work/wh.log')]
+print(' '.join(sorted(set(x['headers'].get('x-abusedesk-event','') for x in n))))")
+for e in opened escalated locked notified replied replied_unverified unlocked; do
+  has "webhook event $e" "$events" "\b$e\b"
+done
 
 if [ "$fails" -gt 0 ]; then
   echo "lifecycle: $fails check(s) failed"

@@ -6,6 +6,7 @@
 # nothing lost. With AD_CHECK_RSS_MB set, each run's peak RSS must stay below it.
 set -uo pipefail
 src=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$src/tests/lib/sql.sh"  # dbq: the store on SQLite or PostgreSQL
 bin=${AD_BINARY:-$src/build/abusedesk}
 rss_limit=${AD_CHECK_RSS_MB:-}
 tmp=$(mktemp -d)
@@ -96,7 +97,7 @@ for f in "$tmp"/in/*; do
 done
 
 # Nothing lost: every input is either a stored report or in the quarantine.
-stored=$(sqlite3 "$tmp/abusedesk.db" "SELECT COUNT(*) FROM reports")
+stored=$(dbq "$tmp/abusedesk.db" "SELECT COUNT(*) FROM reports")
 quarantined=$(ls "$tmp/quarantine"/*.eml 2>/dev/null | wc -l)
 distinct=$(for f in "$tmp"/in/*; do sha256sum < "$f"; done | sort -u | wc -l)
 if [ $((stored + quarantined)) = "$distinct" ]; then

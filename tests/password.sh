@@ -11,6 +11,7 @@
 #      there; the team alert says why
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$top/tests/lib/sql.sh"  # dbq: the store on SQLite or PostgreSQL
 bin=${AD_BINARY:-$top/build/abusedesk}
 corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
 mk="python3 $top/tests/desk/mkcomplaint.py --mx-auth auto"
@@ -49,7 +50,7 @@ templates_dir = $top/etc/templates
 EOF
 . "$top/tests/lib/services.sh"
 ad() { ad_services "$bin" "$work/desk.conf" "$@" 2>>"$work/log"; }
-sql() { sqlite3 "$work/desk.db" "$@"; }
+sql() { dbq "$work/desk.db" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 cat > "$work/dir.csv" <<'EOF'
 customer_id,customer_name,contact_email,language,account,domain,uid
@@ -80,6 +81,12 @@ for s in "Pills" "Pills" "Parcel"; do
 done
 al=$(sql "SELECT id FROM incidents WHERE subject = 'alice@customer.example'")
 check "alice is locked" "$(sql "SELECT COUNT(*) FROM locks WHERE subject = 'alice@customer.example' AND unlocked_at IS NULL")" 1
+# ---- the hotline's view: what is locked ------------------------------------------
+lk=$(ad locks)
+has "locks: lists alice while she is locked" "$lk" "alice@customer.example"
+check "locks --account for an unlocked account: nothing" "$(ad locks --account bob@customer.example --json | wc -l)" 0
+check "locks --customer C1001 --json" "$(ad locks --customer C1001 --json | python3 -c "import json,sys; print(sorted(set(json.loads(l)['customer_id'] for l in sys.stdin)))")" "['C1001']"
+
 out=$(printf '%s\n' "$secret" | ad account check-password alice@customer.example --password-stdin); rc=$?
 check "check-password: the leaked password is refused" "$rc" 65
 has "check-password says why" "$out" "known to the attackers"
@@ -107,7 +114,7 @@ ad account check-password alice@customer.example >/dev/null
 check "check-password without --password-stdin: usage error" "$?" 64
 printf '%s\n' "$secret" | ad account password-changed alice@customer.example "$secret" >/dev/null 2>&1
 check "a password on the command line is refused" "$?" 64
-sql "PRAGMA wal_checkpoint(FULL)" >/dev/null
+db_is_pg || sql "PRAGMA wal_checkpoint(FULL)" >/dev/null
 found=$(grep -rlaF -e "$secret" -e 'Winter2027#neu' "$work" 2>/dev/null | grep -v '/dir.csv$' | wc -l)
 check "no plaintext in the database, WAL, spool or logs" "$found" 0
 check "the key file is private" "$(stat -c %a "$work/password.key")" 600

@@ -3,7 +3,9 @@
 # instance on 127.0.0.1, tests/lib/postfix.sh) and swaks: mail submitted as an
 # authenticated user (XCLIENT LOGIN=) under the limit is delivered (to
 # smtp-sink); past the soft limit it is held; past the hard limit the account is
-# locked, an incident opened and its next mail rejected with the ticket; an
+# locked at once (a lock row and a finding the policy server queues; the desk
+# worker, `abusedesk process`, files it into the account's incident and the
+# delivery worker sends the notice) and its next mail rejected with the ticket; an
 # unlock lets mail flow again; a lock made with the CLI while the daemon runs
 # takes effect on the next request. Then the protocol itself over a socket:
 # malformed and oversized requests, many requests on one connection, the UNIX
@@ -13,6 +15,7 @@ top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${AD_BINARY:-$top/build/abusedesk}
 . "$top/tests/lib/smtp_sink.sh"
 . "$top/tests/lib/postfix.sh"
+. "$top/tests/lib/sql.sh"
 work=$(mktemp -d)
 chmod 755 "$work" # Postfix's own user walks into it
 fails=0
@@ -106,7 +109,7 @@ python3 "$top/tests/desk/mkcomplaint.py" --mx-auth auto "$corpus/arf-02.eml" --a
   --received "from out1.hoster.example (out1.hoster.example [198.51.100.25]) by mx.recipient.test with ESMTPS id R1; $(date -R)" \
   --received "from [203.0.113.7] (dsl.example.test [203.0.113.7]) (Authenticated sender: alice@customer.example) by smtp.hoster.example (Postfix) with ESMTPSA id S1; $(date -R)" \
   | ad ingest -q --source test
-complaint_inc=$(sqlite3 "$work/db/desk.db" "SELECT id FROM incidents WHERE subject='alice@customer.example'")
+complaint_inc=$(dbq "$work/db/desk.db" "SELECT id FROM incidents WHERE subject='alice@customer.example'")
 check "a complaint opened an incident for alice" "$([ -n "$complaint_inc" ] && echo yes)" yes
 
 # Under the limit: delivered.
@@ -123,22 +126,30 @@ send alice@customer.example 7; rc=$?
 check "alice mail 7: rejected" "$rc" 24
 # alice's customer reads German: the REJECT text her mail program shows is German
 has "alice mail 7: 5xx with the German lock text" "$(cat "$work/swaks.out")" "<\*\* 554.*ist wegen Spamversand gesperrt"
-sleep 0.6 # the writer records the incident, the lock reload sees its ticket
-inc=$(sqlite3 "$work/db/desk.db" "SELECT incident_id FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")
+sleep 0.6 # the writer records the lock row and the finding
+check "hard limit: the policy server wrote the lock row at once" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")" 1
+check "hard limit: a finding queued for the desk worker" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM policy_events WHERE account='alice@customer.example' AND stage='lock' AND processed_at IS NULL")" 1
+has "hard limit: no ticket before the desk worker filed it" "$(cat "$work/swaks.out")" "siehe unsere Nachricht"
+# The desk worker files it into alice's incident (which queues the notice);
+# the delivery worker sends it. The policy server itself renders and sends nothing.
+"$bin" -c "$work/desk.conf" process >/dev/null 2>&1
+"$bin" -c "$work/desk.conf" outbox --flush >/dev/null 2>&1
+sleep 0.5 # the lock reload sees its ticket
+inc=$(dbq "$work/db/desk.db" "SELECT incident_id FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")
 check "hard limit: a lock row with an incident" "$([ -n "$inc" ] && echo yes)" yes
-check "hard limit: incident about outbound volume" "$(sqlite3 "$work/db/desk.db" "SELECT COUNT(*) FROM audit WHERE incident_id=$inc AND detail LIKE '%outbound volume%'")" 2
+check "hard limit: incident about outbound volume" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM audit WHERE incident_id=$inc AND detail LIKE '%outbound volume%'")" 2
 check "one incident per sender: the lock joined the complaint incident" "$inc" "$complaint_inc"
-check "one incident per sender: alice has one incident" "$(sqlite3 "$work/db/desk.db" "SELECT COUNT(*) FROM incidents WHERE subject='alice@customer.example'")" 1
-check "one incident: both causes in its audit" "$(sqlite3 "$work/db/desk.db" "SELECT COUNT(DISTINCT action) FROM audit WHERE incident_id=$inc AND action IN ('opened', 'complaint', 'policy')")" 2
+check "one incident per sender: alice has one incident" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM incidents WHERE subject='alice@customer.example'")" 1
+check "one incident: both causes in its audit" "$(dbq "$work/db/desk.db" "SELECT COUNT(DISTINCT action) FROM audit WHERE incident_id=$inc AND action IN ('opened', 'complaint', 'policy')")" 2
 send alice@customer.example 8
 has "alice mail 8: rejected with the ticket" "$(cat "$work/swaks.out")" "\[abusedesk #$inc\]"
 for i in $(seq 1 50); do [ -n "$(grep -l '^X-Rcpt-Args: <inhaber@mueller-privat.example>' "$work"/sink/msg.* 2>/dev/null)" ] && break; sleep 0.2; done
-check "hard limit: the customer was notified by the daemon" "$(grep -l '^X-Rcpt-Args: <inhaber@mueller-privat.example>' "$work"/sink/msg.* 2>/dev/null | wc -l)" 1
+check "hard limit: the customer was notified (desk worker, delivery worker)" "$(grep -l '^X-Rcpt-Args: <inhaber@mueller-privat.example>' "$work"/sink/msg.* 2>/dev/null | wc -l)" 1
 
 # Unlock: mail flows again (the counters of the spam run are reset).
 ad account password-changed alice@customer.example >/dev/null
 ad incident unlock "$inc" --by tester --reason "cleaned" >/dev/null 2>&1
-check "unlock: resolved" "$(sqlite3 "$work/db/desk.db" "SELECT state FROM incidents WHERE id=$inc")" resolved
+check "unlock: resolved" "$(dbq "$work/db/desk.db" "SELECT state FROM incidents WHERE id=$inc")" resolved
 sleep 0.5
 send alice@customer.example 9; check "after unlock: accepted" "$?" 0
 check "after unlock: delivered, not held" "$(wait_delivered 9)" 1

@@ -6,6 +6,7 @@
 # spool path. Needs root to mount a small tmpfs (CI runs as root).
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$top/tests/lib/sql.sh"  # dbq: the store on SQLite or PostgreSQL
 bin=${AD_BINARY:-$top/build/abusedesk}
 work=$(mktemp -d)
 fails=0
@@ -31,12 +32,12 @@ dd if=/dev/zero of="$work/full/filler" bs=4k 2>/dev/null
 { printf 'X-Test: full\n'; cat "$mail"; } > "$work/msg.eml"
 ad ingest -q < "$work/msg.eml" 2>"$work/err"; rc=$?
 check "full spool: exit 75 (retry), not 74" "$rc" 75
-check "full spool: nothing stored yet" "$(sqlite3 "$work/db/desk.db" 'SELECT COUNT(*) FROM reports')" 0
+check "full spool: nothing stored yet" "$(dbq "$work/db/desk.db" 'SELECT COUNT(*) FROM reports')" 0
 check "full spool: no half-written spool file left" "$(find "$work/full/spool" -type f | wc -l)" 0
 rm -f "$work/full/filler"
 ad ingest -q < "$work/msg.eml"; rc=$?
 check "space again: the retry stores it" "$rc" 0
-check "space again: stored once" "$(sqlite3 "$work/db/desk.db" 'SELECT COUNT(*) FROM reports')" 1
+check "space again: stored once" "$(dbq "$work/db/desk.db" 'SELECT COUNT(*) FROM reports')" 1
 # An unwritable spool (a file where the folder should be).
 sed -i "s#^spool_dir = .*#spool_dir = $work/notadir/spool#" "$work/ad.conf"
 : > "$work/notadir"

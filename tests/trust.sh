@@ -22,6 +22,7 @@
 #      complaint subjects as untrusted text
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$top/tests/lib/sql.sh"  # dbq: the store on SQLite or PostgreSQL
 bin=${AD_BINARY:-$top/build/abusedesk}
 corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
 mkraw="python3 $top/tests/desk/mkcomplaint.py"
@@ -120,7 +121,7 @@ default_language = de
 EOF
 . "$top/tests/lib/services.sh"
 ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
-sql() { sqlite3 "$work/desk.db" "$@"; }
+sql() { dbq "$work/desk.db" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 cat > "$work/dir.csv" <<'EOF'
 customer_id,customer_name,contact_email,language,account,domain,uid

@@ -133,6 +133,44 @@ static int set_state(struct lifecycle *lc, int64_t id, const char *state, struct
     return store_q_run(q, err);
 }
 
+/* A webhook event for a ticket system that mirrors the desk (when [act]
+ * webhook_url is set): every step of the lifecycle, with who and why. */
+static int event_hook(struct lifecycle *lc, int64_t id, const char *event, const char *by,
+                      const char *detail, struct ad_err *err)
+{
+    if (!lc->cfg->webhook_url || !*lc->cfg->webhook_url || !id)
+        return 0;
+    if (sodium_init() < 0)
+        return ad_err_set(err, AD_ERR_STORE, "libsodium could not be initialised");
+    unsigned char rnd[16];
+    char rhex[33], key[160], t[32];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(rhex, sizeof rhex, rnd, sizeof rnd);
+    g_snprintf(key, sizeof key, "%s-%lld-%lld-%s", event, (long long)id, (long long)lc->now, rhex);
+    char *d = textsafe_line(detail ? detail : "", 500);
+    json_t *ev = json_pack("{s:s, s:I, s:s, s:s?, s:s}", "event", event, "incident_id",
+                           (json_int_t)id, "at", incident_iso(lc->now, t), "by", by, "detail", d);
+    g_free(d);
+    int rc = outbox_webhook(lc->cfg, lc->st, id, event, key, ev, lc->now, err);
+    json_decref(ev);
+    return rc;
+}
+
+/* The lifecycle's audit actions that are webhook events, and their names. */
+static const char *event_of(const char *action)
+{
+    static const char *const map[][2] = {
+        { "locked", "locked" },       { "notified", "notified" },
+        { "unlocked", "unlocked" },   { "unlocked-forced", "unlocked" },
+        { "dismissed", "dismissed" }, { "resolve", "resolved" },
+        { "merged", "merged" },       { "notify-unreachable", "notice_unreachable" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
+        if (!strcmp(action, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
 static int audit(struct lifecycle *lc, int64_t id, const char *by, const char *action,
                  struct ad_err *err, const char *fmt, ...) G_GNUC_PRINTF(6, 7);
 
@@ -144,6 +182,9 @@ static int audit(struct lifecycle *lc, int64_t id, const char *by, const char *a
     char *d = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     int rc = incident_audit(lc->st, id, 0, by, action, d, err);
+    const char *ev = event_of(action);
+    if (rc == 0 && ev)
+        rc = event_hook(lc, id, ev, by, d, err);
     log_msg(lc->log, LOG_LEVEL_INFO, "incident %lld: %s by %s: %s", (long long)id, action, by, d);
     g_free(d);
     return rc;
@@ -1373,6 +1414,11 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
                         verified ? "customer" : verdict == LIFECYCLE_REPLY_AUTO ? "auto-reply"
                                                                                 : "unverified",
                         verdict == LIFECYCLE_REPLY_AUTO ? "auto-reply" : "replied", what, err);
+    if (rc == 0)
+        rc = event_hook(lc, id, verified ? "replied" : verdict == LIFECYCLE_REPLY_AUTO
+                                                           ? "auto_reply"
+                                                           : "replied_unverified",
+                        verified ? "customer" : "unverified", what, err);
     g_free(what);
     if (rc || verdict == LIFECYCLE_REPLY_AUTO) {
         g_free(sfrom);
@@ -1470,6 +1516,8 @@ int lifecycle_notice_bounced(struct lifecycle *lc, const char *orig_msgid, int64
                permanent ? "bounced" : "is delayed", sstatus, (long long)report_id);
     if ((rc = incident_audit(lc->st, inc, report_id, "abusedesk",
                              permanent ? "notice_bounced" : "notice_delayed", detail, err)))
+        goto out;
+    if (permanent && first && (rc = event_hook(lc, inc, "notice_bounced", "abusedesk", detail, err)))
         goto out;
     log_msg(lc->log, LOG_LEVEL_WARNING, "incident %lld: %s", (long long)inc, detail);
     if (first && !strcmp(kind, "customer")) {
@@ -1582,6 +1630,10 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
                                        NULL, &aerr),
                             &aerr, err);
     }
+    if ((rc = event_hook(lc, o->incident_id,
+                         o->reopened ? "reopened" : o->opened ? "opened" : "escalated", "abusedesk",
+                         incident_stage_name(o->stage), err)))
+        return rc;
     if (o->stage < INCIDENT_STAGE_ALERT)
         return 0;
     const char *action = o->reopened ? "incident reopened by new complaints" : "alert";

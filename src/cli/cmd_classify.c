@@ -54,9 +54,10 @@ int cmd_classify(struct cli *cli, int argc, char **argv)
     }
     /* The directory, when there is a database (read only; never created here). */
     struct store *st = NULL;
-    if (g_file_test(cli->cfg.db_path, G_FILE_TEST_EXISTS)) {
+    if ((cli->cfg.store_backend && !strcmp(cli->cfg.store_backend, "postgresql"))
+        || g_file_test(cli->cfg.db_path, G_FILE_TEST_EXISTS)) {
         struct ad_err serr = { 0 };
-        if (store_open(cli->cfg.db_path, cli->cfg.busy_timeout_ms, &st, &serr) != 0) {
+        if (store_open_cfg(&cli->cfg, &st, &serr) != 0) {
             fprintf(stderr, "abusedesk classify: %s (classifying without the directory)\n",
                     serr.msg);
             st = NULL;

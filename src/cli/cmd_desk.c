@@ -25,6 +25,7 @@
 #include "incident/incident.h"
 #include "intake/intake.h"
 #include "store/store.h"
+#include "store/store_locks.h"
 #include "store/store_q.h"
 #include "util/fsutil.h"
 #include "util/textsafe.h"
@@ -43,6 +44,13 @@ static int exit_for(const struct ad_err *err)
     default:
         return EXIT_SOFTWARE;
     }
+}
+
+/* Who acts, for the audit log: the person behind sudo, else the login. */
+static const char *default_by(void)
+{
+    const char *u = g_getenv("SUDO_USER");
+    return u && *u ? u : g_get_user_name();
 }
 
 static int64_t now_s(void)
@@ -311,7 +319,39 @@ struct list_ctx {
     bool json;
     int rc;
     size_t n;
+    /* filters (NULL / 0: any) */
+    const char *customer, *account, *kind, *stage;
+    int64_t since, until;
+    GPtrArray *rows;    /* of json_t *: the incidents that passed, for sorting */
 };
+
+static bool list_match(const struct list_ctx *c, json_t *o)
+{
+    const char *v;
+    if (c->customer && (!(v = json_string_value(json_object_get(o, "customer_id")))
+                        || strcmp(v, c->customer)))
+        return false;
+    if (c->account && (!(v = json_string_value(json_object_get(o, "subject")))
+                       || g_ascii_strcasecmp(v, c->account))
+        && (!(v = json_string_value(json_object_get(o, "account")))
+            || g_ascii_strcasecmp(v, c->account)))
+        return false;
+    if (c->kind && (!(v = json_string_value(json_object_get(o, "subject_kind")))
+                    || strcmp(v, c->kind)))
+        return false;
+    if (c->stage && (!(v = json_string_value(json_object_get(o, "stage"))) || strcmp(v, c->stage)))
+        return false;
+    if (c->since || c->until) {
+        const char *opened = json_string_value(json_object_get(o, "opened_at"));
+        GDateTime *dt = opened ? g_date_time_new_from_iso8601(opened, NULL) : NULL;
+        int64_t t = dt ? g_date_time_to_unix(dt) : 0;
+        if (dt)
+            g_date_time_unref(dt);
+        if ((c->since && t < c->since) || (c->until && t > c->until))
+            return false;
+    }
+    return true;
+}
 
 /* The keys of the `incidents --json` contract, in order. */
 static json_t *summary(json_t *full)
@@ -338,6 +378,16 @@ static int list_one(int64_t id, void *vctx)
         c->rc = exit_for(&err);
         return 1;
     }
+    if (!list_match(c, o))
+        json_decref(o);
+    else
+        g_ptr_array_add(c->rows, o); /* printed after sorting */
+    return 0;
+}
+
+static void list_print(struct list_ctx *c, json_t *o)
+{
+    int64_t id = json_integer_value(json_object_get(o, "id"));
     c->n++;
     if (c->json) {
         json_t *sm = summary(o);
@@ -356,37 +406,122 @@ static int list_one(int64_t id, void *vctx)
                json_is_true(json_object_get(o, "repeat_offender")) ? "yes" : "-",
                first ? first : "");
     }
-    json_decref(o);
-    return 0;
 }
+
+static int by_score(gconstpointer a, gconstpointer b)
+{
+    double x = json_real_value(json_object_get(*(json_t *const *)a, "score"));
+    double y = json_real_value(json_object_get(*(json_t *const *)b, "score"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int by_complaints(gconstpointer a, gconstpointer b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "complaints"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "complaints"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int by_opened(gconstpointer a, gconstpointer b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "opened_at"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "opened_at"));
+    return -strcmp(x ? x : "", y ? y : "");
+}
+
+static bool parse_time(const char *s, int64_t *out);
 
 static void incidents_usage(FILE *f)
 {
-    fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] incidents [--state STATE] [--all] [--json]\n\n"
+    fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] incidents [--state STATE | --all] [--json]\n"
+               "         [--customer ID] [--account ACCOUNT] [--kind KIND] [--stage STAGE]\n"
+               "         [--since TIME] [--until TIME] [--sort id|score|complaints|opened]\n"
+               "         [--limit N]\n\n"
                "Lists incidents, newest first. Without options: the open ones (every state\n"
-               "but resolved and dismissed). --state STATE shows one state (open, alerted,\n"
-               "resolved, dismissed), --all every incident. --json prints one object per\n"
-               "line with id, state, stage, subject_kind, subject, customer_id, score,\n"
-               "complaints, subjects, providers, first_seen, last_seen, history.\n");
+               "but resolved, dismissed and merged). --state STATE shows one state (open,\n"
+               "alerted, locked, customer_notified, customer_replied, resolved, dismissed,\n"
+               "merged), --all every incident. Filters: the customer id, the account (the\n"
+               "sender or the incident's account), the kind (account, script, customer, ip,\n"
+               "domain: a joe job), the stage (observe, alert, lock), opened since/until\n"
+               "TIME (ISO 8601 or Unix seconds). --sort orders by id (newest first, the\n"
+               "default), score or complaints (highest first) or opening time; --limit\n"
+               "prints the first N. --json prints one object per line with id, state,\n"
+               "stage, subject_kind, subject, customer_id, score, complaints, subjects,\n"
+               "providers, first_seen, last_seen, history.\n");
+}
+
+static bool one_of(const char *v, const char *const *set)
+{
+    for (; *set; set++)
+        if (!strcmp(v, *set))
+            return true;
+    return false;
 }
 
 int cmd_incidents(struct cli *cli, int argc, char **argv)
 {
-    const char *state = "open";
+    static const char *const states[] = { "open",   "alerted",   "locked",
+                                          "customer_notified", "customer_replied", "resolved",
+                                          "dismissed", "merged", NULL };
+    static const char *const kinds[] = { "account", "script", "customer", "ip", "domain", NULL };
+    static const char *const stages[] = { "observe", "alert", "lock", NULL };
+    static const char *const sorts[] = { "id", "score", "complaints", "opened", NULL };
+    const char *state = "open", *sort = "id";
     bool json = false;
+    long long limit = 0;
+    struct list_ctx c = { cli, NULL, false, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL };
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
             incidents_usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--json")) {
+        } else if (!strcmp(o, "--json")) {
             json = true;
-        } else if (!strcmp(argv[i], "--all")) {
+            continue;
+        } else if (!strcmp(o, "--all")) {
             state = NULL;
-        } else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
-            state = argv[++i];
-        } else {
-            fprintf(stderr, "abusedesk incidents: unknown option '%s'\n", argv[i]);
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "abusedesk incidents: unknown option or missing value '%s'\n", o);
             incidents_usage(stderr);
+            return EXIT_USAGE;
+        }
+        i++;
+        const char *bad = NULL;
+        if (!strcmp(o, "--state"))
+            bad = one_of(v, states) ? (state = v, NULL) : "a state (open, alerted, locked, "
+                                                           "customer_notified, customer_replied, "
+                                                           "resolved, dismissed, merged)";
+        else if (!strcmp(o, "--customer"))
+            c.customer = v;
+        else if (!strcmp(o, "--account"))
+            c.account = v;
+        else if (!strcmp(o, "--kind"))
+            bad = one_of(v, kinds) ? (c.kind = v, NULL)
+                                   : "a kind (account, script, customer, ip, domain)";
+        else if (!strcmp(o, "--stage"))
+            bad = one_of(v, stages) ? (c.stage = v, NULL) : "a stage (observe, alert, lock)";
+        else if (!strcmp(o, "--sort"))
+            bad = one_of(v, sorts) ? (sort = v, NULL) : "id, score, complaints or opened";
+        else if (!strcmp(o, "--since"))
+            bad = parse_time(v, &c.since) ? NULL : "a time (ISO 8601 or Unix seconds)";
+        else if (!strcmp(o, "--until"))
+            bad = parse_time(v, &c.until) ? NULL : "a time (ISO 8601 or Unix seconds)";
+        else if (!strcmp(o, "--limit")) {
+            char *end = NULL;
+            limit = strtoll(v, &end, 10);
+            if (!*v || *end || limit < 1)
+                bad = "a number >= 1";
+        } else {
+            fprintf(stderr, "abusedesk incidents: unknown option '%s'\n", o);
+            incidents_usage(stderr);
+            return EXIT_USAGE;
+        }
+        if (bad) {
+            char *t = textsafe_terminal(v);
+            fprintf(stderr, "abusedesk incidents: %s expects %s, got '%s'\n", o, bad, t);
+            g_free(t);
             return EXIT_USAGE;
         }
     }
@@ -394,17 +529,28 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
     int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
-    struct list_ctx c = { cli, st, json, 0, 0 };
+    c.st = st;
+    c.json = json;
+    c.rows = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
     struct ad_err err = { 0 };
-    if (!json)
-        printf("%5s  %-16s %-8s %-8s %-34s %-10s %8s %5s %-6s %s\n", "ID", "STATE", "STAGE", "KIND",
-               "SENDER", "CUSTOMER", "SCORE", "COMPL", "REPEAT", "SUBJECT (most frequent)");
     if (incident_each(st, state, list_one, &c, &err) != 0) {
         fprintf(stderr, "abusedesk incidents: %s\n", err.msg);
         c.rc = exit_for(&err);
     }
+    if (!strcmp(sort, "score"))
+        g_ptr_array_sort(c.rows, by_score);
+    else if (!strcmp(sort, "complaints"))
+        g_ptr_array_sort(c.rows, by_complaints);
+    else if (!strcmp(sort, "opened"))
+        g_ptr_array_sort(c.rows, by_opened);
+    if (!json)
+        printf("%5s  %-16s %-8s %-8s %-34s %-10s %8s %5s %-6s %s\n", "ID", "STATE", "STAGE", "KIND",
+               "SENDER", "CUSTOMER", "SCORE", "COMPL", "REPEAT", "SUBJECT (most frequent)");
+    for (guint k = 0; k < c.rows->len && (!limit || (long long)k < limit); k++)
+        list_print(&c, g_ptr_array_index(c.rows, k));
     if (!json && c.rc == 0 && c.n == 0)
         printf("(no %s incidents)\n", state ? state : "");
+    g_ptr_array_free(c.rows, TRUE);
     store_close(st);
     return c.rc;
 }
@@ -475,21 +621,51 @@ static void print_incident(json_t *o)
                json_real_value(json_object_get(e, "score")),
                json_is_true(json_object_get(e, "counted")) ? " " : "*", js(e, "provider"),
                js(e, "subject"));
+    if (json_array_size(json_object_get(o, "replies"))) {
+        printf("  Replies:\n");
+        json_array_foreach(json_object_get(o, "replies"), i, e)
+            printf("    #%-6lld %s  %-10s %-30.30s %s\n",
+                   (long long)json_integer_value(json_object_get(e, "report_id")), js(e, "at"),
+                   js(e, "verdict"), js(e, "from"), js(e, "subject"));
+    }
+    if (json_array_size(json_object_get(o, "notices"))) {
+        printf("  Mails:\n");
+        json_array_foreach(json_object_get(o, "notices"), i, e)
+            printf("    %-8s %-20s %-8s %s\n", js(e, "to_kind"), js(e, "template"),
+                   js(e, "status"), js(e, "rcpt"));
+    }
     printf("  Audit log:\n");
     json_array_foreach(json_object_get(o, "audit"), i, e)
         printf("    %s  %-10s %-11s %s\n", js(e, "at"), js(e, "actor"), js(e, "action"),
                js(e, "detail"));
 }
 
+/* --brief: a 300-complaint burst must not print 600 lines: the first subjects,
+ * the newest reports and audit entries; says what was left out. */
+static bool trim_array(json_t *o, const char *key, size_t keep, bool newest)
+{
+    json_t *a = json_object_get(o, key);
+    size_t n = json_array_size(a);
+    if (n <= keep)
+        return false;
+    if (newest)
+        for (size_t k = 0; k < n - keep; k++)
+            json_array_remove(a, 0);
+    else
+        while (json_array_size(a) > keep)
+            json_array_remove(a, keep);
+    return true;
+}
+
 static void incident_usage(FILE *f)
 {
-    fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] incident show ID [--json]\n"
+    fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] incident show ID [--json | --brief]\n"
                "       abusedesk [GLOBAL OPTIONS] incident lock ID [--no-notify] [--reason TEXT] [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident notify ID [--case compromised|script|joejob]\n"
                "                 [--to ADDRESS] [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident unlock ID [--force] [--reason TEXT] [--by NAME]\n"
-               "       abusedesk [GLOBAL OPTIONS] incident dismiss ID --reason TEXT [--by NAME]\n"
-               "       abusedesk [GLOBAL OPTIONS] incident resolve ID [--reason TEXT] [--by NAME]\n"
+               "       abusedesk [GLOBAL OPTIONS] incident dismiss ID... --reason TEXT [--by NAME]\n"
+               "       abusedesk [GLOBAL OPTIONS] incident resolve ID... [--reason TEXT] [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident note ID --reason TEXT [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident merge ID OTHER_ID... [--by NAME]\n\n"
                "show: the alert for the abuse team: customer, initial score, complaints,\n"
@@ -560,7 +736,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *action = argv[1];
-    bool json = false, force = false, no_notify = false;
+    bool json = false, force = false, no_notify = false, brief = false;
     const char *reason = NULL, *by = NULL, *case_name = NULL, *to = NULL;
     int64_t id = 0;
     GArray *others = g_array_new(FALSE, FALSE, sizeof(int64_t));
@@ -571,6 +747,8 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--brief")) {
+            brief = true;
         } else if (!strcmp(argv[i], "--force")) {
             force = true;
         } else if (!strcmp(argv[i], "--no-notify")) {
@@ -585,7 +763,9 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             by = argv[++i];
         } else if (!id && parse_id(argv[i], &id)) {
             continue;
-        } else if (id && !strcmp(action, "merge") && parse_id(argv[i], &other)) {
+        } else if (id && (!strcmp(action, "merge") || !strcmp(action, "dismiss")
+                          || !strcmp(action, "resolve"))
+                   && parse_id(argv[i], &other)) {
             g_array_append_val(others, other);
         } else {
             fprintf(stderr, "abusedesk incident: unexpected argument '%s'\n", argv[i]);
@@ -645,13 +825,55 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             printf("%s\n", s);
             free(s);
         } else {
+            bool cut = false;
+            if (brief) {
+                cut |= trim_array(o, "subject_counts", 5, false);
+                cut |= trim_array(o, "reports", 8, true);
+                cut |= trim_array(o, "audit", 10, true);
+            }
             print_incident(o);
+            if (cut)
+                printf("  (--brief: the first subject lines, the newest reports and audit "
+                       "entries; without --brief: all)\n");
         }
         json_decref(o);
     } else {
         if (!by)
-            by = g_get_user_name();
+            by = default_by();
         struct lifecycle lc = { &cli->cfg, st, &cli->log, now_s() };
+        bool bulk = !strcmp(action, "dismiss") || !strcmp(action, "resolve");
+        if (bulk && others->len) {
+            /* incident dismiss|resolve ID...: each on its own; the first failure
+             * decides the exit status, the others are still done. */
+            g_array_prepend_val(others, id);
+            int first_rc = 0;
+            for (guint k = 0; k < others->len; k++) {
+                int64_t one = g_array_index(others, int64_t, k);
+                struct ad_err e1 = { 0 };
+                int r1 = store_begin(st, &e1);
+                if (r1 == 0) {
+                    r1 = !strcmp(action, "dismiss") ? lifecycle_dismiss(&lc, one, by, reason, &e1)
+                                                    : lifecycle_resolve(&lc, one, by, reason, &e1);
+                    if (r1 == 0)
+                        r1 = store_commit(st, &e1);
+                    else
+                        store_rollback(st);
+                }
+                if (r1) {
+                    char *what = g_strdup_printf("incident %s %lld", action, (long long)one);
+                    print_err(what, e1.msg);
+                    g_free(what);
+                    if (!first_rc)
+                        first_rc = exit_for(&e1);
+                } else {
+                    printf("incident %lld: %s recorded\n", (long long)one, action);
+                }
+            }
+            flush_now(cli, st);
+            store_close(st);
+            g_array_free(others, TRUE);
+            return first_rc;
+        }
         if ((rc = store_begin(st, &err)) == 0) {
             if (!strcmp(action, "lock"))
                 rc = lifecycle_lock(&lc, id, by, reason, !no_notify, &err);
@@ -845,7 +1067,7 @@ static int account_lock(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!by)
-        by = g_get_user_name();
+        by = default_by();
     struct store *st = NULL;
     int rc = cli_open_store(cli, &st);
     if (rc)
@@ -1024,6 +1246,89 @@ static int process_once(struct intake *in, size_t *n_reports, size_t *n_events,
     int rc = intake_process_events(in, n_events, err);
     if (rc == 0)
         rc = intake_process_pending(in, n_reports, err);
+    return rc;
+}
+
+/* ---- locks -------------------------------------------------------------- */
+
+struct locks_ctx {
+    bool json;
+    size_t n;
+};
+
+static int print_lock(const struct store_lock_row *r, void *vctx)
+{
+    struct locks_ctx *c = vctx;
+    char t[32];
+    incident_iso(r->locked_at, t);
+    c->n++;
+    if (c->json) {
+        json_t *o = json_pack("{s:I, s:s?, s:s?, s:s?, s:o, s:s, s:s?, s:s?}", "lock_id",
+                              (json_int_t)r->id, "subject_kind", r->subject_kind, "subject",
+                              r->subject, "customer_id", r->customer_id, "incident_id",
+                              r->incident_id ? json_integer(r->incident_id) : json_null(),
+                              "locked_at", t, "locked_by", r->locked_by, "reason", r->reason);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(o);
+        return 0;
+    }
+    char *subj = textsafe_terminal(r->subject), *cust = textsafe_terminal(r->customer_id),
+         *by = textsafe_terminal(r->locked_by), *why = textsafe_terminal(r->reason);
+    char inc[24];
+    if (r->incident_id)
+        g_snprintf(inc, sizeof inc, "#%lld", (long long)r->incident_id);
+    else
+        g_strlcpy(inc, "(filing)", sizeof inc);
+    printf("%-7s %-34.34s %-10s %-9s %-20s %-16.16s %s\n", r->subject_kind ? r->subject_kind : "",
+           subj, cust, inc, t, by, why);
+    g_free(subj);
+    g_free(cust);
+    g_free(by);
+    g_free(why);
+    return 0;
+}
+
+int cmd_locks(struct cli *cli, int argc, char **argv)
+{
+    struct locks_ctx c = { false, 0 };
+    const char *account = NULL, *customer = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: abusedesk [GLOBAL OPTIONS] locks [--account ACCOUNT] [--customer ID]"
+                   " [--json]\n\n"
+                   "What is locked right now, newest first: the account or script, the\n"
+                   "customer, the incident, when, by whom and why (the internal reason). For\n"
+                   "the hotline: --account or --customer narrows it down. Exit 0 also when\n"
+                   "nothing is locked (then `abusedesk locks --account X` prints nothing).\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            c.json = true;
+        } else if (!strcmp(argv[i], "--account") && i + 1 < argc) {
+            account = argv[++i];
+        } else if (!strcmp(argv[i], "--customer") && i + 1 < argc) {
+            customer = argv[++i];
+        } else {
+            fprintf(stderr, "abusedesk locks: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    struct store *st = NULL;
+    int rc = cli_open_store(cli, &st);
+    if (rc)
+        return rc;
+    struct ad_err err = { 0 };
+    if (!c.json)
+        printf("%-7s %-34s %-10s %-9s %-20s %-16s %s\n", "KIND", "LOCKED", "CUSTOMER",
+               "INCIDENT", "SINCE", "BY", "REASON");
+    if (store_locks_active(st, account, customer, print_lock, &c, &err) != 0) {
+        print_err("locks", err.msg);
+        rc = exit_for(&err);
+    } else if (!c.json && c.n == 0) {
+        printf("(nothing locked)\n");
+    }
+    store_close(st);
     return rc;
 }
 

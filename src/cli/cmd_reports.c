@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config/config_check.h"
+#include "reputation/rbl.h"
 #include "store/store.h"
 #include "util/fsutil.h"
 #include "util/textsafe.h"
@@ -30,12 +32,17 @@ static const char *term(GPtrArray *pool, const char *s)
 int cli_open_store(struct cli *cli, struct store **st)
 {
     struct ad_err err = { 0 };
-    char *dir = g_path_get_dirname(cli->cfg.db_path);
-    fs_mkdir_p(dir, NULL);
-    g_free(dir);
-    if (store_open(cli->cfg.db_path, cli->cfg.busy_timeout_ms, st, &err) != 0) {
+    bool pg = cli->cfg.store_backend && !strcmp(cli->cfg.store_backend, "postgresql");
+    if (!pg) {
+        char *dir = g_path_get_dirname(cli->cfg.db_path);
+        fs_mkdir_p(dir, NULL);
+        g_free(dir);
+    }
+    if (store_open_cfg(&cli->cfg, st, &err) != 0) {
         fprintf(stderr, "abusedesk: %s\n", err.msg);
-        return err.code == AD_ERR_BUSY ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
+        return err.code == AD_ERR_BUSY   ? EXIT_TEMPFAIL
+               : err.code == AD_ERR_CONFIG ? EXIT_CONFIG
+                                           : EXIT_SOFTWARE;
     }
     return 0;
 }
@@ -183,6 +190,14 @@ int cmd_init(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+static void print_problem(const char *msg, void *ctx)
+{
+    (void)ctx;
+    char *m = textsafe_terminal(msg);
+    fprintf(stderr, "%s\n", m);
+    g_free(m);
+}
+
 int cmd_config(struct cli *cli, int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "describe")) {
@@ -191,11 +206,26 @@ int cmd_config(struct cli *cli, int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "check") != 0) {
         printf("usage: abusedesk [-c FILE] config check|describe\n\n"
-               "check: load the configuration and report the first error (exit 78) or OK.\n"
+               "check: load the configuration (the first syntax or value error, with its\n"
+               "line), then check what needs more than one key or the system: thresholds in\n"
+               "order, templates present, addresses, the service user, listen values; every\n"
+               "problem is printed with its line; exit 78 when there is one, else OK.\n"
                "describe: list every group and key with its type, default and meaning.\n");
         return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? EXIT_USAGE : 0;
     }
-    /* main() already loaded and validated the file. */
+    /* main() already loaded the file (syntax, types, ranges); now what needs
+     * more than one key or the system. */
+    char *text = NULL;
+    gsize len = 0;
+    if (cli->cfg.path)
+        g_file_get_contents(cli->cfg.path, &text, &len, NULL);
+    size_t n = config_check(&cli->cfg, cli->cfg.path, text, len, print_problem, NULL);
+    n += rbl_config_check(&cli->cfg, cli->cfg.path, text, len, print_problem, NULL);
+    g_free(text);
+    if (n) {
+        fprintf(stderr, "abusedesk config check: %zu problem%s\n", n, n == 1 ? "" : "s");
+        return EXIT_CONFIG;
+    }
     printf("%s: OK\n", cli->cfg.path ? cli->cfg.path : "built-in defaults (no file)");
     printf("store %s\nspool %s\nquarantine %s\n", cli->cfg.db_path, cli->cfg.spool_dir,
            cli->cfg.quarantine_dir);

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include "config_check.h"
+
 #include <errno.h>
 #include <glib.h>
 #include <limits.h>
@@ -46,6 +48,12 @@ static const struct ckey schema[] = {
       "SQLite database file (created with its schema on first use)", 0 },
     { "store", "busy_timeout_ms", CT_INT, OFF(busy_timeout_ms), "5000", 0, 600000, NULL,
       "how long to wait for a database locked by another process before giving up", 0 },
+    { "store", "backend", CT_ENUM, OFF(store_backend), "sqlite", 0, 0, "sqlite|postgresql",
+      "database: sqlite (the file [store] path) or postgresql (the server [store] conninfo "
+      "names)", 0 },
+    { "store", "conninfo", CT_STRING, OFF(store_conninfo), "", 0, 0, NULL,
+      "libpq connection string of the PostgreSQL database, e.g. \"host=db.example.net "
+      "dbname=abusedesk user=abusedesk\" (empty: libpq's defaults and PG* variables)", 0 },
     { "intake", "spool_dir", CT_PATH, OFF(spool_dir), "/var/lib/abusedesk/spool", 0, 0, NULL,
       "raw messages are written and fsync'ed here before they are parsed", 0 },
     { "intake", "quarantine_dir", CT_PATH, OFF(quarantine_dir),
@@ -206,15 +214,48 @@ static const struct ckey schema[] = {
       "at most one team mail per incident in this time for unverified replies", 0 },
     { "directory", "default_language", CT_ENUM, OFF(default_language), "de", 0, 0, "de|en",
       "language of notices to customers whose directory entry names none", 0 },
+    /* rbl: [reputation], the DNSBL check of our outbound addresses (src/reputation). */
+    { "reputation", "dnsbl_zones", CT_LIST, OFF(rbl_zones), "", 0, 0, NULL,
+      "DNSBL zones that `abusedesk rbl check` checks our outbound addresses on, e.g. "
+      "\"zen.spamhaus.org;b.barracudacentral.org;bl.spamcop.net\"; keyed lists with the key "
+      "in front (KEY.zen.dq.spamhaus.net, KEY.combined.mail.abusix.zone); lists that no longer "
+      "exist (SORBS, NJABL, AHBL, DSBL) are refused; `abusedesk rbl zones` shows what is known "
+      "of each (empty: no check)", 0 },
+    { "reputation", "addresses", CT_LIST, OFF(rbl_addresses), "", 0, 0, NULL,
+      "addresses and CIDR ranges checked on the DNSBLs, at most a /20 (4096 addresses) in all "
+      "(empty: every address of [network] our_ips)", 0 },
+    { "reputation", "resolver", CT_STRING, OFF(rbl_resolver), "", 0, 0, NULL,
+      "DNS servers for DNSBL queries, HOST or HOST:PORT, comma separated (empty: the system's "
+      "/etc/resolv.conf); Spamhaus refuses queries through public resolvers", 0 },
+    { "reputation", "max_inflight", CT_INT, OFF(rbl_max_inflight), "64", 1, 4096, NULL,
+      "DNSBL queries in flight at once", 0 },
+    { "reputation", "zone_budget", CT_INT, OFF(rbl_zone_budget), "10000", 2, 10000000, NULL,
+      "DNSBL queries per zone and check at most (test points and TXT included); addresses "
+      "beyond it are reported as errors", 0 },
+    { "reputation", "dns_timeout", CT_DURATION, OFF(rbl_dns_timeout), "5s", 1, 60, NULL,
+      "time limit of one DNSBL query, retries included", 0 },
     { "policy", "listen", CT_LIST, OFF(policy_listen), "inet:127.0.0.1:10040", 0, 0, NULL,
       "where `abusedesk serve` answers Postfix policy requests: inet:HOST:PORT and/or "
       "unix:PATH (a list); changing it needs a restart", 0 },
     { "policy", "user", CT_STRING, OFF(policy_user), "abusedesk", 0, 0, NULL,
       "run as this user after binding (when started as root; empty: stay)", 0 },
     { "policy", "max_connections", CT_INT, OFF(policy_max_connections), "1000", 1, 100000, NULL,
-      "connections served at once; more wait in the listen queue", 0 },
+      "connections served at once; when reached, the connection without a request for the "
+      "longest time (over 1 s) is closed for a new one, else the new one is; lowered at start "
+      "when the file descriptor limit (RLIMIT_NOFILE) cannot be raised for it", 0 },
+    { "policy", "max_connections_per_client", CT_INT, OFF(policy_max_per_client), "100", 1,
+      100000, NULL,
+      "connections from one client address (IPv6: one /64; UNIX socket: one peer uid), handled "
+      "like max_connections; Postfix connects from one address with one connection per smtpd "
+      "process: keep it at least the smtpd process limit (default_process_limit, 100)", 0 },
     { "policy", "idle_timeout", CT_DURATION, OFF(policy_idle_timeout), "5m", 1, 86400, NULL,
-      "a connection idle (or stalled inside a request) this long is closed", 0 },
+      "a connection without a request this long is closed", 0 },
+    { "policy", "request_timeout", CT_DURATION, OFF(policy_request_timeout), "10s", 1, 3600,
+      NULL, "a request not complete this long after its first byte arrived is not waited for: "
+      "the connection is closed", 0 },
+    { "policy", "socket_group", CT_STRING, OFF(policy_socket_group), "", 0, 0, NULL,
+      "group of the UNIX sockets of [policy] listen (mode 0660; empty: postfix when that "
+      "group exists, else the daemon's own)", 0 },
     { "policy", "soft_action", CT_ENUM, OFF(soft_action), "HOLD", 0, 0, "HOLD|DEFER_IF_PERMIT",
       "answer when a soft limit is crossed: keep the message in the hold queue for review, or "
       "ask the client to try later", 0 },
@@ -241,14 +282,45 @@ static const struct ckey schema[] = {
     { "policy", "limit_unauthenticated", CT_BOOL, OFF(limit_unauthenticated), "false", 0, 0,
       NULL, "apply the limits to requests without a SASL login too (by sender and client)", 0 },
     { "policy", "max_senders", CT_INT, OFF(max_senders), "1000000", 16, 100000000, NULL,
-      "senders tracked at once (64 bytes each plus table slack); the idlest are evicted", 0 },
+      "senders tracked at once (64 bytes each plus table slack: 128 MiB for 1,000,000); when "
+      "full, a sender idle for 2 hours makes room for a new one, and without one the new sender "
+      "is not tracked (a warning once a minute)", 0 },
     { "policy", "state_file", CT_STRING, OFF(state_file), "", 0, 0, NULL,
-      "keep the counters in this file across restarts (empty: counters start from zero; "
-      "locks are always kept in the database)", 0 },
+      "keep the counters in this file across restarts, written in the background (empty: "
+      "counters start from zero); locks are kept in the database, and a lock the database has "
+      "not taken yet (busy, down) in this file until it has", 0 },
     { "policy", "state_interval", CT_DURATION, OFF(state_interval), "5s", 1, 3600, NULL,
       "how often the counters are written to state_file", 0 },
     { "policy", "outbox_interval", CT_DURATION, OFF(outbox_interval), "10s", 1, 3600, NULL,
       "how often the daemon delivers queued notifications and hook calls", 0 },
+    /* Shared counters (doc/shared-counters.md): several `abusedesk serve` on several
+     * MTAs enforce one limit per account through one Redis. */
+    { "policy", "counters", CT_ENUM, OFF(policy_counters), "local", 0, 0, "local|redis",
+      "where the rate counters live: local (each server counts alone) or redis (every "
+      "server with the same redis and redis_prefix counts together: one limit per account "
+      "across all MTAs; no request waits for Redis, and when it is down each server goes on "
+      "with its own counts)", 0 },
+    { "policy", "redis", CT_STRING, OFF(redis_addr), "127.0.0.1:6379", 0, 0, NULL,
+      "the Redis of counters = redis: HOST:PORT, [IPV6]:PORT or unix:/PATH (use an address: "
+      "a host name is resolved without the timeout)", 0 },
+    { "policy", "redis_user", CT_STRING, OFF(redis_user), "", 0, 0, NULL,
+      "Redis 6 ACL user for AUTH (needs redis_password; empty: the default user)", 0 },
+    { "policy", "redis_password", CT_STRING, OFF(redis_password), "", 0, 0, NULL,
+      "password sent with AUTH (empty: no AUTH)", 0 },
+    { "policy", "redis_db", CT_INT, OFF(redis_db), "0", 0, 100000, NULL,
+      "Redis database number (SELECT when not 0)", 0 },
+    { "policy", "redis_prefix", CT_STRING, OFF(redis_prefix), "ad:c:", 0, 0, NULL,
+      "prefix of the counters' Redis keys (1 to 64 characters, no spaces): one per group of "
+      "servers that share limits", 0 },
+    { "policy", "sync_interval_ms", CT_INT, OFF(sync_interval_ms), "200", 10, 10000, NULL,
+      "milliseconds between two exchanges of counts with Redis (T): a limit may be overshot "
+      "by (servers - 1) x rate x (2T + round trip)", 0 },
+    { "policy", "redis_timeout_ms", CT_INT, OFF(redis_timeout_ms), "200", 10, 10000, NULL,
+      "time limit of a connect and of each Redis command, in milliseconds (only the "
+      "background exchange waits for it)", 0 },
+    { "policy", "shared_max_keys", CT_INT, OFF(shared_max_keys), "131072", 1024, 16777216,
+      NULL, "senders whose shared counts a server tracks (128 bytes each plus table slack); "
+      "when full, the least recently seen near a new one is forgotten", 0 },
     { "policy", "lock_text", CT_STRING, OFF(lock_text),
       "Account {account} is locked because spam was sent through it; see {ticket} or contact "
       "your provider", 0, 0, NULL,
@@ -739,6 +811,87 @@ static int check_windows(struct config *cfg, const char *file, struct ad_err *er
     return 0;
 }
 
+/* The policy server counts in 32 bits: a hard limit (limit x hard_factor) it
+ * could not count to would never be crossed. */
+static int check_policy_counts(const struct config *cfg, const char *file, struct ad_err *err)
+{
+    const double max = 4294967295.0;
+    struct {
+        const char *group, *key;
+        long long v;
+    } l[] = { { "policy", "msgs_per_hour", cfg->msgs_per_hour },
+              { "policy", "rcpts_per_hour", cfg->rcpts_per_hour },
+              { "policy", "rcpts_per_day", cfg->rcpts_per_day } };
+    for (size_t i = 0; i < G_N_ELEMENTS(l); i++)
+        if ((double)l[i].v * cfg->hard_factor >= max)
+            return ad_err_set(err, AD_ERR_CONFIG,
+                              "%s: [%s] %s: %lld x hard_factor %g is more than the policy "
+                              "server can count (%.0f)", file, l[i].group, l[i].key, l[i].v,
+                              cfg->hard_factor, max);
+    for (size_t i = 0; i < cfg->n_limits; i++) {
+        const struct config_limits *o = &cfg->limits[i];
+        long long v = MAX(MAX(o->msgs_per_hour, o->rcpts_per_hour), o->rcpts_per_day);
+        if ((double)v * cfg->hard_factor >= max)
+            return ad_err_set(err, AD_ERR_CONFIG,
+                              "%s: [limits:%s]: %lld x hard_factor %g is more than the policy "
+                              "server can count (%.0f)", file, o->name, v, cfg->hard_factor, max);
+    }
+    return 0;
+}
+
+/* counters = redis: an address the policy server can connect to, a prefix it
+ * can use, a password for a user. Caught here so that `config check` refuses
+ * them and the server does not start on them. */
+static int check_policy_redis(const struct config *cfg, const char *file, struct ad_err *err)
+{
+    if (!cfg->policy_counters || strcmp(cfg->policy_counters, "redis") != 0)
+        return 0;
+    const char *a = cfg->redis_addr ? cfg->redis_addr : "";
+    const char *why = NULL;
+    if (!*a) {
+        why = "empty: counters = redis needs HOST:PORT, [IPV6]:PORT or unix:/PATH";
+    } else if (g_str_has_prefix(a, "unix:") || a[0] == '/') {
+        if ((a[0] == '/' ? a : a + 5)[0] != '/')
+            why = "a UNIX socket needs an absolute path (unix:/PATH)";
+    } else {
+        const char *port = NULL;
+        if (a[0] == '[') {
+            const char *e = strchr(a, ']');
+            if (!e || e == a + 1 || (e[1] && e[1] != ':'))
+                why = "write an IPv6 address as [ADDRESS]:PORT";
+            else if (e[1])
+                port = e + 2;
+        } else {
+            const char *c = strrchr(a, ':');
+            if (c && strchr(a, ':') != c)
+                why = "write an IPv6 address as [ADDRESS]:PORT";
+            else if (c == a)
+                why = "no host";
+            else if (c)
+                port = c + 1;
+        }
+        if (!why && port) {
+            char *end = NULL;
+            errno = 0;
+            long p = strtol(port, &end, 10);
+            if (errno || !*port || *end || p < 1 || p > 65535)
+                why = "the port must be a number from 1 to 65535";
+        }
+        if (!why && strpbrk(a, " \t"))
+            why = "no spaces";
+    }
+    if (why)
+        return ad_err_set(err, AD_ERR_CONFIG, "%s: [policy] redis: '%s': %s", file, a, why);
+    const char *p = cfg->redis_prefix ? cfg->redis_prefix : "";
+    if (!*p || strlen(p) > 64 || strpbrk(p, " \t\r\n"))
+        return ad_err_set(err, AD_ERR_CONFIG, "%s: [policy] redis_prefix: '%s': expected 1 to 64 "
+                          "characters without spaces", file, p);
+    if (cfg->redis_user && *cfg->redis_user && !(cfg->redis_password && *cfg->redis_password))
+        return ad_err_set(err, AD_ERR_CONFIG, "%s: [policy] redis_user: set redis_password "
+                          "too (AUTH with a user needs its password)", file);
+    return 0;
+}
+
 static int set_value(struct config *cfg, const struct ckey *k, const char *v, const char *file,
                      struct ad_err *err)
 {
@@ -798,6 +951,13 @@ static int set_value(struct config *cfg, const struct ckey *k, const char *v, co
     }
     case CT_DURATION: {
         long long d = 0;
+        /* "half_life = 72" was read as 72 seconds where 72 hours were meant: a
+         * duration in a file needs its unit. */
+        if (*v && g_ascii_isdigit(v[strlen(v) - 1]) && strcmp(v, "0") != 0
+            && strcmp(file, "defaults") != 0)
+            return ad_err_set(err, AD_ERR_CONFIG,
+                              "%s: [%s] %s: '%s' needs a unit: %ss, %sm, %sh, %sd or %sw", file,
+                              k->group, k->key, v, v, v, v, v, v);
         if (!config_parse_duration(v, &d) || d < k->min || d > k->max)
             return ad_err_set(err, AD_ERR_CONFIG,
                               "%s: [%s] %s: expected a duration like 90s, 15m, 1h, 7d or 2w "
@@ -815,11 +975,14 @@ static int set_value(struct config *cfg, const struct ckey *k, const char *v, co
     return ad_err_set(err, AD_ERR_CONFIG, "%s: [%s] %s: internal: bad type", file, k->group, k->key);
 }
 
+static int apply_env(struct config *cfg, struct ad_err *err);
+
 void config_defaults(struct config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < G_N_ELEMENTS(schema); i++)
         set_value(cfg, &schema[i], schema[i].def, "defaults", NULL);
+    apply_env(cfg, NULL);
 }
 
 static const struct ckey *find_key(const char *group, const char *key)
@@ -836,6 +999,32 @@ static bool known_group(const char *group)
         if (strcmp(schema[i].group, group) == 0)
             return true;
     return false;
+}
+
+/* ABUSEDESK_STORE_BACKEND and ABUSEDESK_STORE_CONNINFO override [store] backend
+ * and conninfo (tests, containers): applied over the defaults and again after a
+ * file was read. A bad backend is an error of config_load() and, without a
+ * file, of store_open_cfg(), which refuses it as well. */
+static int apply_env(struct config *cfg, struct ad_err *err)
+{
+    static const struct {
+        const char *var, *key;
+    } env[] = {
+        { "ABUSEDESK_STORE_BACKEND", "backend" },
+        { "ABUSEDESK_STORE_CONNINFO", "conninfo" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(env); i++) {
+        const char *v = g_getenv(env[i].var);
+        const struct ckey *k = find_key("store", env[i].key);
+        if (!v || !k)
+            continue;
+        int rc = set_value(cfg, k, v, env[i].var, err);
+        if (rc) {
+            set_string(cfg, k, v);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, struct ad_err *err)
@@ -860,7 +1049,16 @@ static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, stru
             continue;
         }
         if (!known_group(groups[g])) {
-            rc = ad_err_set(err, AD_ERR_CONFIG, "%s: unknown group [%s]", file, groups[g]);
+            GPtrArray *names = g_ptr_array_new();
+            for (size_t i = 0; i < G_N_ELEMENTS(schema); i++)
+                if (i == 0 || strcmp(schema[i].group, schema[i - 1].group))
+                    g_ptr_array_add(names, (gpointer)schema[i].group);
+            g_ptr_array_add(names, (gpointer)PROVIDERS_GROUP);
+            g_ptr_array_add(names, NULL);
+            const char *near = config_nearest(groups[g], (const char *const *)names->pdata);
+            rc = ad_err_set(err, AD_ERR_CONFIG, "%s: unknown group [%s]%s%s%s", file, groups[g],
+                            near ? " (did you mean [" : "", near ? near : "", near ? "]?)" : "");
+            g_ptr_array_free(names, TRUE);
             break;
         }
         gsize n_keys = 0;
@@ -868,8 +1066,16 @@ static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, stru
         for (gsize k = 0; keys && k < n_keys && rc == 0; k++) {
             const struct ckey *ck = find_key(groups[g], keys[k]);
             if (!ck) {
-                rc = ad_err_set(err, AD_ERR_CONFIG, "%s: [%s] %s: unknown key", file, groups[g],
-                                keys[k]);
+                GPtrArray *names = g_ptr_array_new();
+                for (size_t i = 0; i < G_N_ELEMENTS(schema); i++)
+                    if (!strcmp(schema[i].group, groups[g]))
+                        g_ptr_array_add(names, (gpointer)schema[i].key);
+                g_ptr_array_add(names, NULL);
+                const char *near = config_nearest(keys[k], (const char *const *)names->pdata);
+                rc = ad_err_set(err, AD_ERR_CONFIG, "%s: [%s] %s: unknown key%s%s%s", file,
+                                groups[g], keys[k], near ? " (did you mean " : "",
+                                near ? near : "", near ? "?)" : "");
+                g_ptr_array_free(names, TRUE);
                 break;
             }
             GError *ge = NULL;
@@ -889,6 +1095,10 @@ static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, stru
     g_strfreev(groups);
     if (rc == 0)
         rc = check_windows(cfg, file, err);
+    if (rc == 0)
+        rc = check_policy_counts(cfg, file, err);
+    if (rc == 0)
+        rc = check_policy_redis(cfg, file, err);
     return rc;
 }
 
@@ -903,6 +1113,8 @@ int config_load_data(struct config *cfg, const char *name, const char *data, siz
         g_clear_error(&ge);
     } else {
         rc = load_keyfile(cfg, kf, name, err);
+        if (rc && err)
+            config_err_add_line(err->msg, sizeof err->msg, name, data, len);
     }
     g_key_file_free(kf);
     return rc;
@@ -924,6 +1136,8 @@ int config_load(struct config *cfg, const char *path, struct ad_err *err)
         g_free(cfg->path);
         cfg->path = g_strdup(path);
     }
+    if (rc == 0)
+        rc = apply_env(cfg, err);
     return rc;
 }
 

@@ -53,6 +53,8 @@ struct config {
     /* [store] */
     char *db_path;              /* SQLite database file */
     int busy_timeout_ms;        /* how long to wait for a locked database */
+    char *store_backend;        /* "sqlite" or "postgresql" */
+    char *store_conninfo;       /* libpq connection string (postgresql) */
     /* [intake] */
     char *spool_dir;            /* raw messages, fsync'ed before parsing */
     char *quarantine_dir;       /* input that is not mail, with the reason */
@@ -116,6 +118,9 @@ struct config {
     char *policy_user;          /* drop to this user after binding ("" = stay) */
     int policy_max_connections;
     long long policy_idle_timeout;
+    int policy_max_per_client;  /* connections from one client address (UNIX: peer uid) */
+    long long policy_request_timeout;   /* seconds from a request's first byte to its end */
+    char *policy_socket_group;  /* group of the UNIX sockets ("" = postfix when it exists) */
     char *soft_action;          /* HOLD or DEFER_IF_PERMIT */
     int msgs_per_hour, rcpts_per_hour, rcpts_per_day, domains_per_hour;  /* CT_INT: int */
     double hard_factor;
@@ -128,9 +133,21 @@ struct config {
     long long state_interval;
     long long outbox_interval;
     char *lock_text, *lock_text_de, *soft_text, *store_failure_action;
+    /* [policy] shared counters (doc/shared-counters.md) */
+    char *policy_counters;      /* "local" or "redis" */
+    char *redis_addr;           /* HOST:PORT, [IPV6]:PORT, unix:/PATH */
+    char *redis_user, *redis_password, *redis_prefix;
+    int redis_db, sync_interval_ms, redis_timeout_ms, shared_max_keys;
     /* [limits:NAME] */
     struct config_limits *limits;
     size_t n_limits;
+    /* rbl: [reputation], the DNSBL check of our outbound addresses (src/reputation) */
+    char **rbl_zones;           /* dnsbl_zones, NULL-terminated, as written */
+    char **rbl_addresses;       /* addresses and ranges checked; empty: [network] our_ips */
+    char *rbl_resolver;         /* "HOST[:PORT],..."; "" = the system's */
+    int rbl_max_inflight;       /* DNSBL queries in flight at once */
+    int rbl_zone_budget;        /* queries per zone and check */
+    long long rbl_dns_timeout;  /* seconds per DNSBL query */
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */

@@ -70,6 +70,8 @@ static int open_store(struct intake *in, struct ad_err *err)
 {
     if (in->st)
         return 0;
+    if (in->cfg->store_backend && !strcmp(in->cfg->store_backend, "postgresql"))
+        return store_open_cfg(in->cfg, &in->st, err);
     char *dir = g_path_get_dirname(in->cfg->db_path);
     int rc = fs_mkdir_p(dir, err);
     g_free(dir);
@@ -79,7 +81,7 @@ static int open_store(struct intake *in, struct ad_err *err)
             err->code = AD_ERR_BUSY;
         return AD_ERR_BUSY;
     }
-    return store_open(in->cfg->db_path, in->cfg->busy_timeout_ms, &in->st, err);
+    return store_open_cfg(in->cfg, &in->st, err);
 }
 
 /* Streams fd through the hash, keeps the head, and copies to out_fd when >= 0. */

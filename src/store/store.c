@@ -1,11 +1,13 @@
 /*
- * store.c: the SQLite backend of the store (store.h). Opened by every command that
- * reads or writes reports. WAL mode lets the daemon and `ingest` processes work on
- * one file at once; the busy timeout makes a writer wait for another instead of
- * failing. synchronous=FULL: a report acknowledged to the MTA survives power loss.
- * SQL text comes from store_sql.c and runs only as prepared statements with bound
- * parameters. Errors: AD_ERR_BUSY when the database is locked or cannot be opened
- * for now (callers map it to EX_TEMPFAIL), AD_ERR_STORE otherwise.
+ * store.c: the store (store.h): opening either backend, migrations, and the
+ * reports table. Opened by every command that reads or writes reports. SQLite:
+ * WAL mode lets the daemon and `ingest` processes work on one file at once; the
+ * busy timeout makes a writer wait for another instead of failing;
+ * synchronous=FULL: a report acknowledged to the MTA survives power loss.
+ * PostgreSQL: see store_pg.c. SQL text comes from store_sql.c and runs only as
+ * prepared statements with bound parameters (store_q.c), the same text on both.
+ * Errors: AD_ERR_BUSY when the database is locked or cannot be reached for now
+ * (callers map it to EX_TEMPFAIL), AD_ERR_STORE otherwise.
  */
 #include "store.h"
 
@@ -14,7 +16,9 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "config/config.h"
 #include "store_priv.h"
+#include "store_q.h"
 #include "store_sql.h"
 
 static int sql_err(struct store *st, int rc, struct ad_err *err, const char *what)
@@ -52,56 +56,89 @@ static char *now_iso(void)
     return s;
 }
 
-static int migrate(struct store *st, struct ad_err *err)
+/* The schema version recorded in the database: 0 before the first migration. */
+static int read_version(struct store *st, int *version, struct ad_err *err)
 {
-    int rc = exec(st, store_sql_version_table, err);
+    struct store_q *q;
+    int rc = store_q_get(st, store_sql_version_get, &q, err);
     if (rc)
         return rc;
-    sqlite3_stmt *q = NULL;
-    int src = sqlite3_prepare_v2(st->db, store_sql_version_get, -1, &q, NULL);
-    if (src != SQLITE_OK)
-        return sql_err(st, src, err, "read schema version");
-    int version = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
-    sqlite3_finalize(q);
-    if (version > (int)store_sql_n_migrations)
-        return ad_err_set(err, AD_ERR_STORE,
-                          "store: database schema version %d is newer than this program (%u)",
-                          version, store_sql_n_migrations);
-    for (unsigned v = (unsigned)version; v < store_sql_n_migrations; v++) {
-        if ((rc = exec(st, "BEGIN IMMEDIATE", err)))
-            return rc;
-        if ((rc = exec(st, store_sql_migrations[v], err))) {
-            exec(st, "ROLLBACK", NULL);
-            return rc;
-        }
-        char *now = now_iso();
-        src = sqlite3_prepare_v2(st->db, store_sql_version_set, -1, &q, NULL);
-        if (src == SQLITE_OK) {
-            sqlite3_bind_int(q, 1, (int)v + 1);
-            sqlite3_bind_text(q, 2, now, -1, SQLITE_TRANSIENT);
-            src = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(st->db);
-            sqlite3_finalize(q);
-        }
-        g_free(now);
-        if (src != SQLITE_OK) {
-            exec(st, "ROLLBACK", NULL);
-            return sql_err(st, src, err, "record schema version");
-        }
-        if ((rc = exec(st, "COMMIT", err)))
-            return rc;
-    }
-    return 0;
+    rc = store_q_step(q, err);
+    *version = rc == 1 ? (int)store_q_col_int(q, 0) : 0;
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
 }
 
-static void stmt_free(gpointer p)
+static int too_new(int version, struct ad_err *err)
 {
-    sqlite3_finalize(p);
+    return ad_err_set(err, AD_ERR_STORE,
+                      "store: database schema version %d is newer than this program (%u)",
+                      version, store_sql_n_migrations);
+}
+
+/* Applies the pending migrations in one transaction, which store_begin() makes
+ * exclusive among writers, so two processes opening a new database at once do
+ * not both migrate it. PostgreSQL runs the SQLite DDL rewritten (store_pg_ddl)
+ * and its own objects after it; both reach the same version numbers. */
+static int migrate(struct store *st, struct ad_err *err)
+{
+    int version = 0;
+    int rc;
+    /* Up to date (the common case): no write lock taken. On PostgreSQL the
+     * table may not exist yet, which the slow path handles. */
+    if (st->backend == STORE_SQLITE && (rc = exec(st, store_sql_version_table, err)))
+        return rc;
+    if (read_version(st, &version, NULL) == 0) {
+        if (version > (int)store_sql_n_migrations)
+            return too_new(version, err);
+        if (version == (int)store_sql_n_migrations)
+            return 0;
+    }
+    if ((rc = store_begin(st, err)))
+        return rc;
+    if ((rc = store_exec(st, store_sql_version_table, err)) ||
+        (rc = read_version(st, &version, err)))
+        goto fail;
+    if (version > (int)store_sql_n_migrations) {
+        rc = too_new(version, err);
+        goto fail;
+    }
+    for (unsigned v = (unsigned)version; v < store_sql_n_migrations; v++) {
+        char *ddl = st->backend == STORE_PG ? store_pg_ddl(store_sql_migrations[v]) : NULL;
+        rc = store_exec(st, ddl ? ddl : store_sql_migrations[v], err);
+        g_free(ddl);
+        if (rc)
+            goto fail;
+        struct store_q *q;
+        if ((rc = store_q_get(st, store_sql_version_set, &q, err)))
+            goto fail;
+        char *now = now_iso();
+        store_q_int(q, 1, (int64_t)v + 1);
+        store_q_text(q, 2, now);
+        rc = store_q_run(q, err);
+        g_free(now);
+        if (rc)
+            goto fail;
+    }
+    if (st->backend == STORE_PG && (rc = store_exec(st, store_pg_extras, err)))
+        goto fail;
+    return store_commit(st, err);
+fail:
+    store_rollback(st);
+    return rc;
+}
+
+static struct store *store_new(enum store_backend backend)
+{
+    struct store *st = g_new0(struct store, 1);
+    st->backend = backend;
+    st->cache = store_q_cache_new();
+    return st;
 }
 
 int store_open(const char *path, int busy_timeout_ms, struct store **out, struct ad_err *err)
 {
-    struct store *st = g_new0(struct store, 1);
-    st->cache = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, stmt_free);
+    struct store *st = store_new(STORE_SQLITE);
     *out = NULL;
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
@@ -118,9 +155,19 @@ int store_open(const char *path, int busy_timeout_ms, struct store **out, struct
         store_close(st);
         return rc;
     }
-    if (sqlite3_prepare_v2(st->db, store_sql_report_find, -1, &st->find, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, store_sql_report_insert, -1, &st->insert, NULL) != SQLITE_OK) {
-        rc = sql_err(st, sqlite3_errcode(st->db), err, "prepare");
+    *out = st;
+    return 0;
+}
+
+int store_open_pg(const char *conninfo, int busy_timeout_ms, struct store **out,
+                  struct ad_err *err)
+{
+    struct store *st = store_new(STORE_PG);
+    *out = NULL;
+    int rc = store_pg_open(st, conninfo, busy_timeout_ms, err);
+    if (rc == 0)
+        rc = migrate(st, err);
+    if (rc) {
         store_close(st);
         return rc;
     }
@@ -128,14 +175,32 @@ int store_open(const char *path, int busy_timeout_ms, struct store **out, struct
     return 0;
 }
 
+int store_open_with(const char *backend, const char *path, const char *conninfo,
+                    int busy_timeout_ms, struct store **out, struct ad_err *err)
+{
+    if (!backend || strcmp(backend, "sqlite") == 0)
+        return store_open(path, busy_timeout_ms, out, err);
+    if (strcmp(backend, "postgresql") == 0)
+        return store_open_pg(conninfo ? conninfo : "", busy_timeout_ms, out, err);
+    *out = NULL;
+    return ad_err_set(err, AD_ERR_CONFIG,
+                      "store: unknown backend '%s' ([store] backend or ABUSEDESK_STORE_BACKEND: "
+                      "sqlite or postgresql)", backend);
+}
+
+int store_open_cfg(const struct config *cfg, struct store **out, struct ad_err *err)
+{
+    return store_open_with(cfg->store_backend, cfg->db_path, cfg->store_conninfo,
+                           cfg->busy_timeout_ms, out, err);
+}
+
 struct store *store_close(struct store *st)
 {
     if (!st)
         return NULL;
-    sqlite3_finalize(st->find);
-    sqlite3_finalize(st->insert);
     if (st->cache)
-        g_hash_table_destroy(st->cache);
+        g_hash_table_destroy(st->cache); /* statements first: they belong to the connection */
+    store_pg_close(st);
     sqlite3_close(st->db);
     g_free(st);
     return NULL;
@@ -143,54 +208,43 @@ struct store *store_close(struct store *st)
 
 int store_schema_version(struct store *st)
 {
-    sqlite3_stmt *q = NULL;
     int v = -1;
-    if (sqlite3_prepare_v2(st->db, store_sql_version_get, -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    return v;
+    return read_version(st, &v, NULL) == 0 ? v : -1;
 }
 
 int store_begin(struct store *st, struct ad_err *err)
 {
+    if (st->backend == STORE_PG)
+        return store_pg_begin(st, err);
     return exec(st, "BEGIN IMMEDIATE", err);
 }
 
 int store_commit(struct store *st, struct ad_err *err)
 {
+    if (st->backend == STORE_PG)
+        return store_pg_commit(st, err);
     return exec(st, "COMMIT", err);
 }
 
 int store_rollback(struct store *st)
 {
+    if (st->backend == STORE_PG)
+        return store_pg_rollback(st);
     return exec(st, "ROLLBACK", NULL);
 }
 
 int store_report_find(struct store *st, const char *sha256, int64_t *id, struct ad_err *err)
 {
-    sqlite3_reset(st->find);
-    sqlite3_bind_text(st->find, 1, sha256, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st->find);
-    int out = 0;
-    if (rc == SQLITE_ROW) {
-        if (id)
-            *id = sqlite3_column_int64(st->find, 0);
-        out = 1;
-    } else if (rc != SQLITE_DONE) {
-        out = sql_err(st, rc, err, "find report");
-    }
-    sqlite3_reset(st->find);
-    sqlite3_clear_bindings(st->find);
-    return out;
-}
-
-static void bind_opt(sqlite3_stmt *q, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(q, i);
+    struct store_q *q;
+    int rc = store_q_get(st, store_sql_report_find, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, sha256);
+    rc = store_q_step(q, err);
+    if (rc == 1 && id)
+        *id = store_q_col_int(q, 0);
+    store_q_reset(q);
+    return rc;
 }
 
 int store_report_add(struct store *st, const struct store_report_in *in, int64_t *id,
@@ -219,54 +273,55 @@ int store_report_add(struct store *st, const struct store_report_in *in, int64_t
         }
     }
     char *now = now_iso();
-    sqlite3_stmt *q = st->insert;
-    sqlite3_reset(q);
-    sqlite3_bind_text(q, 1, in->sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, now, -1, SQLITE_STATIC);
-    bind_opt(q, 3, in->source);
-    bind_opt(q, 4, in->spool_path);
-    sqlite3_bind_int64(q, 5, (sqlite3_int64)in->size);
-    if (blob)
-        sqlite3_bind_blob64(q, 6, blob, blob_len, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(q, 6);
-    sqlite3_bind_text(q, 7, encoding, -1, SQLITE_STATIC);
-    bind_opt(q, 8, in->kind);
-    bind_opt(q, 9, in->format);
-    bind_opt(q, 10, in->feedback_type);
-    bind_opt(q, 11, in->subject);
-    bind_opt(q, 12, in->from_addr);
-    bind_opt(q, 13, in->source_ip);
-    bind_opt(q, 14, in->original_message_id);
-    bind_opt(q, 15, in->parsed_json ? in->parsed_json : "{}");
-    bind_opt(q, 16, in->status ? in->status : "parsed");
-    int rc = sqlite3_step(q);
-    int out = 0;
-    if (rc != SQLITE_DONE)
-        out = sql_err(st, rc, err, "insert report");
-    else if (sqlite3_changes(st->db) == 0)
-        *dup = true; /* a concurrent ingest stored it first */
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
+    struct store_q *q;
+    int out = store_q_get(st, store_sql_report_insert, &q, err);
+    if (out == 0) {
+        store_q_text(q, 1, in->sha256);
+        store_q_text(q, 2, now);
+        store_q_text(q, 3, in->source);
+        store_q_text(q, 4, in->spool_path);
+        store_q_int(q, 5, (int64_t)in->size);
+        store_q_blob(q, 6, blob, blob_len);
+        store_q_text(q, 7, encoding);
+        store_q_text(q, 8, in->kind);
+        store_q_text(q, 9, in->format);
+        store_q_text(q, 10, in->feedback_type);
+        store_q_text(q, 11, in->subject);
+        store_q_text(q, 12, in->from_addr);
+        store_q_text(q, 13, in->source_ip);
+        store_q_text(q, 14, in->original_message_id);
+        store_q_text(q, 15, in->parsed_json ? in->parsed_json : "{}");
+        store_q_text(q, 16, in->status ? in->status : "parsed");
+        /* RETURNING id: a row when inserted, none when a concurrent ingest
+         * stored the same message first (ON CONFLICT DO NOTHING). */
+        int rc = store_q_step(q, err);
+        if (rc == 1) {
+            if (id)
+                *id = store_q_col_int(q, 0);
+            rc = store_q_step(q, err);
+        } else if (rc == 0) {
+            *dup = true;
+        }
+        store_q_reset(q);
+        out = rc < 0 ? rc : 0;
+    }
     g_free(now);
     g_free(zbuf);
     if (out == 0 && *dup)
         return store_report_find(st, in->sha256, id, err) < 0 ? AD_ERR_STORE : 0;
-    if (out == 0 && id)
-        *id = sqlite3_last_insert_rowid(st->db);
     return out;
 }
 
-static char *col_dup(sqlite3_stmt *q, int i)
+static char *col_dup(struct store_q *q, int i)
 {
-    const unsigned char *s = sqlite3_column_text(q, i);
-    return s ? g_strdup((const char *)s) : NULL;
+    const char *s = store_q_col_text(q, i);
+    return s ? g_strdup(s) : NULL;
 }
 
-static void read_row(sqlite3_stmt *q, struct store_report_row *row, bool include_raw)
+static void read_row(struct store_q *q, struct store_report_row *row, bool include_raw)
 {
     memset(row, 0, sizeof(*row));
-    row->id = sqlite3_column_int64(q, 0);
+    row->id = store_q_col_int(q, 0);
     row->sha256 = col_dup(q, 1);
     row->received_at = col_dup(q, 2);
     row->source = col_dup(q, 3);
@@ -279,16 +334,16 @@ static void read_row(sqlite3_stmt *q, struct store_report_row *row, bool include
     row->status = col_dup(q, 10);
     row->parsed_json = col_dup(q, 11);
     row->spool_path = col_dup(q, 12);
-    row->size = sqlite3_column_int64(q, 13);
-    if (!include_raw || sqlite3_column_type(q, 14) == SQLITE_NULL)
+    row->size = store_q_col_int(q, 13);
+    if (!include_raw || store_q_col_null(q, 14))
         return;
-    const unsigned char *blob = sqlite3_column_blob(q, 14);
-    size_t blen = (size_t)sqlite3_column_bytes(q, 14);
-    const unsigned char *enc = sqlite3_column_text(q, 15);
-    if (enc && strcmp((const char *)enc, "zlib") == 0) {
+    size_t blen = 0;
+    const unsigned char *blob = store_q_col_blob(q, 14, &blen);
+    const char *enc = store_q_col_text(q, 15);
+    if (enc && strcmp(enc, "zlib") == 0) {
         uLongf n = (uLongf)row->size;
         row->raw = g_malloc(n + 1);
-        if (uncompress(row->raw, &n, blob, (uLong)blen) != Z_OK) {
+        if (!blob || uncompress(row->raw, &n, blob, (uLong)blen) != Z_OK) {
             g_free(row->raw);
             row->raw = NULL;
             return;
@@ -296,9 +351,9 @@ static void read_row(sqlite3_stmt *q, struct store_report_row *row, bool include
         row->raw_len = n;
     } else {
         row->raw = g_malloc(blen + 1);
-        if (blen > 0)
+        if (blen > 0 && blob)
             memcpy(row->raw, blob, blen);
-        row->raw_len = blen;
+        row->raw_len = blob ? blen : 0;
     }
     row->raw[row->raw_len] = '\0';
 }
@@ -324,20 +379,20 @@ void store_row_clear(struct store_report_row *row)
 int store_report_get(struct store *st, int64_t id, bool include_raw,
                      struct store_report_row *row, struct ad_err *err)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(st->db, store_sql_report_get, -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        return sql_err(st, rc, err, "prepare report get");
-    sqlite3_bind_int64(q, 1, id);
-    rc = sqlite3_step(q);
+    struct store_q *q;
+    int rc = store_q_get(st, store_sql_report_get, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, id);
+    rc = store_q_step(q, err);
     int out = 0;
-    if (rc == SQLITE_ROW)
+    if (rc == 1)
         read_row(q, row, include_raw);
-    else if (rc == SQLITE_DONE)
+    else if (rc == 0)
         out = ad_err_set(err, AD_ERR_NOTFOUND, "no report with id %lld", (long long)id);
     else
-        out = sql_err(st, rc, err, "read report");
-    sqlite3_finalize(q);
+        out = rc;
+    store_q_reset(q);
     return out;
 }
 
@@ -345,17 +400,15 @@ int store_reports_each(struct store *st, const char *kind, int64_t limit,
                        int (*fn)(const struct store_report_row *row, void *ctx), void *ctx,
                        struct ad_err *err)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(st->db, kind ? store_sql_reports_kind : store_sql_reports_all,
-                                -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        return sql_err(st, rc, err, "prepare report list");
+    struct store_q *q;
+    int rc = store_q_get(st, kind ? store_sql_reports_kind : store_sql_reports_all, &q, err);
+    if (rc)
+        return rc;
     int i = 1;
     if (kind)
-        sqlite3_bind_text(q, i++, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, i, limit > 0 ? limit : -1);
-    int out = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        store_q_text(q, i++, kind);
+    store_q_int(q, i, limit > 0 ? limit : INT64_MAX); /* no LIMIT -1 on PostgreSQL */
+    while ((rc = store_q_step(q, err)) == 1) {
         struct store_report_row row;
         read_row(q, &row, false);
         int stop = fn(&row, ctx);
@@ -363,22 +416,19 @@ int store_reports_each(struct store *st, const char *kind, int64_t limit,
         if (stop)
             break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        out = sql_err(st, rc, err, "list reports");
-    sqlite3_finalize(q);
-    return out;
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
 }
 
 int store_reports_count(struct store *st, void (*fn)(const char *kind, int64_t n, void *ctx),
                         void *ctx, struct ad_err *err)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(st->db, store_sql_reports_count, -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        return sql_err(st, rc, err, "prepare count");
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        fn((const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1), ctx);
-    int out = rc == SQLITE_DONE ? 0 : sql_err(st, rc, err, "count reports");
-    sqlite3_finalize(q);
-    return out;
+    struct store_q *q;
+    int rc = store_q_get(st, store_sql_reports_count, &q, err);
+    if (rc)
+        return rc;
+    while ((rc = store_q_step(q, err)) == 1)
+        fn(store_q_col_text(q, 0), store_q_col_int(q, 1), ctx);
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
 }

@@ -1,8 +1,9 @@
 /*
- * store.h: the persistent store of reports (and, in later modules, incidents).
- * One small interface over SQL so that a PostgreSQL backend can follow: every
- * statement lives in store_sql.c, written in portable SQL with $N placeholders.
- * The SQLite backend runs in WAL mode and applies versioned migrations on open.
+ * store.h: the persistent store of reports (and, through store_q.h, of the
+ * desk's own tables). One small interface over SQL with two backends, SQLite
+ * (a file, WAL mode) and PostgreSQL (libpq), chosen by [store] backend; the SQL
+ * text is the same for both (portable SQL with $N placeholders). Versioned
+ * migrations are applied on open; both backends reach the same version numbers.
  */
 #ifndef AD_STORE_H
 #define AD_STORE_H
@@ -14,6 +15,7 @@
 #include "util/err.h"
 
 struct store;
+struct config;
 
 /* A report as handed to store_report_add(); all pointers are borrowed. */
 struct store_report_in {
@@ -45,6 +47,24 @@ struct store_report_row {
  * database is locked or unreachable for now (the caller should retry later) or
  * AD_ERR_STORE, with err filled. *out is the caller's: close with store_close(). */
 int store_open(const char *path, int busy_timeout_ms, struct store **out, struct ad_err *err);
+
+/* Opens the PostgreSQL database that conninfo (a libpq connection string,
+ * "" = libpq's defaults and PG* environment variables) names, and applies
+ * pending migrations; busy_timeout_ms becomes its lock_timeout. Errors as
+ * store_open(): AD_ERR_BUSY when the server cannot be reached for now. */
+int store_open_pg(const char *conninfo, int busy_timeout_ms, struct store **out,
+                  struct ad_err *err);
+
+/* Opens the store the configuration names: [store] backend (sqlite, the
+ * default: [store] path; postgresql: [store] conninfo), after the
+ * ABUSEDESK_STORE_BACKEND / ABUSEDESK_STORE_CONNINFO overrides config.c
+ * applied. AD_ERR_CONFIG for an unknown backend. */
+int store_open_cfg(const struct config *cfg, struct store **out, struct ad_err *err);
+
+/* The same from copies of those settings (a thread that keeps no config):
+ * backend "sqlite" (or NULL) opens path, "postgresql" conninfo. */
+int store_open_with(const char *backend, const char *path, const char *conninfo,
+                    int busy_timeout_ms, struct store **out, struct ad_err *err);
 
 /* Closes st; accepts NULL; returns NULL. */
 struct store *store_close(struct store *st);

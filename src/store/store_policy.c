@@ -15,7 +15,6 @@
 static const char sql_locks[] =
     "SELECT l.subject, l.incident_id, c.language FROM locks l"
     " LEFT JOIN customers c ON c.id = l.customer_id WHERE l.unlocked_at IS NULL";
-static const char sql_data_version[] = "PRAGMA data_version";
 static const char sql_locked[] =
     "SELECT id FROM locks WHERE subject = $1 AND unlocked_at IS NULL LIMIT 1";
 static const char sql_customer_of[] = "SELECT customer_id FROM accounts WHERE name = $1";
@@ -51,15 +50,7 @@ int store_policy_locks(struct store *st,
 
 int store_policy_data_version(struct store *st, int64_t *version, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql_data_version, &q, err);
-    if (rc)
-        return rc;
-    rc = store_q_step(q, err);
-    if (rc == 1)
-        *version = store_q_col_int(q, 0);
-    store_q_reset(q);
-    return rc < 0 ? rc : 0;
+    return store_data_version(st, version, err);
 }
 
 int store_policy_event_add(struct store *st, const char *account, const char *stage,

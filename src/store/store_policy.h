@@ -23,8 +23,9 @@ int store_policy_locks(struct store *st,
                                   void *ctx),
                        void *ctx, struct ad_err *err);
 
-/* A number that changes whenever another connection committed a change
- * (SQLite's data_version). */
+/* A number that changes whenever another connection committed a change to
+ * the locks or customers (store_data_version(): SQLite's data_version, a
+ * notification counter on PostgreSQL). */
 int store_policy_data_version(struct store *st, int64_t *version, struct ad_err *err);
 
 /* Queues a finding of the policy server about account (lower case): stage

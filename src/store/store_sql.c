@@ -234,6 +234,34 @@ const char *const store_sql_migrations[] = {
     "  incident_id BIGINT"
     ");"
     "CREATE INDEX policy_events_pending ON policy_events (processed_at, id);",
+    /* rbl: the DNSBL listings of our outbound addresses (src/store/store_rbl.c):
+     * one row per period an address was listed on a zone (listed_at is the
+     * `since` shown; delisted_at set by the first check that sees it clean),
+     * and one event row per listing and delisting. Rows are never deleted:
+     * they are the history. At most one open listing per address and zone. */
+    "CREATE TABLE rbl_listings ("
+    "  id INTEGER PRIMARY KEY,"
+    "  address TEXT NOT NULL,"
+    "  zone TEXT NOT NULL,"
+    "  codes TEXT NOT NULL,"
+    "  text TEXT,"
+    "  listed_at BIGINT NOT NULL,"
+    "  last_seen BIGINT NOT NULL,"
+    "  delisted_at BIGINT"
+    ");"
+    "CREATE UNIQUE INDEX rbl_listings_open ON rbl_listings (address, zone)"
+    " WHERE delisted_at IS NULL;"
+    "CREATE TABLE rbl_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  listing_id BIGINT NOT NULL REFERENCES rbl_listings (id),"
+    "  at BIGINT NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  zone TEXT NOT NULL,"
+    "  codes TEXT,"
+    "  text TEXT"
+    ");"
+    "CREATE INDEX rbl_events_address ON rbl_events (address, at);",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 
@@ -248,7 +276,7 @@ const char store_sql_report_insert[] =
     " kind, format, feedback_type, subject, from_addr, source_ip, original_message_id,"
     " parsed, status)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-    " ON CONFLICT (sha256) DO NOTHING";
+    " ON CONFLICT (sha256) DO NOTHING RETURNING id";
 
 #define REPORT_COLS_BASE \
     "id, sha256, received_at, source, kind, format, feedback_type, subject, from_addr," \

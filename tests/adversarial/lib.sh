@@ -1,6 +1,7 @@
 # tests/adversarial/lib.sh: shared setup for the adversarial checks (sourced).
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+. "$top/tests/lib/sql.sh"  # dbq: the store on SQLite or PostgreSQL
 bin=${AD_BINARY:-$top/build-h-adv/abusedesk}
 corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
 mkraw="python3 $top/tests/desk/mkcomplaint.py"
@@ -63,7 +64,7 @@ EOF
 write_conf
 . "$top/tests/lib/services.sh"
 ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
-sql() { sqlite3 "$work/desk.db" "$@"; }
+sql() { dbq "$work/desk.db" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 cat > "$work/dir.csv" <<'EOF'
 customer_id,customer_name,contact_email,language,account,domain,uid

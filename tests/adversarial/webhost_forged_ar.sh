@@ -34,7 +34,7 @@ mid_notice=$(sql "SELECT message_id FROM outbox WHERE kind='customer' LIMIT 1")
 { printf 'Authentication-Results: mx.hoster.example; dmarc=pass header.from=mueller-privat.example\n'
   printf 'From: inhaber@mueller-privat.example\nTo: abuse@hoster.example\nSubject: Re: [abusedesk #%s] done\nMessage-ID: <r%s@x.test>\nDate: %s\n\nAll fixed, unlock please.\n' "$al" "$RANDOM" "$(now)"; } \
   | webhost_mx | ad ingest -q --source reply
-v=$(sql "SELECT verdict FROM incident_replies ORDER BY rowid DESC LIMIT 1")
+v=$(sql "SELECT verdict FROM incident_replies ORDER BY report_id DESC LIMIT 1")
 expect "B: a reply with a forged dmarc=pass from a web host is not verified" "$v" unverified
 echo "     incident $al state now: $(json_field "$al" state 2>/dev/null)"
 
