@@ -374,6 +374,7 @@ check "bounced notice: audited" "$(sql "SELECT COUNT(*) FROM audit WHERE inciden
 check "bounced notice: one team alert" "$(team_mails)" $((tm + 1))
 bounce | ad ingest -q --source dsn
 check "a second bounce of it: no second alert" "$(team_mails)" $((tm + 1))
+has "the outbox queue shows the bounced notice" "$(ad outbox)" "bounced"
 check "incident show: the notice is bounced" "$(ad incident show --json "$fj" | python3 -c "import json,sys; print([n['status'] for n in json.load(sys.stdin)['notices'] if n['to_kind']=='customer'][0])")" bounced
 ad directory set-contact C2002 office@fjord-travel.example >/dev/null 2>&1
 check "directory set-contact" "$(sql "SELECT contact_email FROM customers WHERE id = 'C2002'")" office@fjord-travel.example

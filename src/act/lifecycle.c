@@ -1511,8 +1511,8 @@ int lifecycle_notice_bounced(struct lifecycle *lc, const char *orig_msgid, int64
         goto out;
     }
     char detail[512];
-    g_snprintf(detail, sizeof detail, "%s %s notice (outbox %lld) to %s %s: status %s (report %lld)",
-               strcmp(kind, "team") ? "the customer" : "the team's", kind, (long long)oid, srcpt,
+    g_snprintf(detail, sizeof detail, "%s (outbox %lld) to %s %s: status %s (report %lld)",
+               strcmp(kind, "team") ? "the notice to the customer" : "the team's mail", (long long)oid, srcpt,
                permanent ? "bounced" : "is delayed", sstatus, (long long)report_id);
     if ((rc = incident_audit(lc->st, inc, report_id, "abusedesk",
                              permanent ? "notice_bounced" : "notice_delayed", detail, err)))

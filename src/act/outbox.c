@@ -52,8 +52,8 @@ static const char sql_hook_done[] = "UPDATE hook_jobs SET done_at = $2, last_err
 static const char sql_hook_error[] = "UPDATE hook_jobs SET last_error = $2, failed = $3 WHERE id = $1";
 static const char sql_list_mails[] =
     "SELECT id, incident_id, template, rcpt, subject, attempts, next_at, last_error, created_at,"
-    " sent_at, failed FROM outbox WHERE $1 = 1 OR (sent_at IS NULL AND failed = 0)"
-    " ORDER BY id DESC";
+    " sent_at, failed, bounced_at FROM outbox WHERE $1 = 1 OR (sent_at IS NULL AND failed = 0)"
+    " OR bounced_at IS NOT NULL ORDER BY id DESC";
 static const char sql_list_hooks[] =
     "SELECT id, incident_id, kind, event, idem_key, attempts, next_at, last_error, created_at,"
     " done_at, failed FROM hook_jobs WHERE $1 = 1 OR (done_at IS NULL AND failed = 0)"
@@ -520,13 +520,15 @@ int outbox_each(struct store *st, bool all, int (*fn)(json_t *item, void *ctx), 
         store_q_int(q, 1, all ? 1 : 0);
         while ((rc = store_q_step(q, err)) == 1) {
             bool sent = !store_q_col_null(q, 9), failed = store_q_col_int(q, 10) != 0;
+            /* a notice that came back undelivered stays in the queue's view */
+            bool bounced = !store_q_col_null(q, 11);
             char what[400];
             g_snprintf(what, sizeof what, "%s: %s", store_q_col_text(q, 2), store_q_col_text(q, 4));
             g_ptr_array_add(items, json_pack("{s:s, s:I, s:o, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o}",
                                              "type", "mail", "id", (json_int_t)store_q_col_int(q, 0),
                                              "incident_id", store_q_col_null(q, 1) ? json_null() : json_integer(store_q_col_int(q, 1)),
                                              "what", what, "to", store_q_col_text(q, 3), "state",
-                                             sent ? "sent" : failed ? "failed" : "pending",
+                                             bounced ? "bounced" : sent ? "sent" : failed ? "failed" : "pending",
                                              "attempts", (json_int_t)store_q_col_int(q, 5),
                                              "next_at", sent || failed ? json_null() : jt(store_q_col_int(q, 6)),
                                              "last_error", store_q_col_text(q, 7) ? json_string(store_q_col_text(q, 7)) : json_null(),
