@@ -31,6 +31,9 @@ struct cli {
     const char *config_path;    /* -c, or the default */
     const char *db_override;    /* --db, or NULL */
     struct logger log;          /* from [log]; subcommands may raise the minimum */
+    bool may_create;            /* the command may create a missing SQLite database
+                                 * (init, directory import); the others refuse, so a
+                                 * mistyped path never yields a fresh empty database */
 };
 
 int cmd_parse(struct cli *cli, int argc, char **argv);

@@ -8,6 +8,9 @@
  * complaint must not be able to send escape sequences to the operator's
  * terminal. --json and --raw print what is stored, for programs and files.
  */
+#include <errno.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,13 @@ int cli_open_store(struct cli *cli, struct store **st)
 {
     struct ad_err err = { 0 };
     bool pg = cli->cfg.store_backend && !strcmp(cli->cfg.store_backend, "postgresql");
+    if (!pg && !cli->may_create && !g_file_test(cli->cfg.db_path, G_FILE_TEST_EXISTS)) {
+        char *p = textsafe_terminal(cli->cfg.db_path);
+        fprintf(stderr, "abusedesk: no database at %s (abusedesk init creates it; check [store] "
+                        "path or --db)\n", p);
+        g_free(p);
+        return EXIT_NOTFOUND;
+    }
     if (!pg) {
         char *dir = g_path_get_dirname(cli->cfg.db_path);
         fs_mkdir_p(dir, NULL);
@@ -167,6 +177,54 @@ int cmd_report(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* As root, init hands what it made to the service user ([policy] user): a
+ * database owned by root would lock the services out ("attempt to write a
+ * readonly database"). */
+static int chown_to_service(struct cli *cli, bool made_dbdir)
+{
+    const char *user = cli->cfg.policy_user;
+    if (geteuid() != 0 || !user || !*user)
+        return 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        fprintf(stderr, "abusedesk init: warning: [policy] user %s does not exist: the files "
+                        "stay root's (create the user, or set [policy] user)\n", user);
+        return 0;
+    }
+    bool pg = cli->cfg.store_backend && !strcmp(cli->cfg.store_backend, "postgresql");
+    char *dbdir = g_path_get_dirname(cli->cfg.db_path);
+    char *wal = g_strdup_printf("%s-wal", cli->cfg.db_path);
+    char *shm = g_strdup_printf("%s-shm", cli->cfg.db_path);
+    const char *paths[] = { pg ? NULL : cli->cfg.db_path, pg ? NULL : wal, pg ? NULL : shm,
+                            /* the database's folder only when init made it */
+                            pg || !made_dbdir ? NULL : dbdir, cli->cfg.spool_dir,
+                            cli->cfg.quarantine_dir };
+    int rc = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+        if (!paths[i] || !g_file_test(paths[i], G_FILE_TEST_EXISTS))
+            continue;
+        if (chown(paths[i], pw->pw_uid, pw->pw_gid) != 0) {
+            fprintf(stderr, "abusedesk init: chown %s to %s: %s\n", paths[i], user,
+                    strerror(errno));
+            rc = EXIT_CANTCREAT;
+        }
+    }
+    /* The spool's own folders (tmp, new, large) when they exist already. */
+    for (const char *const *sub = (const char *const[]){ "tmp", "new", "large", NULL }; *sub;
+         sub++) {
+        char *p = g_build_filename(cli->cfg.spool_dir, *sub, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) && chown(p, pw->pw_uid, pw->pw_gid) != 0)
+            rc = EXIT_CANTCREAT;
+        g_free(p);
+    }
+    if (rc == 0)
+        printf("owner %s (the service user, [policy] user)\n", user);
+    g_free(dbdir);
+    g_free(wal);
+    g_free(shm);
+    return rc;
+}
+
 int cmd_init(struct cli *cli, int argc, char **argv)
 {
     if (argc >= 2) {
@@ -176,6 +234,9 @@ int cmd_init(struct cli *cli, int argc, char **argv)
         return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? EXIT_USAGE : 0;
     }
     struct ad_err err = { 0 };
+    char *dbdir = g_path_get_dirname(cli->cfg.db_path);
+    bool made_dbdir = !g_file_test(dbdir, G_FILE_TEST_EXISTS);
+    g_free(dbdir);
     if (fs_mkdir_p(cli->cfg.spool_dir, &err) || fs_mkdir_p(cli->cfg.quarantine_dir, &err)) {
         fprintf(stderr, "abusedesk init: %s\n", err.msg);
         return EXIT_CANTCREAT;
@@ -187,7 +248,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
     printf("database %s at schema version %d\nspool %s\nquarantine %s\n", cli->cfg.db_path,
            store_schema_version(st), cli->cfg.spool_dir, cli->cfg.quarantine_dir);
     store_close(st);
-    return 0;
+    return chown_to_service(cli, made_dbdir);
 }
 
 static void print_problem(const char *msg, void *ctx)

@@ -133,6 +133,7 @@ int main(int argc, char **argv)
         if (strcmp(commands[c].name, argv[i]) == 0)
             cmd = &commands[c];
     if (cmd) {
+        cli.may_create = !strcmp(cmd->name, "init") || !strcmp(cmd->name, "directory");
         rc = cmd->run(&cli, argc - i, argv + i);
     } else if (strcmp(argv[i], "help") == 0) {
         usage(stdout);
