@@ -26,6 +26,8 @@ printf '%s\n' "customer_id,customer_name,contact_email,language,account,domain,u
   "C1001,Bäckerei Müller,inhaber@mueller-privat.example,de,info@baeckerei.example,baeckerei.example," \
   "C2002,Fjord Travel,it@fjord.example,en,bookings@fjord.example,fjord.example,10057" > "$work/dir.csv"
 ad directory import "$work/dir.csv" >/dev/null || { echo "FAIL import"; exit 1; }
+check "directory show by account" "$(ad directory show info@baeckerei.example | head -1 | tr -s ' ')" "customer: C1001"
+check "directory show by domain" "$(ad directory show fjord.example | head -1 | tr -s ' ')" "customer: C2002"
 now=$(date -R)
 bounce() { # file to-address original-header-lines...
   local f=$1 to=$2

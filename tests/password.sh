@@ -162,5 +162,10 @@ print(quopri.decodestring(sys.stdin.buffer.read()).decode("utf-8", "replace"))' 
 ad incident notify "$se" --to chef@privat.example >/dev/null
 check "selbst: notify --to reaches another address" "$(sql "SELECT rcpt FROM outbox WHERE incident_id = $se AND kind = 'customer'")" chef@privat.example
 
+# The day's figures.
+st=$(ad stats --days 3 --json | tail -1)
+check "stats: today's locks" "$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['locks'] >= 2)" "$st")" True
+check "stats: today's incidents" "$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['incidents'] >= 3)" "$st")" True
+check "stats: three days" "$(ad stats --days 3 --json | wc -l)" 3
 echo "password: $fails failed"
 [ "$fails" -eq 0 ]

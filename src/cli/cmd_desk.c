@@ -26,6 +26,7 @@
 #include "intake/intake.h"
 #include "store/store.h"
 #include "store/store_locks.h"
+#include "store/store_stats.h"
 #include "store/store_q.h"
 #include "util/fsutil.h"
 #include "util/textsafe.h"
@@ -1328,6 +1329,76 @@ int cmd_locks(struct cli *cli, int argc, char **argv)
     } else if (!c.json && c.n == 0) {
         printf("(nothing locked)\n");
     }
+    store_close(st);
+    return rc;
+}
+
+/* ---- stats -------------------------------------------------------------- */
+
+int cmd_stats(struct cli *cli, int argc, char **argv)
+{
+    long days = 14;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: abusedesk [GLOBAL OPTIONS] stats [--days N] [--json]\n\n"
+                   "What came in and what the desk did, per day (UTC) for the last N days\n"
+                   "(default 14): reports stored, complaints counted, incidents opened, locks\n"
+                   "set and released, mails sent, notices bounced. The policy server's own\n"
+                   "answers are in its log (one line when it stops) and doc/policy.md.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "--days") && i + 1 < argc) {
+            char *end = NULL;
+            days = strtol(argv[++i], &end, 10);
+            if (!end || *end || days < 1 || days > 3660) {
+                fprintf(stderr, "abusedesk stats: --days takes 1 to 3660\n");
+                return EXIT_USAGE;
+            }
+        } else {
+            fprintf(stderr, "abusedesk stats: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    struct store *st = NULL;
+    int rc = cli_open_store(cli, &st);
+    if (rc)
+        return rc;
+    int64_t(*counts)[STATS_N] = g_malloc0(sizeof(int64_t[STATS_N]) * (gsize)days);
+    struct ad_err err = { 0 };
+    int64_t now = now_s();
+    if (store_stats_daily(st, now, (int)days, counts, &err) != 0) {
+        print_err("stats", err.msg);
+        rc = exit_for(&err);
+    } else {
+        static const char *const names[STATS_N] = { "reports", "complaints", "incidents", "locks",
+                                                    "unlocks", "mails", "bounced" };
+        if (!json)
+            printf("%-10s %8s %10s %9s %6s %7s %6s %7s\n", "DAY", "REPORTS", "COMPLAINTS",
+                   "INCIDENTS", "LOCKS", "UNLOCKS", "MAILS", "BOUNCED");
+        int64_t start = (now / 86400 - (days - 1)) * 86400;
+        for (long d = 0; d < days; d++) {
+            char t[32];
+            incident_iso(start + d * 86400, t);
+            t[10] = '\0';
+            if (json) {
+                json_t *o = json_pack("{s:s}", "day", t);
+                for (int c = 0; c < STATS_N; c++)
+                    json_object_set_new(o, names[c], json_integer(counts[d][c]));
+                char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                printf("%s\n", s);
+                free(s);
+                json_decref(o);
+            } else {
+                printf("%-10s %8lld %10lld %9lld %6lld %7lld %6lld %7lld\n", t,
+                       (long long)counts[d][0], (long long)counts[d][1], (long long)counts[d][2],
+                       (long long)counts[d][3], (long long)counts[d][4], (long long)counts[d][5],
+                       (long long)counts[d][6]);
+            }
+        }
+    }
+    g_free(counts);
     store_close(st);
     return rc;
 }

@@ -31,7 +31,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: abusedesk [GLOBAL OPTIONS] directory import [--dry-run] FILE\n"
-            "       abusedesk [GLOBAL OPTIONS] directory show CUSTOMER_ID\n"
+            "       abusedesk [GLOBAL OPTIONS] directory show CUSTOMER_ID|ACCOUNT|DOMAIN\n"
             "       abusedesk [GLOBAL OPTIONS] directory set-contact CUSTOMER_ID ADDRESS "
             "[--by NAME]\n"
             "\n"
@@ -49,7 +49,8 @@ static void usage(FILE *f)
             "             are kept. A customer whose contact address is one of its own\n"
             "             mailboxes gets a warning (a lock notice could not reach it).\n"
             "  --dry-run  check the file and report, but store nothing\n"
-            "show         prints a customer with its accounts, domains and uids\n"
+            "show         prints a customer with its accounts, domains and uids; the\n"
+            "             customer id, or one of its accounts or domains\n"
             "set-contact  replaces a customer's contact address (checked like the\n"
             "             contact_email column) and prints the old and the new one; the\n"
             "             next import sets it from the file again, so correct it at the\n"
@@ -250,7 +251,7 @@ static int show_cmd(struct cli *cli, int argc, char **argv)
         return 0;
     }
     if (argc != 3) {
-        fprintf(stderr, "usage: abusedesk directory show CUSTOMER_ID\n");
+        fprintf(stderr, "usage: abusedesk directory show CUSTOMER_ID|ACCOUNT|DOMAIN\n");
         return EXIT_USAGE;
     }
     struct store *st = NULL;
@@ -259,7 +260,25 @@ static int show_cmd(struct cli *cli, int argc, char **argv)
         return rc;
     struct ad_err err = { 0 };
     struct directory_customer c;
-    if ((rc = directory_customer_get(st, argv[2], &c, &err)) != 0) {
+    /* The hotline knows a mailbox or a domain, not the customer number: an
+     * argument that is no customer id is looked up as an account, then as a
+     * domain (the customer of the directory that owns it). */
+    const char *who = argv[2];
+    char *owner = NULL;
+    if (directory_customer_get(st, who, &c, NULL) != 0) {
+        char *low = g_ascii_strdown(who, -1);
+        if (directory_account_customer(st, low, &owner, &err) >= 0 && !owner && strchr(low, '@'))
+            directory_domain_customer(st, strrchr(low, '@') + 1, &owner, &err);
+        if (!owner)
+            directory_domain_customer(st, low, &owner, &err);
+        g_free(low);
+        if (owner)
+            who = owner;
+    } else {
+        directory_customer_clear(&c);
+    }
+    if ((rc = directory_customer_get(st, who, &c, &err)) != 0) {
+        g_free(owner);
         fprintf(stderr, "abusedesk directory: %s\n", err.msg);
         store_close(st);
         return rc == AD_ERR_NOTFOUND ? 1 : exit_for(rc);
@@ -278,6 +297,7 @@ static int show_cmd(struct cli *cli, int argc, char **argv)
         show_field("owns:", "nothing (no accounts, domains or uids)");
     g_ptr_array_free(items, TRUE);
     directory_customer_clear(&c);
+    g_free(owner);
     store_close(st);
     return exit_for(rc);
 }

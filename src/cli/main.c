@@ -33,6 +33,7 @@ static const struct command commands[] = {
     { "incidents", cmd_incidents, "list incidents (the abuse team's queue)" },
     { "incident", cmd_incident,
       "show one incident; lock, notify, unlock, dismiss, resolve or note it" },
+    { "stats", cmd_stats, "what came in and what the desk did, per day" },
     { "locks", cmd_locks, "what is locked right now (by account or customer), for the hotline" },
     { "account", cmd_account, "record a password change from the provider's panel" },
     { "outbox", cmd_outbox, "list or deliver queued notifications and hook calls" },
