@@ -7,6 +7,7 @@
  * (wrong state, unlock before a new password) come back as AD_ERR_REFUSED with a
  * message for the person who asked.
  */
+#include "store/sql_lifecycle.h"
 #include "lifecycle.h"
 
 #include <glib.h>
@@ -19,50 +20,8 @@
 #include "store/store_q.h"
 #include "util/textsafe.h"
 
-static const char sql_get[] =
-    "SELECT state, stage, subject_kind, subject, customer_id, account, locked_at,"
-    " repeat_offender FROM incidents WHERE id = $1";
-static const char sql_set_state[] =
-    "UPDATE incidents SET state = $2, updated_at = $3 WHERE id = $1";
-static const char sql_set_locked[] =
-    "UPDATE incidents SET state = 'locked', locked_at = $2, updated_at = $2 WHERE id = $1";
-static const char sql_close[] =
-    "UPDATE incidents SET state = $2, closed_at = $3, updated_at = $3 WHERE id = $1";
-static const char sql_lock_insert[] =
-    "INSERT INTO locks (subject_kind, subject, customer_id, incident_id, reason, locked_at,"
-    " locked_by) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-static const char sql_lock_active_incident[] =
-    "SELECT id FROM locks WHERE incident_id = $1 AND unlocked_at IS NULL ORDER BY id";
-static const char sql_lock_release[] =
-    "UPDATE locks SET unlocked_at = $2, unlocked_by = $3, unlock_reason = $4 WHERE id = $1";
-static const char sql_lock_active_subject[] =
-    "SELECT incident_id FROM locks WHERE subject = $1 AND unlocked_at IS NULL"
-    " ORDER BY id DESC LIMIT 1";
-static const char sql_lock_latest_subject[] =
-    "SELECT MAX(locked_at) FROM locks WHERE subject = $1";
-static const char sql_pw_changed_after[] =
-    "SELECT at FROM password_events WHERE account = $1 AND at >= $2 AND refused = 0"
-    " ORDER BY at LIMIT 1";
-static const char sql_pw_seen_before[] =
-    "SELECT at FROM password_events WHERE account = $1 AND fingerprint = $2 AND at <= $3"
-    " AND refused = 0 LIMIT 1";
-static const char sql_pw_insert[] =
-    "INSERT INTO password_events (account, at, fingerprint, refused, recorded_at)"
-    " VALUES ($1, $2, $3, $4, $5)";
-static const char sql_incidents_of_account[] =
-    "SELECT id FROM incidents WHERE subject_kind = 'account' AND subject = $1"
-    " AND state IN ('locked', 'customer_notified', 'customer_replied') ORDER BY id";
-static const char sql_incident_exists[] = "SELECT 1 FROM incidents WHERE id = $1";
-static const char sql_mark_processed[] = "UPDATE reports SET processed = 1 WHERE id = $1";
-static const char sql_complaints_of[] = "SELECT complaints FROM incidents WHERE id = $1";
 /* Distinct proven providers: an unauthenticated report names only the provider
  * it claims, and never counts here. */
-static const char sql_providers_of[] =
-    "SELECT COUNT(DISTINCT s.provider) FROM incident_reports x JOIN scores s"
-    " ON s.report_id = x.report_id WHERE x.incident_id = $1 AND s.counted = 1"
-    " AND s.authenticated = 1";
-static const char sql_lock_reason[] =
-    "SELECT reason, locked_by FROM locks WHERE incident_id = $1 ORDER BY id DESC LIMIT 1";
 
 struct inc {
     char *state, *stage, *kind, *subject, *customer_id, *account;
@@ -85,7 +44,7 @@ static int inc_load(struct lifecycle *lc, int64_t id, struct inc *i, struct ad_e
 {
     memset(i, 0, sizeof *i);
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_get, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_get, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -124,7 +83,7 @@ static int allowed(const struct inc *i, int64_t id, const char *action, const ch
 static int set_state(struct lifecycle *lc, int64_t id, const char *state, struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_set_state, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_set_state, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -399,7 +358,7 @@ static int vars_for(struct lifecycle *lc, int64_t id, const char *lang, GHashTab
     struct store_q *q;
     struct ad_err rerr = { 0 };
     char *lock_reason = NULL, *locked_by = NULL;
-    if (store_q_get(lc->st, sql_lock_reason, &q, &rerr) == 0) {
+    if (store_q_get(lc->st, lifecycle_sql_lock_reason, &q, &rerr) == 0) {
         store_q_int(q, 1, id);
         if (store_q_step(q, &rerr) == 1) {
             lock_reason = g_strdup(store_q_col_text(q, 0));
@@ -441,10 +400,6 @@ static int vars_for(struct lifecycle *lc, int64_t id, const char *lang, GHashTab
     return 0;
 }
 
-static const char sql_account_locked[] =
-    "SELECT 1 FROM locks WHERE subject_kind = 'account' AND lower(subject) = lower($1)"
-    " AND unlocked_at IS NULL LIMIT 1";
-
 /* True when addr is a locked mailbox (or the incident's own account): a notice
  * sent there would never be read, or be read by the attacker. */
 static int unreachable_contact(struct lifecycle *lc, const char *addr, const char *account,
@@ -454,7 +409,7 @@ static int unreachable_contact(struct lifecycle *lc, const char *addr, const cha
     if (*out)
         return 0;
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_account_locked, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_account_locked, &q, err);
     if (rc)
         return rc;
     store_q_text(q, 1, addr);
@@ -622,9 +577,6 @@ static bool lockable_name(const char *kind, const char *s)
     return true;
 }
 
-static const char sql_lock_adopt[] =
-    "UPDATE locks SET incident_id = $2, customer_id = COALESCE(customer_id, $3) WHERE id = $1";
-
 static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const char *reason,
                      bool notify, int64_t adopt, struct ad_err *err);
 
@@ -678,7 +630,7 @@ static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const cha
     struct store_q *q;
     int64_t lock_id = adopt;
     if (adopt) {
-        if ((rc = store_q_get(lc->st, sql_lock_adopt, &q, err)))
+        if ((rc = store_q_get(lc->st, lifecycle_sql_lock_adopt, &q, err)))
             goto out;
         store_q_int(q, 1, adopt);
         store_q_int(q, 2, id);
@@ -686,7 +638,7 @@ static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const cha
         if ((rc = store_q_run(q, err)))
             goto out;
     } else {
-        if ((rc = store_q_get(lc->st, sql_lock_insert, &q, err)))
+        if ((rc = store_q_get(lc->st, lifecycle_sql_lock_insert, &q, err)))
             goto out;
         store_q_text(q, 1, i.kind);
         store_q_text(q, 2, i.subject);
@@ -699,7 +651,7 @@ static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const cha
             goto out;
         lock_id = store_last_id(lc->st);
     }
-    if ((rc = store_q_get(lc->st, sql_set_locked, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_set_locked, &q, err)))
         goto out;
     store_q_int(q, 1, id);
     store_q_int(q, 2, lc->now);
@@ -728,7 +680,7 @@ static bool no_complaints(struct lifecycle *lc, int64_t id)
 {
     struct store_q *q;
     struct ad_err err = { 0 };
-    if (store_q_get(lc->st, sql_complaints_of, &q, &err) != 0)
+    if (store_q_get(lc->st, lifecycle_sql_complaints_of, &q, &err) != 0)
         return false;
     store_q_int(q, 1, id);
     return store_q_step(q, &err) == 1 && store_q_col_int(q, 0) == 0;
@@ -791,7 +743,7 @@ static int password_after(struct lifecycle *lc, const char *account, int64_t sin
 {
     *at = 0;
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_pw_changed_after, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_pw_changed_after, &q, err);
     if (rc)
         return rc;
     store_q_text(q, 1, account);
@@ -808,7 +760,7 @@ static int release_locks(struct lifecycle *lc, int64_t id, const struct inc *i, 
 {
     GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_lock_active_incident, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_lock_active_incident, &q, err);
     if (rc == 0) {
         store_q_int(q, 1, id);
         while ((rc = store_q_step(q, err)) == 1) {
@@ -818,7 +770,7 @@ static int release_locks(struct lifecycle *lc, int64_t id, const struct inc *i, 
     }
     for (guint k = 0; rc == 0 && k < ids->len; k++) {
         int64_t l = g_array_index(ids, int64_t, k);
-        if ((rc = store_q_get(lc->st, sql_lock_release, &q, err)))
+        if ((rc = store_q_get(lc->st, lifecycle_sql_lock_release, &q, err)))
             break;
         store_q_int(q, 1, l);
         store_q_int(q, 2, lc->now);
@@ -837,7 +789,7 @@ static int release_locks(struct lifecycle *lc, int64_t id, const struct inc *i, 
 static int close_incident(struct lifecycle *lc, int64_t id, const char *state, struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_close, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_close, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -1016,7 +968,7 @@ static int digest_leaked(struct lifecycle *lc, const char *acct, const char *dig
     *leaked = false;
     int64_t lock_at = 0;
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_lock_latest_subject, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_lock_latest_subject, &q, err);
     if (rc)
         return rc;
     store_q_text(q, 1, acct);
@@ -1027,7 +979,7 @@ static int digest_leaked(struct lifecycle *lc, const char *acct, const char *dig
     store_q_reset(q);
     if (!lock_at)
         return 0;
-    if ((rc = store_q_get(lc->st, sql_pw_seen_before, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_pw_seen_before, &q, err)))
         return rc;
     store_q_text(q, 1, acct);
     store_q_text(q, 2, digest);
@@ -1073,7 +1025,7 @@ int lifecycle_password_changed_digest(struct lifecycle *lc, const char *account,
         goto out;
     if (digest && (rc = digest_leaked(lc, acct, digest, &refused, err)))
         goto out;
-    if ((rc = store_q_get(lc->st, sql_pw_insert, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_pw_insert, &q, err)))
         goto out;
     store_q_text(q, 1, acct);
     store_q_int(q, 2, at);
@@ -1082,7 +1034,7 @@ int lifecycle_password_changed_digest(struct lifecycle *lc, const char *account,
     store_q_int(q, 5, lc->now);
     if ((rc = store_q_run(q, err)))
         goto out;
-    if ((rc = store_q_get(lc->st, sql_incidents_of_account, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_incidents_of_account, &q, err)))
         goto out;
     store_q_text(q, 1, acct);
     while ((rc = store_q_step(q, err)) == 1) {
@@ -1118,30 +1070,12 @@ out:
     return rc;
 }
 
-static const char sql_outbox_by_own_msgid[] =
-    "SELECT id, incident_id, kind FROM outbox WHERE message_id = $1";
-static const char sql_reply_contact[] =
-    "SELECT c.contact_email FROM incidents i JOIN customers c ON c.id = i.customer_id"
-    " WHERE i.id = $1";
-static const char sql_team_mail_due[] =
-    "SELECT team_mail_at FROM incidents WHERE id = $1";
-static const char sql_team_mail_set[] = "UPDATE incidents SET team_mail_at = $2 WHERE id = $1";
 /* Team mails about unverified replies of every incident in the last interval. */
-static const char sql_unverified_alerts[] =
-    "SELECT COUNT(*) FROM audit WHERE action = 'unverified-alert' AND at > $1";
-static const char sql_customer_domain[] =
-    "SELECT 1 FROM domains d JOIN incidents i ON i.customer_id = d.customer_id"
-    " WHERE i.id = $1 AND d.domain = $2";
 
 /* At most this many team mails about unverified replies per [notify]
  * team_interval, all incidents together (ticket numbers are sequential: a
  * stranger can name every incident). */
 #define UNVERIFIED_ALERTS_MAX 20
-static const char sql_reply_insert_v[] =
-    "INSERT INTO incident_replies (incident_id, report_id, at, verdict) VALUES ($1, $2, $3, $4)"
-    " ON CONFLICT (incident_id, report_id) DO NOTHING";
-static const char sql_notice_bounce[] =
-    "UPDATE outbox SET bounced_at = $2, bounce_report = $3 WHERE id = $1 AND bounced_at IS NULL";
 
 /* One of our Message-IDs: (outbox id, incident, kind) or 0. */
 static int our_msgid(struct lifecycle *lc, const char *msgid, int64_t *oid, int64_t *incident,
@@ -1152,7 +1086,7 @@ static int our_msgid(struct lifecycle *lc, const char *msgid, int64_t *oid, int6
     if (!msgid || !*msgid || strlen(msgid) > 250)
         return 0;
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_outbox_by_own_msgid, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_outbox_by_own_msgid, &q, err);
     if (rc)
         return rc;
     store_q_text(q, 1, msgid);
@@ -1204,7 +1138,7 @@ int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char 
         long long n = g_ascii_strtoll(p, &end, 10);
         if (end && *end == ']' && n > 0) {
             struct store_q *q;
-            if ((rc = store_q_get(lc->st, sql_incident_exists, &q, err)) == 0) {
+            if ((rc = store_q_get(lc->st, lifecycle_sql_incident_exists, &q, err)) == 0) {
                 store_q_int(q, 1, n);
                 rc = store_q_step(q, err);
                 if (rc == 1)
@@ -1262,7 +1196,7 @@ int lifecycle_reply_judge(struct lifecycle *lc, const struct lifecycle_match *m,
     }
     char *contact = NULL;
     struct store_q *q;
-    if ((rc = store_q_get(lc->st, sql_reply_contact, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_reply_contact, &q, err)))
         goto out;
     store_q_int(q, 1, m->incident_id);
     if ((rc = store_q_step(q, err)) < 0)
@@ -1300,7 +1234,7 @@ static const char *verdict_name(enum lifecycle_verdict v)
 static int team_mail_due(struct lifecycle *lc, int64_t id, bool *due, struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_team_mail_due, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_team_mail_due, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -1311,7 +1245,7 @@ static int team_mail_due(struct lifecycle *lc, int64_t id, bool *due, struct ad_
     *due = !last || lc->now - last >= lc->cfg->team_interval || lc->now < last;
     if (!*due)
         return 0;
-    if ((rc = store_q_get(lc->st, sql_team_mail_set, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_team_mail_set, &q, err)))
         return rc;
     store_q_int(q, 1, id);
     store_q_int(q, 2, lc->now);
@@ -1330,7 +1264,7 @@ static int unverified_due(struct lifecycle *lc, int64_t id, const char *from, bo
     if (!from)
         return 0;
     struct store_q *q;
-    int rc = store_q_get(lc->st, sql_reply_contact, &q, err);
+    int rc = store_q_get(lc->st, lifecycle_sql_reply_contact, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -1343,7 +1277,7 @@ static int unverified_due(struct lifecycle *lc, int64_t id, const char *from, bo
     const char *at = strrchr(from, '@');
     if (!related && at && at[1]) {
         char *dom = g_ascii_strdown(at + 1, -1);
-        if ((rc = store_q_get(lc->st, sql_customer_domain, &q, err)) == 0) {
+        if ((rc = store_q_get(lc->st, lifecycle_sql_customer_domain, &q, err)) == 0) {
             store_q_int(q, 1, id);
             store_q_text(q, 2, dom);
             rc = store_q_step(q, err);
@@ -1356,7 +1290,7 @@ static int unverified_due(struct lifecycle *lc, int64_t id, const char *from, bo
     }
     if (!related)
         return 0;
-    if ((rc = store_q_get(lc->st, sql_unverified_alerts, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_unverified_alerts, &q, err)))
         return rc;
     store_q_int(q, 1, lc->now - lc->cfg->team_interval);
     rc = store_q_step(q, err);
@@ -1382,7 +1316,7 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
         return rc;
     bool verified = verdict == LIFECYCLE_REPLY_VERIFIED;
     struct store_q *q;
-    if ((rc = store_q_get(lc->st, sql_reply_insert_v, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_reply_insert_v, &q, err)))
         goto out;
     store_q_int(q, 1, id);
     store_q_int(q, 2, report_id);
@@ -1391,7 +1325,7 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
     if ((rc = store_q_run(q, err)))
         goto out;
     /* A reply is not a complaint: it is never attributed or scored. */
-    if ((rc = store_q_get(lc->st, sql_mark_processed, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_mark_processed, &q, err)))
         goto out;
     store_q_int(q, 1, report_id);
     if ((rc = store_q_run(q, err)))
@@ -1488,7 +1422,7 @@ int lifecycle_notice_bounced(struct lifecycle *lc, const char *orig_msgid, int64
     if (rc <= 0)
         return rc;
     struct store_q *q;
-    if ((rc = store_q_get(lc->st, sql_mark_processed, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_mark_processed, &q, err)))
         return rc;
     store_q_int(q, 1, report_id);
     if ((rc = store_q_run(q, err)))
@@ -1497,7 +1431,7 @@ int lifecycle_notice_bounced(struct lifecycle *lc, const char *orig_msgid, int64
     char *sstatus = textsafe_line(status ? status : "?", 40);
     bool first = false;
     if (permanent) {
-        if ((rc = store_q_get(lc->st, sql_notice_bounce, &q, err)))
+        if ((rc = store_q_get(lc->st, lifecycle_sql_notice_bounce, &q, err)))
             goto out;
         store_q_int(q, 1, oid);
         store_q_int(q, 2, lc->now);
@@ -1539,8 +1473,6 @@ out:
     return rc;
 }
 
-static const char sql_account_listed[] = "SELECT 1 FROM accounts WHERE name = $1";
-
 /* Whether the incident's sender is one the directory knows: a listed account
  * (not only its domain), or a script of a listed web space uid. A name taken
  * from a complaint (root, a forged address) is never locked by itself. */
@@ -1554,7 +1486,7 @@ static int in_directory(struct lifecycle *lc, int64_t id, bool *known, struct ad
     if (!strcmp(i.kind, "account")) {
         struct store_q *q;
         char *low = g_ascii_strdown(i.subject, -1);
-        if ((rc = store_q_get(lc->st, sql_account_listed, &q, err)) == 0) {
+        if ((rc = store_q_get(lc->st, lifecycle_sql_account_listed, &q, err)) == 0) {
             store_q_text(q, 1, low);
             rc = store_q_step(q, err);
             *known = rc == 1;
@@ -1598,7 +1530,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
         if (!lockable)
             return 0;
         struct store_q *q;
-        if ((rc = store_q_get(lc->st, sql_providers_of, &q, err)))
+        if ((rc = store_q_get(lc->st, lifecycle_sql_providers_of, &q, err)))
             return rc;
         store_q_int(q, 1, o->incident_id);
         if ((rc = store_q_step(q, err)) < 0)
@@ -1641,7 +1573,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
     int64_t n_providers = 0;
     if (o->stage == INCIDENT_STAGE_LOCK) {
         struct store_q *q;
-        if ((rc = store_q_get(lc->st, sql_providers_of, &q, err)))
+        if ((rc = store_q_get(lc->st, lifecycle_sql_providers_of, &q, err)))
             return rc;
         store_q_int(q, 1, o->incident_id);
         if ((rc = store_q_step(q, err)) < 0)
@@ -1700,17 +1632,6 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
     return rc;
 }
 
-static const char sql_policy_open_find[] =
-    "SELECT id, stage, state FROM incidents WHERE subject_kind = 'account' AND subject = $1"
-    " AND state NOT IN ('resolved', 'dismissed', 'merged') ORDER BY id DESC LIMIT 1";
-static const char sql_policy_insert[] =
-    "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
-    " initial_score, score, complaints, repeat_offender, first_seen, last_seen, opened_at,"
-    " updated_at, trusted) VALUES ('account', $1, $2, $1, $3, $4, 0, 0, 0, $6, $5, $5, $5, $5, 1)";
-static const char sql_policy_stage[] =
-    "UPDATE incidents SET stage = $2, state = CASE WHEN state = 'open' THEN 'alerted' ELSE state"
-    " END, updated_at = $3 WHERE id = $1";
-
 int lifecycle_policy_event(struct lifecycle *lc, const char *account, enum incident_stage stage,
                            const char *reason, bool lock, const char *by, int64_t *incident_id,
                            struct ad_err *err)
@@ -1735,7 +1656,7 @@ int lifecycle_policy_event_lock(struct lifecycle *lc, const char *account,
         goto out;
     /* One incident per sender: the account's open incident, whatever raised it
      * (complaints, a limit, an anomaly, a person), takes this finding too. */
-    if ((rc = store_q_get(lc->st, sql_policy_open_find, &q, err)))
+    if ((rc = store_q_get(lc->st, lifecycle_sql_policy_open_find, &q, err)))
         goto out;
     store_q_text(q, 1, acct);
     if ((rc = store_q_step(q, err)) < 0)
@@ -1750,7 +1671,7 @@ int lifecycle_policy_event_lock(struct lifecycle *lc, const char *account,
         if ((rc = incident_history(lc->cfg, lc->st, 0, cust, "account", acct, lc->now, &hist,
                                    err)))
             goto out;
-        if ((rc = store_q_get(lc->st, sql_policy_insert, &q, err)) == 0) {
+        if ((rc = store_q_get(lc->st, lifecycle_sql_policy_insert, &q, err)) == 0) {
             store_q_text(q, 1, acct);
             store_q_text(q, 2, cust);
             store_q_text(q, 3, stage >= INCIDENT_STAGE_ALERT ? "alerted" : "open");
@@ -1764,7 +1685,7 @@ int lifecycle_policy_event_lock(struct lifecycle *lc, const char *account,
     } else if (!cur || stage > (!strcmp(cur, "lock")    ? INCIDENT_STAGE_LOCK
                                 : !strcmp(cur, "alert") ? INCIDENT_STAGE_ALERT
                                                         : INCIDENT_STAGE_OBSERVE)) {
-        if ((rc = store_q_get(lc->st, sql_policy_stage, &q, err)) == 0) {
+        if ((rc = store_q_get(lc->st, lifecycle_sql_policy_stage, &q, err)) == 0) {
             store_q_int(q, 1, id);
             store_q_text(q, 2, sname);
             store_q_int(q, 3, lc->now);
@@ -1806,27 +1727,6 @@ out:
     g_free(acct);
     return rc;
 }
-
-static const char sql_merge_reports[] =
-    "INSERT INTO incident_reports (incident_id, report_id) SELECT $1, report_id"
-    " FROM incident_reports WHERE incident_id = $2 ON CONFLICT (incident_id, report_id) DO NOTHING";
-static const char sql_merge_reports_del[] = "DELETE FROM incident_reports WHERE incident_id = $1";
-static const char sql_merge_replies[] =
-    "INSERT INTO incident_replies (incident_id, report_id, at, verdict)"
-    " SELECT $1, report_id, at, verdict FROM incident_replies WHERE incident_id = $2"
-    " ON CONFLICT (incident_id, report_id) DO NOTHING";
-static const char sql_merge_replies_del[] = "DELETE FROM incident_replies WHERE incident_id = $1";
-static const char sql_merge_outbox[] = "UPDATE outbox SET incident_id = $1 WHERE incident_id = $2";
-static const char sql_merge_hooks[] = "UPDATE hook_jobs SET incident_id = $1 WHERE incident_id = $2";
-static const char sql_merge_locks[] = "UPDATE locks SET incident_id = $1 WHERE incident_id = $2";
-static const char sql_merge_close[] =
-    "UPDATE incidents SET state = 'merged', merged_into = $2, closed_at = $3, updated_at = $3"
-    " WHERE id = $1";
-static const char sql_merge_target[] =
-    "UPDATE incidents SET stage = $2, trusted = CASE WHEN $3 = 1 THEN 1 ELSE trusted END,"
-    " repeat_offender = CASE WHEN $4 = 1 THEN 1 ELSE repeat_offender END, updated_at = $5"
-    " WHERE id = $1";
-static const char sql_merge_src[] = "SELECT trusted, repeat_offender FROM incidents WHERE id = $1";
 
 static int stage_rank(const char *s)
 {
@@ -1885,7 +1785,7 @@ int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size
             break;
         }
         struct store_q *q;
-        if ((rc = store_q_get(lc->st, sql_merge_src, &q, err)) == 0) {
+        if ((rc = store_q_get(lc->st, lifecycle_sql_merge_src, &q, err)) == 0) {
             store_q_int(q, 1, from);
             if ((rc = store_q_step(q, err)) == 1) {
                 trusted |= store_q_col_int(q, 0);
@@ -1900,20 +1800,20 @@ int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size
             best_name = best_copy = g_strdup(f.stage);
         }
         if (rc == 0)
-            rc = merge_step(lc, sql_merge_reports, into, from, err);
+            rc = merge_step(lc, lifecycle_sql_merge_reports, into, from, err);
         if (rc == 0)
-            rc = merge_step(lc, sql_merge_reports_del, from, 0, err);
+            rc = merge_step(lc, lifecycle_sql_merge_reports_del, from, 0, err);
         if (rc == 0)
-            rc = merge_step(lc, sql_merge_replies, into, from, err);
+            rc = merge_step(lc, lifecycle_sql_merge_replies, into, from, err);
         if (rc == 0)
-            rc = merge_step(lc, sql_merge_replies_del, from, 0, err);
+            rc = merge_step(lc, lifecycle_sql_merge_replies_del, from, 0, err);
         if (rc == 0)
-            rc = merge_step(lc, sql_merge_outbox, into, from, err);
+            rc = merge_step(lc, lifecycle_sql_merge_outbox, into, from, err);
         if (rc == 0)
-            rc = merge_step(lc, sql_merge_hooks, into, from, err);
+            rc = merge_step(lc, lifecycle_sql_merge_hooks, into, from, err);
         if (rc == 0)
-            rc = merge_step(lc, sql_merge_locks, into, from, err);
-        if (rc == 0 && (rc = store_q_get(lc->st, sql_merge_close, &q, err)) == 0) {
+            rc = merge_step(lc, lifecycle_sql_merge_locks, into, from, err);
+        if (rc == 0 && (rc = store_q_get(lc->st, lifecycle_sql_merge_close, &q, err)) == 0) {
             store_q_int(q, 1, from);
             store_q_int(q, 2, into);
             store_q_int(q, 3, lc->now);
@@ -1931,7 +1831,7 @@ int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size
     }
     if (rc == 0) {
         struct store_q *q;
-        if ((rc = store_q_get(lc->st, sql_merge_target, &q, err)) == 0) {
+        if ((rc = store_q_get(lc->st, lifecycle_sql_merge_target, &q, err)) == 0) {
             store_q_int(q, 1, into);
             store_q_text(q, 2, best_name);
             store_q_int(q, 3, trusted);
@@ -1945,13 +1845,13 @@ int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size
     /* A lock that came with a merged incident locks this one. */
     if (rc == 0 && (!strcmp(t.state, "open") || !strcmp(t.state, "alerted"))) {
         struct store_q *q;
-        if ((rc = store_q_get(lc->st, sql_lock_active_incident, &q, err)) == 0) {
+        if ((rc = store_q_get(lc->st, lifecycle_sql_lock_active_incident, &q, err)) == 0) {
             store_q_int(q, 1, into);
             int has = store_q_step(q, err);
             store_q_reset(q);
             if (has < 0)
                 rc = has;
-            else if (has == 1 && (rc = store_q_get(lc->st, sql_set_locked, &q, err)) == 0) {
+            else if (has == 1 && (rc = store_q_get(lc->st, lifecycle_sql_set_locked, &q, err)) == 0) {
                 store_q_int(q, 1, into);
                 store_q_int(q, 2, lc->now);
                 rc = store_q_run(q, err);
@@ -1970,7 +1870,7 @@ int lifecycle_is_locked(struct store *st, const char *subject, int64_t *incident
     *incident_id = 0;
     struct store_q *q;
     char *s = g_ascii_strdown(subject, -1);
-    int rc = store_q_get(st, sql_lock_active_subject, &q, err);
+    int rc = store_q_get(st, lifecycle_sql_lock_active_subject, &q, err);
     if (rc == 0) {
         store_q_text(q, 1, s);
         rc = store_q_step(q, err);

@@ -5,6 +5,7 @@
  * transaction). Mails are built with GMime. A transport failure is never an
  * error of the flush: it is recorded on the item and retried.
  */
+#include "store/sql_outbox.h"
 #include "outbox.h"
 
 #include <gmime/gmime.h>
@@ -19,45 +20,8 @@
 #include "parse/parse.h"
 #include "store/store_q.h"
 
-static const char sql_mail_insert[] =
-    "INSERT INTO outbox (incident_id, kind, template, rcpt, subject, message_id, message,"
-    " created_at, next_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
-static const char sql_hook_insert[] =
-    "INSERT INTO hook_jobs (incident_id, kind, event, payload, idem_key, created_at, next_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (idem_key) DO NOTHING";
-static const char sql_mail_due[] =
-    "SELECT id FROM outbox WHERE sent_at IS NULL AND failed = 0 AND next_at <= $1"
-    " ORDER BY next_at, id LIMIT 100";
-static const char sql_mail_get[] =
-    "SELECT id, incident_id, rcpt, message, attempts, created_at, sent_at, failed, kind, template"
-    " FROM outbox WHERE id = $1";
 /* Claims only what is still due: a concurrent flusher (the daemon, an ingest)
  * that claimed or sent it first makes this change no row. */
-static const char sql_mail_claim[] =
-    "UPDATE outbox SET attempts = attempts + 1, next_at = $2 WHERE id = $1 AND sent_at IS NULL"
-    " AND failed = 0 AND next_at <= $3";
-static const char sql_mail_done[] = "UPDATE outbox SET sent_at = $2, last_error = NULL WHERE id = $1";
-static const char sql_mail_error[] =
-    "UPDATE outbox SET last_error = $2, failed = $3 WHERE id = $1";
-static const char sql_hook_due[] =
-    "SELECT id FROM hook_jobs WHERE done_at IS NULL AND failed = 0 AND next_at <= $1"
-    " ORDER BY next_at, id LIMIT 100";
-static const char sql_hook_get[] =
-    "SELECT id, incident_id, kind, event, payload, idem_key, attempts, created_at, done_at, failed"
-    " FROM hook_jobs WHERE id = $1";
-static const char sql_hook_claim[] =
-    "UPDATE hook_jobs SET attempts = attempts + 1, next_at = $2 WHERE id = $1 AND done_at IS NULL"
-    " AND failed = 0 AND next_at <= $3";
-static const char sql_hook_done[] = "UPDATE hook_jobs SET done_at = $2, last_error = NULL WHERE id = $1";
-static const char sql_hook_error[] = "UPDATE hook_jobs SET last_error = $2, failed = $3 WHERE id = $1";
-static const char sql_list_mails[] =
-    "SELECT id, incident_id, template, rcpt, subject, attempts, next_at, last_error, created_at,"
-    " sent_at, failed, bounced_at FROM outbox WHERE $1 = 1 OR (sent_at IS NULL AND failed = 0)"
-    " OR bounced_at IS NOT NULL ORDER BY id DESC";
-static const char sql_list_hooks[] =
-    "SELECT id, incident_id, kind, event, idem_key, attempts, next_at, last_error, created_at,"
-    " done_at, failed FROM hook_jobs WHERE $1 = 1 OR (done_at IS NULL AND failed = 0)"
-    " ORDER BY id DESC";
 
 /* ---- queueing ------------------------------------------------------------ */
 
@@ -120,7 +84,7 @@ int outbox_mail(const struct config *cfg, struct store *st, int64_t incident_id,
     g_object_unref(m);
 
     struct store_q *q;
-    if ((rc = store_q_get(st, sql_mail_insert, &q, err)) == 0) {
+    if ((rc = store_q_get(st, outbox_sql_mail_insert, &q, err)) == 0) {
         if (incident_id)
             store_q_int(q, 1, incident_id);
         store_q_text(q, 2, kind);
@@ -146,7 +110,7 @@ static int hook_insert(struct store *st, int64_t incident_id, const char *kind, 
                        const char *payload, const char *key, int64_t now, struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(st, sql_hook_insert, &q, err);
+    int rc = store_q_get(st, outbox_sql_hook_insert, &q, err);
     if (rc)
         return rc;
     if (incident_id)
@@ -326,7 +290,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
                       int64_t id, int64_t now, struct outbox_stats *stats, struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(st, sql_mail_get, &q, err);
+    int rc = store_q_get(st, outbox_sql_mail_get, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -339,7 +303,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
     int64_t created = store_q_col_int(q, 5);
     char *what = g_strdup_printf("%s mail (%s)", store_q_col_text(q, 8), store_q_col_text(q, 9));
     store_q_reset(q); /* no read snapshot held across the SMTP transaction */
-    if ((rc = claim(cfg, st, sql_mail_claim, id, attempts, now, err)) <= 0)
+    if ((rc = claim(cfg, st, outbox_sql_mail_claim, id, attempts, now, err)) <= 0)
         goto out;
     rc = 0;
     struct mailer_cfg mc = { cfg->smarthost, cfg->smtp_username, cfg->smtp_password,
@@ -347,7 +311,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
     struct ad_err serr = { 0 };
     int src = mailer_send(&mc, cfg->notify_from, rcpt, msg, strlen(msg), &serr);
     if (src == 0) {
-        if ((rc = mark_done(st, sql_mail_done, id, now, err)))
+        if ((rc = mark_done(st, outbox_sql_mail_done, id, now, err)))
             goto out;
         stats->mails_sent++;
         log_msg(log, LOG_LEVEL_INFO, "outbox: mail %lld (%s) sent to %s", (long long)id, what,
@@ -359,7 +323,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(src) || now - created >= cfg->give_up_after;
-    if ((rc = mark_error(st, sql_mail_error, id, serr.msg, give_up, err)))
+    if ((rc = mark_error(st, outbox_sql_mail_error, id, serr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
             "outbox: mail %lld to %s %s: %s", (long long)id, rcpt,
@@ -408,7 +372,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
                       int64_t id, int64_t now, struct outbox_stats *stats, struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(st, sql_hook_get, &q, err);
+    int rc = store_q_get(st, outbox_sql_hook_get, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -422,14 +386,14 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
     int64_t attempts = store_q_col_int(q, 6) + 1;
     int64_t created = store_q_col_int(q, 7);
     store_q_reset(q);
-    if ((rc = claim(cfg, st, sql_hook_claim, id, attempts, now, err)) <= 0)
+    if ((rc = claim(cfg, st, outbox_sql_hook_claim, id, attempts, now, err)) <= 0)
         goto out;
     rc = 0;
     struct ad_err herr = { 0 };
     int hrc = run_hook(cfg, kind, event, payload, key, &herr);
     char d[700];
     if (hrc == 0) {
-        if ((rc = mark_done(st, sql_hook_done, id, now, err)))
+        if ((rc = mark_done(st, outbox_sql_hook_done, id, now, err)))
             goto out;
         stats->hooks_done++;
         log_msg(log, LOG_LEVEL_INFO, "outbox: %s hook %s (%s) done", kind, event, key);
@@ -440,7 +404,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(hrc) || now - created >= cfg->give_up_after;
-    if ((rc = mark_error(st, sql_hook_error, id, herr.msg, give_up, err)))
+    if ((rc = mark_error(st, outbox_sql_hook_error, id, herr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "outbox: %s hook %s (%s) %s: %s",
             kind, event, key, give_up ? "failed for good" : "will be retried", herr.msg);
@@ -470,13 +434,13 @@ int outbox_flush(const struct config *cfg, struct store *st, const struct logger
     int rc = 0;
     /* Hooks first: the lock takes effect at the provider before the customer
      * reads about it. */
-    GArray *ids = due_ids(st, sql_hook_due, now, &rc, err);
+    GArray *ids = due_ids(st, outbox_sql_hook_due, now, &rc, err);
     for (guint i = 0; rc == 0 && i < ids->len; i++)
         rc = flush_hook(cfg, st, log, g_array_index(ids, int64_t, i), now, stats, err);
     g_array_free(ids, TRUE);
     if (rc < 0)
         return rc;
-    ids = due_ids(st, sql_mail_due, now, &rc, err);
+    ids = due_ids(st, outbox_sql_mail_due, now, &rc, err);
     for (guint i = 0; rc == 0 && i < ids->len; i++)
         rc = flush_mail(cfg, st, log, g_array_index(ids, int64_t, i), now, stats, err);
     g_array_free(ids, TRUE);
@@ -496,7 +460,7 @@ int outbox_each(struct store *st, bool all, int (*fn)(json_t *item, void *ctx), 
 {
     GPtrArray *items = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
     struct store_q *q;
-    int rc = store_q_get(st, sql_list_hooks, &q, err);
+    int rc = store_q_get(st, outbox_sql_list_hooks, &q, err);
     if (rc == 0) {
         store_q_int(q, 1, all ? 1 : 0);
         while ((rc = store_q_step(q, err)) == 1) {
@@ -516,7 +480,7 @@ int outbox_each(struct store *st, bool all, int (*fn)(json_t *item, void *ctx), 
                                              "done_at", done ? jt(store_q_col_int(q, 9)) : json_null()));
         }
     }
-    if (rc == 0 && (rc = store_q_get(st, sql_list_mails, &q, err)) == 0) {
+    if (rc == 0 && (rc = store_q_get(st, outbox_sql_list_mails, &q, err)) == 0) {
         store_q_int(q, 1, all ? 1 : 0);
         while ((rc = store_q_step(q, err)) == 1) {
             bool sent = !store_q_col_null(q, 9), failed = store_q_col_int(q, 10) != 0;

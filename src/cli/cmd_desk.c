@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/sql_cli_desk.h"
 #include "cli.h"
 #include "act/lifecycle.h"
 #include "act/password.h"
@@ -108,18 +109,6 @@ static void print_err(const char *what, const char *msg)
 
 /* ---- explain ------------------------------------------------------------ */
 
-static const char sql_explain_attr[] =
-    "SELECT status, subject_kind, subject, account, script, customer_id, source_ip, reason,"
-    " evidence FROM attributions WHERE report_id = $1";
-static const char sql_explain_score[] =
-    "SELECT total, counted, manual, provider, message_id, at, terms FROM scores WHERE report_id = $1";
-static const char sql_explain_senders[] =
-    "SELECT subject_kind, subject FROM complaints WHERE report_id = $1"
-    " ORDER BY CASE subject_kind WHEN 'account' THEN 1 WHEN 'script' THEN 2"
-    " WHEN 'customer' THEN 3 ELSE 4 END";
-static const char sql_explain_incident[] =
-    "SELECT incident_id FROM incident_reports WHERE report_id = $1 ORDER BY incident_id";
-
 static void explain_usage(FILE *f)
 {
     fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] explain [--json] REPORT_ID\n\n"
@@ -168,7 +157,7 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
                   row.kind, "feedback_type", row.feedback_type, "subject", row.subject, "from",
                   row.from_addr, "received_at", row.received_at);
     struct store_q *q;
-    if ((rc = store_q_get(st, sql_explain_attr, &q, &err)) == 0) {
+    if ((rc = store_q_get(st, cli_desk_sql_explain_attr, &q, &err)) == 0) {
         store_q_int(q, 1, id);
         rc = store_q_step(q, &err);
     }
@@ -187,7 +176,7 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
                       store_q_col_text(q, 6), "reason", store_q_col_text(q, 7), "evidence",
                       ev ? ev : json_array()));
     }
-    if ((rc = store_q_get(st, sql_explain_score, &q, &err)) == 0) {
+    if ((rc = store_q_get(st, cli_desk_sql_explain_score, &q, &err)) == 0) {
         store_q_int(q, 1, id);
         rc = store_q_step(q, &err);
     }
@@ -209,7 +198,7 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
     /* The sums of every sender the report was filed under, now. */
     json_t *senders = json_array();
     json_object_set_new(o, "senders", senders);
-    if ((rc = store_q_get(st, sql_explain_senders, &q, &err)) == 0) {
+    if ((rc = store_q_get(st, cli_desk_sql_explain_senders, &q, &err)) == 0) {
         store_q_int(q, 1, id);
         GPtrArray *pairs = g_ptr_array_new_with_free_func(g_free);
         while ((rc = store_q_step(q, &err)) == 1) {
@@ -232,7 +221,7 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
         goto fail;
     json_t *incs = json_array();
     json_object_set_new(o, "incidents", incs);
-    if ((rc = store_q_get(st, sql_explain_incident, &q, &err)) == 0) {
+    if ((rc = store_q_get(st, cli_desk_sql_explain_incident, &q, &err)) == 0) {
         store_q_int(q, 1, id);
         while ((rc = store_q_step(q, &err)) == 1)
             json_array_append_new(incs, json_integer(store_q_col_int(q, 0)));

@@ -308,7 +308,7 @@ static const struct ckey schema[] = {
     { "policy", "redis_password", CT_STRING, OFF(redis_password), "", 0, 0, NULL,
       "password sent with AUTH (empty: no AUTH)", 0 },
     { "policy", "redis_db", CT_INT, OFF(redis_db), "0", 0, 100000, NULL,
-      "Redis database number (SELECT when not 0)", 0 },
+      "Redis database number (0 is the default one)", 0 },
     { "policy", "redis_prefix", CT_STRING, OFF(redis_prefix), "ad:c:", 0, 0, NULL,
       "prefix of the counters' Redis keys (1 to 64 characters, no spaces): one per group of "
       "servers that share limits", 0 },

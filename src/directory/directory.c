@@ -18,6 +18,7 @@
  * AD_ERR_NOTFOUND for an unknown customer. Strings handed out are g_malloc'd and
  * the caller's; nothing is kept between calls except the store's statement cache.
  */
+#include "store/sql_directory.h"
 #include "directory.h"
 
 #include <glib.h>
@@ -29,45 +30,8 @@
 /* All SQL of the directory: portable (SQLite >= 3.24 and PostgreSQL), with $N
  * placeholders. Upserts move an account, domain or uid to the customer named last;
  * a customer's updated_at changes only when one of its fields does. */
-static const char sql_customer_upsert[] =
-    "INSERT INTO customers (id, name, contact_email, language, updated_at)"
-    " VALUES ($1, $2, $3, $4, $5)"
-    " ON CONFLICT (id) DO UPDATE SET name = $2, contact_email = $3, language = $4,"
-    " updated_at = $5"
-    " WHERE customers.name <> $2 OR customers.contact_email <> $3"
-    " OR customers.language <> $4";
-static const char sql_account_upsert[] =
-    "INSERT INTO accounts (name, customer_id) VALUES ($1, $2)"
-    " ON CONFLICT (name) DO UPDATE SET customer_id = $2";
-static const char sql_domain_upsert[] =
-    "INSERT INTO domains (domain, customer_id) VALUES ($1, $2)"
-    " ON CONFLICT (domain) DO UPDATE SET customer_id = $2";
 /* A uid's web space root: the one the file gives; without one, the stored root
  * stays while the uid stays with its customer and is dropped when it moves. */
-static const char sql_uid_upsert[] =
-    "INSERT INTO scripts (uid, path, customer_id, webroot) VALUES ($1, '', $2, $3)"
-    " ON CONFLICT (uid, path) DO UPDATE SET customer_id = $2,"
-    " webroot = CASE WHEN $3 IS NOT NULL THEN $3"
-    " WHEN scripts.customer_id = $2 THEN scripts.webroot END";
-static const char sql_account_get[] = "SELECT customer_id FROM accounts WHERE name = $1";
-static const char sql_domain_get[] = "SELECT customer_id FROM domains WHERE domain = $1";
-static const char sql_uid_get[] = "SELECT customer_id FROM scripts WHERE uid = $1 AND path = ''";
-static const char sql_uid_webroot_get[] =
-    "SELECT customer_id, webroot FROM scripts WHERE uid = $1 AND path = ''";
-static const char sql_contact_own_account[] =
-    "SELECT c.contact_email FROM customers c JOIN accounts a"
-    " ON a.name = c.contact_email AND a.customer_id = c.id WHERE c.id = $1";
-static const char sql_contact_set[] =
-    "UPDATE customers SET contact_email = $2, updated_at = $3 WHERE id = $1";
-static const char sql_customer_get[] =
-    "SELECT id, name, contact_email, language FROM customers WHERE id = $1";
-static const char sql_customer_accounts[] =
-    "SELECT name FROM accounts WHERE customer_id = $1 ORDER BY name";
-static const char sql_customer_domains[] =
-    "SELECT domain FROM domains WHERE customer_id = $1 ORDER BY domain";
-static const char sql_customer_scripts[] =
-    "SELECT uid, path FROM scripts WHERE customer_id = $1"
-    " ORDER BY length(uid), uid, path";
 
 enum {
     DIRECTORY_MAX_LINE = 4096,      /* bytes per physical line, terminator excluded */
@@ -739,7 +703,7 @@ static int imp_uid(struct imp *im, struct seen *s, const char *uid, const char *
     if (s && (s->webroot || !*webroot))
         return 0;
     struct store_q *q;
-    int rc = store_q_get(im->st, sql_uid_upsert, &q, err);
+    int rc = store_q_get(im->st, directory_sql_uid_upsert, &q, err);
     if (rc)
         return rc;
     store_q_text(q, 1, uid);
@@ -842,7 +806,7 @@ static int imp_row(struct imp *im, struct ad_err *err)
     if (!g_hash_table_lookup_extended(im->customers, v[DCOL_ID], &key, &old) ||
         strcmp(old, sig) != 0) {
         struct store_q *q;
-        if ((rc = store_q_get(im->st, sql_customer_upsert, &q, err))) {
+        if ((rc = store_q_get(im->st, directory_sql_customer_upsert, &q, err))) {
             g_free(sig);
             goto out;
         }
@@ -868,7 +832,7 @@ static int imp_row(struct imp *im, struct ad_err *err)
     }
 
     static const char *const sql[DCOL_N] = {
-        [DCOL_ACCOUNT] = sql_account_upsert, [DCOL_DOMAIN] = sql_domain_upsert,
+        [DCOL_ACCOUNT] = directory_sql_account_upsert, [DCOL_DOMAIN] = directory_sql_domain_upsert,
     };
     for (size_t i = 0; i < G_N_ELEMENTS(owned); i++) {
         int k = owned[i];
@@ -1044,7 +1008,7 @@ int directory_account_customer(struct store *st, const char *account, char **cus
     if (!account || !*account)
         return 0;
     char *key = addr_norm(account);
-    int rc = lookup(st, sql_account_get, key, customer_id, err);
+    int rc = lookup(st, directory_sql_account_get, key, customer_id, err);
     g_free(key);
     return rc;
 }
@@ -1060,7 +1024,7 @@ int directory_domain_customer(struct store *st, const char *domain, char **custo
     /* Longest suffix first, whole labels only; a single label (a TLD) is never
      * listed, so the loop stops before it. */
     for (const char *s = d; s && strchr(s, '.'); s = strchr(s, '.') + 1) {
-        if ((rc = lookup(st, sql_domain_get, s, customer_id, err)) || *customer_id)
+        if ((rc = lookup(st, directory_sql_domain_get, s, customer_id, err)) || *customer_id)
             break;
     }
     g_free(d);
@@ -1073,7 +1037,7 @@ int directory_uid_customer(struct store *st, const char *uid, char **customer_id
     *customer_id = NULL;
     if (!uid || !*uid)
         return 0;
-    return lookup(st, sql_uid_get, uid, customer_id, err);
+    return lookup(st, directory_sql_uid_get, uid, customer_id, err);
 }
 
 int directory_uid_webroot(struct store *st, const char *uid, char **webroot, char **customer_id,
@@ -1084,7 +1048,7 @@ int directory_uid_webroot(struct store *st, const char *uid, char **webroot, cha
     if (!uid || !*uid)
         return 0;
     struct store_q *q;
-    int rc = store_q_get(st, sql_uid_webroot_get, &q, err);
+    int rc = store_q_get(st, directory_sql_uid_webroot_get, &q, err);
     if (rc)
         return rc;
     store_q_text(q, 1, uid);
@@ -1107,7 +1071,7 @@ int directory_contact_own_account(struct store *st, const char *id, char **conta
     *contact = NULL;
     if (!id)
         return 0;
-    return lookup(st, sql_contact_own_account, id, contact, err);
+    return lookup(st, directory_sql_contact_own_account, id, contact, err);
 }
 
 int directory_set_contact(struct store *st, const char *id, const char *address, char **old,
@@ -1134,7 +1098,7 @@ int directory_set_contact(struct store *st, const char *id, const char *address,
     c.contact_email = NULL;
     directory_customer_clear(&c);
     struct store_q *q;
-    if ((rc = store_q_get(st, sql_contact_set, &q, err)))
+    if ((rc = store_q_get(st, directory_sql_contact_set, &q, err)))
         goto out;
     store_q_text(q, 1, id);
     store_q_text(q, 2, addr);
@@ -1172,7 +1136,7 @@ int directory_customer_get(struct store *st, const char *id, struct directory_cu
 {
     *out = (struct directory_customer){ 0 };
     struct store_q *q;
-    int rc = store_q_get(st, sql_customer_get, &q, err);
+    int rc = store_q_get(st, directory_sql_customer_get, &q, err);
     if (rc)
         return rc;
     store_q_text(q, 1, id);
@@ -1197,9 +1161,9 @@ int directory_customer_each(struct store *st, const char *id,
     static const struct {
         const char *sql, *kind;
     } lists[] = {
-        { sql_customer_accounts, "account" },
-        { sql_customer_domains, "domain" },
-        { sql_customer_scripts, "uid" },
+        { directory_sql_customer_accounts, "account" },
+        { directory_sql_customer_domains, "domain" },
+        { directory_sql_customer_scripts, "uid" },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
         struct store_q *q;
@@ -1209,7 +1173,7 @@ int directory_customer_each(struct store *st, const char *id,
         store_q_text(q, 1, id);
         while ((rc = store_q_step(q, err)) == 1) {
             const char *v = store_q_col_text(q, 0);
-            if (lists[i].sql == sql_customer_scripts) {
+            if (lists[i].sql == directory_sql_customer_scripts) {
                 const char *path = store_q_col_text(q, 1);
                 if (path && *path) {
                     char *script = g_strdup_printf("%s:%s", v ? v : "", path);

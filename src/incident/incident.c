@@ -9,6 +9,7 @@
  * processed flag) or not at all. Bad input cannot fail here: attribution and
  * scoring never fail.
  */
+#include "store/sql_incident.h"
 #include "incident.h"
 
 #include <glib.h>
@@ -20,134 +21,22 @@
 #include "parse/parse.h"
 #include "score/score.h"
 #include "store/store_q.h"
+#include "store/store_tx.h"
 
 /* ---- SQL ---------------------------------------------------------------- */
 
-static const char sql_processed[] = "SELECT processed FROM reports WHERE id = $1";
-static const char sql_mark_processed[] = "UPDATE reports SET processed = 1 WHERE id = $1";
-static const char sql_attr_insert[] =
-    "INSERT INTO attributions (report_id, status, subject_kind, subject, account, script,"
-    " customer_id, source_ip, reason, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    " ON CONFLICT (report_id) DO NOTHING";
-static const char sql_dup_find[] =
-    "SELECT report_id FROM scores WHERE dedup_key = $1 AND counted = 1 AND report_id <> $2"
-    " ORDER BY report_id LIMIT 1";
-static const char sql_score_insert[] =
-    "INSERT INTO scores (report_id, total, counted, manual, provider, message_id, at, terms,"
-    " authenticated, reporter_how, dedup_key)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (report_id) DO NOTHING";
-static const char sql_complaint_insert[] =
-    "INSERT INTO complaints (report_id, subject_kind, subject, at, score, counted, authenticated)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id, subject_kind) DO NOTHING";
-static const char sql_window[] =
-    "SELECT COALESCE(SUM(score), 0), COUNT(*),"
-    " COALESCE(SUM(CASE WHEN authenticated = 1 THEN score ELSE 0 END), 0),"
-    " COALESCE(SUM(authenticated), 0) FROM complaints"
-    " WHERE subject_kind = $1 AND subject = $2 AND at > $3 AND at <= $4 AND counted = 1"
-    /* complaints a closed incident dealt with do not count again */
-    " AND NOT EXISTS (SELECT 1 FROM incident_reports x JOIN incidents i ON i.id = x.incident_id"
-    "   WHERE x.report_id = complaints.report_id AND (i.state IN ('resolved', 'dismissed')"
-    "   OR complaints.at <= COALESCE(i.resolved_before, 0)))";
-static const char sql_open_find[] =
-    "SELECT id, stage FROM incidents WHERE subject_kind = $1 AND subject = $2"
-    " AND state NOT IN ('resolved', 'dismissed', 'merged') ORDER BY id DESC LIMIT 1";
 /* History: earlier incidents that were dealt with (resolved: not open, not
  * dismissed false alarms, not merged into another), raised by evidence we trust
  * (authenticated complaints or our own systems), and about a sender of the
  * customer (a joe job is not the customer's doing). */
-static const char sql_history[] =
-    "SELECT id FROM incidents WHERE id <> $1 AND opened_at > $2 AND opened_at <= $6"
-    " AND state = 'resolved' AND trusted = 1 AND subject_kind <> 'domain'"
-    " AND ((customer_id IS NOT NULL AND customer_id = $3) OR (subject_kind = $4 AND subject = $5))"
-    " ORDER BY id";
-static const char sql_incident_insert[] =
-    "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
-    " initial_score, score, complaints, repeat_offender, first_seen, last_seen, opened_at,"
-    " updated_at, trusted) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8, $9, $9, $9, $9, $10)";
-static const char sql_incident_trusted[] = "UPDATE incidents SET trusted = 1 WHERE id = $1";
-static const char sql_attach_window[] =
-    "INSERT INTO incident_reports (incident_id, report_id)"
-    " SELECT $1, c.report_id FROM complaints c"
-    " WHERE c.subject_kind = $2 AND c.subject = $3 AND c.at > $4 AND c.at <= $5"
-    " AND NOT EXISTS (SELECT 1 FROM incident_reports x WHERE x.report_id = c.report_id)"
-    " ON CONFLICT (incident_id, report_id) DO NOTHING";
-static const char sql_attach_one[] =
-    "INSERT INTO incident_reports (incident_id, report_id) VALUES ($1, $2)"
-    " ON CONFLICT (incident_id, report_id) DO NOTHING";
 /* Incident totals from its own reports: driven by incident_reports (CROSS JOIN
  * keeps SQLite's join order), so the cost is the incident's size. */
-static const char sql_incident_sums[] =
-    "SELECT COALESCE(SUM(CASE WHEN c.counted = 1 THEN c.score ELSE 0 END), 0),"
-    " COALESCE(SUM(c.counted), 0), MIN(c.at), MAX(c.at)"
-    " FROM incident_reports x CROSS JOIN complaints c"
-    " WHERE x.incident_id = $1 AND c.report_id = x.report_id AND c.subject_kind = $2";
-static const char sql_incident_totals[] =
-    "UPDATE incidents SET score = $2, complaints = $3, first_seen = $4, last_seen = $5,"
-    " updated_at = $6 WHERE id = $1";
 /* The stage moves an incident from open to alerted; later lifecycle states
  * (locked, customer_notified, ...) stay. */
-static const char sql_incident_stage[] =
-    "UPDATE incidents SET stage = $2, state = CASE WHEN state = 'open' THEN $3 ELSE state END,"
-    " updated_at = $4 WHERE id = $1";
-static const char sql_reopen_find[] =
-    "SELECT id, stage FROM incidents WHERE subject_kind = $1 AND subject = $2"
-    " AND state = 'resolved' AND closed_at > $3 ORDER BY id DESC LIMIT 1";
 /* A reopened incident starts again from the stage its new complaints reach, so
  * that more complaints escalate it (and may lock) as for a new one. */
-static const char sql_reopen[] =
-    "UPDATE incidents SET state = $2, stage = $4, resolved_before = closed_at, closed_at = NULL,"
-    " updated_at = $3 WHERE id = $1";
-static const char sql_incident_first_score[] =
-    "UPDATE incidents SET initial_score = score WHERE id = $1";
-static const char sql_audit_insert[] =
-    "INSERT INTO audit (at, incident_id, report_id, actor, action, detail)"
-    " VALUES ($1, $2, $3, $4, $5, $6)";
 
-static const char sql_incident_get[] =
-    "SELECT id, subject_kind, subject, customer_id, account, state, stage, initial_score,"
-    " score, complaints, repeat_offender, first_seen, last_seen, opened_at, updated_at,"
-    " closed_at, trusted FROM incidents WHERE id = $1";
-static const char sql_incident_subjects[] =
-    "SELECT r.subject, COUNT(*) AS n FROM incident_reports x JOIN reports r ON r.id = x.report_id"
-    " WHERE x.incident_id = $1 AND r.subject IS NOT NULL GROUP BY r.subject"
-    " ORDER BY n DESC, MIN(r.id)";
 /* Providers: proven ones by name, claimed ones marked as such. */
-static const char sql_incident_providers[] =
-    "SELECT CASE WHEN s.authenticated = 1 THEN s.provider"
-    " ELSE s.provider || ' (unauthenticated)' END AS p, COUNT(*) AS n"
-    " FROM incident_reports x JOIN scores s"
-    " ON s.report_id = x.report_id WHERE x.incident_id = $1 AND s.provider IS NOT NULL"
-    " GROUP BY p ORDER BY n DESC, p";
-static const char sql_incident_manual[] =
-    "SELECT COALESCE(SUM(CASE WHEN s.manual = 1 THEN 1 ELSE 0 END), 0),"
-    " COALESCE(SUM(CASE WHEN s.manual = 0 THEN 1 ELSE 0 END), 0), COUNT(*)"
-    " FROM incident_reports x JOIN scores s ON s.report_id = x.report_id"
-    " WHERE x.incident_id = $1 AND s.counted = 1";
-static const char sql_incident_reports[] =
-    "SELECT r.id, s.at, s.total, s.counted, s.provider, r.subject, r.kind, r.feedback_type,"
-    " s.authenticated, s.reporter_how"
-    " FROM incident_reports x JOIN reports r ON r.id = x.report_id"
-    " LEFT JOIN scores s ON s.report_id = r.id WHERE x.incident_id = $1 ORDER BY r.id";
-static const char sql_incident_evidence[] =
-    "SELECT a.evidence, a.reason, a.script, a.source_ip FROM incident_reports x"
-    " JOIN attributions a ON a.report_id = x.report_id WHERE x.incident_id = $1"
-    " ORDER BY x.report_id LIMIT 1";
-static const char sql_incident_audit[] =
-    "SELECT at, actor, action, detail, report_id FROM audit WHERE incident_id = $1 ORDER BY id";
-static const char sql_incident_replies[] =
-    "SELECT p.report_id, p.at, p.verdict, r.from_addr, r.subject FROM incident_replies p"
-    " JOIN reports r ON r.id = p.report_id WHERE p.incident_id = $1 ORDER BY p.report_id";
-static const char sql_incident_notices[] =
-    "SELECT id, kind, template, rcpt, created_at, sent_at, failed, bounced_at, bounce_report"
-    " FROM outbox WHERE incident_id = $1 ORDER BY id";
-static const char sql_history_row[] =
-    "SELECT id, subject_kind, subject, state, stage, opened_at, score FROM incidents WHERE id = $1";
-static const char sql_incidents_all[] = "SELECT id FROM incidents ORDER BY id DESC";
-static const char sql_incidents_open[] =
-    "SELECT id FROM incidents WHERE state NOT IN ('resolved', 'dismissed', 'merged')"
-    " ORDER BY id DESC";
-static const char sql_incidents_state[] =
-    "SELECT id FROM incidents WHERE state = $1 ORDER BY id DESC";
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -218,7 +107,7 @@ int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, con
                    const char *action, const char *detail, struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(st, sql_audit_insert, &q, err);
+    int rc = store_q_get(st, incident_sql_audit_insert, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, (int64_t)(g_get_real_time() / G_USEC_PER_SEC));
@@ -244,7 +133,7 @@ static int window_sum(struct store *st, const char *kind, const char *subject, i
 {
     memset(w, 0, sizeof *w);
     struct store_q *q;
-    int rc = store_q_get(st, sql_window, &q, err);
+    int rc = store_q_get(st, incident_sql_window, &q, err);
     if (rc)
         return rc;
     store_q_text(q, 1, kind);
@@ -272,7 +161,7 @@ int incident_history(const struct config *cfg, struct store *st, int64_t self,
 {
     *out = g_array_new(FALSE, FALSE, sizeof(int64_t));
     struct store_q *q;
-    int rc = store_q_get(st, sql_history, &q, err);
+    int rc = store_q_get(st, incident_sql_history, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, self);
@@ -349,7 +238,7 @@ static int add_complaint(struct store *st, int64_t report_id, const char *kind, 
     if (!subject)
         return 0;
     struct store_q *q;
-    int rc = store_q_get(st, sql_complaint_insert, &q, err);
+    int rc = store_q_get(st, incident_sql_complaint_insert, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, report_id);
@@ -366,7 +255,7 @@ int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now
                      struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(st, sql_incident_sums, &q, err);
+    int rc = store_q_get(st, incident_sql_incident_sums, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -377,7 +266,7 @@ int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now
     int64_t n = rc == 1 ? store_q_col_int(q, 1) : 0;
     int64_t first = rc == 1 ? store_q_col_int(q, 2) : 0;
     int64_t last = rc == 1 ? store_q_col_int(q, 3) : 0;
-    if ((rc = store_q_get(st, sql_incident_totals, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_incident_totals, &q, err)))
         return rc;
     store_q_int(q, 1, id);
     store_q_double(q, 2, score);
@@ -408,7 +297,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                    const struct logger *log, struct incident_outcome *out, struct ad_err *err)
 {
     struct store_q *q;
-    int rc = store_q_get(st, sql_processed, &q, err);
+    int rc = store_q_get(st, incident_sql_processed, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, report_id);
@@ -434,7 +323,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     dkey = score_dedup_key(r, rep);
     int64_t dup = 0;
     if (dkey) {
-        if ((rc = store_q_get(st, sql_dup_find, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_dup_find, &q, err)))
             goto out;
         store_q_text(q, 1, dkey);
         store_q_int(q, 2, report_id);
@@ -448,7 +337,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     out->score = sc.total;
 
     ev = attribution_evidence_json(&a);
-    if ((rc = store_q_get(st, sql_attr_insert, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_attr_insert, &q, err)))
         goto out;
     store_q_int(q, 1, report_id);
     store_q_text(q, 2, a.attributed ? "attributed" : "unattributed");
@@ -464,7 +353,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         goto out;
 
     terms = score_terms_json(&sc);
-    if ((rc = store_q_get(st, sql_score_insert, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_score_insert, &q, err)))
         goto out;
     store_q_int(q, 1, report_id);
     store_q_double(q, 2, sc.total);
@@ -508,7 +397,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         goto out;
 
     /* The incident of the most specific sender. */
-    if ((rc = store_q_get(st, sql_open_find, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_open_find, &q, err)))
         goto out;
     store_q_text(q, 1, kind);
     store_q_text(q, 2, subject);
@@ -525,7 +414,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     int64_t reopen = 0;
     enum incident_stage reopen_stage = INCIDENT_STAGE_NONE;
     if (!inc && cfg->reopen_window > 0) {
-        if ((rc = store_q_get(st, sql_reopen_find, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_reopen_find, &q, err)))
             goto out;
         store_q_text(q, 1, kind);
         store_q_text(q, 2, subject);
@@ -555,7 +444,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         inc = reopen;
         (void)reopen_stage;
         cur = stage;
-        if ((rc = store_q_get(st, sql_reopen, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_reopen, &q, err)))
             goto out;
         store_q_int(q, 1, inc);
         store_q_text(q, 2, stage_state(stage));
@@ -572,7 +461,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     if (!inc) {
         /* Open one incident for the sender, with the complaints of the largest
          * window that brought it there. */
-        if ((rc = store_q_get(st, sql_incident_insert, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_incident_insert, &q, err)))
             goto out;
         store_q_text(q, 1, kind);
         store_q_text(q, 2, subject);
@@ -591,7 +480,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         for (size_t w = 0; w < cfg->n_windows; w++)
             if (cfg->windows[w] > maxw)
                 maxw = cfg->windows[w];
-        if ((rc = store_q_get(st, sql_attach_window, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_attach_window, &q, err)))
             goto out;
         store_q_int(q, 1, inc);
         store_q_text(q, 2, kind);
@@ -600,13 +489,13 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         store_q_int(q, 5, at);
         if ((rc = store_q_run(q, err)))
             goto out;
-        if ((rc = store_q_get(st, sql_attach_one, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_attach_one, &q, err)))
             goto out;
         store_q_int(q, 1, inc);
         store_q_int(q, 2, report_id);
         if ((rc = store_q_run(q, err)) || (rc = incident_recount(st, inc, kind, at, err)))
             goto out;
-        if ((rc = store_q_get(st, sql_incident_first_score, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_incident_first_score, &q, err)))
             goto out;
         store_q_int(q, 1, inc);
         if ((rc = store_q_run(q, err)))
@@ -629,14 +518,14 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                 goto out;
         }
     } else {
-        if ((rc = store_q_get(st, sql_attach_one, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_attach_one, &q, err)))
             goto out;
         store_q_int(q, 1, inc);
         store_q_int(q, 2, report_id);
         if ((rc = store_q_run(q, err)) || (rc = incident_recount(st, inc, kind, at, err)))
             goto out;
         if (sc.authenticated) {
-            if ((rc = store_q_get(st, sql_incident_trusted, &q, err)))
+            if ((rc = store_q_get(st, incident_sql_incident_trusted, &q, err)))
                 goto out;
             store_q_int(q, 1, inc);
             if ((rc = store_q_run(q, err)))
@@ -648,7 +537,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         if ((rc = incident_audit(st, inc, report_id, "abusedesk", "complaint", detail, err)))
             goto out;
         if (stage > cur) {
-            if ((rc = store_q_get(st, sql_incident_stage, &q, err)))
+            if ((rc = store_q_get(st, incident_sql_incident_stage, &q, err)))
                 goto out;
             store_q_int(q, 1, inc);
             store_q_text(q, 2, incident_stage_name(stage));
@@ -683,7 +572,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             incident_stage_name(stage), out->opened ? " opened" : out->escalated ? " escalated" : "");
 
 done:
-    if ((rc = store_q_get(st, sql_mark_processed, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_mark_processed, &q, err)))
         goto out;
     store_q_int(q, 1, report_id);
     rc = store_q_run(q, err);
@@ -708,16 +597,15 @@ int incident_process(const struct config *cfg, struct store *st, int64_t report_
     if (!out)
         out = &dummy;
     memset(out, 0, sizeof *out);
-    int rc = store_exec(st, "SAVEPOINT incident_process", err);
+    int rc = store_savepoint(st, "incident_process", err);
     if (rc)
         return rc;
     rc = process(cfg, st, report_id, r, at, rep, log, out, err);
     if (rc) {
-        store_exec(st, "ROLLBACK TO incident_process", NULL);
-        store_exec(st, "RELEASE incident_process", NULL);
+        store_savepoint_rollback(st, "incident_process");
         return rc;
     }
-    return store_exec(st, "RELEASE incident_process", err);
+    return store_savepoint_release(st, "incident_process", err);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -755,7 +643,7 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
 {
     *out = NULL;
     struct store_q *q;
-    int rc = store_q_get(st, sql_incident_get, &q, err);
+    int rc = store_q_get(st, incident_sql_incident_get, &q, err);
     if (rc)
         return rc;
     store_q_int(q, 1, id);
@@ -808,15 +696,15 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     json_t *subjects = json_array(), *subject_counts = json_array();
     json_object_set_new(o, "subjects", subjects);
     json_object_set_new(o, "subject_counts", subject_counts);
-    if ((rc = list_strings(st, sql_incident_subjects, id, subjects, subject_counts, err)))
+    if ((rc = list_strings(st, incident_sql_incident_subjects, id, subjects, subject_counts, err)))
         goto fail;
     json_t *providers = json_array(), *provider_counts = json_array();
     json_object_set_new(o, "providers", providers);
     json_object_set_new(o, "provider_counts", provider_counts);
-    if ((rc = list_strings(st, sql_incident_providers, id, providers, provider_counts, err)))
+    if ((rc = list_strings(st, incident_sql_incident_providers, id, providers, provider_counts, err)))
         goto fail;
 
-    if ((rc = store_q_get(st, sql_incident_manual, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_incident_manual, &q, err)))
         goto fail;
     store_q_int(q, 1, id);
     if ((rc = store_q_step(q, err)) < 0)
@@ -838,7 +726,7 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     json_object_set_new(o, "windows", wins);
 
     /* Attribution evidence of the first report. */
-    if ((rc = store_q_get(st, sql_incident_evidence, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_incident_evidence, &q, err)))
         goto fail;
     store_q_int(q, 1, id);
     if ((rc = store_q_step(q, err)) < 0)
@@ -866,7 +754,7 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     for (guint i = 0; i < hist->len; i++) {
         int64_t hid = g_array_index(hist, int64_t, i);
         json_array_append_new(history, json_integer(hid));
-        if ((rc = store_q_get(st, sql_history_row, &q, err)))
+        if ((rc = store_q_get(st, incident_sql_history_row, &q, err)))
             goto fail;
         store_q_int(q, 1, hid);
         if ((rc = store_q_step(q, err)) < 0)
@@ -884,7 +772,7 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     /* The reports. */
     json_t *reports = json_array();
     json_object_set_new(o, "reports", reports);
-    if ((rc = store_q_get(st, sql_incident_reports, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_incident_reports, &q, err)))
         goto fail;
     store_q_int(q, 1, id);
     while ((rc = store_q_step(q, err)) == 1)
@@ -904,7 +792,7 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     /* Replies (with how far they were verified) and the mails we sent. */
     json_t *replies = json_array();
     json_object_set_new(o, "replies", replies);
-    if ((rc = store_q_get(st, sql_incident_replies, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_incident_replies, &q, err)))
         goto fail;
     store_q_int(q, 1, id);
     while ((rc = store_q_step(q, err)) == 1)
@@ -917,7 +805,7 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
         goto fail;
     json_t *notices = json_array();
     json_object_set_new(o, "notices", notices);
-    if ((rc = store_q_get(st, sql_incident_notices, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_incident_notices, &q, err)))
         goto fail;
     store_q_int(q, 1, id);
     while ((rc = store_q_step(q, err)) == 1) {
@@ -940,7 +828,7 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     /* The audit log. */
     json_t *audit = json_array();
     json_object_set_new(o, "audit", audit);
-    if ((rc = store_q_get(st, sql_incident_audit, &q, err)))
+    if ((rc = store_q_get(st, incident_sql_incident_audit, &q, err)))
         goto fail;
     store_q_int(q, 1, id);
     while ((rc = store_q_step(q, err)) == 1)
@@ -991,13 +879,13 @@ int incident_windows_json(const struct config *cfg, struct store *st, const char
 int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, void *ctx),
                   void *ctx, struct ad_err *err)
 {
-    const char *sql = !state                  ? sql_incidents_all
-                      : !strcmp(state, "open") ? sql_incidents_open
-                                              : sql_incidents_state;
+    const char *sql = !state                  ? incident_sql_incidents_all
+                      : !strcmp(state, "open") ? incident_sql_incidents_open
+                                              : incident_sql_incidents_state;
     GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
     struct store_q *q;
     int rc = store_q_get(st, sql, &q, err);
-    if (rc == 0 && sql == sql_incidents_state)
+    if (rc == 0 && sql == incident_sql_incidents_state)
         store_q_text(q, 1, state);
     while (rc >= 0 && (rc = store_q_step(q, err)) == 1) {
         int64_t id = store_q_col_int(q, 0);

@@ -13,6 +13,7 @@
  * quarantine folder with a .reason file. Errors come back in struct ad_err;
  * AD_ERR_BUSY means "the store is unavailable, try again later".
  */
+#include "store/sql_intake.h"
 #include "intake.h"
 
 #include "act/lifecycle.h"
@@ -21,6 +22,7 @@
 #include "intake/route.h"
 #include "store/store_policy.h"
 #include "store/store_q.h"
+#include "store/store_tx.h"
 #include "trust/dkimverify.h"
 #include "trust/reporter.h"
 
@@ -206,8 +208,6 @@ static char *reply_excerpt(const char *text, size_t len)
     return g_string_free(g, FALSE);
 }
 
-static const char sql_mark_done[] = "UPDATE reports SET processed = 1 WHERE id = $1";
-
 /* The domain of an address, lower case, or NULL (g_malloc'd). */
 static char *addr_domain(const char *addr)
 {
@@ -271,7 +271,7 @@ static int notice_bounce(struct lifecycle *lc, int64_t id, const struct report *
 static int desk(struct intake *in, int64_t id, const struct report *r, const struct msgbuf *m,
                 int64_t now, struct ad_err *err)
 {
-    int rc = store_exec(in->st, "SAVEPOINT desk", err);
+    int rc = store_savepoint(in->st, "desk", err);
     if (rc)
         return rc;
     struct lifecycle lc = { in->cfg, in->st, in->log, now };
@@ -321,7 +321,7 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
         rc = incident_audit(in->st, 0, id, "abusedesk", "own-mail",
                             "our own mail came back to the desk: not a complaint", err);
         struct store_q *q;
-        if (rc == 0 && (rc = store_q_get(in->st, sql_mark_done, &q, err)) == 0) {
+        if (rc == 0 && (rc = store_q_get(in->st, intake_sql_mark_done, &q, err)) == 0) {
             store_q_int(q, 1, id);
             rc = store_q_run(q, err);
         }
@@ -340,15 +340,11 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
     g_free(claimed);
     route_headers_clear(&rh);
     if (rc) {
-        store_exec(in->st, "ROLLBACK TO desk", NULL);
-        store_exec(in->st, "RELEASE desk", NULL);
+        store_savepoint_rollback(in->st, "desk");
         return rc;
     }
-    return store_exec(in->st, "RELEASE desk", err);
+    return store_savepoint_release(in->st, "desk", err);
 }
-
-static const char sql_pending[] =
-    "SELECT id, received_at, spool_path FROM reports WHERE processed = 0 ORDER BY id LIMIT 200";
 
 int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
 {
@@ -359,7 +355,7 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
     for (;;) {
         GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
         struct store_q *q;
-        if ((rc = store_q_get(in->st, sql_pending, &q, err)) == 0) {
+        if ((rc = store_q_get(in->st, intake_sql_pending, &q, err)) == 0) {
             while ((rc = store_q_step(q, err)) == 1) {
                 int64_t id = store_q_col_int(q, 0);
                 g_array_append_val(ids, id);

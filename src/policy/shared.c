@@ -616,7 +616,7 @@ static redisReply *cmd(struct shared *s, const char **why, int argc, const char 
     return r;
 }
 
-/* Connects (AUTH, SELECT when configured) and reads the epoch marker, setting
+/* Connects (AUTH and the database number when configured) and reads the epoch marker, setting
  * it when absent; a marker other than the one seen before means Redis lost
  * its data: then our own counts are pushed again (reseed). */
 static int connect_redis(struct shared *s, bool *reseeded)
