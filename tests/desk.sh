@@ -215,7 +215,6 @@ check "process: one pending report redone" "$(ad process)" "process: 1 reports p
 check "process: same attribution again" "$(dbq "$work/desk.db" "SELECT subject || ' ' || status FROM attributions WHERE report_id = $rep")" "$before"
 
 # The queue's filters: by customer, kind, stage, time; sorted; limited; bad values refused.
-ids() { ad incidents "$@" --json | python3 -c "import json,sys; print(' '.join(str(json.loads(l)['id']) for l in sys.stdin))"; }
 check "incidents --customer C2002: only that customer's" \
   "$(ad incidents --all --customer C2002 --json | python3 -c "import json,sys; print(sorted(set(json.loads(l)['customer_id'] for l in sys.stdin)))")" "['C2002']"
 check "incidents --kind script" \
@@ -229,7 +228,6 @@ check "incidents --since the future: none" "$(ad incidents --all --since 2999-01
 brief=$(ad incident show "$id1" --brief)
 check "incident show --brief is short" "$([ "$(wc -l <<<"$brief")" -lt 60 ] && echo yes)" yes
 open_ids=$(ad incidents --json | python3 -c "import json,sys; print(' '.join(str(json.loads(l)['id']) for l in sys.stdin))")
-n_open=$(wc -w <<<"$open_ids")
 ad incident resolve $open_ids 999999 --by tester --reason "bulk" >/dev/null 2>&1
 check "bulk resolve: an unknown id fails the command" "$?" 66
 check "bulk resolve: the others are done" "$(ad incidents --json | wc -l)" \

@@ -454,11 +454,12 @@ static int notify_customer(struct lifecycle *lc, int64_t id, const char *tpl, co
                                          &unreachable, err)) != 0) {
         /* store error */
     } else if (unreachable) {
+        const char *cid = json_string_value(json_object_get(o, "customer_id"));
         char *why = g_strdup_printf(
             "no reachable contact: the contact address %s is the locked mailbox itself; the %s "
             "notice was not sent there (abusedesk directory set-contact %s ADDRESS, then "
             "abusedesk incident notify %lld --to ADDRESS)",
-            to, tpl, json_string_value(json_object_get(o, "customer_id")) ? json_string_value(json_object_get(o, "customer_id")) : "CUSTOMER",
+            to, tpl, cid ? cid : "CUSTOMER",
             (long long)id);
         struct ad_err aerr = { 0 };
         rc = audit(lc, id, by, "notify-unreachable", err, "%s", why);

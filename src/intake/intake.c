@@ -329,8 +329,7 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
     }
     if (rc == 0 && !handled) {
         /* A complaint: who vouches for its reporter decides how much it counts. */
-        if (!rp.authenticated)
-            reporter_identify(in->cfg, &in->dkim, m->head, m->head_len, claimed, &rp);
+        reporter_verify_dkim(in->cfg, &in->dkim, m->head, m->head_len, &rp);
         struct score_reporter srep = { rp.authenticated, rp.provider, rp.how };
         struct incident_outcome io;
         rc = incident_process(in->cfg, in->st, id, r, now, &srep, in->log, &io, err);

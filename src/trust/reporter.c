@@ -109,6 +109,12 @@ void reporter_identify(const struct config *cfg, struct dkimverify **dv, const c
                        size_t len, const char *claimed_domain, struct reporter *out)
 {
     reporter_from_headers(cfg, msg, len, claimed_domain, out);
+    reporter_verify_dkim(cfg, dv, msg, len, out);
+}
+
+void reporter_verify_dkim(const struct config *cfg, struct dkimverify **dv, const char *msg,
+                          size_t len, struct reporter *out)
+{
     if (out->authenticated || !cfg->verify_dkim || !dv)
         return;
     if (!*dv) {

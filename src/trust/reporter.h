@@ -34,6 +34,11 @@ struct reporter {
 void reporter_identify(const struct config *cfg, struct dkimverify **dv, const char *msg,
                        size_t len, const char *claimed_domain, struct reporter *out);
 
+/* The DKIM step of reporter_identify() for out as reporter_from_headers()
+ * filled it: nothing when it is authenticated already. */
+void reporter_verify_dkim(const struct config *cfg, struct dkimverify **dv, const char *msg,
+                          size_t len, struct reporter *out);
+
 /* A reporter decided from our MX's results only (no DKIM verification), for
  * callers that have only the header block. */
 void reporter_from_headers(const struct config *cfg, const char *head, size_t len,
