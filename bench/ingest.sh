@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # ingest.sh: part of `make bench`. Measures the whole intake pipeline of the abuse
-# desk (spool -> parse -> store -> attribute -> score -> sums over the windows ->
-# incident -> audit, one transaction per batch or per message) on N generated
+# desk on N generated
 # complaints: real feedback-loop reports of shared/corpus (Yahoo ARF, Hotmail
 # JMRP, Return Path ARF) rewritten by tests/desk/mkcomplaint.py as if sent
-# through our hosts by ACCOUNTS customer mailboxes. In the same run, for scale:
+# through our hosts by ACCOUNTS customer mailboxes, on each store backend in
+# the same run: SQLite (the file, WAL) and PostgreSQL (a private cluster on
+# 127.0.0.1 with its durable defaults: fsync and synchronous_commit on):
 #   parse only   `abusedesk parse` over the same files (no store)
-#   maildir      `abusedesk ingest --maildir` (batches of 200 per commit)
+#   ingest       `abusedesk ingest --maildir` (spool, parse, store; batches of
+#                200 per commit)
+#   desk         `abusedesk process`: attribute, score, windows, incidents,
+#                audit and outbox for everything ingest stored
 #   duplicates   the same Maildir again (every message is a duplicate)
 #   pipe         `abusedesk ingest` once per message, as Postfix pipe(8) runs it
 #                (PIPE_N messages; process start, fsync and commit per message)
-# Prints messages/s for each and the pipeline's cost against parsing alone.
-# usage: bash bench/ingest.sh   environment: N (3000), ACCOUNTS (50), PIPE_N (300)
+# Prints messages/s for each. Target (issue 9): ingest into PostgreSQL at
+# 2,000 reports/s or more in batch.
+# usage: bash bench/ingest.sh   environment: N (3000), ACCOUNTS (50), PIPE_N (300),
+#        BACKENDS ("sqlite postgresql")
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${AD_BUILD:-$root/build}/abusedesk
@@ -22,7 +28,8 @@ pipe_n=${PIPE_N:-300}
 [ -x "$bin" ] || { echo "ingest.sh: $bin missing; run 'make build' first" >&2; exit 1; }
 [ -d "$corpus" ] || { echo "ingest.sh: $corpus missing" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$root/tests/lib/pg.sh"
+trap 'pg_cluster_stop "$work/pgstate" >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 cat > "$work/bench.conf" <<EOF
 [store]
@@ -42,14 +49,12 @@ hotmail.com = 1.0 manual
 senderscore.net = 0.8
 EOF
 ad() { "$bin" -c "$work/bench.conf" "$@"; }
-ad init >/dev/null
 {
   echo "customer_id,customer_name,contact_email,language,account,domain"
   for i in $(seq 1 "$accounts"); do
     echo "C$i,Customer $i,owner$i@contact.example,de,user$i@customer$i.example,customer$i.example"
   done
 } > "$work/dir.csv"
-ad directory import "$work/dir.csv" >/dev/null
 
 accts=$(seq 1 "$accounts" | sed 's/.*/user&@customer&.example/' | paste -sd,)
 per=$(( (n + 2) / 3 ))
@@ -73,35 +78,64 @@ secs() { # command...: wall seconds with 3 decimals
   echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}'
 }
 rate() { echo "$1 $2" | awk '{printf "%.0f", $1 / ($2 > 0 ? $2 : 1e-9)}'; }
-
-echo "bench/ingest: $total complaints ($((bytes / 1024)) KiB) about $accounts mailboxes"
-t_parse=$(secs bash -c "find '$work/md/new' -type f -print0 | xargs -0 '$bin' parse")
-t_md=$(secs ad ingest --maildir "$work/md")
-stored=$(sqlite3 "$work/bench.db" "SELECT COUNT(*) FROM reports")
-processed=$(sqlite3 "$work/bench.db" "SELECT COUNT(*) FROM reports WHERE processed = 1")
-incidents=$(sqlite3 "$work/bench.db" "SELECT COUNT(*) FROM incidents")
-t_dup=$(secs ad ingest --maildir "$work/md")
+count() { # SQL: one number from the backend in use
+  if [ "${ABUSEDESK_STORE_BACKEND:-sqlite}" = postgresql ]; then
+    "$AD_PG_BIN/psql" "$ABUSEDESK_STORE_CONNINFO" -XAtq -c "$1"
+  else
+    sqlite3 "$work/bench.db" "$1"
+  fi
+}
 pipe_one() {
   for f in "$work"/pipe/*; do
     "$bin" -c "$work/bench.conf" ingest -q --source bench < "$f" || return 1
   done
 }
-t_pipe=$(secs pipe_one)
-pipe_stored=$(( $(sqlite3 "$work/bench.db" "SELECT COUNT(*) FROM reports") - stored ))
 
+echo "bench/ingest: $total complaints ($((bytes / 1024)) KiB) about $accounts mailboxes"
+t_parse=$(secs bash -c "find '$work/md/new' -type f -print0 | xargs -0 '$bin' parse")
 r_parse=$(rate "$total" "$t_parse")
-r_md=$(rate "$total" "$t_md")
-r_dup=$(rate "$total" "$t_dup")
-r_pipe=$(rate "$pipe_n" "$t_pipe")
-printf '%-34s %10s %9s\n' "mode" "msgs/s" "seconds"
-printf '%-34s %10s %9s\n' "parse only (abusedesk parse)" "$r_parse" "$t_parse"
-printf '%-34s %10s %9s\n' "ingest --maildir, full pipeline" "$r_md" "$t_md"
-printf '%-34s %10s %9s\n' "ingest --maildir, all duplicates" "$r_dup" "$t_dup"
-printf '%-34s %10s %9s\n' "ingest per message (pipe)" "$r_pipe" "$t_pipe"
-echo "pipeline / parse-only throughput: $(echo "$r_md $r_parse" | awk '{printf "%.2f", $1 / $2}')"
-echo "stored $stored of $total, processed $processed, incidents $incidents;" \
-     "pipe stored $pipe_stored of $pipe_n"
-if [ "$stored" -ne "$total" ] || [ "$processed" -ne "$total" ] || [ "$pipe_stored" -ne "$pipe_n" ]; then
-  echo "ingest.sh: FAILED: not every message was stored and processed" >&2
-  exit 1
+printf '%-12s %-34s %10s %9s\n' "backend" "mode" "msgs/s" "seconds"
+printf '%-12s %-34s %10s %9s\n' "-" "parse only (abusedesk parse)" "$r_parse" "$t_parse"
+bad=0
+declare -A r_ingest
+for backend in ${BACKENDS:-sqlite postgresql}; do
+  rm -rf "$work/bench.db"* "$work/spool" "$work/quarantine"
+  cp -a "$work/md" "$work/md-run"
+  if [ "$backend" = postgresql ]; then
+    pg_cluster_start "$work/pgstate" >/dev/null || { echo "ingest.sh: PostgreSQL did not start" >&2; exit 1; }
+    # the durable defaults, as a production server runs (pg.sh turns them off for tests)
+    pg_psql -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET synchronous_commit = on" \
+      -c "ALTER SYSTEM SET full_page_writes = on" -c "SELECT pg_reload_conf()" >/dev/null
+    pg_db_create bench >/dev/null
+    pg_use bench
+  else
+    unset ABUSEDESK_STORE_BACKEND ABUSEDESK_STORE_CONNINFO
+  fi
+  ad init >/dev/null
+  ad directory import "$work/dir.csv" >/dev/null
+  t_md=$(secs ad ingest --maildir "$work/md-run")
+  stored=$(count "SELECT COUNT(*) FROM reports")
+  t_desk=$(secs ad process)
+  processed=$(count "SELECT COUNT(*) FROM reports WHERE processed = 1")
+  incidents=$(count "SELECT COUNT(*) FROM incidents")
+  mv "$work/md-run/cur"/* "$work/md-run/new/" 2>/dev/null || true
+  t_dup=$(secs ad ingest --maildir "$work/md-run")
+  t_pipe=$(secs pipe_one)
+  pipe_stored=$(( $(count "SELECT COUNT(*) FROM reports") - stored ))
+  r_ingest[$backend]=$(rate "$total" "$t_md")
+  printf '%-12s %-34s %10s %9s\n' "$backend" "ingest --maildir (store)" "${r_ingest[$backend]}" "$t_md"
+  printf '%-12s %-34s %10s %9s\n' "$backend" "process (desk worker)" "$(rate "$total" "$t_desk")" "$t_desk"
+  printf '%-12s %-34s %10s %9s\n' "$backend" "ingest --maildir, all duplicates" "$(rate "$total" "$t_dup")" "$t_dup"
+  printf '%-12s %-34s %10s %9s\n' "$backend" "ingest per message (pipe)" "$(rate "$pipe_n" "$t_pipe")" "$t_pipe"
+  echo "$backend: stored $stored of $total, processed $processed, incidents $incidents; pipe stored $pipe_stored of $pipe_n"
+  if [ "$stored" -ne "$total" ] || [ "$processed" -ne "$total" ] || [ "$pipe_stored" -ne "$pipe_n" ]; then
+    echo "ingest.sh: FAILED on $backend: not every message was stored and processed" >&2
+    bad=1
+  fi
+  rm -rf "$work/md-run"
+  [ "$backend" = postgresql ] && pg_cluster_stop "$work/pgstate" >/dev/null
+done
+if [ -n "${r_ingest[postgresql]:-}" ]; then
+  echo "ingest into PostgreSQL (batch): ${r_ingest[postgresql]} reports/s (target >= 2000)"
 fi
+exit $bad
