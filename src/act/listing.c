@@ -61,7 +61,7 @@ static int64_t iso_unix(const char *s)
 
 static char *human_duration(long long s)
 {
-    if (s % 86400 == 0)
+    if (s % 86400 == 0 && s >= 7 * 86400)
         return g_strdup_printf("%lldd", s / 86400);
     if (s % 3600 == 0)
         return g_strdup_printf("%lldh", s / 3600);

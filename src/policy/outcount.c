@@ -13,7 +13,7 @@
 struct oc_entry {
     int64_t hour;
     int64_t msgs, rcpts;        /* since the last take */
-    uint32_t inst;              /* hash of the last instance counted (0: none) */
+    char inst[48];              /* the last instance counted (cut; "": none) */
 };
 
 struct outcount {
@@ -135,7 +135,6 @@ void outcount_add(struct outcount *oc, int64_t now, char *const *addrs, const ch
     if (!sender || !*sender || !addrs)
         return;
     int64_t hour = now - now % 3600;
-    uint32_t inst = instance ? (g_str_hash(instance) | 1u) : 0;
     char *who = g_ascii_strdown(sender, -1);
     for (char *const *a = addrs; *a; a++) {
         char *key = g_strdup_printf("%lld\t%s\t%s\t%s", (long long)hour, *a, kind, who);
@@ -152,9 +151,9 @@ void outcount_add(struct outcount *oc, int64_t now, char *const *addrs, const ch
         } else {
             g_free(key);
         }
-        if (!inst || e->inst != inst)
+        if (!instance || strncmp(e->inst, instance, sizeof e->inst - 1) != 0)
             e->msgs++;
-        e->inst = inst;
+        g_strlcpy(e->inst, instance ? instance : "", sizeof e->inst);
         e->rcpts++;
     }
     g_free(who);
