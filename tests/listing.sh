@@ -16,6 +16,8 @@
 #   - delisting (the zone file rewritten, rbldnsd reloaded): resolved, audited
 #   - the monitor loop (rbl check --loop --rounds 1): the early warning for
 #     192.0.2.12, whose reputation bounces rose, once a day
+#   - our domains on a domain list (dbl.spamhaus.org served by rbldnsd's
+#     dnset): hoster.example listed, clean.example clean, addresses not asked
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${AD_BINARY:-$top/build/abusedesk}
@@ -175,6 +177,39 @@ has "early warning: logged" "$(cat "$work/loop.log")" "early warning: 6 reputati
 ad rbl check --loop 1s --rounds 1 2>/dev/null
 check "early warning: once a day" "$(q "SELECT COUNT(*) FROM outbox WHERE template='team_early_warning'")" 1
 check "no early warning for 192.0.2.10 (one bounce)" "$(q "SELECT COUNT(*) FROM reputation_alerts WHERE subject='192.0.2.10'")" 0
+
+# ---- our domains on a domain list (Spamhaus DBL), a second rbldnsd (dnset) ---
+ddir="$work/dbl"
+mkdir -p "$ddir" && chmod 0755 "$ddir"
+printf 'dbltest.com :127.0.1.2:DBL test point\nhoster.example :127.0.1.2:Spam domain, see https://check.spamhaus.org/\n' >"$ddir/dbl.dnset"
+chmod 0644 "$ddir/dbl.dnset"
+dopts=()
+[ "$(id -u)" = 0 ] && dopts=(-u nobody -r "$ddir")
+dfile=$ddir/dbl.dnset
+[ "$(id -u)" = 0 ] && dfile=dbl.dnset
+dport=
+for _ in 1 2 3 4 5; do
+  p=$((20000 + RANDOM % 12000))
+  "$DNSBL_RBLDNSD" -n -c 0 "${dopts[@]}" -b "127.0.0.1/$p" "dbl.spamhaus.org:dnset:$dfile" </dev/null >>"$ddir/rbldnsd.log" 2>&1 &
+  dpid=$!
+  for _ in $(seq 1 60); do
+    if DNS_PORT=$p DNS_DIR=$ddir dns_query dbltest.com.dbl.spamhaus.org A >/dev/null 2>&1; then dport=$p; break 2; fi
+    kill -0 "$dpid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
+done
+[ -n "$dport" ] || { echo "FAIL: rbldnsd for dbl.spamhaus.org did not start"; cat "$ddir/rbldnsd.log"; exit 1; }
+sed -e "s/^dnsbl_zones = .*/dnsbl_zones = dbl.spamhaus.org/" -e "s/^resolver = .*/resolver = 127.0.0.1:$dport/" \
+  -e "s/^addresses = .*/addresses = 192.0.2.10\ndomains = hoster.example;clean.example/" "$work/abusedesk.conf" >"$work/dbl.conf"
+dout=$("$bin" -c "$work/dbl.conf" rbl check --json)
+kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
+dsel() { jq -r --arg a "$1" "select(.address == \$a) | $2" <<<"$dout"; }
+check "DBL: hoster.example listed" "$(dsel hoster.example .status):$(dsel hoster.example '.codes | join(",")')" "listed:127.0.1.2"
+has "DBL: meaning" "$(dsel hoster.example '.meaning[0]')" "DBL: a spam domain"
+check "DBL: clean.example clean" "$(dsel clean.example .status)" clean
+check "DBL: the address is not asked on a domain list" "$(dsel 192.0.2.10 .status)" ""
+check "DBL: a listing incident for the domain" "$(q "SELECT state FROM incidents WHERE subject_kind='listing' AND subject='hoster.example'")" alerted
 
 # ---- configuration -------------------------------------------------------------
 printf '[network]\nhost_addresses = mta1=192.0.2.300\n' >"$work/bad.conf"

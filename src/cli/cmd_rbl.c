@@ -381,6 +381,15 @@ static int check_once(struct cli *cli, struct store *st, bool json, bool all, bo
                                    &n_addrs, &err)
              : rbl_addresses_expand(cfg->our_ips, cfg->n_our_ips, "[network] our_ips", &addrs,
                                     &n_addrs, &err);
+    /* listing: our domains, when a domain list is configured. */
+    bool domain_lists = false;
+    for (size_t z = 0; z < n_zones; z++)
+        domain_lists |= zones[z].info && zones[z].info->domains;
+    bool own_domains = cfg->rep_domains && cfg->rep_domains[0];
+    if (rc == 0 && domain_lists)
+        rc = rbl_domains_add(own_domains ? cfg->rep_domains : cfg->our_hosts,
+                             own_domains ? "[reputation] domains" : "[network] our_hosts", &addrs,
+                             &n_addrs, &err);
     if (rc) {
         fprintf(stderr, "abusedesk rbl check: %s\n", err.msg);
         rc = EXIT_CONFIG;

@@ -235,6 +235,10 @@ static const struct ckey schema[] = {
     { "reputation", "dns_timeout", CT_DURATION, OFF(rbl_dns_timeout), "5s", 1, 60, NULL,
       "time limit of one DNSBL query, retries included", 0 },
     /* listing: the reputation monitor (rbl check --loop, abusedesk run). */
+    { "reputation", "domains", CT_LIST, OFF(rep_domains), "", 0, 0, NULL,
+      "our HELO and sending domains, checked on the domain lists of dnsbl_zones (Spamhaus "
+      "DBL, SURBL, URIBL, Abusix dblack; addresses are checked on the others) (empty: the "
+      "names of [network] our_hosts, \"*.\" taken off)", 0 },
     { "reputation", "interval", CT_DURATION, OFF(rep_interval), "15m", 1, 7 * 86400LL, NULL,
       "how often the reputation monitor (abusedesk run, abusedesk rbl check --loop) checks the "
       "DNSBLs, the bounces that warn before a listing and the health of the report feeds", 0 },

@@ -157,6 +157,7 @@ struct config {
     double rep_feed_silence_factor;
     long long rep_feed_baseline;    /* seconds of reports a feed's usual pace is read from */
     char **host_addresses;      /* [network] host_addresses: "HOST=ADDR,ADDR" (NULL-terminated) */
+    char **rep_domains;         /* [reputation] domains, for domain lists; empty: our_hosts */
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */
