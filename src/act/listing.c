@@ -99,6 +99,19 @@ static size_t bounce_reasons(const char *parsed, GHashTable *reasons)
     return n;
 }
 
+/* Adds the counts of src (reason -> count) to dst; once: one per reason. */
+static void reasons_merge(GHashTable *dst, GHashTable *src, bool once)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, src);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        gpointer c = g_hash_table_lookup(dst, k);
+        size_t add = once ? 1 : GPOINTER_TO_SIZE(v);
+        g_hash_table_replace(dst, g_strdup(k), GSIZE_TO_POINTER(GPOINTER_TO_SIZE(c) + add));
+    }
+}
+
 static char *reasons_text(GHashTable *reasons)
 {
     GString *g = g_string_new(NULL);
@@ -167,14 +180,7 @@ static void evidence_row(const struct store_listing_report *r, void *ctx)
     } else {
         ev->n_bounces++;
         char *rs = reasons_text(reasons);
-        GHashTableIter it;
-        gpointer k, v;
-        g_hash_table_iter_init(&it, reasons);
-        while (g_hash_table_iter_next(&it, &k, &v)) {
-            gpointer c = g_hash_table_lookup(ev->reasons, k);
-            g_hash_table_replace(ev->reasons, g_strdup(k),
-                                 GSIZE_TO_POINTER(GPOINTER_TO_SIZE(c) + GPOINTER_TO_SIZE(v)));
-        }
+        reasons_merge(ev->reasons, reasons, false);
         if (ev->shown_b++ < SHOWN_MAX)
             g_string_append_printf(ev->bounces, "  report %lld  %s  %s  sender %s  \"%s\"\n",
                                    (long long)r->id, r->received_at, rs, who, subj);
@@ -420,14 +426,7 @@ static void rise_row(const struct store_listing_report *r, void *ctx)
         /* A bounce counts once however many of its recipients were refused. */
         if (iso_unix(r->received_at) >= x->recent_from) {
             a->recent++;
-            GHashTableIter it;
-            gpointer k, v;
-            g_hash_table_iter_init(&it, reasons);
-            while (g_hash_table_iter_next(&it, &k, &v)) {
-                gpointer c = g_hash_table_lookup(a->reasons, k);
-                g_hash_table_replace(a->reasons, g_strdup(k),
-                                     GSIZE_TO_POINTER(GPOINTER_TO_SIZE(c) + 1));
-            }
+            reasons_merge(a->reasons, reasons, true);
         } else {
             a->before++;
         }

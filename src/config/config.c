@@ -1230,3 +1230,29 @@ void config_describe(FILE *out)
                  "domains_per_hour\n      other soft limits for one account (SASL login or "
                  "sender address) or all accounts of a customer id; unset keys keep [policy]'s\n");
 }
+
+const char *config_host_addresses_problem(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    if (!eq)
+        return "expected HOST=ADDR[,ADDR...]";
+    char *host = g_strstrip(g_strndup(entry, (size_t)(eq - entry)));
+    bool host_ok = *host != '\0';
+    g_free(host);
+    if (!host_ok)
+        return "the host name is empty";
+    char **addrs = g_strsplit(eq + 1, ",", 0);
+    const char *why = NULL;
+    size_t n = 0;
+    for (char **a = addrs; *a && !why; a++) {
+        char *t = g_strstrip(*a);
+        unsigned char buf[16];
+        if (!*t)
+            continue;
+        if (inet_pton(AF_INET, t, buf) != 1 && inet_pton(AF_INET6, t, buf) != 1)
+            why = "not an IP address";
+        n++;
+    }
+    g_strfreev(addrs);
+    return why ? why : n ? NULL : "no address";
+}

@@ -186,6 +186,10 @@ const struct config_provider *config_provider_find(const struct config *cfg, con
  * signing domain proves. */
 const struct config_provider *config_provider_signed(const struct config *cfg, const char *domain);
 
+/* listing: why a [network] host_addresses entry ("HOST=ADDR[,ADDR...]") is
+ * malformed, or NULL (static text). */
+const char *config_host_addresses_problem(const char *entry);
+
 /* Fills cfg with built-in defaults (paths under /var/lib/abusedesk). */
 void config_defaults(struct config *cfg);
 

@@ -39,32 +39,6 @@ struct outcount *outcount_free(struct outcount *oc)
     return NULL;
 }
 
-const char *outcount_config_problem(const char *entry)
-{
-    const char *eq = strchr(entry, '=');
-    if (!eq)
-        return "expected HOST=ADDR[,ADDR...]";
-    char *host = g_strstrip(g_strndup(entry, (size_t)(eq - entry)));
-    bool host_ok = *host != '\0';
-    g_free(host);
-    if (!host_ok)
-        return "the host name is empty";
-    char **addrs = g_strsplit(eq + 1, ",", 0);
-    const char *why = NULL;
-    size_t n = 0;
-    for (char **a = addrs; *a && !why; a++) {
-        char *t = g_strstrip(*a);
-        unsigned char buf[16];
-        if (!*t)
-            continue;
-        if (inet_pton(AF_INET, t, buf) != 1 && inet_pton(AF_INET6, t, buf) != 1)
-            why = "not an IP address";
-        n++;
-    }
-    g_strfreev(addrs);
-    return why ? why : n ? NULL : "no address";
-}
-
 static bool host_matches(const char *want, const char *host)
 {
     if (!strcmp(want, "*"))
@@ -80,7 +54,7 @@ char **outcount_host_addresses(const struct config *cfg, const char *host)
 {
     GPtrArray *out = g_ptr_array_new();
     for (char **e = cfg->host_addresses; e && *e; e++) {
-        if (outcount_config_problem(*e))
+        if (config_host_addresses_problem(*e))
             continue;
         const char *eq = strchr(*e, '=');
         char *name = g_strstrip(g_strndup(*e, (size_t)(eq - *e)));

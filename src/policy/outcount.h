@@ -33,11 +33,8 @@ struct outcount *outcount_free(struct outcount *oc);
 /* The outbound addresses [network] host_addresses gives host (its full name
  * or its first label, any case; "*" matches every host), NULL-terminated,
  * g_strfreev(); never NULL (empty when none). Malformed entries are skipped
- * (outcount_config_problem() names them). */
+ * (config_host_addresses_problem() names them). */
 char **outcount_host_addresses(const struct config *cfg, const char *host);
-
-/* Why a [network] host_addresses entry is malformed, or NULL (static text). */
-const char *outcount_config_problem(const char *entry);
 
 /* True when server_address (the policy request's) may name the outbound
  * address: an IP address, not loopback, unspecified or link-local, and one of

@@ -53,10 +53,10 @@ static void test_host_addresses(void **state)
         g_free(got);
         g_strfreev(a);
     }
-    bad += check_str("problem bad", outcount_config_problem("bad"), "expected HOST=ADDR[,ADDR...]");
-    bad += check_str("problem x=", outcount_config_problem("x="), "no address");
-    bad += check_str("problem y=notanip", outcount_config_problem("y=notanip"), "not an IP address");
-    bad += check_str("problem =1.2.3.4", outcount_config_problem("=192.0.2.1"), "the host name is empty");
+    bad += check_str("problem bad", config_host_addresses_problem("bad"), "expected HOST=ADDR[,ADDR...]");
+    bad += check_str("problem x=", config_host_addresses_problem("x="), "no address");
+    bad += check_str("problem y=notanip", config_host_addresses_problem("y=notanip"), "not an IP address");
+    bad += check_str("problem =1.2.3.4", config_host_addresses_problem("=192.0.2.1"), "the host name is empty");
     cfg.host_addresses = saved;
     config_free(&cfg);
     assert_int_equal(bad, 0);

@@ -1098,30 +1098,12 @@ size_t rbl_config_check(const struct config *cfg, const char *name, const char *
     /* listing: [network] host_addresses, HOST=ADDR[,ADDR...] (the policy
      * server's outbound counts, policy/outcount.h, skip what is refused here). */
     for (char **h = cfg->host_addresses; h && *h; h++) {
-        const char *eq = strchr(*h, '=');
-        char *host = eq ? g_strstrip(g_strndup(*h, (size_t)(eq - *h))) : NULL;
-        char **list = eq ? g_strsplit(eq + 1, ",", 0) : NULL;
-        const char *why = !eq ? "expected HOST=ADDR[,ADDR...]" : !*host ? "the host name is empty"
-                                                                        : NULL;
-        size_t n_addr = 0;
-        for (char **a = list; a && *a && !why; a++) {
-            char *t = g_strstrip(*a);
-            unsigned char buf[16];
-            if (!*t)
-                continue;
-            n_addr++;
-            if (inet_pton(AF_INET, t, buf) != 1 && inet_pton(AF_INET6, t, buf) != 1)
-                why = "not an IP address";
-        }
-        if (!why && !n_addr)
-            why = "no address";
+        const char *why = config_host_addresses_problem(*h);
         if (why) {
             char *m = g_strdup_printf("%s: %s", *h, why);
             report(&c, "network", "host_addresses", m);
             g_free(m);
         }
-        g_free(host);
-        g_strfreev(list);
     }
     return c.n;
 }
