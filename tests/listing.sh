@@ -16,6 +16,7 @@
 #   - delisting (the zone file rewritten, rbldnsd reloaded): resolved, audited
 #   - the monitor loop (rbl check --loop --rounds 1): the early warning for
 #     192.0.2.12, whose reputation bounces rose, once a day
+#   - abusedesk run starts the monitor and stops it with the others
 #   - our domains on a domain list (dbl.spamhaus.org served by rbldnsd's
 #     dnset): hoster.example listed, clean.example clean, addresses not asked
 set -uo pipefail
@@ -177,6 +178,16 @@ has "early warning: logged" "$(cat "$work/loop.log")" "early warning: 6 reputati
 ad rbl check --loop 1s --rounds 1 2>/dev/null
 check "early warning: once a day" "$(q "SELECT COUNT(*) FROM outbox WHERE template='team_early_warning'")" 1
 check "no early warning for 192.0.2.10 (one bounce)" "$(q "SELECT COUNT(*) FROM reputation_alerts WHERE subject='192.0.2.10'")" 0
+
+# ---- abusedesk run starts the monitor as one of its services -----------------
+"$bin" -c "$work/abusedesk.conf" run --no-policy 2>"$work/run.log" &
+rpid=$!
+for _ in $(seq 1 100); do grep -q "rbl check: 3 addresses" "$work/run.log" && break; sleep 0.1; done
+has "run: the reputation monitor started" "$(cat "$work/run.log")" "run: reputation monitor started"
+has "run: its first round checked" "$(cat "$work/run.log")" "rbl check: 3 addresses x 1 zones"
+kill "$rpid"; t0=$(date +%s); wait "$rpid"; t1=$(date +%s)
+check "run: SIGTERM stops every service within seconds" "$(( t1 - t0 < 10 ))" 1
+check "run: no service left" "$(pgrep -f -- "-c $work/abusedesk.conf" | wc -l)" 0
 
 # ---- our domains on a domain list (Spamhaus DBL), a second rbldnsd (dnset) ---
 ddir="$work/dbl"
