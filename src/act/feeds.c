@@ -169,6 +169,7 @@ static int open_episode(const struct config *cfg, struct store *st, const struct
     char *problem = problem_text(cfg, f, now);
     GHashTable *v = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     GDateTime *dt = f->last ? g_date_time_new_from_unix_utc(f->last) : NULL;
+    put(v, "ticket", g_strdup_printf("[%s]", cfg->ticket_prefix));
     put(v, "provider", textsafe_line(f->provider, 120));
     put(v, "state", g_strdup(feed_state_name(f->state)));
     put(v, "problem", g_strdup(problem));

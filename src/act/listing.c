@@ -300,9 +300,13 @@ static int open_incident(const struct config *cfg, struct store *st, const struc
     put(v, "address", g_strdup(a->address));
     put(v, "zones", zones_text(a));
     put(v, "window", g_strdup(window));
-    if (!rk.text->len)
+    if (!rk.text->len && !g_hostname_is_ip_address(a->address))
+        g_string_append(rk.text, "  (a domain: the policy server counts mail per outbound "
+                                 "address; see the listings of our addresses)\n");
+    else if (!rk.text->len)
         g_string_append(rk.text, "  (the policy server counted no mail through this address: "
-                                 "is [network] host_addresses set?)\n");
+                                 "[network] host_addresses, or Postfix's server_address, tells "
+                                 "it which address a mail leaves from)\n");
     g_string_truncate(rk.text, rk.text->len - 1);
     put(v, "ranking", g_strdup(rk.text->str));
     put(v, "top_sender", g_strdup(rk.top ? rk.top : "-"));
@@ -468,6 +472,7 @@ static int warn_one(const struct config *cfg, struct store *st, const struct log
     if (!rk.text->len)
         g_string_append(rk.text, "  (no mail counted through this address)\n");
     g_string_truncate(rk.text, rk.text->len - 1);
+    put(v, "ticket", g_strdup_printf("[%s]", cfg->ticket_prefix));
     put(v, "address", g_strdup(address));
     put(v, "recent", g_strdup_printf("%zu", a->recent));
     put(v, "window", g_strdup(window));
