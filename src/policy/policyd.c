@@ -633,8 +633,11 @@ static void count_out(struct policyd *d, const struct policy_req *r, int64_t now
 static void counts_flush(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
-    (void)what;
     struct policyd *d = arg;
+    /* The store is away and batches pile up: keep counting in the (bounded)
+     * table instead, and hand it over when the writer caught up. */
+    if ((what & EV_TIMEOUT) && g_async_queue_length(d->jobs) > 64)
+        return;
     struct outcount_batch *b = outcount_take(d->oc, now_s());
     if (!b)
         return;
