@@ -10,6 +10,8 @@
 #include <glib.h>
 #include <string.h>
 
+#define OUTCOUNT_SENDER_MAX 320
+
 struct oc_entry {
     int64_t hour;
     int64_t msgs, rcpts;        /* since the last take */
@@ -106,7 +108,9 @@ bool outcount_server_address_ok(const struct config *cfg, const char *a)
 void outcount_add(struct outcount *oc, int64_t now, char *const *addrs, const char *kind,
                   const char *sender, const char *instance)
 {
-    if (!sender || !*sender || !addrs)
+    /* A login longer than any mail address is not counted: every row's key
+     * stays small, so the bounded table is bounded in bytes too. */
+    if (!sender || !*sender || !addrs || strlen(sender) > OUTCOUNT_SENDER_MAX)
         return;
     int64_t hour = now - now % 3600;
     char *who = g_ascii_strdown(sender, -1);

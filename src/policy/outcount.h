@@ -43,7 +43,8 @@ bool outcount_server_address_ok(const struct config *cfg, const char *server_add
 
 /* Counts one recipient of a mail (instance: the message; NULL counts every
  * request as a mail) from sender (kind "account" or "script") through each of
- * addrs (NULL-terminated) at now. */
+ * addrs (NULL-terminated) at now. A sender longer than 320 bytes (no mail
+ * address is) is not counted. */
 void outcount_add(struct outcount *oc, int64_t now, char *const *addrs, const char *kind,
                   const char *sender, const char *instance);
 

@@ -157,6 +157,9 @@ static void test_count_and_take(void **state)
     /* No sender or no address: nothing. */
     outcount_add(oc, t + 3600, one, "account", "", "x");
     outcount_add(oc, t + 3600, NULL, "account", "dave@customer.example", "x");
+    char *long_login = g_strnfill(400, 'a');
+    outcount_add(oc, t + 3600, one, "account", long_login, "x");
+    g_free(long_login);
     assert_null(outcount_take(oc, t + 3601));
     outcount_free(oc);
     assert_int_equal(bad, 0);
