@@ -3,9 +3,12 @@
 # and the reputation monitor's round: rbl check --loop). Reports are put into
 # the store with their times (received_at) so that a feed's history of days
 # is there at once:
-#   aol.com: 10 reports an hour apart, the last 2 days ago: silent (more than
-#     feed_silence_factor x its usual interval of 1h); one alert, once per
-#     episode; a new report ends the episode (closed by the monitor's round)
+#   aol.com: 100 reports an hour apart, the last 2 days ago: silent (more than
+#     feed_silence_factor x its usual interval: 14d / 100 reports, longer than
+#     the 1h between them); one alert, once per episode; a new report ends the
+#     episode (closed by the monitor's round)
+#   bursty.example: 50 reports within an hour, 10 hours ago: its usual interval is
+#     14d / 50 (a burst is no pace, its 1 minute gaps would make it silent), ok
 #   yahoo.com: 10 reports an hour apart up to an hour ago: ok; then 3 that do
 #     not parse: parse-failing, alerted
 #   comcast.net: 6 parsed reports, none authenticated: auth-failing
@@ -39,6 +42,7 @@ aol.com = 1.0 manual
 yahoo.com = 1.0 manual
 comcast.net = 1.0
 gmx.net = 1.0
+bursty.example = 1.0
 [notify]
 templates_dir = $top/etc/templates
 abuse_team = abuse-team@hoster.example
@@ -53,25 +57,29 @@ q() { dbq "$db" "$@"; }
 ad init >/dev/null || { echo "FAIL init"; exit 1; }
 now=$(date +%s)
 id=0
-report() { # FROM SECONDS-AGO KIND [AUTHENTICATED]
+report() { # FROM SECONDS-AGO KIND [AUTHENTICATED]: appended to $work/ins.sql
   id=$((id + 1))
   local at
   at=$(date -u -d "@$((now - $2))" +%Y-%m-%dT%H:%M:%SZ)
-  q "INSERT INTO reports (id, sha256, received_at, size, kind, from_addr, parsed, status, processed) VALUES ($id, 'h$id', '$at', 10, '$3', '$1', '{}', 'parsed', 1)"
+  echo "INSERT INTO reports (id, sha256, received_at, size, kind, from_addr, parsed, status, processed) VALUES ($id, 'h$id', '$at', 10, '$3', '$1', '{}', 'parsed', 1);" >>"$work/ins.sql"
   if [ -n "${4:-}" ]; then
-    q "INSERT INTO scores (report_id, total, counted, at, terms, authenticated) VALUES ($id, 1, 1, $((now - $2)), '[]', $4)"
+    echo "INSERT INTO scores (report_id, total, counted, at, terms, authenticated) VALUES ($id, 1, 1, $((now - $2)), '[]', $4);" >>"$work/ins.sql"
   fi
 }
-for i in $(seq 0 9); do report "Feedback Loop <scomplaints@aol.com>" $((172800 + i * 3600)) arf 1; done
+flush() { q <"$work/ins.sql" && rm -f "$work/ins.sql"; }
+for i in $(seq 0 99); do report "Feedback Loop <scomplaints@aol.com>" $((172800 + i * 3600)) arf 1; done
 for i in $(seq 0 9); do report "abuse@yahoo.com" $((3600 + i * 3600)) arf 1; done
 for i in $(seq 0 5); do report "fbl@comcast.net" $((600 + i * 600)) arf 0; done
+for i in $(seq 0 49); do report "fbl@bursty.example" $((36000 + i * 60)) arf 1; done
+flush || { echo "FAIL insert"; exit 1; }
 
 out=$(ad feeds --json)
 check "feeds: exit 1 (a feed in trouble)" "$?" 1
 st() { jq -r --arg p "$1" "select(.provider == \$p) | .state" <<<"$out"; }
 check "aol.com silent" "$(st aol.com)" silent
-check "aol.com usual interval 1h" "$(jq -r 'select(.provider=="aol.com") | .usual_interval' <<<"$out")" 3600
-check "aol.com reports in the baseline" "$(jq -r 'select(.provider=="aol.com") | .reports' <<<"$out")" 10
+check "aol.com usual interval 14d/100" "$(jq -r 'select(.provider=="aol.com") | .usual_interval' <<<"$out")" 12096
+check "aol.com reports in the baseline" "$(jq -r 'select(.provider=="aol.com") | .reports' <<<"$out")" 100
+check "bursty.example: a burst is no pace" "$(st bursty.example):$(jq -r 'select(.provider=="bursty.example") | .usual_interval' <<<"$out")" "ok:24192"
 check "yahoo.com ok" "$(st yahoo.com)" ok
 check "comcast.net auth-failing" "$(st comcast.net)" auth-failing
 check "gmx.net never" "$(st gmx.net)" never
@@ -87,6 +95,7 @@ check "once per episode" "$(q "SELECT COUNT(*) FROM outbox WHERE template='team_
 
 # aol.com sends again: the monitor's round closes the episode.
 report "scomplaints@aol.com" 10 arf 1
+flush
 ad rbl check --loop 1s --rounds 1 2>"$work/loop.log"
 check "monitor round: exit 0" "$?" 0
 has "monitor: no DNSBL zones, feeds all the same" "$(cat "$work/loop.log")" "only the early warning and the feeds"
@@ -96,6 +105,7 @@ check "no new mail" "$(q "SELECT COUNT(*) FROM outbox WHERE template='team_feed'
 
 # yahoo.com's reports stop parsing.
 for i in 1 2 3; do report "abuse@yahoo.com" $((30 - i)) unknown; done
+flush
 check "yahoo.com parse-failing" "$(ad feeds --json | jq -r 'select(.provider=="yahoo.com") | .state')" parse-failing
 ad rbl check --loop 1s --rounds 1 2>/dev/null
 check "alert: yahoo parse" "$(q "SELECT COUNT(*) FROM reputation_alerts WHERE kind='feed_parse' AND subject='yahoo.com' AND closed_at IS NULL")" 1

@@ -84,8 +84,12 @@ int feeds_assess(const struct config *cfg, struct store *st, int64_t now, struct
         struct feed *x = &f[i];
         x->provider = cfg->providers[i].domain;
         x->per_day = (double)x->n * 86400.0 / (double)cfg->rep_feed_baseline;
+        /* The usual interval: the mean gap between its reports, but never
+         * shorter than the baseline time over their number, so that a burst
+         * (a hundred reports in an hour, then quiet for days) is not a pace. */
         if (x->n >= 2)
-            x->interval = (x->last - a.first[i]) / (int64_t)(x->n - 1);
+            x->interval = MAX((x->last - a.first[i]) / (int64_t)(x->n - 1),
+                              cfg->rep_feed_baseline / (int64_t)x->n);
         x->recent = MIN(x->n, (size_t)FEEDS_RECENT);
         for (size_t k = 0; k < x->recent; k++) {
             x->recent_unparsed += a.ring[i][k] == 1;

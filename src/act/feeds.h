@@ -1,7 +1,8 @@
 /*
  * feeds.h: the health of the report feeds, one per configured provider
  * ([providers]): when its last report came, how many it sends (the volume
- * baseline over [reputation] feed_baseline) and at what usual interval, and
+ * baseline over [reputation] feed_baseline) and at what usual interval (the
+ * mean gap between its reports, at least feed_baseline / their number), and
  * whether it went silent (nothing for feed_silence_factor x the usual
  * interval) or its recent reports fail to parse or to authenticate. A report
  * belongs to the provider whose domain its From address has (the longest
