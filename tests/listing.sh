@@ -13,7 +13,9 @@
 #     ranking and the delisting steps; a second check opens nothing more
 #   - 192.0.2.11 answered 127.255.255.254 (a refusal): error, no incident
 #   - 192.0.2.13: clean, no incident
-#   - delisting (the zone file rewritten, rbldnsd reloaded): resolved, audited
+#   - listed on a second list (bl.spamcop.net): noted in the open incident
+#   - delisting (the zone files rewritten, rbldnsd reloaded): still open while
+#     one list has it, resolved and audited when every list is clean
 #   - the monitor loop (rbl check --loop --rounds 1): the early warning for
 #     192.0.2.12, whose reputation bounces rose, once a day
 #   - abusedesk run starts the monitor and stops it with the others
@@ -43,6 +45,7 @@ done
 dnsbl_list zen.spamhaus.org 127.0.0.2 127.0.0.2 "SBL test point"
 dnsbl_list zen.spamhaus.org 192.0.2.10 127.0.0.2 "Listed in SBL: spam from this address"
 dnsbl_list zen.spamhaus.org 192.0.2.11 127.255.255.254 "Error: open resolver"
+dnsbl_list bl.spamcop.net 127.0.0.2 127.0.0.2 "SpamCop test point"
 dnsbl_start "$work/dns" || { echo "FAIL rbldnsd"; exit 1; }
 
 db="$work/var/abusedesk.db"
@@ -70,7 +73,7 @@ abuse_team = abuse-team@hoster.example
 from = abuse@hoster.example
 team_language = en
 [reputation]
-dnsbl_zones = zen.spamhaus.org
+dnsbl_zones = zen.spamhaus.org;bl.spamcop.net
 addresses = 192.0.2.10;192.0.2.11;192.0.2.13
 resolver = 127.0.0.1:$DNSBL_PORT
 dns_timeout = 2s
@@ -135,7 +138,7 @@ report 17 dsn 300000 192.0.2.12 spamdetected # the usual rate: 1 in 7 days
 out=$(ad rbl check --json)
 rc=$?
 check "check: exit 1 (something is listed)" "$rc" 1
-sel() { jq -r --arg a "$1" "select(.address == \$a) | $2" <<<"$out"; }
+sel() { jq -r --arg a "$1" "select(.address == \$a and .zone == \"zen.spamhaus.org\") | $2" <<<"$out"; }
 check "192.0.2.10 listed" "$(sel 192.0.2.10 .status)" listed
 check "192.0.2.10 code" "$(sel 192.0.2.10 '.codes | join(",")')" 127.0.0.2
 check "192.0.2.10 text" "$(sel 192.0.2.10 .text)" "Listed in SBL: spam from this address"
@@ -156,15 +159,23 @@ has "team mail: the TXT reason" "$mail" "Listed in SBL: spam from this address"
 has "team mail: delisting URL" "$mail" "https://check.spamhaus.org"
 has "team mail: the bounce reason" "$mail" "blocked 1"
 has "team mail: the complaint" "$mail" "report 1 "
-ad rbl check >/dev/null
+# SpamCop lists it too: the open incident notes it, nothing new opens.
+dnsbl_list bl.spamcop.net 192.0.2.10 127.0.0.2 "Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.10"
+dnsbl_reload || { echo "FAIL reload"; exit 1; }
+ad rbl check >/dev/null 2>&1
+has "second list: noted in the incident" "$(q "SELECT action, detail FROM audit WHERE incident_id=$inc AND action='listed'")" "also listed on bl.spamcop.net (127.0.0.2)"
 check "second check: no second incident, no second mail" "$(q "SELECT COUNT(*) FROM incidents"):$(q "SELECT COUNT(*) FROM outbox WHERE template='team_listing'")" "1:1"
 has "incident show works for a listing" "$(ad incident show "$inc" 2>&1)" "192.0.2.10"
 
 # ---- delisting -----------------------------------------------------------------
 dnsbl_unlist zen.spamhaus.org 192.0.2.10
 dnsbl_reload || { echo "FAIL reload"; exit 1; }
+ad rbl check >/dev/null 2>&1
+check "delisted on one list of two: still open" "$(q "SELECT state FROM incidents WHERE id=$inc")" alerted
+dnsbl_unlist bl.spamcop.net 192.0.2.10
+dnsbl_reload || { echo "FAIL reload"; exit 1; }
 ad rbl check --json >"$work/after.json"
-check "after delisting: 192.0.2.10 clean" "$(jq -r 'select(.address=="192.0.2.10") | .status' "$work/after.json")" clean
+check "after delisting: 192.0.2.10 clean everywhere" "$(jq -r 'select(.address=="192.0.2.10") | .status' "$work/after.json" | sort -u)" clean
 check "after delisting: incident resolved" "$(q "SELECT state, CASE WHEN closed_at IS NOT NULL THEN 1 ELSE 0 END FROM incidents WHERE id=$inc")" "resolved|1"
 has "after delisting: audited" "$(q "SELECT action, detail FROM audit WHERE incident_id=$inc AND action='resolved'")" "delisted"
 has "history: delisted" "$(ad rbl history 192.0.2.10)" "delisted"
@@ -184,7 +195,7 @@ check "no early warning for 192.0.2.10 (one bounce)" "$(q "SELECT COUNT(*) FROM 
 rpid=$!
 for _ in $(seq 1 100); do grep -q "rbl check: 3 addresses" "$work/run.log" && break; sleep 0.1; done
 has "run: the reputation monitor started" "$(cat "$work/run.log")" "run: reputation monitor started"
-has "run: its first round checked" "$(cat "$work/run.log")" "rbl check: 3 addresses x 1 zones"
+has "run: its first round checked" "$(cat "$work/run.log")" "rbl check: 3 addresses x 2 zones"
 kill "$rpid"; t0=$(date +%s); wait "$rpid"; t1=$(date +%s)
 check "run: SIGTERM stops every service within seconds" "$(( t1 - t0 < 10 ))" 1
 check "run: no service left" "$(pgrep -f -- "-c $work/abusedesk.conf" | wc -l)" 0

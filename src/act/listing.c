@@ -366,6 +366,25 @@ static int close_incident(const struct config *cfg, struct store *st, const stru
     return 0;
 }
 
+/* An open listing incident's address is now listed on more zones: noted in
+ * its audit log (the history says when each list joined). */
+static int note_new_zones(struct store *st, const struct logger *log, int64_t now,
+                          const struct listing_addr *a, int64_t id, struct ad_err *err)
+{
+    for (size_t i = 0; i < a->n_hits; i++) {
+        const struct listing_hit *h = &a->hits[i];
+        if (h->since != now)
+            continue;
+        char *d = g_strdup_printf("also listed on %s (%s)", h->zone, h->codes);
+        int rc = incident_audit(st, id, 0, ACTOR, "listed", d, err);
+        log_msg(log, LOG_LEVEL_WARNING, "incident %lld: %s %s", (long long)id, a->address, d);
+        g_free(d);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int listing_sync(const struct config *cfg, struct store *st, const struct logger *log,
                  int64_t now, const struct listing_addr *addrs, size_t n, size_t *opened,
                  size_t *closed, struct ad_err *err)
@@ -380,6 +399,8 @@ int listing_sync(const struct config *cfg, struct store *st, const struct logger
         if (rc == 0 && a->n_hits && !id) {
             rc = open_incident(cfg, st, log, now, a, &e);
             no += rc == 0;
+        } else if (rc == 0 && a->n_hits && id) {
+            rc = note_new_zones(st, log, now, a, id, &e);
         } else if (rc == 0 && a->all_clean && id) {
             rc = close_incident(cfg, st, log, now, a->address, id, &e);
             nc += rc == 0;
