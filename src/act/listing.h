@@ -7,8 +7,9 @@
  * the reputation bounces (blocked, badreputation, spamdetected,
  * policyviolation, requireptr) attributed to the address, and queues the team
  * alert (template team_listing: the ranking and the delisting steps of each
- * list). The first check that sees the address clean on every zone closes
- * the incident (resolved, audited). Before any listing, a rise of those
+ * list); a further list that lists it while the incident is open is noted in
+ * its audit log. The first check that sees the address clean on every zone
+ * closes the incident (resolved, audited). Before any listing, a rise of those
  * bounces on an address (the last [reputation] warn_window against the
  * warn_baseline before it) alerts the team (team_early_warning), once per
  * address and day.
