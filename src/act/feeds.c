@@ -1,8 +1,9 @@
 /*
  * feeds.c: feed health (see feeds.h). Called by the reputation monitor each
  * round and by `abusedesk feeds`. Reads the reports of the baseline time once
- * (time, From, kind, authenticated: store_listing_feed_reports()), at most
- * FEEDS_ROWS_MAX of them, and keeps per provider only counts and the last
+ * (time, From, kind, authenticated: store_listing_feed_reports()), newest
+ * first and at most FEEDS_ROWS_MAX of them (beyond, the oldest are left out:
+ * the baseline is shorter, the recent state exact), and keeps per provider only counts and the last
  * few outcomes. Errors are the store's.
  */
 #include "act/feeds.h"
@@ -61,10 +62,11 @@ static void feed_row(const char *received_at, const char *from_addr, const char 
         a->first[i] = t;
     if (t > f->last)
         f->last = t;
-    /* Rows come oldest first: the ring keeps the newest FEEDS_RECENT. */
-    a->ring[i][f->n % FEEDS_RECENT] = kind && !strcmp(kind, "unknown") ? 1
-                                      : authenticated == 0             ? 2
-                                                                       : 3;
+    /* Rows come newest first: the first FEEDS_RECENT are the recent ones. */
+    if (f->n < FEEDS_RECENT)
+        a->ring[i][f->n] = kind && !strcmp(kind, "unknown") ? 1
+                           : authenticated == 0             ? 2
+                                                            : 3;
     f->n++;
 }
 

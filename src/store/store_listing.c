@@ -40,7 +40,7 @@ static const char sql_reports[] =
 static const char sql_feed[] =
     "SELECT r.received_at, r.from_addr, r.kind, COALESCE(s.authenticated, -1) FROM reports r"
     " LEFT JOIN scores s ON s.report_id = r.id WHERE r.received_at >= $1"
-    " ORDER BY r.received_at, r.id LIMIT $2";
+    " ORDER BY r.received_at DESC, r.id DESC LIMIT $2";
 static const char sql_alert_last[] =
     "SELECT id, opened_at, closed_at FROM reputation_alerts WHERE kind = $1 AND subject = $2"
     " ORDER BY opened_at DESC, id DESC LIMIT 1";

@@ -59,7 +59,7 @@ int store_listing_reports(struct store *st, const char *address, const char *sin
                           void (*fn)(const struct store_listing_report *r, void *ctx), void *ctx,
                           struct ad_err *err);
 
-/* Calls fn for every report received at or after since (ISO text), oldest
+/* Calls fn for every report received at or after since (ISO text), newest
  * first, at most limit: its time, From address, kind and whether its
  * reporter was authenticated (-1: not scored, e.g. not parsed). For feed
  * health. */
