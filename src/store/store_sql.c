@@ -278,7 +278,8 @@ const char *const store_sql_migrations[] = {
      * monitor's alerts that are not incidents, one row per episode (a bounce
      * rise on an address, a feed silent or failing), closed when it ends.
      * Incidents of kind listing are rows of incidents (subject_kind
-     * 'listing', subject the address). */
+     * 'listing', subject the address). reports_received: the monitor reads
+     * the reports of a time span every round. */
     "CREATE TABLE outbound_counts ("
     "  hour BIGINT NOT NULL,"
     "  address TEXT NOT NULL,"
@@ -297,7 +298,8 @@ const char *const store_sql_migrations[] = {
     "  closed_at BIGINT,"
     "  detail TEXT"
     ");"
-    "CREATE INDEX reputation_alerts_subject ON reputation_alerts (kind, subject, opened_at);",
+    "CREATE INDEX reputation_alerts_subject ON reputation_alerts (kind, subject, opened_at);"
+    "CREATE INDEX reports_received ON reports (received_at);",
     /* 12: web users, API tokens, sessions. */
     "SELECT 1",
     /* 13: retention (purged reports), directory sync, held mail. */
