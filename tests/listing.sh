@@ -19,6 +19,7 @@
 #   - the monitor loop (rbl check --loop --rounds 1): the early warning for
 #     192.0.2.12, whose reputation bounces rose, once a day
 #   - abusedesk run starts the monitor and stops it with the others
+#   - a /27 listed at once: 32 incidents, 20 team mails, the rest audited
 #   - our domains on a domain list (dbl.spamhaus.org served by rbldnsd's
 #     dnset): hoster.example listed, clean.example clean, addresses not asked
 set -uo pipefail
@@ -232,6 +233,18 @@ has "DBL: meaning" "$(dsel hoster.example '.meaning[0]')" "DBL: a spam domain"
 check "DBL: clean.example clean" "$(dsel clean.example .status)" clean
 check "DBL: the address is not asked on a domain list" "$(dsel 192.0.2.10 .status)" ""
 check "DBL: a listing incident for the domain" "$(q "SELECT state FROM incidents WHERE subject_kind='listing' AND subject='hoster.example'")" alerted
+
+# ---- a whole range listed at once: at most 20 team mails -----------------------
+dnsbl_list zen.spamhaus.org 192.0.2.64/27 127.0.0.2 "Listed range"
+dnsbl_reload || { echo "FAIL reload"; exit 1; }
+sed -e "s/^dnsbl_zones = .*/dnsbl_zones = zen.spamhaus.org/" -e "s|^addresses = .*|addresses = 192.0.2.64/27|" \
+  "$work/abusedesk.conf" >"$work/range.conf"
+before=$(q "SELECT COUNT(*) FROM outbox WHERE template='team_listing'")
+"$bin" -c "$work/range.conf" rbl check >/dev/null 2>"$work/range.log"
+check "range: 32 listing incidents" "$(q "SELECT COUNT(*) FROM incidents WHERE subject_kind='listing' AND subject LIKE '192.0.2.%' AND state='alerted'")" 32
+check "range: 20 team mails" "$(( $(q "SELECT COUNT(*) FROM outbox WHERE template='team_listing'") - before ))" 20
+check "range: the rest audited" "$(q "SELECT COUNT(*) FROM audit WHERE action='team-mail-skipped'")" 12
+has "range: logged" "$(cat "$work/range.log")" "32 new listings in one check: the team was mailed about the first 20 only"
 
 # ---- configuration -------------------------------------------------------------
 printf '[network]\nhost_addresses = mta1=192.0.2.300\n' >"$work/bad.conf"

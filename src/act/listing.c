@@ -28,6 +28,9 @@
 #define EVIDENCE_MAX 500        /* reports read per address */
 #define SHOWN_MAX 10            /* complaints and bounces listed in the mail */
 #define BOUNCE_ROWS_MAX 200000  /* bounces read for the early warning */
+/* Team mails of new listings per check: a list that lists a whole range
+ * (UCEPROTECT level 2) must not send the team hundreds of mails at once. */
+#define LISTING_MAILS_MAX 20
 
 static const char *const reputation_reasons[] = {
     "blocked", "badreputation", "spamdetected", "policyviolation", "requireptr", NULL,
@@ -255,7 +258,8 @@ static int team_webhook(const struct config *cfg, struct store *st, int64_t id,
 }
 
 static int open_incident(const struct config *cfg, struct store *st, const struct logger *log,
-                         int64_t now, const struct listing_addr *a, struct ad_err *err)
+                         int64_t now, const struct listing_addr *a, bool mail,
+                         struct ad_err *err)
 {
     struct ranking rk = { g_string_new(NULL), 0, NULL };
     struct evidence ev = { g_array_new(FALSE, FALSE, sizeof(int64_t)), g_string_new(NULL),
@@ -295,6 +299,12 @@ static int open_incident(const struct config *cfg, struct store *st, const struc
     g_free(detail);
     if (rc)
         goto fail;
+    if (!mail) {
+        rc = incident_audit(st, id, 0, ACTOR, "team-mail-skipped",
+                            "more than " G_STRINGIFY(LISTING_MAILS_MAX) " new listings in one "
+                            "check: no team mail for this one (abusedesk incidents)", err);
+        goto done;
+    }
     put(v, "ticket", g_strdup_printf("[%s #%lld]", cfg->ticket_prefix, (long long)id));
     put(v, "incident_id", g_strdup_printf("%lld", (long long)id));
     put(v, "address", g_strdup(a->address));
@@ -389,7 +399,7 @@ int listing_sync(const struct config *cfg, struct store *st, const struct logger
                  int64_t now, const struct listing_addr *addrs, size_t n, size_t *opened,
                  size_t *closed, struct ad_err *err)
 {
-    size_t no = 0, nc = 0;
+    size_t no = 0, nc = 0, quiet = 0;
     int first = 0;
     for (size_t i = 0; i < n; i++) {
         const struct listing_addr *a = &addrs[i];
@@ -397,8 +407,10 @@ int listing_sync(const struct config *cfg, struct store *st, const struct logger
         struct ad_err e = { 0 };
         int rc = store_listing_find(st, a->address, &id, &e);
         if (rc == 0 && a->n_hits && !id) {
-            rc = open_incident(cfg, st, log, now, a, &e);
+            bool mail = no < LISTING_MAILS_MAX;
+            rc = open_incident(cfg, st, log, now, a, mail, &e);
             no += rc == 0;
+            quiet += rc == 0 && !mail;
         } else if (rc == 0 && a->n_hits && id) {
             rc = note_new_zones(st, log, now, a, id, &e);
         } else if (rc == 0 && a->all_clean && id) {
@@ -410,6 +422,10 @@ int listing_sync(const struct config *cfg, struct store *st, const struct logger
             *err = e;
         }
     }
+    if (quiet)
+        log_msg(log, LOG_LEVEL_WARNING, "%zu new listings in one check: the team was mailed "
+                "about the first %d only (abusedesk incidents lists them all)", no,
+                LISTING_MAILS_MAX);
     if (opened)
         *opened = no;
     if (closed)

@@ -9,7 +9,9 @@
  * alert (template team_listing: the ranking and the delisting steps of each
  * list); a further list that lists it while the incident is open is noted in
  * its audit log. The first check that sees the address clean on every zone
- * closes the incident (resolved, audited). Before any listing, a rise of those
+ * closes the incident (resolved, audited). At most 20 team mails per check:
+ * beyond, the incidents open without one (audited, logged), so that a list
+ * that lists a whole range does not flood the team. Before any listing, a rise of those
  * bounces on an address (the last [reputation] warn_window against the
  * warn_baseline before it) alerts the team (team_early_warning), once per
  * address and day.
