@@ -103,6 +103,8 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 AD_UNITS    := abusedesk.target abusedesk-policy.service abusedesk-desk.service \
 	abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer
+# listing: the reputation monitor (rbl check --loop)
+AD_UNITS    += abusedesk-reputation.service
 AD_DESTDIR   = $(if $(DESTDIR),$(abspath $(DESTDIR)))
 DIST        ?= dist
 DEB_BUILD_DIR ?= build-deb

@@ -132,6 +132,7 @@ lacks "package has nothing under /usr/local" "/usr/local" "$files"
 check "conffiles" "/etc/abusedesk/abusedesk.conf" "$(dpkg-deb -I "$deb" conffiles)"
 contains "Depends from shlibs" "libsqlite3" "$(dpkg-deb -f "$deb" Depends)"
 units="abusedesk.target abusedesk-policy.service abusedesk-desk.service abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer"
+units="$units abusedesk-reputation.service"
 
 # ---- dpkg -i ------------------------------------------------------------------------------
 dpkg -i "$deb" >"$work/dpkg-i.log" 2>&1
@@ -192,6 +193,12 @@ for u in abusedesk-policy abusedesk-desk abusedesk-delivery abusedesk-maintenanc
   [ "$u" = abusedesk-maintenance ] || check "$u: Restart=on-failure" 1 "$(grep -cx "Restart=on-failure" "$f")"
   contains "$u runs /usr/bin/abusedesk" "ExecStart=/usr/bin/abusedesk -c /etc/abusedesk/abusedesk.conf " "$(grep ^ExecStart= "$f")"
 done
+contains "the target wants the reputation monitor" "Wants=abusedesk-reputation.service" \
+  "$(cat /lib/systemd/system/abusedesk.target)"
+for k in "User=abusedesk" "ProtectSystem=strict" "NoNewPrivileges=yes" "Restart=on-failure" \
+         "ExecStart=/usr/bin/abusedesk -c /etc/abusedesk/abusedesk.conf rbl check --loop"; do
+  check "abusedesk-reputation: $k" 1 "$(grep -cx "$k" /lib/systemd/system/abusedesk-reputation.service)"
+done
 contains "the target wants every service and the timer" \
   "Wants=abusedesk-policy.service abusedesk-desk.service abusedesk-delivery.service abusedesk-maintenance.timer" \
   "$(cat /lib/systemd/system/abusedesk.target)"
@@ -205,7 +212,7 @@ check "database made by init" "abusedesk" "$(stat -c %U /var/lib/abusedesk/abuse
 # Each long-running ExecStart must still run after 3 s (a bad option, an
 # unreadable configuration or an unwritable data folder end it at once).
 execstart() { sed -n 's/^ExecStart=//p' "/lib/systemd/system/$1.service"; }
-for u in abusedesk-desk abusedesk-delivery; do
+for u in abusedesk-desk abusedesk-delivery abusedesk-reputation; do
   read -r -a cmd <<<"$(execstart "$u")"
   (cd / && timeout -s TERM 3 runuser -u abusedesk -- "${cmd[@]}") >"$work/$u.log" 2>&1
   check "$u ExecStart runs as abusedesk until stopped" 124 $?

@@ -412,7 +412,7 @@ static const char *const common_vars[] = {
 /* Each shipped template, the placeholders only it gets, and those it must use. */
 struct shipped {
     const char *name;
-    const char *specific[20];   /* name, value pairs */
+    const char *specific[32];   /* name, value pairs */
     const char *must_use[20];
 };
 
@@ -448,6 +448,24 @@ static const struct shipped shipped[] = {
         "password_changed", "yes (2024-05-03 09:12 UTC)" },
       { "ticket", "incident_id", "subject", "reply_from", "reply_subject", "reply_excerpt",
         "password_changed" } },
+    /* listing: the reputation monitor's team mails (act/listing.c, act/feeds.c) */
+    { "team_listing",
+      { "address", "192.0.2.10", "zones", "  zen.spamhaus.org (Spamhaus ZEN): 127.0.0.2",
+        "window", "72h", "ranking", "   1. account info@baeckerei-mueller.example: 4100 mails",
+        "total_mails", "4711", "n_complaints", "3", "complaints", "  report 17 ...",
+        "n_bounces", "5", "bounce_reasons", "blocked 4, badreputation 1", "bounces",
+        "  report 18 ...", "delisting", "  Spamhaus ZEN: https://check.spamhaus.org/" },
+      { "ticket", "incident_id", "address", "zones", "ranking", "delisting", "complaints",
+        "bounces" } },
+    { "team_early_warning",
+      { "address", "192.0.2.10", "recent", "12", "window", "6h", "usual", "0.5", "baseline",
+        "7d", "reasons", "blocked 12", "ranking", "   1. account x@example.org: 900 mails" },
+      { "ticket", "address", "recent", "usual", "ranking" } },
+    { "team_feed",
+      { "provider", "aol.com", "state", "silent", "problem", "no report for 2.0 days",
+        "last_report", "2024-05-01T10:00:00Z", "usual_interval", "1.0 hours", "per_day",
+        "24.0", "reports", "336" },
+      { "ticket", "provider", "problem", "last_report" } },
 };
 
 static GHashTable *shipped_vars(const struct shipped *s)

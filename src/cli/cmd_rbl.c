@@ -11,12 +11,15 @@
  * configuration that cannot be checked, 64 for usage errors.
  */
 #include <glib.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "act/feeds.h"
+#include "act/listing.h"
 #include "cli.h"
 #include "reputation/rbl.h"
 #include "reputation/rbl_zones.h"
@@ -31,7 +34,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: abusedesk [GLOBAL OPTIONS] rbl check [--json] [--all]\n"
+            "usage: abusedesk [GLOBAL OPTIONS] rbl check [--json] [--all] [--loop [INTERVAL]]\n"
+            "                                 [--rounds N]\n"
             "       abusedesk [GLOBAL OPTIONS] rbl zones [--json]\n"
             "       abusedesk [GLOBAL OPTIONS] rbl history [--json] [--limit N] [ADDRESS]\n\n"
             "check: queries every address of [reputation] addresses (else every address of\n"
@@ -45,6 +49,13 @@ static void usage(FILE *f)
             "2 when nothing is listed but some results are errors (a zone broken, refusing\n"
             "us or not answering: the check is incomplete), 75 when the store is\n"
             "unavailable, 78 when the configuration cannot be checked.\n"
+            "A new listing opens an incident of kind listing naming the senders that sent\n"
+            "the most mail through the address in [reputation] blame_window before it, and\n"
+            "alerts the team with the delisting steps; all lists clean closes it.\n"
+            "--loop: the reputation monitor (abusedesk run starts it): a check every\n"
+            "INTERVAL (default [reputation] interval), then the early warning (reputation\n"
+            "bounces rising on an address) and the feed health (abusedesk feeds); results\n"
+            "go to the log. --rounds N stops after N rounds.\n"
             "zones: what abusedesk knows of the well-known lists (* = configured).\n"
             "history: listing and delisting events, newest first.\n");
 }
@@ -288,35 +299,72 @@ static void print_table(const struct rbl_run *run, const struct rbl_addr *addrs,
         }
 }
 
-static int rbl_check(struct cli *cli, int argc, char **argv)
+/* The listing incidents of this check (act/listing.h): one entry per address,
+ * its listed zones. Strings borrow from run, zones and hold. */
+static int sync_incidents(struct cli *cli, struct store *st, const struct rbl_run *run,
+                          const struct rbl_addr *addrs, size_t n_addrs,
+                          const struct rbl_zone *zones, size_t n_zones, const int64_t *since,
+                          int64_t now, struct ad_err *err)
 {
-    bool json = false, all = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!strcmp(argv[i], "--all")) {
-            all = true;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "abusedesk rbl check: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
+    struct listing_addr *la = g_new0(struct listing_addr, n_addrs);
+    struct listing_hit *hits = g_new0(struct listing_hit, n_addrs * n_zones);
+    GPtrArray *hold = g_ptr_array_new_with_free_func(g_free);
+    for (size_t a = 0; a < n_addrs; a++) {
+        la[a].address = addrs[a].text;
+        la[a].hits = &hits[a * n_zones];
+        la[a].all_clean = true;
+        for (size_t z = 0; z < n_zones; z++) {
+            const struct rbl_result *res = rbl_run_result(run, a, z);
+            if (res->status != RBL_CLEAN && res->status != RBL_SKIPPED)
+                la[a].all_clean = false;
+            if (res->status != RBL_LISTED)
+                continue;
+            struct listing_hit *h = &hits[a * n_zones + la[a].n_hits++];
+            const struct rbl_zone_info *info = zones[z].info;
+            char *codes = codes_text(res);
+            GString *m = g_string_new(NULL);
+            for (size_t i = 0; i < res->n_codes; i++) {
+                const char *t = rbl_zones_meaning(info, res->codes[i]);
+                if (t)
+                    g_string_append_printf(m, "%s%s", m->len ? "; " : "", t);
+            }
+            char *meaning = g_string_free(m, FALSE);
+            g_ptr_array_add(hold, codes);
+            g_ptr_array_add(hold, meaning);
+            h->zone = zones[z].name;
+            h->list_name = info ? info->name : NULL;
+            h->codes = codes;
+            h->meaning = *meaning ? meaning : NULL;
+            h->text = res->text;
+            h->delist_url = info ? info->delist_url : NULL;
+            h->procedure = info ? info->procedure : NULL;
+            h->since = since[a * n_zones + z] ? since[a * n_zones + z] : now;
         }
     }
-    int rc = check_config(cli);
-    if (rc)
-        return rc;
+    size_t opened = 0, closed = 0;
+    int rc = listing_sync(&cli->cfg, st, &cli->log, now, la, n_addrs, &opened, &closed, err);
+    if (opened || closed)
+        log_msg(&cli->log, LOG_LEVEL_INFO, "rbl check: %zu listing incident%s opened, %zu closed",
+                opened, opened == 1 ? "" : "s", closed);
+    g_ptr_array_free(hold, TRUE);
+    g_free(hits);
+    g_free(la);
+    return rc;
+}
+
+/* One check: every address on every zone, recorded, the listing incidents
+ * synced, printed (unless quiet). Returns the exit status of a single check. */
+static int check_once(struct cli *cli, struct store *st, bool json, bool all, bool quiet)
+{
     const struct config *cfg = &cli->cfg;
     struct ad_err err = { 0 };
     struct rbl_zone *zones = NULL;
     size_t n_zones = 0;
     struct rbl_addr *addrs = NULL;
     size_t n_addrs = 0;
-    struct store *st = NULL;
     struct rbl_run *run = NULL;
     int64_t *since = NULL;
+    int rc = 0;
     if (rbl_zones_parse(cfg->rbl_zones, &zones, &n_zones, &err) != 0) {
         fprintf(stderr, "abusedesk rbl check: %s\n", err.msg);
         rc = EXIT_CONFIG;
@@ -333,6 +381,15 @@ static int rbl_check(struct cli *cli, int argc, char **argv)
                                    &n_addrs, &err)
              : rbl_addresses_expand(cfg->our_ips, cfg->n_our_ips, "[network] our_ips", &addrs,
                                     &n_addrs, &err);
+    /* listing: our domains, when a domain list is configured. */
+    bool domain_lists = false;
+    for (size_t z = 0; z < n_zones; z++)
+        domain_lists |= zones[z].info && zones[z].info->domains;
+    bool own_domains = cfg->rep_domains && cfg->rep_domains[0];
+    if (rc == 0 && domain_lists)
+        rc = rbl_domains_add(own_domains ? cfg->rep_domains : cfg->our_hosts,
+                             own_domains ? "[reputation] domains" : "[network] our_hosts", &addrs,
+                             &n_addrs, &err);
     if (rc) {
         fprintf(stderr, "abusedesk rbl check: %s\n", err.msg);
         rc = EXIT_CONFIG;
@@ -344,10 +401,6 @@ static int rbl_check(struct cli *cli, int argc, char **argv)
         rc = EXIT_CONFIG;
         goto out;
     }
-    /* The store first: a check that cannot be recorded is found out before
-     * thousands of queries. */
-    if ((rc = open_store(cli, &st)))
-        goto out;
     run = rbl_run_new(addrs, n_addrs, zones, n_zones);
     struct rbl_opts o = {
         .resolver = cfg->rbl_resolver,
@@ -366,11 +419,14 @@ static int rbl_check(struct cli *cli, int argc, char **argv)
             "%zu in flight at most, %lld ms", n_addrs, n_zones, stats->queries, stats->answers,
             stats->timeouts, stats->max_inflight_seen, stats->elapsed_ms);
     since = g_new0(int64_t, n_addrs * n_zones);
-    int store_rc = record(st, run, addrs, n_addrs, zones, n_zones, (int64_t)time(NULL), since,
-                          &err);
+    int64_t now = (int64_t)time(NULL);
+    int store_rc = record(st, run, addrs, n_addrs, zones, n_zones, now, since, &err);
     if (store_rc)
         fprintf(stderr, "abusedesk rbl check: the results could not be recorded: %s\n",
                 err.msg);
+    else if ((store_rc = sync_incidents(cli, st, run, addrs, n_addrs, zones, n_zones, since, now,
+                                        &err)))
+        fprintf(stderr, "abusedesk rbl check: listing incidents: %s\n", err.msg);
     size_t listed = 0, errors = 0, clean = 0;
     for (size_t a = 0; a < n_addrs; a++)
         for (size_t z = 0; z < n_zones; z++) {
@@ -378,7 +434,7 @@ static int rbl_check(struct cli *cli, int argc, char **argv)
             listed += res->status == RBL_LISTED;
             errors += res->status == RBL_ERROR;
             clean += res->status == RBL_CLEAN;
-            if (json && res->status != RBL_SKIPPED) {
+            if (json && !quiet && res->status != RBL_SKIPPED) {
                 json_t *j = result_json(&addrs[a], &zones[z], res, since[a * n_zones + z]);
                 char *line = json_dumps(j, JSON_COMPACT);
                 printf("%s\n", line);
@@ -386,12 +442,17 @@ static int rbl_check(struct cli *cli, int argc, char **argv)
                 json_decref(j);
             }
         }
-    if (!json) {
+    if (!json && !quiet) {
         print_table(run, addrs, n_addrs, zones, n_zones, since, all);
         printf("%zu address%s x %zu zone%s: %zu listed, %zu clean, %zu error%s%s\n", n_addrs,
                n_addrs == 1 ? "" : "es", n_zones, n_zones == 1 ? "" : "s", listed, clean, errors,
                errors == 1 ? "" : "s", errors ? " (incomplete)" : "");
     }
+    if (quiet)
+        log_msg(&cli->log, listed ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO,
+                "rbl check: %zu addresses x %zu zones: %zu listed, %zu clean, %zu errors",
+                n_addrs, n_zones, listed, clean, errors);
+    fflush(stdout);
     if (store_rc)
         rc = store_rc == AD_ERR_BUSY || store_rc == AD_ERR_STORE ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
     else
@@ -399,10 +460,117 @@ static int rbl_check(struct cli *cli, int argc, char **argv)
 out:
     g_free(since);
     rbl_run_free(run);
-    store_close(st);
     g_free(addrs);
     rbl_zones_free(zones, n_zones);
     return rc;
+}
+
+static volatile sig_atomic_t rbl_stop;
+
+static void rbl_on_signal(int sig)
+{
+    (void)sig;
+    rbl_stop = 1;
+}
+
+/* The rest of a monitor round: the bounces' early warning and the feeds. */
+static void monitor_rest(struct cli *cli, struct store *st)
+{
+    struct ad_err err = { 0 };
+    int64_t now = (int64_t)time(NULL);
+    size_t warned = 0, alerted = 0, n = 0;
+    if (listing_early_warning(&cli->cfg, st, &cli->log, now, &warned, &err) != 0)
+        log_msg(&cli->log, LOG_LEVEL_ERROR, "reputation monitor: early warning: %s", err.msg);
+    struct feed *f = NULL;
+    if (feeds_assess(&cli->cfg, st, now, &f, &n, &err) != 0 ||
+        feeds_alert(&cli->cfg, st, &cli->log, now, f, n, &alerted, &err) != 0)
+        log_msg(&cli->log, LOG_LEVEL_ERROR, "reputation monitor: feeds: %s", err.msg);
+    g_free(f);
+}
+
+static int rbl_check(struct cli *cli, int argc, char **argv)
+{
+    bool json = false, all = false, loop = false;
+    long long interval = 0, rounds = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "--all")) {
+            all = true;
+        } else if (!strcmp(argv[i], "--loop")) {
+            loop = true;
+            if (i + 1 < argc && argv[i + 1][0] != '-' &&
+                (!config_parse_duration(argv[++i], &interval) || interval < 1)) {
+                fprintf(stderr, "abusedesk rbl check: --loop takes a duration (15m, 1h, 90s)\n");
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            char *end = NULL;
+            rounds = strtoll(argv[++i], &end, 10);
+            if (!*argv[i] || *end || rounds < 1) {
+                fprintf(stderr, "abusedesk rbl check: --rounds needs a number >= 1\n");
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "abusedesk rbl check: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    int rc = check_config(cli);
+    if (rc)
+        return rc;
+    struct store *st = NULL;
+    /* The store first: a check that cannot be recorded is found out before
+     * thousands of queries. */
+    if ((rc = open_store(cli, &st)))
+        return rc;
+    if (!loop) {
+        rc = check_once(cli, st, json, all, false);
+        store_close(st);
+        return rc;
+    }
+    /* The reputation monitor: a check every interval ([reputation] interval
+     * unless given), then the early warning and the feeds. A round that fails
+     * is logged and the next one tried; SIGTERM ends the wait. */
+    if (!interval)
+        interval = cli->cfg.rep_interval;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = rbl_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    bool zones = cli->cfg.rbl_zones && cli->cfg.rbl_zones[0];
+    if (!zones)
+        log_msg(&cli->log, LOG_LEVEL_INFO, "reputation monitor: [reputation] dnsbl_zones is "
+                "empty: no DNSBL check, only the early warning and the feeds");
+    log_msg(&cli->log, LOG_LEVEL_INFO, "reputation monitor: every %llds", interval);
+    for (long long n = 0; !rbl_stop && (!rounds || n < rounds); n++) {
+        int64_t started = g_get_monotonic_time();
+        if (zones) {
+            int r = check_once(cli, st, json, all, !json);
+            if (r == EXIT_TEMPFAIL || r == EXIT_SOFTWARE) {
+                store_close(st); /* reopened below: the database may have come back */
+                st = NULL;
+                if (open_store(cli, &st))
+                    st = NULL;
+            }
+        }
+        if (st)
+            monitor_rest(cli, st);
+        else if (open_store(cli, &st))
+            st = NULL;
+        if (rounds && n + 1 >= rounds)
+            break;
+        int64_t due = started + interval * G_USEC_PER_SEC;
+        while (!rbl_stop && g_get_monotonic_time() < due)
+            g_usleep(100000);
+    }
+    store_close(st);
+    return 0;
 }
 
 /* ---- rbl zones ---------------------------------------------------------------- */

@@ -2,7 +2,7 @@
  * cmd_run.c: `abusedesk run`, the services of one machine together: the desk
  * worker (`process --loop`), the delivery worker (`outbox --flush --loop`) and
  * the policy server (`serve`), each its own process of this same program with
- * the same global options, so that each keeps its own privileges and secrets
+ * the same global options (and the reputation monitor, `rbl check --loop`), so that each keeps its own privileges and secrets
  * (the policy server never sees the outbox). Supervises them: a service that
  * dies is started again after a pause that grows up to a minute; SIGTERM or
  * SIGINT is passed on to all and waited for. On several hosts run the
@@ -73,7 +73,9 @@ int cmd_run(struct cli *cli, int argc, char **argv)
                    "policy server's findings into incidents, notices into the outbox), the\n"
                    "delivery worker (abusedesk outbox --flush --loop 5: mails and hooks, the\n"
                    "only one that uses the SMTP password and the webhook secret) and the\n"
-                   "policy server (abusedesk serve), unless --no-policy. A service that dies\n"
+                   "policy server (abusedesk serve), unless --no-policy, and the reputation\n"
+                   "monitor (abusedesk rbl check --loop: DNSBLs, early warning, feeds every\n"
+                   "[reputation] interval). A service that dies\n"
                    "is restarted; SIGTERM stops all. `abusedesk ingest` (the MTA's pipe)\n"
                    "only stores reports for them.\n");
             return 0;
@@ -93,8 +95,14 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         { "desk worker", { "process", "--loop", "1", NULL }, 0, 0, 1, 0 },
         { "delivery worker", { "outbox", "--flush", "--loop", "5", NULL }, 0, 0, 1, 0 },
         { "policy server", { "serve", NULL }, 0, 0, 1, 0 },
+        /* listing: DNSBLs, early warning, feeds every [reputation] interval */
+        { "reputation monitor", { "rbl", "check", "--loop", NULL }, 0, 0, 1, 0 },
     };
-    size_t n_svc = no_policy ? 2 : 3;
+    size_t n_svc = G_N_ELEMENTS(svc);
+    if (no_policy) {
+        svc[2] = svc[3]; /* the policy server left out */
+        n_svc--;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = run_on_signal;

@@ -40,6 +40,7 @@ static const struct command commands[] = {
     { "process", cmd_process, "the desk worker: file stored reports and policy findings into incidents" },
     { "init", cmd_init, "create the database and directories, apply schema migrations" },
     { "config", cmd_config, "check the configuration or describe every setting" },
+    { "feeds", cmd_feeds, "health of each provider's report feed: last report, volume, silence" },
 };
 
 static void usage(FILE *f)

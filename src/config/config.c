@@ -234,6 +234,42 @@ static const struct ckey schema[] = {
       "beyond it are reported as errors", 0 },
     { "reputation", "dns_timeout", CT_DURATION, OFF(rbl_dns_timeout), "5s", 1, 60, NULL,
       "time limit of one DNSBL query, retries included", 0 },
+    /* listing: the reputation monitor (rbl check --loop, abusedesk run). */
+    { "reputation", "domains", CT_LIST, OFF(rep_domains), "", 0, 0, NULL,
+      "our HELO and sending domains, checked on the domain lists of dnsbl_zones (Spamhaus "
+      "DBL, SURBL, URIBL, Abusix dblack; addresses are checked on the others) (empty: the "
+      "names of [network] our_hosts, \"*.\" taken off)", 0 },
+    { "reputation", "interval", CT_DURATION, OFF(rep_interval), "15m", 1, 7 * 86400LL, NULL,
+      "how often the reputation monitor (abusedesk run, abusedesk rbl check --loop) checks the "
+      "DNSBLs, the bounces that warn before a listing and the health of the report feeds", 0 },
+    { "reputation", "blame_window", CT_DURATION, OFF(rep_blame_window), "72h", 3600,
+      90 * 86400LL, NULL,
+      "a new listing names the accounts and scripts that sent the most mail through the "
+      "listed address in this time before it (counted by the policy server)", 0 },
+    { "reputation", "warn_window", CT_DURATION, OFF(rep_warn_window), "6h", 600, 7 * 86400LL,
+      NULL,
+      "early warning: bounces of our mail for reputation reasons (blocked, badreputation, "
+      "spamdetected, policyviolation, requireptr) per outbound address in this recent window "
+      "are compared with warn_baseline", 0 },
+    { "reputation", "warn_baseline", CT_DURATION, OFF(rep_warn_baseline), "7d", 3600,
+      90 * 86400LL, NULL,
+      "early warning: the earlier time whose bounce rate is the address's usual one", 0 },
+    { "reputation", "warn_factor", CT_DOUBLE, OFF(rep_warn_factor), "3", 1, 1000, NULL,
+      "early warning: the team is told (once per address and day) when the recent rate is this "
+      "many times the usual one", 0 },
+    { "reputation", "warn_min", CT_INT, OFF(rep_warn_min), "5", 1, 1000000, NULL,
+      "early warning: bounces in warn_window at least before anything is said", 0 },
+    { "reputation", "feed_silence_factor", CT_DOUBLE, OFF(rep_feed_silence_factor), "4", 1,
+      1000, NULL,
+      "a provider's report feed that has sent nothing for this many times its usual interval "
+      "between reports is reported silent to the team (once per silence)", 0 },
+    { "reputation", "feed_baseline", CT_DURATION, OFF(rep_feed_baseline), "14d", 3600,
+      365 * 86400LL, NULL,
+      "the time over which a feed's usual interval and volume are read", 0 },
+    { "network", "host_addresses", CT_LIST, OFF(host_addresses), "", 0, 0, NULL,
+      "the outbound addresses of each MTA host, HOST=ADDR[,ADDR...] separated by ';' (HOST * "
+      "for every host), for the policy server's per-address counts when Postfix does not send "
+      "server_address; the policy server uses the entry of its own host name", 0 },
     { "policy", "listen", CT_LIST, OFF(policy_listen), "inet:127.0.0.1:10040", 0, 0, NULL,
       "where `abusedesk serve` answers Postfix policy requests: inet:HOST:PORT and/or "
       "unix:PATH (a list); changing it needs a restart", 0 },
@@ -1193,4 +1229,30 @@ void config_describe(FILE *out)
     fprintf(out, "[limits:NAME]\n  msgs_per_hour, rcpts_per_hour, rcpts_per_day, "
                  "domains_per_hour\n      other soft limits for one account (SASL login or "
                  "sender address) or all accounts of a customer id; unset keys keep [policy]'s\n");
+}
+
+const char *config_host_addresses_problem(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    if (!eq)
+        return "expected HOST=ADDR[,ADDR...]";
+    char *host = g_strstrip(g_strndup(entry, (size_t)(eq - entry)));
+    bool host_ok = *host != '\0';
+    g_free(host);
+    if (!host_ok)
+        return "the host name is empty";
+    char **addrs = g_strsplit(eq + 1, ",", 0);
+    const char *why = NULL;
+    size_t n = 0;
+    for (char **a = addrs; *a && !why; a++) {
+        char *t = g_strstrip(*a);
+        unsigned char buf[16];
+        if (!*t)
+            continue;
+        if (inet_pton(AF_INET, t, buf) != 1 && inet_pton(AF_INET6, t, buf) != 1)
+            why = "not an IP address";
+        n++;
+    }
+    g_strfreev(addrs);
+    return why ? why : n ? NULL : "no address";
 }

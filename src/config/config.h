@@ -148,6 +148,16 @@ struct config {
     int rbl_max_inflight;       /* DNSBL queries in flight at once */
     int rbl_zone_budget;        /* queries per zone and check */
     long long rbl_dns_timeout;  /* seconds per DNSBL query */
+    /* listing: the reputation monitor (rbl check --loop, act/listing.c, act/feeds.c) */
+    long long rep_interval;     /* seconds between two rounds of the monitor */
+    long long rep_blame_window; /* seconds before a listing whose senders are named */
+    long long rep_warn_window, rep_warn_baseline;  /* early warning: recent vs baseline */
+    double rep_warn_factor;     /* recent rate over baseline rate that warns */
+    int rep_warn_min;           /* bounces in the recent window at least */
+    double rep_feed_silence_factor;
+    long long rep_feed_baseline;    /* seconds of reports a feed's usual pace is read from */
+    char **host_addresses;      /* [network] host_addresses: "HOST=ADDR,ADDR" (NULL-terminated) */
+    char **rep_domains;         /* [reputation] domains, for domain lists; empty: our_hosts */
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */
@@ -175,6 +185,10 @@ const struct config_provider *config_provider_find(const struct config *cfg, con
  * longest such signer wins), or NULL: which configured provider a verified
  * signing domain proves. */
 const struct config_provider *config_provider_signed(const struct config *cfg, const char *domain);
+
+/* listing: why a [network] host_addresses entry ("HOST=ADDR[,ADDR...]") is
+ * malformed, or NULL (static text). */
+const char *config_host_addresses_problem(const char *entry);
 
 /* Fills cfg with built-in defaults (paths under /var/lib/abusedesk). */
 void config_defaults(struct config *cfg);

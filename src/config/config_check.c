@@ -170,7 +170,10 @@ static bool is_address(const char *s)
 
 static const char *const notices[] = { "compromised", "compromised_volume", "script", "joejob",
                                        "unlocked", "dismissed", NULL };
-static const char *const team_notices[] = { "team_alert", "team_reply", NULL };
+static const char *const team_notices[] = { "team_alert", "team_reply",
+                                             /* listing: the reputation monitor's */
+                                             "team_listing", "team_early_warning", "team_feed",
+                                             NULL };
 
 static void check_templates(struct ctx *c, const struct config *cfg)
 {

@@ -58,6 +58,8 @@ int policy_parse(char *buf, size_t len, struct policy_req *out, struct ad_err *e
             out->recipient = v;
         else if (want(p, nl_len, "client_address"))
             out->client_address = v;
+        else if (want(p, nl_len, "server_address"))
+            out->server_address = v;
         else if (want(p, nl_len, "instance"))
             out->instance = v;
         else if (want(p, nl_len, "recipient_count"))

@@ -26,6 +26,7 @@ struct policy_req {
     const char *sender;
     const char *recipient;
     const char *client_address;
+    const char *server_address;     /* where the MTA took the mail (Postfix 3.2+) */
     const char *instance;           /* unique per message (transaction) */
     const char *recipient_count;
     size_t n_attrs;                 /* lines seen, known or not */

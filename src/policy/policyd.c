@@ -38,12 +38,14 @@
 #include <arpa/inet.h>
 
 #include "directory/directory.h"
+#include "policy/outcount.h"
 #include "policy/policy_proto.h"
 #include "policy/policy_server.h"
 #include "policy/policy_state.h"
 #include "policy/ratelimit.h"
 #include "policy/shared.h"
 #include "store/store.h"
+#include "store/store_outbound_counts.h"
 #include "store/store_policy.h"
 
 #define DECIDED_BY "abusedesk policy"
@@ -63,6 +65,7 @@ struct job {
     bool lock;
     int64_t at;
     unsigned tries;
+    struct outcount_batch *counts;  /* not a finding: outbound counts to add */
 };
 
 struct policyd {
@@ -99,6 +102,10 @@ struct policyd {
     struct shared *shared;      /* owned; the loop counts, its thread syncs */
     char *shared_sig;           /* the settings it was made with (SIGHUP compares) */
     GThread *shared_retiring;   /* frees an instance a reload replaced */
+    /* outbound counts per hour, address and sender (outcount.h) */
+    struct outcount *oc;
+    char **out_addrs;           /* [network] host_addresses of this host */
+    struct event *ev_counts;
 };
 
 static int64_t now_s(void)
@@ -232,6 +239,7 @@ static void job_free(struct job *j)
 {
     g_free(j->account);
     g_free(j->reason);
+    outcount_batch_free(j->counts);
     g_free(j);
 }
 
@@ -302,12 +310,14 @@ static gpointer writer_main(gpointer arg)
             rc = store_open_with(d->writer_backend, d->writer_db, d->writer_conninfo,
                                  d->writer_busy_ms, &st, &err);
         int64_t lock_id = 0;
-        if (rc == 0)
+        if (rc == 0 && j->counts)
+            rc = store_outbound_counts_add(st, j->counts->d, j->counts->n, &err);
+        else if (rc == 0)
             rc = store_policy_event_add(st, j->account, j->lock ? "lock" : "alert", j->reason,
                                         j->lock, DECIDED_BY, j->at, &lock_id, &err);
         if (rc == 0) {
-            log_msg(lg, LOG_LEVEL_INFO, "policy: %s: finding recorded%s", j->account,
-                    lock_id ? ", lock written" : "");
+            log_msg(lg, j->counts ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "policy: %s: %s recorded%s",
+                    j->account, j->counts ? j->reason : "finding", lock_id ? ", lock written" : "");
             if (j->lock)
                 g_async_queue_push(d->done, g_strdup(j->account));
             job_free(j);
@@ -605,6 +615,40 @@ static void count_shared(struct policyd *d, uint64_t key, uint32_t msgs, int64_t
         shared_watch(d->shared, key, now);
 }
 
+/* ---- outbound counts: in memory, written in batches by the writer thread -- */
+
+/* One recipient of an authenticated sender's mail, through the outbound
+ * address the MTA names (server_address) or this host's (host_addresses). */
+static void count_out(struct policyd *d, const struct policy_req *r, int64_t now)
+{
+    if (!r->sasl_username)
+        return;
+    char *one[2] = { (char *)r->server_address, NULL };
+    char *const *addrs = outcount_server_address_ok(d->cfg, r->server_address) ? one
+                                                                                : d->out_addrs;
+    outcount_add(d->oc, now, addrs, "account", r->sasl_username, r->instance);
+}
+
+/* Hands the counts so far to the writer thread (a timer, and at the stop). */
+static void counts_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct policyd *d = arg;
+    /* The store is away and batches pile up: keep counting in the (bounded)
+     * table instead, and hand it over when the writer caught up. */
+    if ((what & EV_TIMEOUT) && g_async_queue_length(d->jobs) > 64)
+        return;
+    struct outcount_batch *b = outcount_take(d->oc, now_s());
+    if (!b)
+        return;
+    struct job *j = g_new0(struct job, 1);
+    j->account = g_strdup("outbound counts");
+    j->reason = g_strdup_printf("%zu rows", b->n);
+    j->at = now_s();
+    j->counts = b;
+    g_async_queue_push(d->jobs, j);
+}
+
 static void decide(void *arg, const struct policy_req *r, struct policy_conn *c)
 {
     struct policyd *d = arg;
@@ -696,6 +740,7 @@ static void decide(void *arg, const struct policy_req *r, struct policy_conn *c)
         d->n_soft++;
         return;
     }
+    count_out(d, r, now);
     policy_server_answer(c, "DUNNO");
 }
 
@@ -998,6 +1043,8 @@ static void hup_cb(evutil_socket_t fd, short what, void *arg)
     struct config *old = d->cfg_own;
     d->cfg = d->cfg_own = n;
     customer_limits_load(d); /* points into the new configuration */
+    g_strfreev(d->out_addrs);
+    d->out_addrs = outcount_host_addresses(n, g_get_host_name());
     if (old) {
         config_free(old);
         g_free(old);
@@ -1117,6 +1164,8 @@ int policyd_run(const struct config *cfg0, const char *config_path, const char *
     d.locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     d.pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pend_free);
     d.jobs = g_async_queue_new();
+    d.oc = outcount_new(262144);
+    d.out_addrs = outcount_host_addresses(cfg0, g_get_host_name());
     d.done = g_async_queue_new_full(g_free);
     signal(SIGPIPE, SIG_IGN);
     d.base = event_base_new();
@@ -1144,6 +1193,9 @@ int policyd_run(const struct config *cfg0, const char *config_path, const char *
     d.ev_hup = evsignal_new(d.base, SIGHUP, hup_cb, &d);
     d.ev_term = evsignal_new(d.base, SIGTERM, term_cb, &d);
     d.ev_int = evsignal_new(d.base, SIGINT, term_cb, &d);
+    d.ev_counts = event_new(d.base, -1, EV_PERSIST, counts_flush, &d);
+    struct timeval counts_tv = { 5, 0 };
+    event_add(d.ev_counts, &counts_tv);
     struct timeval poll_tv = { 0, 200000 }, state_tv = { (time_t)d.cfg->state_interval, 0 },
                    sweep_tv = { 10, 0 };
     event_add(d.ev_poll, &poll_tv);
@@ -1167,6 +1219,7 @@ int policyd_run(const struct config *cfg0, const char *config_path, const char *
     /* Stop taking connections, let the writer record what it can, then keep
      * the counters and the locks it could not record. */
     policy_server_close_listeners(d.srv);
+    counts_flush(-1, 0, &d);
     g_atomic_int_set(&d.stopping, 1);
     g_thread_join(d.writer);
     d.writer = NULL;
@@ -1203,7 +1256,8 @@ out:
     g_hash_table_destroy(d.pending);
     if (d.acct_limits)
         g_hash_table_destroy(d.acct_limits);
-    struct event *evs[] = { d.ev_poll, d.ev_state, d.ev_sweep, d.ev_hup, d.ev_term, d.ev_int };
+    struct event *evs[] = { d.ev_poll, d.ev_state, d.ev_sweep, d.ev_hup, d.ev_term, d.ev_int,
+                            d.ev_counts };
     for (size_t i = 0; i < G_N_ELEMENTS(evs); i++)
         if (evs[i])
             event_free(evs[i]);
@@ -1212,6 +1266,8 @@ out:
     rl_free(&d.rl);
     store_close(d.st);
     g_hash_table_destroy(d.locks);
+    d.oc = outcount_free(d.oc);
+    g_strfreev(d.out_addrs);
     g_free(d.writer_db);
     g_free(d.writer_backend);
     g_free(d.writer_conninfo);

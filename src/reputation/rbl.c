@@ -239,10 +239,71 @@ int rbl_zones_parse(char *const *items, struct rbl_zone **out, size_t *n, struct
     return 0;
 }
 
+/* True when s is a host name: labels of letters, digits, '-' and '_', 1..63
+ * bytes each, at most 253 bytes in all. */
+static bool dns_name_ok(const char *s)
+{
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if (g_ascii_isalnum(c) || c == '-' || c == '_') {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0;
+}
+
+int rbl_domains_add(char *const *items, const char *what, struct rbl_addr **out, size_t *n,
+                    struct ad_err *err)
+{
+    for (char *const *it = items; it && *it; it++) {
+        const char *d = *it;
+        if (g_str_has_prefix(d, "*."))
+            d += 2;
+        char *name = g_ascii_strdown(d, -1);
+        size_t len = strlen(name);
+        if (len && name[len - 1] == '.')
+            name[--len] = '\0';
+        if (!dns_name_ok(name)) {
+            int rc = ad_err_set(err, AD_ERR_CONFIG, "%s: '%s' is not a domain name", what, *it);
+            g_free(name);
+            return rc;
+        }
+        bool dup = false;
+        for (size_t i = 0; i < *n && !dup; i++)
+            dup = (*out)[i].domain && !strcmp((*out)[i].text, name);
+        if (!dup) {
+            if (*n >= RBL_MAX_ADDRESSES) {
+                g_free(name);
+                return ad_err_set(err, AD_ERR_LIMIT, "%s: more than %d addresses and domains",
+                                  what, RBL_MAX_ADDRESSES);
+            }
+            *out = g_renew(struct rbl_addr, *out, *n + 1);
+            struct rbl_addr *a = &(*out)[(*n)++];
+            memset(a, 0, sizeof *a);
+            a->domain = true;
+            g_strlcpy(a->text, name, sizeof a->text);
+        }
+        g_free(name);
+    }
+    return 0;
+}
+
 bool rbl_qname(const struct rbl_addr *addr, const char *zone, char *buf, size_t size)
 {
     int len;
-    if (!addr->v6) {
+    if (addr->domain) {
+        len = snprintf(buf, size, "%s.%s", addr->text, zone);
+    } else if (!addr->v6) {
         const unsigned char *b = addr->ip + 12;
         len = snprintf(buf, size, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0], zone);
     } else {
@@ -560,8 +621,14 @@ static void set_error(struct rbl_run *r, size_t a, size_t z, const char *why)
 
 static bool zone_applies(const struct rbl_zone *zone, const struct rbl_addr *a)
 {
+    bool domain_list = zone->info && zone->info->domains;
+    if (a->domain || domain_list)
+        return a->domain && domain_list;
     return !a->v6 || !zone->info || zone->info->ipv6;
 }
+
+/* The name of test point k (0: must be listed, 1: must not) of zone z. */
+static const char *tp_name(const struct rbl_run *r, size_t z, int k);
 
 /* Results of zone z not asked yet: skipped (IPv6 on an IPv4 list) or an error
  * with the zone's reason. */
@@ -625,22 +692,31 @@ static enum rbl_status outcome(struct rbl_run *r, size_t z, int status, const un
     }
 }
 
+static const char *tp_name(const struct rbl_run *r, size_t z, int k)
+{
+    const struct rbl_zone_info *info = r->zones[z].info;
+    if (info && info->domains)
+        return k == 0 ? info->test_domain : "invalid";
+    return k == 0 ? "127.0.0.2" : "127.0.0.1";
+}
+
 /* Both test points of zone z are answered: does the zone work for us? */
 static void zone_judge(struct rbl_run *r, size_t z)
 {
     struct zone_run *zr = &r->zr[z];
     char why[320];
+    const char *t0 = tp_name(r, z, 0), *t1 = tp_name(r, z, 1);
     if (zr->tp_status[0] == RBL_ERROR)
-        snprintf(why, sizeof why, "the list fails its test point 127.0.0.2: %s", zr->tp_why[0]);
+        snprintf(why, sizeof why, "the list fails its test point %s: %s", t0, zr->tp_why[0]);
     else if (zr->tp_status[0] != RBL_LISTED)
-        snprintf(why, sizeof why, "the list does not list its test point 127.0.0.2: it is "
+        snprintf(why, sizeof why, "the list does not list its test point %s: it is "
                  "gone, broken, or does not answer our resolver (some lists answer only "
-                 "registered resolvers or keys)");
+                 "registered resolvers or keys)", t0);
     else if (zr->tp_status[1] == RBL_LISTED)
-        snprintf(why, sizeof why, "the list lists its test point 127.0.0.1: it answers "
-                 "'listed' for everything (gone or broken)");
+        snprintf(why, sizeof why, "the list lists its test point %s: it answers "
+                 "'listed' for everything (gone or broken)", t1);
     else if (zr->tp_status[1] == RBL_ERROR)
-        snprintf(why, sizeof why, "the list fails its test point 127.0.0.1: %s", zr->tp_why[1]);
+        snprintf(why, sizeof why, "the list fails its test point %s: %s", t1, zr->tp_why[1]);
     else {
         zr->st = ZS_OK;
         return;
@@ -720,6 +796,10 @@ static void send_query(struct rbl_run *r, size_t z, int32_t a, bool txt)
     const struct rbl_addr *addr = &tp;
     if (a >= 0) {
         addr = &r->addrs[a];
+    } else if (r->zones[z].info && r->zones[z].info->domains) {
+        memset(&tp, 0, sizeof tp);
+        tp.domain = true;
+        g_strlcpy(tp.text, tp_name(r, z, -a - 1), sizeof tp.text);
     } else {
         memset(&tp, 0, sizeof tp);
         tp.ip[10] = tp.ip[11] = 0xff;
@@ -1006,6 +1086,24 @@ size_t rbl_config_check(const struct config *cfg, const char *name, const char *
         const char *msg = strchr(e.msg, ':');
         report(&c, own ? "reputation" : "network", own ? "addresses" : "our_ips",
                msg ? msg + 2 : e.msg);
+    }
+    /* listing: [reputation] domains must be domain names. */
+    struct rbl_addr *doms = NULL;
+    size_t n_doms = 0;
+    if (rbl_domains_add(cfg->rep_domains, "[reputation] domains", &doms, &n_doms, &e) != 0) {
+        const char *msg = strchr(e.msg, ':');
+        report(&c, "reputation", "domains", msg ? msg + 2 : e.msg);
+    }
+    g_free(doms);
+    /* listing: [network] host_addresses, HOST=ADDR[,ADDR...] (the policy
+     * server's outbound counts, policy/outcount.h, skip what is refused here). */
+    for (char **h = cfg->host_addresses; h && *h; h++) {
+        const char *why = config_host_addresses_problem(*h);
+        if (why) {
+            char *m = g_strdup_printf("%s: %s", *h, why);
+            report(&c, "network", "host_addresses", m);
+            g_free(m);
+        }
     }
     return c.n;
 }

@@ -42,7 +42,8 @@ const char *rbl_status_name(enum rbl_status s);
 struct rbl_addr {
     unsigned char ip[16];   /* IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d) */
     bool v6;                /* false: an IPv4 address */
-    char text[48];          /* "192.0.2.1", "2001:db8::1" */
+    bool domain;            /* listing: a domain name (text), for domain lists; ip unused */
+    char text[254];         /* "192.0.2.1", "2001:db8::1", "hoster.example" */
 };
 
 /* Expands addresses and CIDR ranges (struct config_net, as config.c parsed
@@ -58,6 +59,15 @@ int rbl_addresses_expand(const struct config_net *nets, size_t n_nets, const cha
  * addresses. A value that is no address is AD_ERR_CONFIG. */
 int rbl_addresses_parse(char *const *items, const char *what, struct rbl_addr **out, size_t *n,
                         struct ad_err *err);
+
+/* listing: our HELO and sending domains ([reputation] domains, else the names
+ * of [network] our_hosts without a leading "*."), lower case, without a
+ * trailing dot, without duplicates, appended to *out (g_realloc'd; *n grows).
+ * A name that is not a DNS name is AD_ERR_CONFIG naming `what`; more than
+ * RBL_MAX_ADDRESSES entries in all is AD_ERR_LIMIT. Domains are asked only on
+ * domain lists (rbl_zone_info.domains), addresses only on the others. */
+int rbl_domains_add(char *const *items, const char *what, struct rbl_addr **out, size_t *n,
+                    struct ad_err *err);
 
 /* A configured zone. */
 struct rbl_zone {

@@ -84,6 +84,41 @@ static void test_qname(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* listing: our domains for the domain lists: "*." and a trailing dot taken
+ * off, lower case, duplicates once, non-names refused; the query name; which
+ * zones know domains. */
+static void test_domains(void **state)
+{
+    (void)state;
+    char *items[] = { "*.Hoster.Example", "hoster.example.", "mail.hoster.example", NULL };
+    struct rbl_addr *a = NULL;
+    size_t n = 0;
+    struct ad_err err = { 0 };
+    int bad = 0;
+    assert_int_equal(rbl_domains_add(items, "[reputation] domains", &a, &n, &err), 0);
+    assert_int_equal(n, 2);
+    bad += check_str("first", a[0].text, "hoster.example");
+    bad += check_str("second", a[1].text, "mail.hoster.example");
+    char q[300];
+    assert_true(rbl_qname(&a[0], "dbl.spamhaus.org", q, sizeof q));
+    bad += check_str("qname", q, "hoster.example.dbl.spamhaus.org");
+    static const char *const refused[] = { "bad name.example", "a..b", "x/y", "", NULL };
+    for (const char *const *r = refused; *r; r++) {
+        char *one[] = { (char *)*r, NULL };
+        if (rbl_domains_add(one, "[reputation] domains", &a, &n, &err) != AD_ERR_CONFIG)
+            bad += check_str(*r, "accepted", "refused");
+    }
+    g_free(a);
+    const struct rbl_zone_info *dbl = rbl_zones_find("dbl.spamhaus.org", NULL);
+    const struct rbl_zone_info *zen = rbl_zones_find("zen.spamhaus.org", NULL);
+    assert_non_null(dbl);
+    assert_true(dbl->domains);
+    bad += check_str("dbl test name", dbl->test_domain, "dbltest.com");
+    bad += check_str("dbl 127.0.1.2", rbl_zones_meaning(dbl, 0x7f000102u), "DBL: a spam domain");
+    assert_false(zen->domains);
+    assert_int_equal(bad, 0);
+}
+
 static void test_expand(void **state)
 {
     (void)state;
@@ -413,6 +448,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_qname),    cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_domains),
         cmocka_unit_test(test_zones),    cmocka_unit_test(test_classify),
         cmocka_unit_test(test_answers),  cmocka_unit_test(test_no_resolver),
     };

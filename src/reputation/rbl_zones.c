@@ -112,50 +112,110 @@ static const struct rbl_code backscatterer_codes[] = {
     { 0, NULL },
 };
 
+/* listing: domain lists. Spamhaus DBL codes from its usage FAQ (127.0.1.0/24;
+ * 127.0.1.1xx: a legitimate domain abused); SURBL answers a bit mask in
+ * 127.0.0.x; URIBL 127.0.0.2/4/8 (127.0.0.1: our queries are refused, an
+ * error for every list). */
+static const struct rbl_code dbl_codes[] = {
+    { IP4(127, 0, 1, 2), "DBL: a spam domain" },
+    { IP4(127, 0, 1, 4), "DBL: a phishing domain" },
+    { IP4(127, 0, 1, 5), "DBL: a malware domain" },
+    { IP4(127, 0, 1, 6), "DBL: a botnet command and control domain" },
+    { IP4(127, 0, 1, 102), "DBL: an abused legitimate domain (spam)" },
+    { IP4(127, 0, 1, 103), "DBL: an abused legitimate domain (redirector or URL shortener)" },
+    { IP4(127, 0, 1, 104), "DBL: an abused legitimate domain (phishing)" },
+    { IP4(127, 0, 1, 105), "DBL: an abused legitimate domain (malware)" },
+    { IP4(127, 0, 1, 106), "DBL: an abused legitimate domain (botnet C&C)" },
+    { 0, NULL },
+};
+
+static const struct rbl_code surbl_codes[] = {
+    { IP4(127, 0, 0, 8), "SURBL PH: phishing" },
+    { IP4(127, 0, 0, 16), "SURBL MW: malware" },
+    { IP4(127, 0, 0, 64), "SURBL ABUSE: spam and abuse" },
+    { IP4(127, 0, 0, 128), "SURBL CR: cracked (compromised) site" },
+    { 0, NULL },
+};
+
+static const struct rbl_code uribl_codes[] = {
+    { IP4(127, 0, 0, 2), "URIBL black: seen in spam, high confidence" },
+    { IP4(127, 0, 0, 4), "URIBL grey: bulk mail, seen in unsolicited mail" },
+    { IP4(127, 0, 0, 8), "URIBL red: in the mail of newly seen spam runs" },
+    { 0, NULL },
+};
+
+static const struct rbl_code abusix_dblack_codes[] = {
+    { IP4(127, 0, 0, 2), "Abusix dblack: a domain seen in spam" },
+    { 0, NULL },
+};
+
+#define DBL_PROCEDURE                                                                            "Look the domain up at check.spamhaus.org; find and stop what put it there (a hacked "      "site under the domain, spam sent with it in links or as HELO or sender), then request "     "removal on that page."
+
 static const struct rbl_zone_info zones[] = {
     { "zen.spamhaus.org", "Spamhaus ZEN", false, true, spamhaus_codes, IP4(127, 255, 255, 0),
-      0xffffff00u, spamhaus_errors, "https://check.spamhaus.org/", SPAMHAUS_PROCEDURE },
+      0xffffff00u, spamhaus_errors, "https://check.spamhaus.org/", SPAMHAUS_PROCEDURE,
+      false, NULL },
     { "zen.dq.spamhaus.net", "Spamhaus ZEN (DQS)", true, true, spamhaus_codes,
       IP4(127, 255, 255, 0), 0xffffff00u, spamhaus_errors, "https://check.spamhaus.org/",
-      SPAMHAUS_PROCEDURE },
+      SPAMHAUS_PROCEDURE, false, NULL },
     { "b.barracudacentral.org", "Barracuda BRBL", false, false, barracuda_codes, 0, 0, NULL,
       "https://www.barracudacentral.org/rbl/removal-request",
       "Stop the cause, then send the removal request at barracudacentral.org (address, "
       "contact, what was fixed); it is handled in about 12 hours. Barracuda answers only "
-      "resolvers registered with it." },
+      "resolvers registered with it.", false, NULL },
     { "bl.spamcop.net", "SpamCop", false, false, spamcop_codes, 0, 0, NULL,
       "https://www.spamcop.net/bl.shtml",
       "There is no removal request: the listing expires by itself 24 hours after the last "
-      "spam report; find and stop the source (the lookup page tells when reports came)." },
+      "spam report; find and stop the source (the lookup page tells when reports came).",
+      false, NULL },
     { "dnsbl-1.uceprotect.net", "UCEPROTECT level 1", false, false, uce1_codes, 0, 0, NULL,
       "https://www.uceprotect.net/en/rblcheck.php",
       "Stop the source; the listing expires by itself 7 days after the last spam trap hit "
-      "(the paid express delisting is not needed)." },
+      "(the paid express delisting is not needed).", false, NULL },
     { "dnsbl-2.uceprotect.net", "UCEPROTECT level 2", false, false, uce2_codes, 0, 0, NULL,
       "https://www.uceprotect.net/en/rblcheck.php",
       "Lists the allocation because of level 1 listings in it: clean those addresses; it "
-      "expires once they have expired." },
+      "expires once they have expired.", false, NULL },
     { "dnsbl-3.uceprotect.net", "UCEPROTECT level 3", false, false, uce3_codes, 0, 0, NULL,
       "https://www.uceprotect.net/en/rblcheck.php",
       "Lists the whole network (ASN) for its level 1 listings; it clears when the network "
-      "as a whole is clean; few receivers reject on level 3." },
+      "as a whole is clean; few receivers reject on level 3.", false, NULL },
     { "psbl.surriel.com", "PSBL", false, false, psbl_codes, 0, 0, NULL, "https://psbl.org/",
       "Stop the source, then remove the address yourself on psbl.org (self-service, "
-      "immediate)." },
+      "immediate).", false, NULL },
     { "bl.mailspike.net", "Mailspike", false, false, mailspike_codes, 0, 0, NULL,
       "https://mailspike.io/ip_verify",
       "Stop the source, then ask for delisting on mailspike.io/ip_verify (handled "
-      "automatically within hours); the reputation recovers as clean mail flows." },
+      "automatically within hours); the reputation recovers as clean mail flows.", false, NULL },
     { "combined.mail.abusix.zone", "Abusix Mail Intelligence", true, true, abusix_codes, 0, 0,
       NULL, "https://lookup.abusix.com/",
       "Look the address up at lookup.abusix.com: black expires about 5 days after the last "
       "trap hit, exploit needs the host cleaned, policy is lifted by a delist request there "
-      "once the address has a specific reverse DNS name." },
+      "once the address has a specific reverse DNS name.", false, NULL },
     { "ips.backscatterer.org", "backscatterer.org", false, false, backscatterer_codes, 0, 0,
       NULL, "https://www.backscatterer.org/?target=test",
       "Reject unknown recipients and spam during the SMTP dialogue instead of bouncing "
       "later, and stop sender callouts; the listing expires 4 weeks after the last "
-      "backscatter (the paid express delisting is not needed)." },
+      "backscatter (the paid express delisting is not needed).", false, NULL },
+    { "dbl.spamhaus.org", "Spamhaus DBL", false, false, dbl_codes, IP4(127, 255, 255, 0),
+      0xffffff00u, spamhaus_errors, "https://check.spamhaus.org/", DBL_PROCEDURE, true,
+      "dbltest.com" },
+    { "dbl.dq.spamhaus.net", "Spamhaus DBL (DQS)", true, false, dbl_codes,
+      IP4(127, 255, 255, 0), 0xffffff00u, spamhaus_errors, "https://check.spamhaus.org/",
+      DBL_PROCEDURE, true, "dbltest.com" },
+    { "multi.surbl.org", "SURBL", false, false, surbl_codes, 0, 0, NULL,
+      "https://www.surbl.org/surbl-analysis",
+      "Look the domain up at surbl.org; clean the site or stop the mail that put it there, "
+      "then ask for removal on the same page.", true, "test.surbl.org" },
+    { "multi.uribl.com", "URIBL", false, false, uribl_codes, 0, 0, NULL,
+      "https://admin.uribl.com/",
+      "Look the domain up at admin.uribl.com; stop the spam that names it, then request "
+      "removal there (an account is needed). URIBL answers only resolvers that do not query "
+      "too much.", true, "test.uribl.com" },
+    { "dblack.mail.abusix.zone", "Abusix domain blocklist", true, false, abusix_dblack_codes,
+      0, 0, NULL, "https://lookup.abusix.com/",
+      "Look the domain up at lookup.abusix.com; stop the spam that names it, then request "
+      "delisting there.", true, "test" },
 };
 
 static const struct {

@@ -33,6 +33,11 @@ struct rbl_zone_info {
     const struct rbl_code *errors;  /* meanings of some of them, terminated */
     const char *delist_url;
     const char *procedure;      /* one line: how to get delisted */
+    /* listing: domain lists (Spamhaus DBL and the like) */
+    bool domains;               /* lists domain names (our HELO and sending domains), not
+                                 * addresses */
+    const char *test_domain;    /* domains: the name it must list (its RFC 5782 "TEST");
+                                 * "invalid" must not be listed */
 };
 
 /* The built-in list for a configured zone name (any case, no trailing dot),

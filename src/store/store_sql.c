@@ -270,8 +270,36 @@ const char *const store_sql_migrations[] = {
     "SELECT 1",
     /* 10: DMARC aggregate reports, domain audit results. */
     "SELECT 1",
-    /* 11: listing incidents, outbound address per message, feed health. */
-    "SELECT 1",
+    /* 11: listing incidents, outbound address per message, feed health.
+     * outbound_counts (store_outbound_counts.c): mails per hour (its first
+     * second), outbound address and sender (kind account or script), summed
+     * from the policy server's batched deltas: who sent through an address
+     * before it was listed. reputation_alerts (store_listing.c): the
+     * monitor's alerts that are not incidents, one row per episode (a bounce
+     * rise on an address, a feed silent or failing), closed when it ends.
+     * Incidents of kind listing are rows of incidents (subject_kind
+     * 'listing', subject the address). reports_received: the monitor reads
+     * the reports of a time span every round. */
+    "CREATE TABLE outbound_counts ("
+    "  hour BIGINT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  sender_kind TEXT NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  msgs BIGINT NOT NULL,"
+    "  rcpts BIGINT NOT NULL,"
+    "  PRIMARY KEY (hour, address, sender_kind, sender)"
+    ");"
+    "CREATE INDEX outbound_counts_address ON outbound_counts (address, hour);"
+    "CREATE TABLE reputation_alerts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  opened_at BIGINT NOT NULL,"
+    "  closed_at BIGINT,"
+    "  detail TEXT"
+    ");"
+    "CREATE INDEX reputation_alerts_subject ON reputation_alerts (kind, subject, opened_at);"
+    "CREATE INDEX reports_received ON reports (received_at);",
     /* 12: web users, API tokens, sessions. */
     "SELECT 1",
     /* 13: retention (purged reports), directory sync, held mail. */
