@@ -40,6 +40,9 @@ static const struct command commands[] = {
     { "process", cmd_process, "the desk worker: file stored reports and policy findings into incidents" },
     { "init", cmd_init, "create the database and directories, apply schema migrations" },
     { "config", cmd_config, "check the configuration or describe every setting" },
+    { "web", cmd_web, "serve the abuse team's dashboard, REST API and metrics (HTTP)" },
+    { "user", cmd_user, "add, list, delete dashboard users or set their password" },
+    { "token", cmd_token, "make an API token for a dashboard user" },
 };
 
 static void usage(FILE *f)

@@ -336,6 +336,34 @@ static const struct ckey schema[] = {
     { "policy", "store_failure_action", CT_ENUM, OFF(store_failure_action), "DUNNO", 0, 0,
       "DUNNO|DEFER_IF_PERMIT", "answer when the database cannot be read (fail open by default)",
       0 },
+    /* web: [web], the dashboard and REST API (`abusedesk web`, src/web). */
+    { "web", "listen", CT_STRING, OFF(web_listen), "127.0.0.1:8025", 0, 0, NULL,
+      "where `abusedesk web` serves the dashboard and /api/v1: HOST:PORT or [IPV6]:PORT", 0 },
+    { "web", "metrics_allow", CT_LIST, OFF(web_metrics_allow), "127.0.0.1;::1", 0, 0, NULL,
+      "addresses and CIDR ranges that may read /metrics without logging in (Prometheus); "
+      "others need an API token", 0 },
+    { "web", "tls_cert", CT_STRING, OFF(web_tls_cert), "", 0, 0, NULL,
+      "PEM certificate chain for HTTPS (empty: plain HTTP, for 127.0.0.1 or behind a TLS "
+      "proxy, doc/web.md)", 0 },
+    { "web", "tls_key", CT_STRING, OFF(web_tls_key), "", 0, 0, NULL,
+      "PEM private key of tls_cert", 0 },
+    { "web", "user", CT_STRING, OFF(web_user), "", 0, 0, NULL,
+      "run as this user after binding and reading the TLS key (when started as root; empty: "
+      "stay)", 0 },
+    { "web", "session_lifetime", CT_DURATION, OFF(web_session_lifetime), "12h", 300,
+      30 * 86400LL, NULL, "how long a login lasts", 0 },
+    { "web", "max_connections", CT_INT, OFF(web_max_connections), "64", 1, 10000, NULL,
+      "connections served at once", 0 },
+    { "web", "timeout", CT_DURATION, OFF(web_timeout), "30s", 1, 3600, NULL,
+      "a connection idle this long is closed", 0 },
+    { "web", "max_body", CT_SIZE, OFF(web_max_body), "65536", 1024, 16777216, NULL,
+      "largest request body accepted (bytes); larger ones get 413", 0 },
+    { "web", "login_attempts", CT_INT, OFF(web_login_attempts), "10", 1, 10000, NULL,
+      "failed logins per client address in 15 minutes before logins from it are refused "
+      "(429) until the window passes", 0 },
+    { "web", "trust_proxy", CT_BOOL, OFF(web_trust_proxy), "false", 0, 0, NULL,
+      "a TLS-terminating proxy on this host forwards to listen: session cookies get the "
+      "Secure flag and X-Forwarded-For from 127.0.0.1 names the client", 0 },
 };
 
 /* [providers] is open: every key is a reporting domain. */

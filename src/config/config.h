@@ -148,6 +148,17 @@ struct config {
     int rbl_max_inflight;       /* DNSBL queries in flight at once */
     int rbl_zone_budget;        /* queries per zone and check */
     long long rbl_dns_timeout;  /* seconds per DNSBL query */
+    /* web: [web], the dashboard and REST API (`abusedesk web`, src/web) */
+    char *web_listen;           /* HOST:PORT ([IPV6]:PORT) */
+    char **web_metrics_allow;   /* addresses/ranges that read /metrics without login */
+    char *web_tls_cert, *web_tls_key;   /* PEM files; "" = plain HTTP (behind a proxy) */
+    char *web_user;             /* drop to this user after binding ("" = stay) */
+    long long web_session_lifetime;     /* seconds a login lasts */
+    int web_max_connections;
+    long long web_timeout;      /* seconds a connection may stay idle */
+    size_t web_max_body;        /* bytes of a request body */
+    int web_login_attempts;     /* failed logins per client address and 15 minutes */
+    bool web_trust_proxy;       /* behind a TLS proxy on 127.0.0.1: cookies are Secure */
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */
