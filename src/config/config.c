@@ -1116,6 +1116,7 @@ static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, stru
             }
             g_strstrip(v);
             rc = set_value(cfg, ck, v, file, err);
+            explicit_bzero(v, strlen(v));
             g_free(v);
         }
         g_strfreev(keys);
@@ -1159,6 +1160,9 @@ int config_load(struct config *cfg, const char *path, struct ad_err *err)
         return rc;
     }
     int rc = config_load_data(cfg, path, data, len, err);
+    /* The file may hold secrets (SMTP password, webhook secret) that only the
+     * delivery worker needs: no copy of them stays behind in freed memory. */
+    explicit_bzero(data, len);
     g_free(data);
     if (rc == 0) {
         g_free(cfg->path);
