@@ -249,8 +249,13 @@ static void message_page(struct web_req *r, int status, const char *msg)
 
 static void login_form(struct web_req *r, const char *error)
 {
-    char tok[WEB_SECRET_HEX];
-    web_auth_secret(tok);
+    /* The double-submit token of the login form: the one the browser holds
+     * when it has one (another tab, a favicon request that came by here must
+     * not make the open form stale), else a new one. */
+    char tok[WEB_PARSE_MAX_COOKIE];
+    if (!r->cookie || !web_parse_cookie(r->cookie, "ad_login", tok, sizeof tok)
+        || strlen(tok) != 64 || strspn(tok, "0123456789abcdef") != 64)
+        web_auth_secret(tok);
     cookie(r, "ad_login", tok, 3600, true);
     head(r, T(r, "login"));
     putf(r, "<form method=\"post\" action=\"/login\" class=\"login\"><h1>%s</h1>", T(r, "login"));
@@ -478,7 +483,7 @@ static void kv_row(struct web_req *r, const char *label, const char *value)
 
 static void terms_table(struct web_req *r, json_t *terms)
 {
-    putf(r, "<table class=\"terms\"><thead><tr><th>%s</th><th>%s</th><th>=</th><th>%s</th>"
+    putf(r, "<div class=\"scroll\"><table class=\"terms\"><thead><tr><th>%s</th><th>%s</th><th>=</th><th>%s</th>"
             "<th>%s</th></tr></thead><tbody>",
          T(r, "term"), T(r, "value"), T(r, "key"), T(r, "why"));
     size_t i;
@@ -496,7 +501,7 @@ static void terms_table(struct web_req *r, json_t *terms)
         hs(r, js(e, "why"));
         put(r, "</td></tr>");
     }
-    put(r, "</tbody></table>");
+    put(r, "</tbody></table></div>");
 }
 
 static bool state_in(const char *s, const char *const *set)
@@ -1107,7 +1112,8 @@ static const char css[] =
     "border:1px solid var(--line);border-radius:6px;padding:.8em 1em;margin:0 0 1em}"
     ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1em}"
     "table{border-collapse:collapse;width:100%;background:var(--card)}th,td{text-align:left;"
-    "padding:.35em .5em;border-bottom:1px solid var(--line);vertical-align:top}"
+    "padding:.35em .5em;border-bottom:1px solid var(--line);vertical-align:top;"
+    "overflow-wrap:anywhere}"
     ".num{text-align:right;font-variant-numeric:tabular-nums}.scroll{overflow-x:auto}"
     ".subj,.sender{max-width:28em;overflow-wrap:anywhere}.badge{display:inline-block;"
     "padding:.05em .45em;border-radius:1em;font-size:.8em;background:#e4e8ee;margin-right:.3em}"
@@ -1148,6 +1154,11 @@ bool web_ui_route(struct web_req *r)
     if (!strcmp(p, "/static/app.css") && get) {
         r->ctype = "text/css; charset=utf-8";
         g_string_assign(r->out, css);
+        return true;
+    }
+    if (!strcmp(p, "/favicon.ico")) {
+        r->status = 404;
+        r->ctype = "text/plain; charset=utf-8";
         return true;
     }
     pick_lang(r);
