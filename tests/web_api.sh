@@ -292,10 +292,55 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -b "$jar" --data-urlencode "csrf=$
 check "UI form with the session's CSRF token: 303" "$code" 303
 check "UI note audited under the user" \
   "$(dbq "$work/desk.db" "SELECT actor FROM audit WHERE action = 'note' AND detail LIKE '%from the page%'")" agent.smith
-jar=$work/jar2
-for i in 1 2 3; do login vera wrong-password >/dev/null; done
-check "login rate limit: the 4th try from one address gets 429" "$(login vera "$pw_viewer")" 429
 check "web_login audited" "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM audit WHERE action = 'web_login' AND actor = 'agent.smith'")" 1
+
+# --- users and tokens on the command line ---
+u() { "$bin" -c "$conf" user "$@"; }
+printf 'x\n' | u add vera --role viewer >/dev/null 2>&1
+check "user add: a taken name exits 3" "$?" 3
+printf 'x\n' | u add bad/name --role viewer >/dev/null 2>&1
+check "user add: a bad name exits 64" "$?" 64
+printf 'x\n' | u add newbie --role boss >/dev/null 2>&1
+check "user add: an unknown role exits 64" "$?" 64
+printf '\n' | u add newbie --role viewer >/dev/null 2>&1
+check "user add: an empty password exits 64" "$?" 64
+check "user list --json" "$(u list --json | /usr/bin/python3 -c 'import json,sys; print(sorted((d["name"], d["role"], d["tokens"]) for d in map(json.loads, sys.stdin)))')" \
+  "[('agent.smith', 'agent', 1), ('root-admin', 'admin', 1), ('vera', 'viewer', 1)]"
+check "passwords stored as argon2id hashes only" \
+  "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM web_users WHERE pwhash LIKE '\$argon2id\$%' AND pwhash NOT LIKE '%pass-1234%'")" 3
+check "tokens stored as digests only" \
+  "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM web_tokens WHERE digest = '$tok_agent' OR length(digest) <> 64")" 0
+code=$(curl -s -o /dev/null -w '%{http_code}' -b "$work/jar" "$base/")
+check "the agent's session works" "$code" 200
+printf 'new-agent-pass\n' | u passwd agent.smith >/dev/null
+check "user passwd: exit 0" "$?" 0
+code=$(curl -s -o /dev/null -w '%{http_code}' -b "$work/jar" "$base/")
+check "user passwd: ends the user's sessions" "$code" 303
+jar=$work/jar3
+check "user passwd: the new password logs in" "$(login agent.smith new-agent-pass)" 303
+u del vera >/dev/null
+check "user del: exit 0" "$?" 0
+api GET /api/v1/incidents "$tok_viewer"
+check "user del: its token no longer works" "$code" 401
+u del vera >/dev/null 2>&1
+check "user del: unknown user exits 66" "$?" 66
+"$bin" -c "$conf" token add nobody >/dev/null 2>&1
+check "token add: unknown user exits 66" "$?" 66
+check "user changes audited" "$(dbq "$work/desk.db" "SELECT action || ':' || detail FROM audit WHERE action LIKE 'user_%' OR action = 'token_add' ORDER BY id" | tr '\n' ' ')" \
+  "user_add:root-admin user_add:agent.smith user_add:vera token_add:root-admin token_add:agent.smith token_add:vera user_passwd:agent.smith user_del:vera "
+
+# --- config check refuses a bad [web] ---
+web_conf "$work/bad.conf" 70000 "tls_cert = $work/nothing.pem
+metrics_allow = 10.0.0.0/33"
+bad=$("$bin" -c "$work/bad.conf" config check 2>&1)
+check "config check: web listen port" "$(grep -c 'web.*listen' <<<"$bad")" 1
+check "config check: tls_cert without tls_key, missing file" "$(grep -cE 'tls_(cert|key)' <<<"$bad")" 2
+check "config check: metrics_allow range" "$(grep -c 'metrics_allow' <<<"$bad")" 1
+
+# --- the login rate limit (last: it bars 127.0.0.1 for 15 minutes) ---
+jar=$work/jar2
+for i in 1 2 3; do login root-admin wrong-password >/dev/null; done
+check "login rate limit: the 4th try from one address gets 429" "$(login root-admin "$pw_admin")" 429
 
 # --- the web process holds no secret of the delivery worker ---
 pid=$(pgrep -f -- "-c $conf web" | head -1)

@@ -69,8 +69,9 @@ static char *decode(const char *s, size_t len, size_t max, struct ad_err *err)
     return g_string_free(o, FALSE);
 }
 
-int web_parse_form(const char *s, size_t len, GPtrArray **out, struct ad_err *err)
+int web_parse_form(const char *s, size_t len, GPtrArray **out, struct ad_err *errp)
 {
+    struct ad_err local = { 0 }, *err = &local;
     *out = NULL;
     GPtrArray *a = g_ptr_array_new_with_free_func(kv_free);
     size_t i = 0;
@@ -111,7 +112,9 @@ int web_parse_form(const char *s, size_t len, GPtrArray **out, struct ad_err *er
     return 0;
 fail:
     g_ptr_array_free(a, TRUE);
-    return err ? err->code : AD_ERR_PARSE;
+    if (errp)
+        *errp = local;
+    return local.code ? local.code : AD_ERR_PARSE;
 }
 
 const char *web_kv_get(const GPtrArray *kv, const char *key)
