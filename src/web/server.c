@@ -394,9 +394,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                                 g_ptr_array_index(r.headers, i + 1));
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r.status, resp);
     MHD_destroy_response(resp);
-    if (app->log)
-        log_msg(app->log, LOG_LEVEL_DEBUG, "web: %s %s %d %s %s", method, r.path, r.status,
-                r.client, r.role ? r.user.name : "-");
+    if (app->log && app->log->min <= LOG_LEVEL_DEBUG) {
+        char *p = textsafe_terminal(r.path); /* the client's bytes */
+        log_msg(app->log, LOG_LEVEL_DEBUG, "web: %s %s %d %s %s", method, p, r.status, r.client,
+                r.role ? r.user.name : "-");
+        g_free(p);
+    }
     g_string_free(r.out, TRUE);
     g_ptr_array_free(r.headers, TRUE);
     if (r.params)
@@ -461,9 +464,14 @@ static void fails_free(gpointer p)
 int web_serve(const struct config *cfg, struct store *st, const struct logger *log,
               struct ad_err *err)
 {
-    struct web_app app = { cfg, st, log, false, NULL, 0, 0, 0 };
+    struct web_app app = { cfg, st, log, false, NULL, 0, 0, 0, "" };
+    char dummy[WEB_SECRET_HEX];
+    web_auth_secret(dummy);
+    int rc = web_auth_hash(dummy, strlen(dummy), app.dummy_hash, err);
+    if (rc)
+        return rc;
     struct sockaddr_storage ss;
-    int rc = listen_addr(cfg->web_listen ? cfg->web_listen : "127.0.0.1:8025", &ss, err);
+    rc = listen_addr(cfg->web_listen ? cfg->web_listen : "127.0.0.1:8025", &ss, err);
     if (rc)
         return rc;
     char *cert = NULL, *key = NULL;

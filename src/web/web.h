@@ -37,6 +37,8 @@ struct web_app {
     bool tls;                   /* cookies get Secure */
     GHashTable *login_fails;    /* client address -> struct web_fails */
     uint64_t n_requests, n_login_failures, n_denied;
+    char dummy_hash[STORE_WEB_HASH_MAX];    /* verified for unknown users, so that a
+                                             * login's time does not tell who exists */
 };
 
 /* One request being served (see server.c). */
