@@ -61,7 +61,7 @@ api GET /healthz ""
 check "healthz" "$code $(jq_ "d['status']")" "200 ok"
 api GET /api/v1/openapi.json ""
 check "openapi: 3.x with every route" "$code $(jq_ "d['openapi'][:2], sorted(d['paths'])")" \
-  "200 ('3.', ['/customers/{customer}', '/incidents', '/incidents/{id}', '/incidents/{id}/dismiss', '/incidents/{id}/lock', '/incidents/{id}/note', '/incidents/{id}/notify', '/incidents/{id}/resolve', '/incidents/{id}/unlock', '/locks', '/me', '/rbl', '/reports/{id}', '/users'])"
+  "200 ('3.', ['/config', '/customers/{customer}', '/incidents', '/incidents/{id}', '/incidents/{id}/dismiss', '/incidents/{id}/lock', '/incidents/{id}/note', '/incidents/{id}/notify', '/incidents/{id}/resolve', '/incidents/{id}/unlock', '/locks', '/me', '/rbl', '/reports/{id}', '/users', '/users/{name}/delete'])"
 
 # --- 401 without a valid token, on every route ---
 for p in /incidents "/incidents/$alice" /reports/1 /locks /customers/C1001 /rbl /users /me; do
@@ -328,6 +328,35 @@ check "user del: unknown user exits 66" "$?" 66
 check "token add: unknown user exits 66" "$?" 66
 check "user changes audited" "$(dbq "$work/desk.db" "SELECT action || ':' || detail FROM audit WHERE action LIKE 'user_%' OR action = 'token_add' ORDER BY id" | tr '\n' ' ')" \
   "user_add:root-admin user_add:agent.smith user_add:vera token_add:root-admin token_add:agent.smith token_add:vera user_passwd:agent.smith user_del:vera "
+
+# --- admin: users and the configuration over the API and the pages ---
+api POST /api/v1/users "$tok_agent" '{"name":"zed","role":"viewer","password":"zed-password-1"}'
+check "agent: POST /users 403" "$code" 403
+api POST /api/v1/users "$tok_admin" '{"name":"zed","role":"boss","password":"zed-password-1"}'
+check "admin: POST /users with a bad role 422" "$code" 422
+api POST /api/v1/users "$tok_admin" '{"name":"zed","role":"viewer","password":"short"}'
+check "admin: POST /users with a short password 422" "$code" 422
+api POST /api/v1/users "$tok_admin" '{"name":"zed","role":"viewer","password":"zed-password-1"}'
+check "admin: POST /users 201" "$code $(jq_ "d['name'], d['role']")" "201 ('zed', 'viewer')"
+api POST /api/v1/users "$tok_admin" '{"name":"zed","role":"viewer","password":"zed-password-1"}'
+check "admin: POST /users for a taken name 409" "$code" 409
+api POST /api/v1/users/root-admin/delete "$tok_admin"
+check "admin: deleting oneself 409" "$code" 409
+api POST /api/v1/users/zed/delete "$tok_admin"
+check "admin: POST /users/NAME/delete 200" "$code" 200
+api POST /api/v1/users/zed/delete "$tok_admin"
+check "admin: deleting an unknown user 404" "$code" 404
+check "admin's user changes audited under the admin" \
+  "$(dbq "$work/desk.db" "SELECT actor || ':' || action || ':' || detail FROM audit WHERE actor = 'root-admin' AND action LIKE 'user_%' ORDER BY id" | tr '\n' ' ')" \
+  "root-admin:user_add:zed (viewer) root-admin:user_del:zed "
+api GET /api/v1/config "$tok_agent"
+check "agent: GET /config 403" "$code" 403
+api GET /api/v1/config "$tok_admin"
+check "admin: GET /config, secrets hidden (the web process wiped its copies)" \
+  "$code $(jq_ "{(v['group'], v['key']): v['value'] for v in d['values']}[('notify', 'password')], {(v['group'], v['key']): v['value'] for v in d['values']}[('act', 'webhook_secret')], {(v['group'], v['key']): v['value'] for v in d['values']}[('web', 'listen')], 'SECRET' in json.dumps(d)")" \
+  "200 ('', '', '127.0.0.1:$port', False)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -b "$work/jar3" "$base/users")
+check "agent's session: the users page 403" "$code" 403
 
 # --- config check refuses a bad [web] ---
 web_conf "$work/bad.conf" 70000 "tls_cert = $work/nothing.pem

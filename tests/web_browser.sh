@@ -36,7 +36,7 @@ fjord=$(inc_of bookings@fjord-travel.example)
 shots=$build/web-screenshots
 mkdir -p "$shots"
 rm -f "$shots"/*.png
-BASE=$base SHOTS=$shots INCIDENT=$alice OTHER_INCIDENT=$fjord PW_AGENT=$pw_agent \
+BASE=$base SHOTS=$shots INCIDENT=$alice OTHER_INCIDENT=$fjord PW_AGENT=$pw_agent PW_ADMIN=$pw_admin \
   PW_VIEWER=$pw_viewer PW_MODULE=$pw/node_modules/playwright-core \
   timeout 300 node "$top/tests/web/browser.js"
 rc=$?

@@ -1226,3 +1226,76 @@ void config_describe(FILE *out)
                  "domains_per_hour\n      other soft limits for one account (SASL login or "
                  "sender address) or all accounts of a customer id; unset keys keep [policy]'s\n");
 }
+
+/* web: the running configuration for the dashboard's admin view. */
+static bool config_key_secret(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") || !strcmp(key, "conninfo")
+           || !strcmp(key, "password_key");
+}
+
+void config_each_value(const struct config *cfg,
+                       void (*fn)(const char *group, const char *key, const char *value,
+                                  void *ctx),
+                       void *ctx)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(schema); i++) {
+        const struct ckey *k = &schema[i];
+        const char *base = (const char *)cfg + k->offset;
+        GString *v = g_string_new(NULL);
+        size_t n = k->count_off ? *(const size_t *)((const char *)cfg + k->count_off) : 0;
+        switch (k->type) {
+        case CT_STRING:
+        case CT_PATH:
+        case CT_ENUM: {
+            const char *sv = *(char *const *)base;
+            if (sv && *sv && config_key_secret(k->key))
+                g_string_append(v, "(set, not shown)");
+            else
+                g_string_append(v, sv ? sv : "");
+            break;
+        }
+        case CT_INT:
+            g_string_append_printf(v, "%d", *(const int *)base);
+            break;
+        case CT_SIZE:
+            g_string_append_printf(v, "%zu", *(const size_t *)base);
+            break;
+        case CT_BOOL:
+            g_string_append(v, *(const bool *)base ? "true" : "false");
+            break;
+        case CT_DOUBLE:
+            g_string_append_printf(v, "%g", *(const double *)base);
+            break;
+        case CT_DURATION:
+            g_string_append_printf(v, "%llds", *(const long long *)base);
+            break;
+        case CT_LIST: {
+            char *const *l = *(char **const *)base;
+            for (size_t j = 0; l && l[j]; j++)
+                g_string_append_printf(v, "%s%s", j ? ";" : "", l[j]);
+            break;
+        }
+        case CT_NETLIST: {
+            char **l = k->offset == OFF(our_ips) ? cfg->our_ips_text : cfg->trusted_relays_text;
+            for (size_t j = 0; l && l[j]; j++)
+                g_string_append_printf(v, "%s%s", j ? ";" : "", l[j]);
+            break;
+        }
+        case CT_DURLIST: {
+            const long long *d = *(long long *const *)base;
+            for (size_t j = 0; d && j < n; j++)
+                g_string_append_printf(v, "%s%llds", j ? ";" : "", d[j]);
+            break;
+        }
+        case CT_NUMLIST: {
+            const double *d = *(double *const *)base;
+            for (size_t j = 0; d && j < n; j++)
+                g_string_append_printf(v, "%s%g", j ? ";" : "", d[j]);
+            break;
+        }
+        }
+        fn(k->group, k->key, v->str, ctx);
+        g_string_free(v, TRUE);
+    }
+}

@@ -202,6 +202,15 @@ int config_load_data(struct config *cfg, const char *name, const char *data, siz
 /* Frees the strings cfg owns; cfg itself is the caller's. */
 void config_free(struct config *cfg);
 
+/* web: calls fn for every key of the schema with its value now as text (lists
+ * joined with ';', durations in seconds); the values of secrets (passwords,
+ * the webhook secret, the PostgreSQL connection string) are shown only as
+ * "(set, not shown)". For the dashboard's admin view. */
+void config_each_value(const struct config *cfg,
+                       void (*fn)(const char *group, const char *key, const char *value,
+                                  void *ctx),
+                       void *ctx);
+
 /* Prints every group and key with its type, default and description (for --help
  * and the README). */
 void config_describe(FILE *out);

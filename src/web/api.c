@@ -279,6 +279,62 @@ static void get_users(struct web_req *r)
     web_json(r, 200, a);
 }
 
+static void post_user(struct web_req *r)
+{
+    if (!web_may(r, "admin")) {
+        r->app->n_denied++;
+        web_json_error(r, 403, "only an admin manages users");
+        return;
+    }
+    json_t *body = NULL;
+    struct ad_err err = { 0 };
+    if (web_parse_json(r->body->str, r->body->len, &body, &err) != 0) {
+        web_json_error(r, 422, "%s", err.msg);
+        return;
+    }
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *role = json_string_value(json_object_get(body, "role"));
+    const char *pw = json_string_value(json_object_get(body, "password"));
+    int rc = web_user_add(r, name ? name : "", role ? role : "", pw, &err);
+    if (rc)
+        web_json_error(r, web_status_for(rc), "%s", err.msg);
+    else
+        web_json(r, 201, json_pack("{s:s, s:s}", "name", name, "role", role));
+    json_decref(body); /* name and role were borrowed from it */
+}
+
+static void post_user_del(struct web_req *r, const char *name)
+{
+    if (!web_may(r, "admin")) {
+        r->app->n_denied++;
+        web_json_error(r, 403, "only an admin manages users");
+        return;
+    }
+    struct ad_err err = { 0 };
+    if (web_user_del(r, name, &err) != 0)
+        web_json_error(r, web_status_for(err.code), "%s", err.msg);
+    else
+        web_json(r, 200, json_pack("{s:s}", "deleted", name));
+}
+
+static void config_row(const char *group, const char *key, const char *value, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s, s:s, s:s}", "group", group, "key", key, "value",
+                                         g_utf8_validate(value, -1, NULL) ? value : "?"));
+}
+
+static void get_config(struct web_req *r)
+{
+    if (!web_may(r, "admin")) {
+        r->app->n_denied++;
+        web_json_error(r, 403, "only an admin sees the configuration");
+        return;
+    }
+    json_t *a = json_array();
+    config_each_value(r->app->cfg, config_row, a);
+    web_json(r, 200, json_pack("{s:s?, s:o}", "file", r->app->cfg->path, "values", a));
+}
+
 static void get_me(struct web_req *r)
 {
     web_json(r, 200, json_pack("{s:s, s:s}", "name", r->user.name, "role", r->user.role));
@@ -328,6 +384,12 @@ bool web_api_route(struct web_req *r)
         get_rbl(r);
     else if (n == 1 && !strcmp(seg[0], "users") && get)
         get_users(r);
+    else if (n == 1 && !strcmp(seg[0], "users") && post)
+        post_user(r);
+    else if (n == 3 && !strcmp(seg[0], "users") && !strcmp(seg[2], "delete") && post)
+        post_user_del(r, seg[1]);
+    else if (n == 1 && !strcmp(seg[0], "config") && get)
+        get_config(r);
     else if (n == 1 && !strcmp(seg[0], "me") && get)
         get_me(r);
     else
@@ -404,8 +466,21 @@ json_t *web_api_openapi(void)
     json_object_set_new(paths, "/rbl", json_pack("{s:o}", "get", op("Open DNSBL listings of our "
                                                                        "addresses", "reputation",
                                                                        false)));
-    json_object_set_new(paths, "/users", json_pack("{s:o}", "get", op("Users (admin)", "users",
-                                                                        false)));
+    json_t *uadd = op("Add a user (admin)", "users", true);
+    json_object_set_new(uadd, "requestBody",
+                        json_pack("{s:{s:{s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}", "content",
+                                  "application/json", "schema", "type", "object", "properties",
+                                  "name", "type", "string", "role", "type", "string", "password",
+                                  "type", "string"));
+    json_object_set_new(paths, "/users", json_pack("{s:o, s:o}", "get",
+                                                   op("Users (admin)", "users", false), "post",
+                                                   uadd));
+    json_t *udel = op("Delete a user with its tokens and sessions (admin)", "users", false);
+    json_object_set_new(udel, "parameters", id_param("name"));
+    json_object_set_new(paths, "/users/{name}/delete", json_pack("{s:o}", "post", udel));
+    json_object_set_new(paths, "/config", json_pack("{s:o}", "get",
+                                                    op("The running configuration, secrets "
+                                                       "hidden (admin)", "config", false)));
     json_object_set_new(paths, "/me", json_pack("{s:o}", "get", op("The token's user", "users",
                                                                      false)));
     return json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:{s:{s:{s:s, s:s}}}, "

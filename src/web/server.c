@@ -135,6 +135,39 @@ int web_act(struct web_req *r, int64_t id, const char *action, const char *reaso
     return rc;
 }
 
+int web_user_add(struct web_req *r, const char *name, const char *role, const char *pw,
+                 struct ad_err *err)
+{
+    if (!web_user_name_ok(name))
+        return ad_err_set(err, AD_ERR_USAGE, "a user name is 1 to %d letters, digits and ._@-",
+                          STORE_WEB_NAME_MAX);
+    if (web_role_parse(role) == WEB_ROLE_NONE)
+        return ad_err_set(err, AD_ERR_USAGE, "the role is admin, agent or viewer");
+    if (!pw || strlen(pw) < 10)
+        return ad_err_set(err, AD_ERR_USAGE, "the password needs at least 10 characters");
+    char hash[STORE_WEB_HASH_MAX];
+    int rc = web_auth_hash(pw, strlen(pw), hash, err);
+    if (rc == 0)
+        rc = store_web_user_add(r->app->st, name, role, hash, r->now, NULL, err);
+    if (rc == 0) {
+        char *d = g_strdup_printf("%s (%s)", name, role);
+        rc = incident_audit(r->app->st, 0, 0, r->user.name, "user_add", d, err);
+        g_free(d);
+    }
+    sodium_memzero(hash, sizeof hash);
+    return rc;
+}
+
+int web_user_del(struct web_req *r, const char *name, struct ad_err *err)
+{
+    if (!strcmp(name, r->user.name))
+        return ad_err_set(err, AD_ERR_REFUSED, "you cannot delete yourself");
+    int rc = store_web_user_del(r->app->st, name, err);
+    if (rc == 0)
+        rc = incident_audit(r->app->st, 0, 0, r->user.name, "user_del", name, err);
+    return rc;
+}
+
 /* ---- authentication ------------------------------------------------------ */
 
 static void authenticate(struct web_req *r)

@@ -106,6 +106,15 @@ static const char *const words[][3] = {
     { "why", "Why", "Warum" },
     { "total", "Total", "Gesamt" },
     { "not_found", "Not found.", "Nicht gefunden." },
+    { "users", "Users", "Benutzer" },
+    { "config", "Configuration", "Konfiguration" },
+    { "role", "Role", "Rolle" },
+    { "last_login", "Last login", "Letzte Anmeldung" },
+    { "tokens", "API tokens", "API-Tokens" },
+    { "add_user", "Add user", "Benutzer anlegen" },
+    { "delete", "Delete", "Löschen" },
+    { "admin_only", "Only an admin may do this.", "Nur ein Admin darf das." },
+    { "group", "Group", "Gruppe" },
 };
 
 static const char *T(const struct web_req *r, const char *key)
@@ -207,6 +216,9 @@ static void head(struct web_req *r, const char *title)
     if (r->role) {
         putf(r, "<a href=\"/\">%s</a><a href=\"/locks\">%s</a><a href=\"/charts\">%s</a>",
              T(r, "queue"), T(r, "locks"), T(r, "charts"));
+        if (web_may(r, "admin"))
+            putf(r, "<a href=\"/users\">%s</a><a href=\"/config\">%s</a>", T(r, "users"),
+                 T(r, "config"));
     }
     put(r, "<a href=\"?lang=de\" hreflang=\"de\">DE</a><a href=\"?lang=en\" hreflang=\"en\">EN</a>");
     if (r->role) {
@@ -1101,6 +1113,117 @@ static void charts_page(struct web_req *r)
     foot(r);
 }
 
+/* ---- admin: users and configuration -------------------------------------- */
+
+static int user_tr(const struct store_web_user *u, void *ctx)
+{
+    struct web_req *r = ctx;
+    char c[32];
+    put(r, "<tr><td>");
+    hs(r, u->name);
+    put(r, "</td><td>");
+    badge(r, "role", u->role);
+    put(r, "</td><td>");
+    hs(r, u->last_login ? incident_iso(u->last_login, c) : "–");
+    putf(r, "</td><td class=\"num\">%lld</td><td>", (long long)u->n_tokens);
+    if (strcmp(u->name, r->user.name)) {
+        char *e = g_uri_escape_string(u->name, NULL, FALSE);
+        putf(r, "<form method=\"post\" action=\"/users/%s/delete\" class=\"inline\">"
+                "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+                "<button class=\"act-dismiss\">%s</button></form>",
+             e, r->csrf, T(r, "delete"));
+        g_free(e);
+    }
+    put(r, "</td></tr>");
+    return 0;
+}
+
+static void users_page(struct web_req *r, const char *flash, bool bad)
+{
+    head(r, T(r, "users"));
+    putf(r, "<h1>%s</h1>", T(r, "users"));
+    if (flash) {
+        putf(r, "<p class=\"%s\">", bad ? "error" : "ok");
+        hs(r, flash);
+        put(r, "</p>");
+    }
+    putf(r, "<div class=\"scroll\"><table><thead><tr><th>%s</th><th>%s</th><th>%s</th>"
+            "<th>%s</th><th></th></tr></thead><tbody>",
+         T(r, "user"), T(r, "role"), T(r, "last_login"), T(r, "tokens"));
+    struct ad_err err = { 0 };
+    if (store_web_user_each(r->app->st, user_tr, r, &err) != 0) {
+        message_page(r, web_status_for(err.code), err.msg);
+        return;
+    }
+    putf(r, "</tbody></table></div><section><h2>%s</h2>"
+            "<form method=\"post\" action=\"/users\" class=\"action\">"
+            "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+            "<input name=\"name\" required maxlength=\"64\" placeholder=\"%s\" "
+            "autocomplete=\"off\">"
+            "<select name=\"role\"><option>viewer</option><option>agent</option>"
+            "<option>admin</option></select>"
+            "<input type=\"password\" name=\"password\" required minlength=\"10\" "
+            "maxlength=\"4096\" placeholder=\"%s\" autocomplete=\"new-password\">"
+            "<button>%s</button></form></section>",
+         T(r, "add_user"), r->csrf, T(r, "user"), T(r, "password"), T(r, "add_user"));
+    foot(r);
+}
+
+static void config_tr(const char *group, const char *key, const char *value, void *ctx)
+{
+    struct web_req *r = ctx;
+    put(r, "<tr><td>");
+    hs(r, group);
+    put(r, "</td><td><code>");
+    hs(r, key);
+    put(r, "</code></td><td><code>");
+    hs(r, value);
+    put(r, "</code></td></tr>");
+}
+
+static void config_page(struct web_req *r)
+{
+    head(r, T(r, "config"));
+    putf(r, "<h1>%s</h1><p><code>", T(r, "config"));
+    hs(r, r->app->cfg->path ? r->app->cfg->path : "(built-in defaults)");
+    putf(r, "</code></p><div class=\"scroll\"><table><thead><tr><th>%s</th><th>%s</th>"
+            "<th>%s</th></tr></thead><tbody>",
+         T(r, "group"), T(r, "key"), T(r, "value"));
+    config_each_value(r->app->cfg, config_tr, r);
+    put(r, "</tbody></table></div>");
+    foot(r);
+}
+
+static void users_post(struct web_req *r, const char *del)
+{
+    GPtrArray *kv = form(r);
+    if (!csrf_ok(r, kv)) {
+        if (kv)
+            g_ptr_array_free(kv, TRUE);
+        r->app->n_denied++;
+        message_page(r, 403, T(r, "csrf"));
+        return;
+    }
+    struct ad_err err = { 0 };
+    int rc;
+    if (del) {
+        rc = web_user_del(r, del, &err);
+    } else {
+        const char *pw = web_kv_get(kv, "password");
+        rc = web_user_add(r, web_kv_get(kv, "name") ? web_kv_get(kv, "name") : "",
+                          web_kv_get(kv, "role") ? web_kv_get(kv, "role") : "", pw, &err);
+        if (pw)
+            sodium_memzero((char *)pw, strlen(pw));
+    }
+    g_ptr_array_free(kv, TRUE);
+    if (rc) {
+        r->status = web_status_for(rc);
+        users_page(r, err.msg, true);
+        return;
+    }
+    redirect(r, "/users");
+}
+
 /* ---- style --------------------------------------------------------------- */
 
 static const char css[] =
@@ -1221,6 +1344,18 @@ bool web_ui_route(struct web_req *r)
         report_page(r, id);
     else if (n == 2 && !strcmp(seg[0], "customers") && get && *seg[1])
         customer_page(r, seg[1]);
+    else if (n >= 1 && (!strcmp(seg[0], "users") || !strcmp(seg[0], "config"))
+             && !web_may(r, "admin")) {
+        r->app->n_denied++;
+        message_page(r, 403, T(r, "admin_only"));
+    } else if (!strcmp(p, "/users") && get)
+        users_page(r, NULL, false);
+    else if (!strcmp(p, "/users") && post)
+        users_post(r, NULL);
+    else if (n == 3 && !strcmp(seg[0], "users") && !strcmp(seg[2], "delete") && post)
+        users_post(r, seg[1]);
+    else if (!strcmp(p, "/config") && get)
+        config_page(r);
     else
         done = false;
     g_strfreev(seg);

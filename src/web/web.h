@@ -92,6 +92,14 @@ json_t *web_api_openapi(void);
 int web_act(struct web_req *r, int64_t id, const char *action, const char *reason, bool notify,
             bool force, const char *case_name, struct ad_err *err);
 
+/* Admin: adds user name with role and password (audited under r's user);
+ * AD_ERR_USAGE for a bad name, role or password, AD_ERR_REFUSED when taken. */
+int web_user_add(struct web_req *r, const char *name, const char *role, const char *pw,
+                 struct ad_err *err);
+
+/* Admin: deletes user name (not oneself: AD_ERR_REFUSED), audited. */
+int web_user_del(struct web_req *r, const char *name, struct ad_err *err);
+
 /* True when r's role may do action ("read", "act", "admin"). */
 bool web_may(const struct web_req *r, const char *what);
 

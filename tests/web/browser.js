@@ -145,6 +145,22 @@ async function login(page, user, pw) {
     form: { csrf, reason: 'viewer tries' }, maxRedirects: 0 });
   check('viewer: a lock posted with a valid session and token gets 403', r.status() === 403, `${r.status()}`);
 
+  // 8. The admin manages users and sees the configuration.
+  await page.click('header form button');
+  await login(page, 'root-admin', process.env.PW_ADMIN);
+  await page.goto(`${base}/users`);
+  await page.fill('form[action="/users"] input[name=name]', 'night.shift');
+  await page.selectOption('form[action="/users"] select[name=role]', 'agent');
+  await page.fill('form[action="/users"] input[name=password]', 'night-shift-pass');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/users"] button')]);
+  check('admin: a user added from the page', (await page.locator('main table').textContent()).includes('night.shift'), 'missing');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/users/night.shift/delete"] button')]);
+  check('admin: and deleted', !(await page.locator('main table').textContent()).includes('night.shift'), 'still there');
+  await page.goto(`${base}/config`);
+  const conf = await page.locator('main').textContent();
+  check('admin: the configuration, secrets not shown', conf.includes('metrics_allow') && !conf.includes('SECRET'), 'wrong');
+  await page.screenshot({ path: path.join(shots, 'users.png'), fullPage: false });
+
   check('no script errors or CSP violations', problems.length === 0, problems.join(' | '));
   check('nothing loaded from elsewhere (works offline)', external.length === 0, external.join(' '));
   await ctx.close();
