@@ -14,10 +14,11 @@ top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${AD_BINARY:-$top/build/abusedesk}
 work=$(mktemp -d)
 fails=0
-web_pid= web2_pid=
+web_pid= web2_pid= web3_pid=
 cleanup() {
   web_stop "$web_pid"
   web_stop "$web2_pid"
+  web_stop "$web3_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -257,6 +258,28 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/metrics")
 check "metrics outside metrics_allow without a token: 401" "$code" 401
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok_viewer" "http://127.0.0.1:$port2/metrics")
 check "metrics outside metrics_allow with a token: 200" "$code" 200
+
+# A third server with TLS of its own ([web] tls_cert, tls_key).
+port3=$(free_port)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" -days 2 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 \
+  || { echo "FAIL openssl"; fails=$((fails + 1)); }
+web_conf "$work/desk3.conf" "$port3" "tls_cert = $work/tls.crt
+tls_key = $work/tls.key"
+"$bin" -c "$work/desk3.conf" web > "$work/web3.log" 2>&1 &
+web3_pid=$!
+for _ in $(seq 1 100); do
+  curl -fs --cacert "$work/tls.crt" "https://127.0.0.1:$port3/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/tls.crt" -H "Authorization: Bearer $tok_viewer" "https://127.0.0.1:$port3/api/v1/incidents")
+check "TLS: the API over HTTPS with our certificate" "$code" 200
+h=$(curl -s -D - -o /dev/null --cacert "$work/tls.crt" "https://127.0.0.1:$port3/login" | tr -d '\r')
+check "TLS: cookies Secure, HSTS" \
+  "$(grep -ciE '^Set-Cookie: ad_login=.*; HttpOnly; Secure$' <<<"$h") $(grep -ci '^Strict-Transport-Security: max-age=' <<<"$h")" "1 1"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port3/healthz")
+check "TLS: no plain HTTP on the TLS port" "$code" 000
+web_stop "$web3_pid"
 
 # --- security headers, the login form ---
 h=$(curl -s -D - -o /dev/null "$base/login" | tr -d '\r')
