@@ -183,9 +183,6 @@ static void owned(const char *kind, const char *value, void *ctx)
     g_free(k);
 }
 
-/* The customer with what it owns and its incidents (borrowed id). */
-int web_customer_json(struct web_req *r, const char *id, json_t **out, struct ad_err *err);
-
 int web_customer_json(struct web_req *r, const char *id, json_t **out, struct ad_err *err)
 {
     struct directory_customer c;

@@ -198,9 +198,6 @@ static void authenticate(struct web_req *r)
     }
 }
 
-bool web_login_allowed(struct web_req *r);
-void web_login_failed(struct web_req *r);
-
 bool web_login_allowed(struct web_req *r)
 {
     struct web_fails *f = g_hash_table_lookup(r->app->login_fails, r->client);

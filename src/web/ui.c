@@ -21,10 +21,6 @@
 #include "store/store_rbl.h"
 #include "web/parse.h"
 
-int web_customer_json(struct web_req *r, const char *id, json_t **out, struct ad_err *err);
-bool web_login_allowed(struct web_req *r);
-void web_login_failed(struct web_req *r);
-
 /* ---- words --------------------------------------------------------------- */
 
 static const char *const words[][3] = {
@@ -1100,10 +1096,16 @@ static void charts_page(struct web_req *r)
         rc = chart(r, STORE_WEB_INCIDENTS_DAILY, 86400, 30, T(r, "per_day"), "%d.%m.", &err);
     if (rc == 0) {
         putf(r, "<div class=\"grid\"><section><h2>%s</h2><ul>", T(r, "findings"));
+        gsize before = r->out->len;
         rc = store_web_counts(r->app->st, STORE_WEB_POLICY, 0, count_li, r, &err);
+        if (r->out->len == before)
+            putf(r, "<li>%s</li>", T(r, "none_yet"));
         putf(r, "</ul></section><section><h2>%s</h2><ul>", T(r, "listings"));
+        before = r->out->len;
         if (rc == 0)
             rc = store_rbl_open_each(r->app->st, rbl_li, r, &err);
+        if (r->out->len == before)
+            putf(r, "<li>%s</li>", T(r, "none_yet"));
         put(r, "</ul></section></div>");
     }
     if (rc) {
@@ -1265,6 +1267,8 @@ static const char css[] =
     "background:#2ca02c}.c3{fill:#d62728;background:#d62728}.c4{fill:#9467bd;background:#9467bd}"
     ".c5{fill:#8c564b;background:#8c564b}.c6{fill:#e377c2;background:#e377c2}.c7{fill:#7f7f7f;"
     "background:#7f7f7f}.count{color:#666}"
+    "table.audit td:nth-child(-n+3),table.queue td:nth-child(-n+3),table.queue td:last-child{"
+    "white-space:nowrap;overflow-wrap:normal}"
     "@media (max-width:640px){main{padding:.5em}th,td{padding:.3em}.subj{max-width:12em}"
     "table.queue td:nth-child(4),table.queue th:nth-child(4),table.queue td:nth-child(10),"
     "table.queue th:nth-child(10){display:none}}\n";

@@ -100,6 +100,15 @@ int web_user_add(struct web_req *r, const char *name, const char *role, const ch
 /* Admin: deletes user name (not oneself: AD_ERR_REFUSED), audited. */
 int web_user_del(struct web_req *r, const char *name, struct ad_err *err);
 
+/* The customer id with what it owns and all its incidents (summaries), for
+ * GET /api/v1/customers/ID and the customer page. *out: new reference. */
+int web_customer_json(struct web_req *r, const char *id, json_t **out, struct ad_err *err);
+
+/* The login limit per client address ([web] login_attempts in 15 minutes):
+ * whether r's client may try now, and counting a failed try. */
+bool web_login_allowed(struct web_req *r);
+void web_login_failed(struct web_req *r);
+
 /* True when r's role may do action ("read", "act", "admin"). */
 bool web_may(const struct web_req *r, const char *what);
 
