@@ -352,6 +352,17 @@ check "token add: unknown user exits 66" "$?" 66
 check "user changes audited" "$(dbq "$work/desk.db" "SELECT action || ':' || detail FROM audit WHERE action LIKE 'user_%' OR action = 'token_add' ORDER BY id" | tr '\n' ' ')" \
   "user_add:root-admin user_add:agent.smith user_add:vera token_add:root-admin token_add:agent.smith token_add:vera user_passwd:agent.smith user_del:vera "
 
+# --- pages: escaping, new since the last visit ---
+page=$(curl -s -b "$work/jar3" "$base/customers/C3003")
+check "customer page: the name escaped" "$(grep -c 'Carol &lt;Cats&gt;' <<<"$page") $(grep -c '<Cats>' <<<"$page")" "1 0"
+rm -f "$work/jar4"
+cp "$work/jar3" "$work/jar4"
+curl -s -c "$work/jar4" -b "$work/jar4" "$base/?state=all" >/dev/null
+check "queue: nothing new right after a visit" "$(curl -s -b "$work/jar4" "$base/?state=all" | grep -c 'badge new')" 0
+for t in arf-02 arf-22 arf-25; do complain other@cats.example "New one" "$t"; done
+"$bin" -c "$conf" process >/dev/null 2>&1
+check "queue: a new incident marked new" "$(curl -s -b "$work/jar4" "$base/?state=all" | grep -c 'badge new')" 1
+
 # --- admin: users and the configuration over the API and the pages ---
 api POST /api/v1/users "$tok_agent" '{"name":"zed","role":"viewer","password":"zed-password-1"}'
 check "agent: POST /users 403" "$code" 403
