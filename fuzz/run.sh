@@ -68,4 +68,10 @@ seeds_rbl="$work/seeds-rbl"
 mkdir -p "$seeds_rbl" "$work/rbl"
 cp "$here"/fuzz/seeds/rbl/* "$seeds_rbl"/ 2>/dev/null || true
 run fuzz_rbl "$work/rbl" "$seeds_rbl"
+# fuzz/seeds/web: query string or form, Cookie header and JSON body of a web
+# request, separated by NUL bytes (web/parse.c).
+seeds_web="$work/seeds-web"
+mkdir -p "$seeds_web" "$work/web"
+cp "$here"/fuzz/seeds/web/* "$seeds_web"/ 2>/dev/null || true
+run fuzz_web "$work/web" "$seeds_web"
 exit $status

@@ -5,7 +5,7 @@
 # one message is piped in as Postfix pipe(8) would, then the result is shown.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin="$top/build/abusedesk"
+bin=${AD_BINARY:-$top/build/abusedesk}
 var="$top/var"
 corpus="$(bash "$top/tools/shared-dir.sh")/corpus"
 mkdir -p "$var"
@@ -15,8 +15,10 @@ mkdir -p "$var"
 # is a duplicate) and still shows what the first one delivered.
 . "$top/tests/lib/smtp_sink.sh"
 runpid=
+webpid=
 stop_all() {
   [ -n "$runpid" ] && kill "$runpid" 2>/dev/null && wait "$runpid" 2>/dev/null
+  [ -n "$webpid" ] && kill "$webpid" 2>/dev/null && wait "$webpid" 2>/dev/null
   smtp_sink_stop 2>/dev/null
 }
 if smtp_sink_start "$var/mail" 2>/dev/null; then
@@ -25,12 +27,24 @@ if smtp_sink_start "$var/mail" 2>/dev/null; then
 else
   smarthost="smtp://127.0.0.1:25"
 fi
+# The dashboard (abusedesk web): 8025, or the next free port.
+webport=$(python3 -c '
+import socket
+for p in range(8025, 8125):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()')
 sed -e "s#/var/lib/abusedesk#$var#g" -e "s#^templates_dir = .*#templates_dir = $top/etc/templates#" \
     -e "s#^smarthost = .*#smarthost = $smarthost#" \
     -e "s#^authserv_id =.*#authserv_id = mx.hoster.example#" \
     -e "s#^verify_dkim = .*#verify_dkim = false#" \
     -e "s#^listen = .*#listen = inet:127.0.0.1:10040;unix:$var/policy.sock#" \
     -e "s#^user = abusedesk#user =#" \
+    -e "s|^#listen = 127.0.0.1:8025|listen = 127.0.0.1:$webport|" \
     "$top/etc/abusedesk.conf" > "$var/abusedesk.conf"
 conf="$var/abusedesk.conf"
 
@@ -45,6 +59,19 @@ echo "== abusedesk: configuration $conf (the example config, paths under ./var)"
 echo "== abusedesk run (desk worker, delivery worker, policy server) in the background"
 "$bin" -c "$conf" run 2>"$var/run.log" &
 runpid=$!
+trap 'rc=$?; set +e; stop_all; exit $rc' EXIT
+# The dashboard, with a first admin (a new password on every run: it is shown
+# only here).
+if "$bin" -c "$conf" user list --json | grep -q '"name":"admin"'; then
+  login=$("$bin" -c "$conf" user passwd admin --generate-password)
+else
+  login=$("$bin" -c "$conf" user add admin --role admin --generate-password)
+fi
+adminpw=${login##*password: }
+adminpw=${adminpw%% *}
+echo "== abusedesk web (the dashboard, REST API and metrics) on http://127.0.0.1:$webport/"
+"$bin" -c "$conf" web >/dev/null 2>"$var/web.log" &
+webpid=$!
 # Waits until the desk worker has filed every report and the delivery worker
 # has sent what could be sent.
 settle() {
@@ -212,4 +239,16 @@ echo "Look at one report:  $bin -c $conf report show 1"
 echo "The incident queue:  $bin -c $conf incidents     (incident show ID, explain REPORT_ID)"
 echo "Lifecycle:           $bin -c $conf incident unlock ID | account password-changed ACCOUNT | outbox"
 echo "Parse any mail:      $bin parse FILE.eml"
-echo "The services:        $bin -c $conf run        (desk worker, delivery worker, policy server; stopped now)"
+echo "The services:        $bin -c $conf run        (desk worker, delivery worker, policy server)"
+echo
+echo "== the dashboard: http://127.0.0.1:$webport/   first admin login: admin / $adminpw"
+echo "   API: $bin -c $conf token add admin, then curl -H 'Authorization: Bearer TOKEN' http://127.0.0.1:$webport/api/v1/incidents"
+echo "   metrics: curl http://127.0.0.1:$webport/metrics"
+# At a terminal the dashboard and the services keep running until Ctrl-C
+# (AD_DEMO_KEEP=0: stop at once; AD_DEMO_KEEP=1: keep running without one).
+if [ "${AD_DEMO_KEEP:-$([ -t 0 ] && [ -t 1 ] && echo 1 || echo 0)}" = 1 ]; then
+  echo "   The dashboard and the services keep running; Ctrl-C stops them."
+  wait "$webpid"
+else
+  echo "   (stopped now: run make run at a terminal to keep them running)"
+fi

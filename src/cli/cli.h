@@ -56,6 +56,9 @@ int cmd_locks(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_rbl(struct cli *cli, int argc, char **argv);
 int cmd_feeds(struct cli *cli, int argc, char **argv);
+int cmd_user(struct cli *cli, int argc, char **argv);
+int cmd_token(struct cli *cli, int argc, char **argv);
+int cmd_web(struct cli *cli, int argc, char **argv);
 
 struct store;
 

@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/sql_cli_desk.h"
 #include "cli.h"
 #include "act/lifecycle.h"
 #include "act/password.h"
 #include "act/outbox.h"
 #include "incident/incident.h"
+#include "incident/queue.h"
 #include "intake/intake.h"
 #include "store/store.h"
 #include "store/store_locks.h"
@@ -145,89 +145,17 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
     if (rc)
         return rc;
     struct ad_err err = { 0 };
-    struct store_report_row row = { 0 };
     json_t *o = NULL;
-    if (store_report_get(st, id, false, &row, &err) != 0) {
-        fprintf(stderr, "abusedesk explain: %s\n",
-                err.code == AD_ERR_NOTFOUND ? "no such report" : err.msg);
+    if (incident_explain_json(&cli->cfg, st, id, now_s(), &o, &err) != 0) {
+        if (err.code == AD_ERR_NOTFOUND)
+            fprintf(stderr, "abusedesk explain: no such report\n");
+        else
+            print_err("explain", err.msg);
         rc = exit_for(&err);
         goto out;
     }
-    o = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s?}", "report_id", (json_int_t)id, "kind",
-                  row.kind, "feedback_type", row.feedback_type, "subject", row.subject, "from",
-                  row.from_addr, "received_at", row.received_at);
-    struct store_q *q;
-    if ((rc = store_q_get(st, cli_desk_sql_explain_attr, &q, &err)) == 0) {
-        store_q_int(q, 1, id);
-        rc = store_q_step(q, &err);
-    }
-    if (rc < 0)
-        goto fail;
-    if (rc == 0) {
-        json_object_set_new(o, "attribution", json_null());
-    } else {
-        json_t *ev = json_loads(store_q_col_text(q, 8) ? store_q_col_text(q, 8) : "[]", 0, NULL);
-        json_object_set_new(
-            o, "attribution",
-            json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o}", "status",
-                      store_q_col_text(q, 0), "subject_kind", store_q_col_text(q, 1), "subject",
-                      store_q_col_text(q, 2), "account", store_q_col_text(q, 3), "script",
-                      store_q_col_text(q, 4), "customer_id", store_q_col_text(q, 5), "source_ip",
-                      store_q_col_text(q, 6), "reason", store_q_col_text(q, 7), "evidence",
-                      ev ? ev : json_array()));
-    }
-    if ((rc = store_q_get(st, cli_desk_sql_explain_score, &q, &err)) == 0) {
-        store_q_int(q, 1, id);
-        rc = store_q_step(q, &err);
-    }
-    if (rc < 0)
-        goto fail;
-    if (rc == 0) {
-        json_object_set_new(o, "score", json_null());
-    } else {
-        json_t *terms = json_loads(store_q_col_text(q, 6) ? store_q_col_text(q, 6) : "[]", 0, NULL);
-        json_object_set_new(
-            o, "score",
-            json_pack("{s:f, s:b, s:o, s:s?, s:s?, s:o}", "total", store_q_col_double(q, 0),
-                      "counted", (int)store_q_col_int(q, 1), "manual",
-                      store_q_col_null(q, 2) ? json_null()
-                                             : json_boolean(store_q_col_int(q, 2) == 1),
-                      "provider", store_q_col_text(q, 3), "message_id", store_q_col_text(q, 4),
-                      "terms", terms ? terms : json_array()));
-    }
-    /* The sums of every sender the report was filed under, now. */
-    json_t *senders = json_array();
-    json_object_set_new(o, "senders", senders);
-    if ((rc = store_q_get(st, cli_desk_sql_explain_senders, &q, &err)) == 0) {
-        store_q_int(q, 1, id);
-        GPtrArray *pairs = g_ptr_array_new_with_free_func(g_free);
-        while ((rc = store_q_step(q, &err)) == 1) {
-            g_ptr_array_add(pairs, g_strdup(store_q_col_text(q, 0)));
-            g_ptr_array_add(pairs, g_strdup(store_q_col_text(q, 1)));
-        }
-        for (guint k = 0; rc == 0 && k + 1 < pairs->len; k += 2) {
-            json_t *w = NULL;
-            rc = incident_windows_json(&cli->cfg, st, pairs->pdata[k], pairs->pdata[k + 1],
-                                       now_s(), &w, &err);
-            if (rc == 0)
-                json_array_append_new(senders, json_pack("{s:s, s:s, s:o}", "subject_kind",
-                                                         (char *)pairs->pdata[k], "subject",
-                                                         (char *)pairs->pdata[k + 1], "windows",
-                                                         w));
-        }
-        g_ptr_array_free(pairs, TRUE);
-    }
-    if (rc < 0)
-        goto fail;
-    json_t *incs = json_array();
-    json_object_set_new(o, "incidents", incs);
-    if ((rc = store_q_get(st, cli_desk_sql_explain_incident, &q, &err)) == 0) {
-        store_q_int(q, 1, id);
-        while ((rc = store_q_step(q, &err)) == 1)
-            json_array_append_new(incs, json_integer(store_q_col_int(q, 0)));
-    }
-    if (rc < 0)
-        goto fail;
+    json_t *senders = json_object_get(o, "senders");
+    json_t *incs = json_object_get(o, "incidents");
     rc = 0;
 
     if (json) {
@@ -290,97 +218,19 @@ int cmd_explain(struct cli *cli, int argc, char **argv)
             printf(" %lld", (long long)json_integer_value(e));
         printf(" (abusedesk incident show ID)\n");
     }
-    goto out;
-fail:
-    print_err("explain", err.msg);
-    rc = exit_for(&err);
 out:
     json_decref(o);
-    store_row_clear(&row);
     store_close(st);
     return rc;
 }
 
 /* ---- incidents ---------------------------------------------------------- */
 
-struct list_ctx {
-    struct cli *cli;
-    struct store *st;
-    bool json;
-    int rc;
-    size_t n;
-    /* filters (NULL / 0: any) */
-    const char *customer, *account, *kind, *stage;
-    int64_t since, until;
-    GPtrArray *rows;    /* of json_t *: the incidents that passed, for sorting */
-};
-
-static bool list_match(const struct list_ctx *c, json_t *o)
-{
-    const char *v;
-    if (c->customer && (!(v = json_string_value(json_object_get(o, "customer_id")))
-                        || strcmp(v, c->customer)))
-        return false;
-    if (c->account && (!(v = json_string_value(json_object_get(o, "subject")))
-                       || g_ascii_strcasecmp(v, c->account))
-        && (!(v = json_string_value(json_object_get(o, "account")))
-            || g_ascii_strcasecmp(v, c->account)))
-        return false;
-    if (c->kind && (!(v = json_string_value(json_object_get(o, "subject_kind")))
-                    || strcmp(v, c->kind)))
-        return false;
-    if (c->stage && (!(v = json_string_value(json_object_get(o, "stage"))) || strcmp(v, c->stage)))
-        return false;
-    if (c->since || c->until) {
-        const char *opened = json_string_value(json_object_get(o, "opened_at"));
-        GDateTime *dt = opened ? g_date_time_new_from_iso8601(opened, NULL) : NULL;
-        int64_t t = dt ? g_date_time_to_unix(dt) : 0;
-        if (dt)
-            g_date_time_unref(dt);
-        if ((c->since && t < c->since) || (c->until && t > c->until))
-            return false;
-    }
-    return true;
-}
-
-/* The keys of the `incidents --json` contract, in order. */
-static json_t *summary(json_t *full)
-{
-    static const char *const keys[] = { "id", "state", "stage", "subject_kind", "subject",
-                                        "customer_id", "score", "complaints", "subjects",
-                                        "providers", "first_seen", "last_seen", "history",
-                                        "initial_score", "manual_share", "repeat_offender" };
-    json_t *o = json_object();
-    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
-        json_t *v = json_object_get(full, keys[i]);
-        json_object_set(o, keys[i], v ? v : json_null());
-    }
-    return o;
-}
-
-static int list_one(int64_t id, void *vctx)
-{
-    struct list_ctx *c = vctx;
-    json_t *o = NULL;
-    struct ad_err err = { 0 };
-    if (incident_json(&c->cli->cfg, c->st, id, now_s(), &o, &err) != 0) {
-        print_err("incidents", err.msg);
-        c->rc = exit_for(&err);
-        return 1;
-    }
-    if (!list_match(c, o))
-        json_decref(o);
-    else
-        g_ptr_array_add(c->rows, o); /* printed after sorting */
-    return 0;
-}
-
-static void list_print(struct list_ctx *c, json_t *o)
+static void list_print(bool json, json_t *o)
 {
     int64_t id = json_integer_value(json_object_get(o, "id"));
-    c->n++;
-    if (c->json) {
-        json_t *sm = summary(o);
+    if (json) {
+        json_t *sm = incident_summary(o);
         char *s = json_dumps(sm, JSON_COMPACT | JSON_REAL_PRECISION(6) | JSON_PRESERVE_ORDER);
         printf("%s\n", s);
         free(s);
@@ -396,27 +246,6 @@ static void list_print(struct list_ctx *c, json_t *o)
                json_is_true(json_object_get(o, "repeat_offender")) ? "yes" : "-",
                first ? first : "");
     }
-}
-
-static int by_score(gconstpointer a, gconstpointer b)
-{
-    double x = json_real_value(json_object_get(*(json_t *const *)a, "score"));
-    double y = json_real_value(json_object_get(*(json_t *const *)b, "score"));
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-static int by_complaints(gconstpointer a, gconstpointer b)
-{
-    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "complaints"));
-    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "complaints"));
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-static int by_opened(gconstpointer a, gconstpointer b)
-{
-    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "opened_at"));
-    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "opened_at"));
-    return -strcmp(x ? x : "", y ? y : "");
 }
 
 static bool parse_time(const char *s, int64_t *out);
@@ -437,29 +266,15 @@ static void incidents_usage(FILE *f)
                "default), score or complaints (highest first) or opening time; --limit\n"
                "prints the first N. --json prints one object per line with id, state,\n"
                "stage, subject_kind, subject, customer_id, score, complaints, subjects,\n"
-               "providers, first_seen, last_seen, history.\n");
-}
-
-static bool one_of(const char *v, const char *const *set)
-{
-    for (; *set; set++)
-        if (!strcmp(v, *set))
-            return true;
-    return false;
+               "providers, first_seen, last_seen, history. The web API's GET\n"
+               "/api/v1/incidents takes the same filters as query parameters.\n");
 }
 
 int cmd_incidents(struct cli *cli, int argc, char **argv)
 {
-    static const char *const states[] = { "open",   "alerted",   "locked",
-                                          "customer_notified", "customer_replied", "resolved",
-                                          "dismissed", "merged", NULL };
-    static const char *const kinds[] = { "account", "script", "customer", "ip", "domain", NULL };
-    static const char *const stages[] = { "observe", "alert", "lock", NULL };
-    static const char *const sorts[] = { "id", "score", "complaints", "opened", NULL };
-    const char *state = "open", *sort = "id";
     bool json = false;
-    long long limit = 0;
-    struct list_ctx c = { cli, NULL, false, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL };
+    struct incident_filter f;
+    incident_filter_init(&f);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
@@ -469,7 +284,7 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
             json = true;
             continue;
         } else if (!strcmp(o, "--all")) {
-            state = NULL;
+            f.state = NULL;
             continue;
         }
         if (!v) {
@@ -479,36 +294,12 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
         }
         i++;
         const char *bad = NULL;
-        if (!strcmp(o, "--state"))
-            bad = one_of(v, states) ? (state = v, NULL) : "a state (open, alerted, locked, "
-                                                           "customer_notified, customer_replied, "
-                                                           "resolved, dismissed, merged)";
-        else if (!strcmp(o, "--customer"))
-            c.customer = v;
-        else if (!strcmp(o, "--account"))
-            c.account = v;
-        else if (!strcmp(o, "--kind"))
-            bad = one_of(v, kinds) ? (c.kind = v, NULL)
-                                   : "a kind (account, script, customer, ip, domain)";
-        else if (!strcmp(o, "--stage"))
-            bad = one_of(v, stages) ? (c.stage = v, NULL) : "a stage (observe, alert, lock)";
-        else if (!strcmp(o, "--sort"))
-            bad = one_of(v, sorts) ? (sort = v, NULL) : "id, score, complaints or opened";
-        else if (!strcmp(o, "--since"))
-            bad = parse_time(v, &c.since) ? NULL : "a time (ISO 8601 or Unix seconds)";
-        else if (!strcmp(o, "--until"))
-            bad = parse_time(v, &c.until) ? NULL : "a time (ISO 8601 or Unix seconds)";
-        else if (!strcmp(o, "--limit")) {
-            char *end = NULL;
-            limit = strtoll(v, &end, 10);
-            if (!*v || *end || limit < 1)
-                bad = "a number >= 1";
-        } else {
-            fprintf(stderr, "abusedesk incidents: unknown option '%s'\n", o);
-            incidents_usage(stderr);
-            return EXIT_USAGE;
-        }
-        if (bad) {
+        if (strncmp(o, "--", 2) != 0 || incident_filter_set(&f, o + 2, v, &bad) != 0) {
+            if (!bad) {
+                fprintf(stderr, "abusedesk incidents: unknown option '%s'\n", o);
+                incidents_usage(stderr);
+                return EXIT_USAGE;
+            }
             char *t = textsafe_terminal(v);
             fprintf(stderr, "abusedesk incidents: %s expects %s, got '%s'\n", o, bad, t);
             g_free(t);
@@ -519,30 +310,24 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
     int rc = cli_open_store(cli, &st);
     if (rc)
         return rc;
-    c.st = st;
-    c.json = json;
-    c.rows = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
     struct ad_err err = { 0 };
-    if (incident_each(st, state, list_one, &c, &err) != 0) {
-        fprintf(stderr, "abusedesk incidents: %s\n", err.msg);
-        c.rc = exit_for(&err);
+    GPtrArray *rows = NULL;
+    if (incident_list(&cli->cfg, st, &f, now_s(), &rows, &err) != 0) {
+        print_err("incidents", err.msg);
+        rc = exit_for(&err);
+        store_close(st);
+        return rc;
     }
-    if (!strcmp(sort, "score"))
-        g_ptr_array_sort(c.rows, by_score);
-    else if (!strcmp(sort, "complaints"))
-        g_ptr_array_sort(c.rows, by_complaints);
-    else if (!strcmp(sort, "opened"))
-        g_ptr_array_sort(c.rows, by_opened);
     if (!json)
         printf("%5s  %-16s %-8s %-8s %-34s %-10s %8s %5s %-6s %s\n", "ID", "STATE", "STAGE", "KIND",
                "SENDER", "CUSTOMER", "SCORE", "COMPL", "REPEAT", "SUBJECT (most frequent)");
-    for (guint k = 0; k < c.rows->len && (!limit || (long long)k < limit); k++)
-        list_print(&c, g_ptr_array_index(c.rows, k));
-    if (!json && c.rc == 0 && c.n == 0)
-        printf("(no %s incidents)\n", state ? state : "");
-    g_ptr_array_free(c.rows, TRUE);
+    for (guint k = 0; k < rows->len; k++)
+        list_print(json, g_ptr_array_index(rows, k));
+    if (!json && rows->len == 0)
+        printf("(no %s incidents)\n", f.state ? f.state : "");
+    g_ptr_array_free(rows, TRUE);
     store_close(st);
-    return c.rc;
+    return 0;
 }
 
 static void flush_now(struct cli *cli, struct store *st);
@@ -1017,24 +802,7 @@ int cmd_outbox(struct cli *cli, int argc, char **argv)
 
 static bool parse_time(const char *s, int64_t *out)
 {
-    char *end = NULL;
-    long long v = g_ascii_strtoll(s, &end, 10);
-    if (end && !*end && v > 0) {
-        *out = v;
-        return true;
-    }
-    GDateTime *dt = g_date_time_new_from_iso8601(s, NULL);
-    if (!dt) {
-        /* "2026-11-26T10:00:00" without a zone is UTC */
-        char *z = g_strconcat(s, "Z", NULL);
-        dt = g_date_time_new_from_iso8601(z, NULL);
-        g_free(z);
-    }
-    if (!dt)
-        return false;
-    *out = g_date_time_to_unix(dt);
-    g_date_time_unref(dt);
-    return true;
+    return incident_parse_time(s, out);
 }
 
 static int account_lock(struct cli *cli, int argc, char **argv)

@@ -41,6 +41,9 @@ static const struct command commands[] = {
     { "init", cmd_init, "create the database and directories, apply schema migrations" },
     { "config", cmd_config, "check the configuration or describe every setting" },
     { "feeds", cmd_feeds, "health of each provider's report feed: last report, volume, silence" },
+    { "web", cmd_web, "serve the abuse team's dashboard, REST API and metrics (HTTP)" },
+    { "user", cmd_user, "add, list, delete dashboard users or set their password" },
+    { "token", cmd_token, "make an API token for a dashboard user" },
 };
 
 static void usage(FILE *f)

@@ -372,6 +372,34 @@ static const struct ckey schema[] = {
     { "policy", "store_failure_action", CT_ENUM, OFF(store_failure_action), "DUNNO", 0, 0,
       "DUNNO|DEFER_IF_PERMIT", "answer when the database cannot be read (fail open by default)",
       0 },
+    /* web: [web], the dashboard and REST API (`abusedesk web`, src/web). */
+    { "web", "listen", CT_STRING, OFF(web_listen), "127.0.0.1:8025", 0, 0, NULL,
+      "where `abusedesk web` serves the dashboard and /api/v1: HOST:PORT or [IPV6]:PORT", 0 },
+    { "web", "metrics_allow", CT_LIST, OFF(web_metrics_allow), "127.0.0.1;::1", 0, 0, NULL,
+      "addresses and CIDR ranges that may read /metrics without logging in (Prometheus); "
+      "others need an API token", 0 },
+    { "web", "tls_cert", CT_STRING, OFF(web_tls_cert), "", 0, 0, NULL,
+      "PEM certificate chain for HTTPS (empty: plain HTTP, for 127.0.0.1 or behind a TLS "
+      "proxy, doc/web.md)", 0 },
+    { "web", "tls_key", CT_STRING, OFF(web_tls_key), "", 0, 0, NULL,
+      "PEM private key of tls_cert", 0 },
+    { "web", "user", CT_STRING, OFF(web_user), "", 0, 0, NULL,
+      "run as this user after binding and reading the TLS key (when started as root; empty: "
+      "stay)", 0 },
+    { "web", "session_lifetime", CT_DURATION, OFF(web_session_lifetime), "12h", 300,
+      30 * 86400LL, NULL, "how long a login lasts", 0 },
+    { "web", "max_connections", CT_INT, OFF(web_max_connections), "64", 1, 10000, NULL,
+      "connections served at once", 0 },
+    { "web", "timeout", CT_DURATION, OFF(web_timeout), "30s", 1, 3600, NULL,
+      "a connection idle this long is closed", 0 },
+    { "web", "max_body", CT_SIZE, OFF(web_max_body), "65536", 1024, 16777216, NULL,
+      "largest request body accepted (bytes); larger ones get 413", 0 },
+    { "web", "login_attempts", CT_INT, OFF(web_login_attempts), "10", 1, 10000, NULL,
+      "failed logins per client address in 15 minutes before logins from it are refused "
+      "(429) until the window passes", 0 },
+    { "web", "trust_proxy", CT_BOOL, OFF(web_trust_proxy), "false", 0, 0, NULL,
+      "a TLS-terminating proxy on this host forwards to listen: session cookies get the "
+      "Secure flag and X-Forwarded-For from 127.0.0.1 names the client", 0 },
 };
 
 /* [providers] is open: every key is a reporting domain. */
@@ -1124,6 +1152,7 @@ static int load_keyfile(struct config *cfg, GKeyFile *kf, const char *file, stru
             }
             g_strstrip(v);
             rc = set_value(cfg, ck, v, file, err);
+            explicit_bzero(v, strlen(v));
             g_free(v);
         }
         g_strfreev(keys);
@@ -1167,6 +1196,9 @@ int config_load(struct config *cfg, const char *path, struct ad_err *err)
         return rc;
     }
     int rc = config_load_data(cfg, path, data, len, err);
+    /* The file may hold secrets (SMTP password, webhook secret) that only the
+     * delivery worker needs: no copy of them stays behind in freed memory. */
+    explicit_bzero(data, len);
     g_free(data);
     if (rc == 0) {
         g_free(cfg->path);
@@ -1255,4 +1287,77 @@ const char *config_host_addresses_problem(const char *entry)
     }
     g_strfreev(addrs);
     return why ? why : n ? NULL : "no address";
+}
+
+/* web: the running configuration for the dashboard's admin view. */
+static bool config_key_secret(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") || !strcmp(key, "conninfo")
+           || !strcmp(key, "password_key");
+}
+
+void config_each_value(const struct config *cfg,
+                       void (*fn)(const char *group, const char *key, const char *value,
+                                  void *ctx),
+                       void *ctx)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(schema); i++) {
+        const struct ckey *k = &schema[i];
+        const char *base = (const char *)cfg + k->offset;
+        GString *v = g_string_new(NULL);
+        size_t n = k->count_off ? *(const size_t *)((const char *)cfg + k->count_off) : 0;
+        switch (k->type) {
+        case CT_STRING:
+        case CT_PATH:
+        case CT_ENUM: {
+            const char *sv = *(char *const *)base;
+            if (sv && *sv && config_key_secret(k->key))
+                g_string_append(v, "(set, not shown)");
+            else
+                g_string_append(v, sv ? sv : "");
+            break;
+        }
+        case CT_INT:
+            g_string_append_printf(v, "%d", *(const int *)base);
+            break;
+        case CT_SIZE:
+            g_string_append_printf(v, "%zu", *(const size_t *)base);
+            break;
+        case CT_BOOL:
+            g_string_append(v, *(const bool *)base ? "true" : "false");
+            break;
+        case CT_DOUBLE:
+            g_string_append_printf(v, "%g", *(const double *)base);
+            break;
+        case CT_DURATION:
+            g_string_append_printf(v, "%llds", *(const long long *)base);
+            break;
+        case CT_LIST: {
+            char *const *l = *(char **const *)base;
+            for (size_t j = 0; l && l[j]; j++)
+                g_string_append_printf(v, "%s%s", j ? ";" : "", l[j]);
+            break;
+        }
+        case CT_NETLIST: {
+            char **l = k->offset == OFF(our_ips) ? cfg->our_ips_text : cfg->trusted_relays_text;
+            for (size_t j = 0; l && l[j]; j++)
+                g_string_append_printf(v, "%s%s", j ? ";" : "", l[j]);
+            break;
+        }
+        case CT_DURLIST: {
+            const long long *d = *(long long *const *)base;
+            for (size_t j = 0; d && j < n; j++)
+                g_string_append_printf(v, "%s%llds", j ? ";" : "", d[j]);
+            break;
+        }
+        case CT_NUMLIST: {
+            const double *d = *(double *const *)base;
+            for (size_t j = 0; d && j < n; j++)
+                g_string_append_printf(v, "%s%g", j ? ";" : "", d[j]);
+            break;
+        }
+        }
+        fn(k->group, k->key, v->str, ctx);
+        g_string_free(v, TRUE);
+    }
 }

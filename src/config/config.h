@@ -158,6 +158,17 @@ struct config {
     long long rep_feed_baseline;    /* seconds of reports a feed's usual pace is read from */
     char **host_addresses;      /* [network] host_addresses: "HOST=ADDR,ADDR" (NULL-terminated) */
     char **rep_domains;         /* [reputation] domains, for domain lists; empty: our_hosts */
+    /* web: [web], the dashboard and REST API (`abusedesk web`, src/web) */
+    char *web_listen;           /* HOST:PORT ([IPV6]:PORT) */
+    char **web_metrics_allow;   /* addresses/ranges that read /metrics without login */
+    char *web_tls_cert, *web_tls_key;   /* PEM files; "" = plain HTTP (behind a proxy) */
+    char *web_user;             /* drop to this user after binding ("" = stay) */
+    long long web_session_lifetime;     /* seconds a login lasts */
+    int web_max_connections;
+    long long web_timeout;      /* seconds a connection may stay idle */
+    size_t web_max_body;        /* bytes of a request body */
+    int web_login_attempts;     /* failed logins per client address and 15 minutes */
+    bool web_trust_proxy;       /* behind a TLS proxy on 127.0.0.1: cookies are Secure */
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */
@@ -204,6 +215,15 @@ int config_load_data(struct config *cfg, const char *name, const char *data, siz
 
 /* Frees the strings cfg owns; cfg itself is the caller's. */
 void config_free(struct config *cfg);
+
+/* web: calls fn for every key of the schema with its value now as text (lists
+ * joined with ';', durations in seconds); the values of secrets (passwords,
+ * the webhook secret, the PostgreSQL connection string) are shown only as
+ * "(set, not shown)". For the dashboard's admin view. */
+void config_each_value(const struct config *cfg,
+                       void (*fn)(const char *group, const char *key, const char *value,
+                                  void *ctx),
+                       void *ctx);
 
 /* Prints every group and key with its type, default and description (for --help
  * and the README). */

@@ -304,5 +304,28 @@ size_t config_check(const struct config *cfg, const char *name, const char *text
         if (!listen_ok(*l, why, sizeof why))
             report(&c, "policy", "listen", "'%s': %s", *l, why);
     }
+    /* web: the dashboard. */
+    {
+        char *l = g_strconcat("inet:", cfg->web_listen ? cfg->web_listen : "", NULL);
+        char why[80];
+        if (!listen_ok(l, why, sizeof why))
+            report(&c, "web", "listen", "'%s': %s", cfg->web_listen ? cfg->web_listen : "", why);
+        g_free(l);
+    }
+    for (char **m = cfg->web_metrics_allow; m && *m; m++) {
+        struct config_net n;
+        if (!config_parse_net(*m, &n))
+            report(&c, "web", "metrics_allow", "'%s' is not an address or CIDR range", *m);
+    }
+    bool cert = cfg->web_tls_cert && *cfg->web_tls_cert, key = cfg->web_tls_key && *cfg->web_tls_key;
+    if (cert != key)
+        report(&c, "web", cert ? "tls_key" : "tls_cert",
+               "tls_cert and tls_key go together: set both or neither");
+    if (cert && !g_file_test(cfg->web_tls_cert, G_FILE_TEST_IS_REGULAR))
+        report(&c, "web", "tls_cert", "no such file '%s'", cfg->web_tls_cert);
+    if (key && !g_file_test(cfg->web_tls_key, G_FILE_TEST_IS_REGULAR))
+        report(&c, "web", "tls_key", "no such file '%s'", cfg->web_tls_key);
+    if (cfg->web_user && *cfg->web_user && !getpwnam(cfg->web_user))
+        report(&c, "web", "user", "no such user '%s' on this machine", cfg->web_user);
     return c.n;
 }

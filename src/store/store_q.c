@@ -257,3 +257,13 @@ void store_q_reset(struct store_q *q)
     else
         sqlite3_reset(q->s);
 }
+
+static void reset_one(gpointer key, gpointer value, gpointer user)
+{
+    store_q_reset(value);
+}
+
+void store_q_reset_all(struct store *st)
+{
+    g_hash_table_foreach(st->cache, reset_one, NULL);
+}

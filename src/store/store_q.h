@@ -46,6 +46,12 @@ int store_q_step(struct store_q *q, struct ad_err *err);
  * reading the rows you need and before a long wait or another transaction. */
 void store_q_reset(struct store_q *q);
 
+/* Ends the current use of every cached statement of st (store_q_reset() on
+ * each): a long-lived process (the web server) calls it after each request,
+ * so that a statement some caller stepped once and left keeps no read
+ * snapshot open across requests. */
+void store_q_reset_all(struct store *st);
+
 /* Runs a statement that returns no rows to its end. */
 int store_q_run(struct store_q *q, struct ad_err *err);
 

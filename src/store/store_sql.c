@@ -300,8 +300,35 @@ const char *const store_sql_migrations[] = {
     ");"
     "CREATE INDEX reputation_alerts_subject ON reputation_alerts (kind, subject, opened_at);"
     "CREATE INDEX reports_received ON reports (received_at);",
-    /* 12: web users, API tokens, sessions. */
-    "SELECT 1",
+    /* 12: the dashboard's people (src/store/store_web.c): users with a role
+     * and an argon2id password hash, API tokens and login sessions kept only
+     * as BLAKE2b digests of the secret the client holds, each session with its
+     * CSRF token and an expiry. */
+    "CREATE TABLE web_users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL,"
+    "  pwhash TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  updated_at BIGINT NOT NULL,"
+    "  last_login BIGINT"
+    ");"
+    "CREATE TABLE web_tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id BIGINT NOT NULL REFERENCES web_users (id),"
+    "  digest TEXT NOT NULL UNIQUE,"
+    "  created_at BIGINT NOT NULL,"
+    "  last_used BIGINT"
+    ");"
+    "CREATE TABLE web_sessions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id BIGINT NOT NULL REFERENCES web_users (id),"
+    "  digest TEXT NOT NULL UNIQUE,"
+    "  csrf TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);",
     /* 13: retention (purged reports), directory sync, held mail. */
     "SELECT 1",
     /* 14: replay clock and decisions. */
