@@ -106,11 +106,18 @@ static char *human_window(long long secs)
 int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, const char *actor,
                    const char *action, const char *detail, struct ad_err *err)
 {
+    return incident_audit_at(st, 0, incident_id, report_id, actor, action, detail, err);
+}
+
+int incident_audit_at(struct store *st, int64_t at, int64_t incident_id, int64_t report_id,
+                      const char *actor, const char *action, const char *detail,
+                      struct ad_err *err)
+{
     struct store_q *q;
     int rc = store_q_get(st, incident_sql_audit_insert, &q, err);
     if (rc)
         return rc;
-    store_q_int(q, 1, (int64_t)(g_get_real_time() / G_USEC_PER_SEC));
+    store_q_int(q, 1, at > 0 ? at : (int64_t)(g_get_real_time() / G_USEC_PER_SEC));
     if (incident_id)
         store_q_int(q, 2, incident_id);
     if (report_id)
@@ -373,7 +380,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         goto out;
 
     if (!a.attributed) {
-        if ((rc = incident_audit(st, 0, report_id, "abusedesk", "unattributed", a.reason, err)))
+        if ((rc = incident_audit_at(st, at, 0, report_id, "abusedesk", "unattributed", a.reason, err)))
             goto out;
         /* A customer's domain forged by someone else: a joe job for that customer. */
         if (!a.customer_id || !(joejob_domain = forged_domain(r)))
@@ -454,7 +461,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             goto out;
         g_snprintf(detail, sizeof detail, "reopened: new complaints within [incidents] "
                    "reopen_window of the resolution; %s", why->str);
-        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "reopened", detail, err)))
+        if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "reopened", detail, err)))
             goto out;
         out->reopened = true;
     }
@@ -504,7 +511,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                    subject, incident_stage_name(stage), why->str,
                    repeat ? "; repeat offender (earlier incidents in [incidents] repeat_period)"
                           : "");
-        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "opened", detail, err)))
+        if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "opened", detail, err)))
             goto out;
         out->opened = true;
         if (stage == INCIDENT_STAGE_LOCK) {
@@ -514,7 +521,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                                       : "lock stage reached; [incidents] auto_lock is off: the "
                                         "team decides whether to lock %s",
                        subject);
-            if ((rc = incident_audit(st, inc, report_id, "abusedesk", "lock-stage", detail, err)))
+            if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "lock-stage", detail, err)))
                 goto out;
         }
     } else {
@@ -534,7 +541,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         g_snprintf(detail, sizeof detail, "report %lld added, score %.2f%s%s",
                    (long long)report_id, sc.total, sc.counted ? "" : " (not counted)",
                    sc.authenticated ? "" : " (unauthenticated)");
-        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "complaint", detail, err)))
+        if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "complaint", detail, err)))
             goto out;
         if (stage > cur) {
             if ((rc = store_q_get(st, incident_sql_incident_stage, &q, err)))
@@ -547,7 +554,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                 goto out;
             g_snprintf(detail, sizeof detail, "escalated from %s to %s; %s",
                        incident_stage_name(cur), incident_stage_name(stage), why->str);
-            if ((rc = incident_audit(st, inc, report_id, "abusedesk", "escalated", detail, err)))
+            if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "escalated", detail, err)))
                 goto out;
             out->escalated = true;
             if (stage == INCIDENT_STAGE_LOCK) {
@@ -557,7 +564,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                                           : "lock stage reached; [incidents] auto_lock is off: "
                                             "the team decides whether to lock %s",
                            subject);
-                if ((rc = incident_audit(st, inc, report_id, "abusedesk", "lock-stage", detail,
+                if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "lock-stage", detail,
                                          err)))
                     goto out;
             }

@@ -276,8 +276,11 @@ const char *const store_sql_migrations[] = {
     "SELECT 1",
     /* 13: retention (purged reports), directory sync, held mail. */
     "SELECT 1",
-    /* 14: replay clock and decisions. */
-    "SELECT 1",
+    /* 14: replay clock and decisions: which reports `ingest --replay` stored
+     * (1: their mails and hooks held back, 2: with --notify), and an index
+     * for the newest filing time, which a replay may not go back before. */
+    "ALTER TABLE reports ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX reports_received ON reports (received_at);",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 
