@@ -68,4 +68,9 @@ seeds_rbl="$work/seeds-rbl"
 mkdir -p "$seeds_rbl" "$work/rbl"
 cp "$here"/fuzz/seeds/rbl/* "$seeds_rbl"/ 2>/dev/null || true
 run fuzz_rbl "$work/rbl" "$seeds_rbl"
+# fuzz/seeds/arrival plus the corpus: header blocks for ingest --replay's arrival time.
+seeds_arrival="$work/seeds-arrival"
+mkdir -p "$seeds_arrival" "$work/arrival"
+cp "$here"/fuzz/seeds/arrival/* "$seeds_arrival"/ 2>/dev/null || true
+run fuzz_arrival "$work/arrival" "$seeds_arrival"
 exit $status

@@ -43,6 +43,7 @@
 
 #define INTAKE_CHUNK 65536
 #define INTAKE_BATCH 100
+#define INTAKE_REPLAY_BATCH 500
 
 struct msgbuf {
     char sha[65];
@@ -350,13 +351,13 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
 /* desk() for one report; a report replayed without --notify has the mails
  * and hooks its decisions queued held back in the same transaction, so a
  * replay never writes to customers, the team or the provisioning. */
-static int desk_replayable(struct intake *in, int64_t id, const struct report *r,
-                           const struct msgbuf *m, int64_t now, struct ad_err *err)
+static int desk_replayable(struct intake *in, int64_t id, enum store_replay_mode mode,
+                           const struct report *r, const struct msgbuf *m, int64_t now,
+                           struct ad_err *err)
 {
-    enum store_replay_mode mode;
     int64_t mark_outbox = 0, mark_hooks = 0;
-    int rc = store_replay_mode(in->st, id, &mode, err);
-    if (rc == 0 && mode == STORE_REPLAY_HELD)
+    int rc = 0;
+    if (mode == STORE_REPLAY_HELD)
         rc = store_replay_marks(in->st, &mark_outbox, &mark_hooks, err);
     if (rc == 0)
         rc = desk(in, id, r, m, now, err);
@@ -391,6 +392,8 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
             return rc < 0 ? rc : 0;
         }
         size_t before = *n;
+        bool in_tx = false;
+        int n_batch = 0;
         for (guint i = 0; i < ids->len && rc == 0; i++) {
             int64_t id = g_array_index(ids, int64_t, i);
             struct store_report_row row = { 0 };
@@ -416,6 +419,10 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
                         "any more; left unprocessed", (long long)id);
                 store_row_clear(&row);
                 msgbuf_clear(&m);
+                if (in_tx && i + 1 == ids->len) {
+                    in_tx = false;
+                    rc = store_commit(in->st, err);
+                }
                 continue;
             }
             int64_t at = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
@@ -425,18 +432,37 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
                 at = g_date_time_to_unix(dt);
                 g_date_time_unref(dt);
             }
-            if ((rc = store_begin(in->st, err)) == 0) {
-                rc = desk_replayable(in, id, r, &m, at, err);
-                if (rc == 0)
-                    rc = store_commit(in->st, err);
-                else
-                    store_rollback(in->st);
+            /* A live report is committed alone: its decision (a lock) must
+             * reach the policy servers at once. Replayed ones are committed
+             * INTAKE_REPLAY_BATCH at a time (one fsync each, not one per
+             * report); a crash loses a whole batch, which the next run files
+             * again exactly as before, since nothing leaves the store here. */
+            enum store_replay_mode mode = STORE_REPLAY_LIVE;
+            if (!in_tx && (rc = store_begin(in->st, err)) == 0)
+                in_tx = true;
+            if (rc == 0)
+                rc = store_replay_mode(in->st, id, &mode, err);
+            if (rc == 0)
+                rc = desk_replayable(in, id, mode, r, &m, at, err);
+            if (rc == 0 && (mode == STORE_REPLAY_LIVE || ++n_batch >= INTAKE_REPLAY_BATCH
+                            || i + 1 == ids->len)) {
+                in_tx = false;
+                n_batch = 0;
+                rc = store_commit(in->st, err);
+            }
+            if (rc && in_tx) {
+                store_rollback(in->st);
+                in_tx = false;
             }
             if (rc == 0)
                 (*n)++;
             report_free(r);
             store_row_clear(&row);
             msgbuf_clear(&m);
+        }
+        if (in_tx) {
+            /* the loop left early on an error: nothing of the batch stays */
+            store_rollback(in->st);
         }
         g_array_free(ids, TRUE);
         if (rc)
