@@ -235,6 +235,8 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
             break;
         }
         g_free(wn);
+        if (*stage == INCIDENT_STAGE_LOCK)
+            break; /* the highest: a later window cannot raise it (nor the why) */
     }
     return 0;
 }
@@ -440,8 +442,12 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                           at, &hist, err)))
         goto out;
     bool repeat = hist->len > 0;
-    enum incident_stage stage;
-    if ((rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, why, err)))
+    enum incident_stage stage = cur;
+    /* An open incident at the lock stage cannot go higher: its sums would only
+     * be read to be dropped (stage <= cur below), and a spam run's hundreds of
+     * complaints made that the most expensive step of each report. */
+    if (!(inc && cur == INCIDENT_STAGE_LOCK)
+        && (rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, why, err)))
         goto out;
     out->stage = stage;
     char detail[512];
