@@ -361,7 +361,10 @@ static int desk_replayable(struct intake *in, int64_t id, enum store_replay_mode
         rc = store_replay_marks(in->st, &mark_outbox, &mark_hooks, err);
     if (rc == 0)
         rc = desk(in, id, r, m, now, err);
-    if (rc == 0 && mode == STORE_REPLAY_HELD) {
+    int64_t now_outbox = 0, now_hooks = 0;
+    if (rc == 0 && mode == STORE_REPLAY_HELD)
+        rc = store_replay_marks(in->st, &now_outbox, &now_hooks, err);
+    if (rc == 0 && mode == STORE_REPLAY_HELD && (now_outbox > mark_outbox || now_hooks > mark_hooks)) {
         int n_held = 0;
         rc = store_replay_hold(in->st, mark_outbox, mark_hooks, &n_held, err);
         if (rc == 0 && n_held)
@@ -392,7 +395,7 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
             return rc < 0 ? rc : 0;
         }
         size_t before = *n;
-        bool in_tx = false;
+        bool in_tx = false, bulk = false;
         int n_batch = 0;
         for (guint i = 0; i < ids->len && rc == 0; i++) {
             int64_t id = g_array_index(ids, int64_t, i);
@@ -438,10 +441,12 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
              * report); a crash loses a whole batch, which the next run files
              * again exactly as before, since nothing leaves the store here. */
             enum store_replay_mode mode = STORE_REPLAY_LIVE;
-            if (!in_tx && (rc = store_begin(in->st, err)) == 0)
+            rc = store_replay_mode(in->st, id, &mode, err);
+            if (rc == 0 && !in_tx && bulk != (mode != STORE_REPLAY_LIVE)
+                && (rc = store_replay_bulk(in->st, mode != STORE_REPLAY_LIVE, err)) == 0)
+                bulk = mode != STORE_REPLAY_LIVE;
+            if (rc == 0 && !in_tx && (rc = store_begin(in->st, err)) == 0)
                 in_tx = true;
-            if (rc == 0)
-                rc = store_replay_mode(in->st, id, &mode, err);
             if (rc == 0)
                 rc = desk_replayable(in, id, mode, r, &m, at, err);
             if (rc == 0 && (mode == STORE_REPLAY_LIVE || ++n_batch >= INTAKE_REPLAY_BATCH
@@ -463,6 +468,13 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
         if (in_tx) {
             /* the loop left early on an error: nothing of the batch stays */
             store_rollback(in->st);
+        }
+        if (bulk) {
+            struct ad_err berr = { 0 };
+            if (store_replay_bulk(in->st, false, &berr) && rc == 0) {
+                *err = berr;
+                rc = berr.code ? berr.code : AD_ERR_STORE;
+            }
         }
         g_array_free(ids, TRUE);
         if (rc)
@@ -902,7 +914,9 @@ int intake_maildir(struct intake *in, const char *dir, struct ad_err *err)
             continue;
         }
         if (!in_tx) {
-            if ((rc = open_store(in, err)) || (rc = store_begin(in->st, err))) {
+            if ((rc = open_store(in, err))
+                || (in->replay && (rc = store_replay_bulk(in->st, true, err)))
+                || (rc = store_begin(in->st, err))) {
                 g_free(path);
                 msgbuf_clear(&m);
                 break;

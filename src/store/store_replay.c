@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "store/store_priv.h"
 #include "store/store_q.h"
 
 #define HELD_WHY "held: replayed decision (ingest --replay without --notify)"
@@ -175,4 +176,15 @@ int store_replay_decisions(struct store *st, int64_t since, int64_t until,
     }
     g_array_free(rows, TRUE);
     return rc < 0 ? rc : 0;
+}
+
+int store_replay_bulk(struct store *st, bool on, struct ad_err *err)
+{
+    if (st->backend == STORE_PG)
+        return store_exec(st, on ? "SET synchronous_commit = off" : "SET synchronous_commit = on",
+                          err);
+    int rc = store_exec(st, on ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", err);
+    if (rc == 0)
+        rc = store_exec(st, on ? "PRAGMA cache_size=-65536" : "PRAGMA cache_size=-2000", err);
+    return rc;
 }

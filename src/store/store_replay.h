@@ -45,6 +45,14 @@ int store_replay_marks(struct store *st, int64_t *outbox_id, int64_t *hook_id,
 int store_replay_hold(struct store *st, int64_t outbox_id, int64_t hook_id, int *n,
                       struct ad_err *err);
 
+/* Bulk mode for replayed reports, outside a transaction: on (SQLite
+ * synchronous=NORMAL and a larger page cache; PostgreSQL synchronous_commit
+ * off) a commit no longer waits for the disk, and a power loss may take the
+ * last commits back, never the consistency: the archive is replayed again and
+ * the desk worker files again what was not processed. Off restores the
+ * durable setting for live reports. */
+int store_replay_bulk(struct store *st, bool on, struct ad_err *err);
+
 /* One decision of the desk, as replay-report prints it; strings borrowed for
  * the call. kind: alert, notice (customer mails: status sent, held, queued,
  * failed), lock, unlock, dismiss, resolve, lock-held. */
