@@ -73,7 +73,10 @@ static bool parse_time(const char *s, int64_t *t)
         return true;
     }
     GTimeZone *utc = g_time_zone_new_utc();
-    GDateTime *dt = g_date_time_new_from_iso8601(s, utc);
+    /* a day alone ("2026-10-05") means its midnight, UTC */
+    char *full = strlen(s) == 10 ? g_strconcat(s, "T00:00:00", NULL) : g_strdup(s);
+    GDateTime *dt = g_date_time_new_from_iso8601(full, utc);
+    g_free(full);
     g_time_zone_unref(utc);
     if (!dt)
         return false;
@@ -92,7 +95,8 @@ static void usage(FILE *f)
             "queued, failed, or held when ingest --replay ran without --notify), unlock,\n"
             "dismiss, resolve, lock-held (the lock stage was reached but the team decides).\n"
             "After `abusedesk ingest --replay` and `abusedesk process` the times are the\n"
-            "archive's. T is Unix seconds or ISO 8601 (UTC when no zone is given).\n"
+            "archive's. T is Unix seconds, a day (2026-10-05) or ISO 8601 (UTC when no\n"
+            "zone is given).\n"
             "\n"
             "  --json   one JSON object per line: at, time, incident, kind,\n"
             "           subject_kind, subject, status, detail\n");
