@@ -79,6 +79,7 @@ bench: build
 	bash bench/ingest.sh
 	bash bench/policy.sh
 	bash bench/shared_counters.sh
+	python3 bench/decisions.py --bin build/abusedesk --sweep
 
 run: build
 	bash tools/run-demo.sh

@@ -74,4 +74,9 @@ seeds_web="$work/seeds-web"
 mkdir -p "$seeds_web" "$work/web"
 cp "$here"/fuzz/seeds/web/* "$seeds_web"/ 2>/dev/null || true
 run fuzz_web "$work/web" "$seeds_web"
+# fuzz/seeds/arrival plus the corpus: header blocks for ingest --replay's arrival time.
+seeds_arrival="$work/seeds-arrival"
+mkdir -p "$seeds_arrival" "$work/arrival"
+cp "$here"/fuzz/seeds/arrival/* "$seeds_arrival"/ 2>/dev/null || true
+run fuzz_arrival "$work/arrival" "$seeds_arrival"
 exit $status

@@ -140,7 +140,7 @@ static int audit(struct lifecycle *lc, int64_t id, const char *by, const char *a
     va_start(ap, fmt);
     char *d = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    int rc = incident_audit(lc->st, id, 0, by, action, d, err);
+    int rc = incident_audit_at(lc->st, lc->now, id, 0, by, action, d, err);
     const char *ev = event_of(action);
     if (rc == 0 && ev)
         rc = event_hook(lc, id, ev, by, d, err);
@@ -1303,7 +1303,7 @@ static int unverified_due(struct lifecycle *lc, int64_t id, const char *from, bo
         return 0;
     if ((rc = team_mail_due(lc, id, due, err)) || !*due)
         return rc;
-    return incident_audit(lc->st, id, 0, "abusedesk", "unverified-alert",
+    return incident_audit_at(lc->st, lc->now, id, 0, "abusedesk", "unverified-alert",
                           "the team is told of an unverified reply", err);
 }
 
@@ -1345,7 +1345,7 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
                      : g_strdup_printf("reply attached, NOT verified (from %s): %s; the state "
                                        "stays %s",
                                        sfrom, why ? why : "", i.state);
-    rc = incident_audit(lc->st, id, report_id,
+    rc = incident_audit_at(lc->st, lc->now, id, report_id,
                         verified ? "customer" : verdict == LIFECYCLE_REPLY_AUTO ? "auto-reply"
                                                                                 : "unverified",
                         verdict == LIFECYCLE_REPLY_AUTO ? "auto-reply" : "replied", what, err);
@@ -1449,7 +1449,7 @@ int lifecycle_notice_bounced(struct lifecycle *lc, const char *orig_msgid, int64
     g_snprintf(detail, sizeof detail, "%s (outbox %lld) to %s %s: status %s (report %lld)",
                strcmp(kind, "team") ? "the notice to the customer" : "the team's mail", (long long)oid, srcpt,
                permanent ? "bounced" : "is delayed", sstatus, (long long)report_id);
-    if ((rc = incident_audit(lc->st, inc, report_id, "abusedesk",
+    if ((rc = incident_audit_at(lc->st, lc->now, inc, report_id, "abusedesk",
                              permanent ? "notice_bounced" : "notice_delayed", detail, err)))
         goto out;
     if (permanent && first && (rc = event_hook(lc, inc, "notice_bounced", "abusedesk", detail, err)))
@@ -1549,7 +1549,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
                             "enough providers",
                             true, &lerr);
         if (rc == AD_ERR_USAGE || rc == AD_ERR_REFUSED)
-            return incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-skipped",
+            return incident_audit_at(lc->st, lc->now, o->incident_id, 0, "abusedesk", "lock-skipped",
                                   lerr.msg, err);
         if (rc) {
             *err = lerr;
@@ -1593,7 +1593,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
                        "lock stage reached, but the sender is not an account or web space of "
                        "the customer directory: never locked automatically; please check");
             action = buf;
-            rc = incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-held", buf, err);
+            rc = incident_audit_at(lc->st, lc->now, o->incident_id, 0, "abusedesk", "lock-held", buf, err);
             if (rc)
                 return rc;
         } else if (n_providers < lc->cfg->auto_lock_min_providers) {
@@ -1603,7 +1603,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
                        "decide",
                        (long long)n_providers, lc->cfg->auto_lock_min_providers);
             action = buf;
-            rc = incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-held", buf, err);
+            rc = incident_audit_at(lc->st, lc->now, o->incident_id, 0, "abusedesk", "lock-held", buf, err);
             if (rc)
                 return rc;
         } else {
@@ -1614,7 +1614,7 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
                 /* Not lockable (an IP, a customer) or already past it. */
                 g_snprintf(buf, sizeof buf, "lock stage reached, not locked: %.150s", lerr.msg);
                 action = buf;
-                rc = incident_audit(lc->st, o->incident_id, 0, "abusedesk", "lock-skipped",
+                rc = incident_audit_at(lc->st, lc->now, o->incident_id, 0, "abusedesk", "lock-skipped",
                                     lerr.msg, err);
             } else if (rc) {
                 *err = lerr;

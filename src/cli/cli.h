@@ -59,6 +59,7 @@ int cmd_feeds(struct cli *cli, int argc, char **argv);
 int cmd_user(struct cli *cli, int argc, char **argv);
 int cmd_token(struct cli *cli, int argc, char **argv);
 int cmd_web(struct cli *cli, int argc, char **argv);
+int cmd_replay_report(struct cli *cli, int argc, char **argv);
 
 struct store;
 

@@ -18,6 +18,7 @@ static void usage(FILE *f)
             "usage: abusedesk [GLOBAL OPTIONS] ingest [-q] [--source NAME]\n"
             "       abusedesk [GLOBAL OPTIONS] ingest [-q] --maildir DIR\n"
             "       abusedesk [GLOBAL OPTIONS] ingest [-q] --recover\n"
+            "       abusedesk [GLOBAL OPTIONS] ingest [-q] --replay [--notify] [--maildir DIR]\n"
             "\n"
             "Stores report mail. Without options, reads ONE message on standard input,\n"
             "as Postfix pipe(8) or a .forward file deliver it. The raw message is written\n"
@@ -28,6 +29,12 @@ static void usage(FILE *f)
             "                 new/ are moved to cur/ (flag S) once stored\n"
             "  --recover      re-process messages an interrupted run left in the spool\n"
             "  --source NAME  label stored with the report (default: stdin)\n"
+            "  --replay       file each report at the time it reached us (the topmost\n"
+            "                 Received header of our MX, else its Date), for an archive:\n"
+            "                 a Maildir is taken in arrival order; a report older than\n"
+            "                 the newest one the desk holds is refused (exit 65); the\n"
+            "                 mails and hooks of replayed decisions are held back\n"
+            "  --notify       with --replay: let those mails and hooks go out\n"
             "  -q             print nothing on success\n"
             "\n"
             "Exit status: 0 stored or already stored; 65 not a mail (kept in the\n"
@@ -57,7 +64,7 @@ static int exit_for(int rc)
 int cmd_ingest(struct cli *cli, int argc, char **argv)
 {
     const char *maildir = NULL, *source = "stdin";
-    bool quiet = false, recover = false;
+    bool quiet = false, recover = false, replay = false, notify = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -66,6 +73,10 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
             maildir = argv[++i];
         } else if (!strcmp(argv[i], "--source") && i + 1 < argc) {
             source = argv[++i];
+        } else if (!strcmp(argv[i], "--replay")) {
+            replay = true;
+        } else if (!strcmp(argv[i], "--notify")) {
+            notify = true;
         } else if (!strcmp(argv[i], "--recover")) {
             recover = true;
         } else if (!strcmp(argv[i], "-q")) {
@@ -81,16 +92,32 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
     struct ad_err err = { 0 };
     if (quiet && cli->log.min < LOG_LEVEL_WARNING)
         cli->log.min = LOG_LEVEL_WARNING;
+    if (notify && !replay) {
+        fprintf(stderr, "abusedesk ingest: --notify belongs to --replay\n");
+        return EXIT_USAGE;
+    }
+    if (replay && recover) {
+        fprintf(stderr, "abusedesk ingest: --replay and --recover do not go together\n");
+        return EXIT_USAGE;
+    }
     intake_init(&in, &cli->cfg, &cli->log);
+    in.replay = replay;
+    in.notify = notify;
     int rc;
     if (maildir || recover) {
         rc = recover ? intake_spool_recover(&in, &err) : intake_maildir(&in, maildir, &err);
         log_msg(&cli->log, rc ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO,
-                "ingest: %u stored, %u duplicate, %u quarantined, %u unreadable", in.n_stored,
-                in.n_duplicate, in.n_quarantined, in.n_failed);
+                "ingest: %u stored, %u duplicate, %u quarantined, %u unreadable%s", in.n_stored,
+                in.n_duplicate, in.n_quarantined, in.n_failed,
+                replay ? (in.n_refused ? ", some refused by --replay" : ", replayed") : "");
         if (rc)
             log_msg(&cli->log, LOG_LEVEL_ERROR, "ingest: %s", err.msg);
         intake_close(&in);
+        if (rc == 0 && in.n_refused) {
+            log_msg(&cli->log, LOG_LEVEL_ERROR, "ingest: %u report(s) refused by --replay",
+                    in.n_refused);
+            return EXIT_DATAERR;
+        }
         return exit_for(rc);
     }
     if (isatty(STDIN_FILENO) && !quiet)
@@ -104,5 +131,5 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
                 exit_for(rc) == EXIT_TEMPFAIL ? " (temporary: retry later)" : "");
         return exit_for(rc);
     }
-    return oc == INTAKE_QUARANTINED ? EXIT_DATAERR : 0;
+    return oc == INTAKE_QUARANTINED || oc == INTAKE_REFUSED ? EXIT_DATAERR : 0;
 }

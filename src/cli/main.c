@@ -44,6 +44,7 @@ static const struct command commands[] = {
     { "web", cmd_web, "serve the abuse team's dashboard, REST API and metrics (HTTP)" },
     { "user", cmd_user, "add, list, delete dashboard users or set their password" },
     { "token", cmd_token, "make an API token for a dashboard user" },
+    { "replay-report", cmd_replay_report, "every decision with its time (after ingest --replay)" },
 };
 
 static void usage(FILE *f)

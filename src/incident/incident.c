@@ -106,11 +106,18 @@ static char *human_window(long long secs)
 int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, const char *actor,
                    const char *action, const char *detail, struct ad_err *err)
 {
+    return incident_audit_at(st, 0, incident_id, report_id, actor, action, detail, err);
+}
+
+int incident_audit_at(struct store *st, int64_t at, int64_t incident_id, int64_t report_id,
+                      const char *actor, const char *action, const char *detail,
+                      struct ad_err *err)
+{
     struct store_q *q;
     int rc = store_q_get(st, incident_sql_audit_insert, &q, err);
     if (rc)
         return rc;
-    store_q_int(q, 1, (int64_t)(g_get_real_time() / G_USEC_PER_SEC));
+    store_q_int(q, 1, at > 0 ? at : (int64_t)(g_get_real_time() / G_USEC_PER_SEC));
     if (incident_id)
         store_q_int(q, 2, incident_id);
     if (report_id)
@@ -228,6 +235,8 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
             break;
         }
         g_free(wn);
+        if (*stage == INCIDENT_STAGE_LOCK)
+            break; /* the highest: a later window cannot raise it (nor the why) */
     }
     return 0;
 }
@@ -274,6 +283,41 @@ int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now
     store_q_int(q, 4, first);
     store_q_int(q, 5, last);
     store_q_int(q, 6, now);
+    return store_q_run(q, err);
+}
+
+/* incident_recount() for one report just attached to incident id: its
+ * complaint of kind added to the totals (the same sums, without reading every
+ * earlier report of the incident again: for a spam run of a thousand
+ * complaints that was most of the work of each). */
+static int recount_add(struct store *st, int64_t id, const char *kind, int64_t report_id,
+                       int64_t now, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, incident_sql_complaint_of, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, report_id);
+    store_q_text(q, 2, kind);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    bool found = rc == 1;
+    double score = found ? store_q_col_double(q, 0) : 0;
+    int64_t counted = found ? store_q_col_int(q, 1) : 0;
+    int64_t at = found ? store_q_col_int(q, 2) : 0;
+    store_q_reset(q);
+    if ((rc = store_q_get(st, found ? incident_sql_incident_add_one : incident_sql_incident_touch,
+                          &q, err)))
+        return rc;
+    store_q_int(q, 1, id);
+    if (found) {
+        store_q_double(q, 2, counted == 1 ? score : 0);
+        store_q_int(q, 3, counted == 1 ? 1 : 0);
+        store_q_int(q, 4, at);
+        store_q_int(q, 5, now);
+    } else {
+        store_q_int(q, 2, now);
+    }
     return store_q_run(q, err);
 }
 
@@ -373,7 +417,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         goto out;
 
     if (!a.attributed) {
-        if ((rc = incident_audit(st, 0, report_id, "abusedesk", "unattributed", a.reason, err)))
+        if ((rc = incident_audit_at(st, at, 0, report_id, "abusedesk", "unattributed", a.reason, err)))
             goto out;
         /* A customer's domain forged by someone else: a joe job for that customer. */
         if (!a.customer_id || !(joejob_domain = forged_domain(r)))
@@ -433,8 +477,12 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                           at, &hist, err)))
         goto out;
     bool repeat = hist->len > 0;
-    enum incident_stage stage;
-    if ((rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, why, err)))
+    enum incident_stage stage = cur;
+    /* An open incident at the lock stage cannot go higher: its sums would only
+     * be read to be dropped (stage <= cur below), and a spam run's hundreds of
+     * complaints made that the most expensive step of each report. */
+    if (!(inc && cur == INCIDENT_STAGE_LOCK)
+        && (rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, why, err)))
         goto out;
     out->stage = stage;
     char detail[512];
@@ -454,7 +502,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             goto out;
         g_snprintf(detail, sizeof detail, "reopened: new complaints within [incidents] "
                    "reopen_window of the resolution; %s", why->str);
-        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "reopened", detail, err)))
+        if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "reopened", detail, err)))
             goto out;
         out->reopened = true;
     }
@@ -504,7 +552,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                    subject, incident_stage_name(stage), why->str,
                    repeat ? "; repeat offender (earlier incidents in [incidents] repeat_period)"
                           : "");
-        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "opened", detail, err)))
+        if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "opened", detail, err)))
             goto out;
         out->opened = true;
         if (stage == INCIDENT_STAGE_LOCK) {
@@ -514,7 +562,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                                       : "lock stage reached; [incidents] auto_lock is off: the "
                                         "team decides whether to lock %s",
                        subject);
-            if ((rc = incident_audit(st, inc, report_id, "abusedesk", "lock-stage", detail, err)))
+            if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "lock-stage", detail, err)))
                 goto out;
         }
     } else {
@@ -522,7 +570,11 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             goto out;
         store_q_int(q, 1, inc);
         store_q_int(q, 2, report_id);
-        if ((rc = store_q_run(q, err)) || (rc = incident_recount(st, inc, kind, at, err)))
+        if ((rc = store_q_run(q, err)))
+            goto out;
+        /* attached only now (the report was not processed before): add it */
+        if ((rc = store_changes(st) > 0 ? recount_add(st, inc, kind, report_id, at, err)
+                                        : incident_recount(st, inc, kind, at, err)))
             goto out;
         if (sc.authenticated) {
             if ((rc = store_q_get(st, incident_sql_incident_trusted, &q, err)))
@@ -534,7 +586,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         g_snprintf(detail, sizeof detail, "report %lld added, score %.2f%s%s",
                    (long long)report_id, sc.total, sc.counted ? "" : " (not counted)",
                    sc.authenticated ? "" : " (unauthenticated)");
-        if ((rc = incident_audit(st, inc, report_id, "abusedesk", "complaint", detail, err)))
+        if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "complaint", detail, err)))
             goto out;
         if (stage > cur) {
             if ((rc = store_q_get(st, incident_sql_incident_stage, &q, err)))
@@ -547,7 +599,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                 goto out;
             g_snprintf(detail, sizeof detail, "escalated from %s to %s; %s",
                        incident_stage_name(cur), incident_stage_name(stage), why->str);
-            if ((rc = incident_audit(st, inc, report_id, "abusedesk", "escalated", detail, err)))
+            if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "escalated", detail, err)))
                 goto out;
             out->escalated = true;
             if (stage == INCIDENT_STAGE_LOCK) {
@@ -557,7 +609,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                                           : "lock stage reached; [incidents] auto_lock is off: "
                                             "the team decides whether to lock %s",
                            subject);
-                if ((rc = incident_audit(st, inc, report_id, "abusedesk", "lock-stage", detail,
+                if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "lock-stage", detail,
                                          err)))
                     goto out;
             }

@@ -55,6 +55,13 @@ int incident_process(const struct config *cfg, struct store *st, int64_t report_
 int incident_audit(struct store *st, int64_t incident_id, int64_t report_id, const char *actor,
                    const char *action, const char *detail, struct ad_err *err);
 
+/* The same at a given time (Unix seconds; 0: the wall clock): the desk's
+ * decisions are audited at the time of the report that caused them, which is
+ * the report's filing time under ingest --replay. */
+int incident_audit_at(struct store *st, int64_t at, int64_t incident_id, int64_t report_id,
+                      const char *actor, const char *action, const char *detail,
+                      struct ad_err *err);
+
 /* Builds the full view of one incident (the keys of `incident show --json`):
  * id, state, stage, subject_kind, subject, customer_id, customer, account,
  * initial_score, score, complaints, subjects, providers, manual_share,

@@ -20,7 +20,9 @@
 #include "act/outbox.h"
 #include "incident/incident.h"
 #include "intake/route.h"
+#include "intake/arrival.h"
 #include "store/store_policy.h"
+#include "store/store_replay.h"
 #include "store/store_q.h"
 #include "store/store_tx.h"
 #include "trust/dkimverify.h"
@@ -41,6 +43,7 @@
 
 #define INTAKE_CHUNK 65536
 #define INTAKE_BATCH 100
+#define INTAKE_REPLAY_BATCH 500
 
 struct msgbuf {
     char sha[65];
@@ -318,7 +321,7 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
         handled = true;
     } else if (rc == 0 && !handled && match.own_mail) {
         /* Our own mail, about no incident: keep it, do nothing with it. */
-        rc = incident_audit(in->st, 0, id, "abusedesk", "own-mail",
+        rc = incident_audit_at(in->st, now, 0, id, "abusedesk", "own-mail",
                             "our own mail came back to the desk: not a complaint", err);
         struct store_q *q;
         if (rc == 0 && (rc = store_q_get(in->st, intake_sql_mark_done, &q, err)) == 0) {
@@ -345,6 +348,32 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
     return store_savepoint_release(in->st, "desk", err);
 }
 
+/* desk() for one report; a report replayed without --notify has the mails
+ * and hooks its decisions queued held back in the same transaction, so a
+ * replay never writes to customers, the team or the provisioning. */
+static int desk_replayable(struct intake *in, int64_t id, enum store_replay_mode mode,
+                           const struct report *r, const struct msgbuf *m, int64_t now,
+                           struct ad_err *err)
+{
+    int64_t mark_outbox = 0, mark_hooks = 0;
+    int rc = 0;
+    if (mode == STORE_REPLAY_HELD)
+        rc = store_replay_marks(in->st, &mark_outbox, &mark_hooks, err);
+    if (rc == 0)
+        rc = desk(in, id, r, m, now, err);
+    int64_t now_outbox = 0, now_hooks = 0;
+    if (rc == 0 && mode == STORE_REPLAY_HELD)
+        rc = store_replay_marks(in->st, &now_outbox, &now_hooks, err);
+    if (rc == 0 && mode == STORE_REPLAY_HELD && (now_outbox > mark_outbox || now_hooks > mark_hooks)) {
+        int n_held = 0;
+        rc = store_replay_hold(in->st, mark_outbox, mark_hooks, &n_held, err);
+        if (rc == 0 && n_held)
+            log_msg(in->log, LOG_LEVEL_INFO, "report %lld (replayed): %d mail(s)/hook(s) held "
+                    "back", (long long)id, n_held);
+    }
+    return rc;
+}
+
 int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
 {
     *n = 0;
@@ -366,6 +395,8 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
             return rc < 0 ? rc : 0;
         }
         size_t before = *n;
+        bool in_tx = false, bulk = false;
+        int n_batch = 0;
         for (guint i = 0; i < ids->len && rc == 0; i++) {
             int64_t id = g_array_index(ids, int64_t, i);
             struct store_report_row row = { 0 };
@@ -391,6 +422,10 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
                         "any more; left unprocessed", (long long)id);
                 store_row_clear(&row);
                 msgbuf_clear(&m);
+                if (in_tx && i + 1 == ids->len) {
+                    in_tx = false;
+                    rc = store_commit(in->st, err);
+                }
                 continue;
             }
             int64_t at = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
@@ -400,18 +435,46 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
                 at = g_date_time_to_unix(dt);
                 g_date_time_unref(dt);
             }
-            if ((rc = store_begin(in->st, err)) == 0) {
-                rc = desk(in, id, r, &m, at, err);
-                if (rc == 0)
-                    rc = store_commit(in->st, err);
-                else
-                    store_rollback(in->st);
+            /* A live report is committed alone: its decision (a lock) must
+             * reach the policy servers at once. Replayed ones are committed
+             * INTAKE_REPLAY_BATCH at a time (one fsync each, not one per
+             * report); a crash loses a whole batch, which the next run files
+             * again exactly as before, since nothing leaves the store here. */
+            enum store_replay_mode mode = STORE_REPLAY_LIVE;
+            rc = store_replay_mode(in->st, id, &mode, err);
+            if (rc == 0 && !in_tx && bulk != (mode != STORE_REPLAY_LIVE)
+                && (rc = store_replay_bulk(in->st, mode != STORE_REPLAY_LIVE, err)) == 0)
+                bulk = mode != STORE_REPLAY_LIVE;
+            if (rc == 0 && !in_tx && (rc = store_begin(in->st, err)) == 0)
+                in_tx = true;
+            if (rc == 0)
+                rc = desk_replayable(in, id, mode, r, &m, at, err);
+            if (rc == 0 && (mode == STORE_REPLAY_LIVE || ++n_batch >= INTAKE_REPLAY_BATCH
+                            || i + 1 == ids->len)) {
+                in_tx = false;
+                n_batch = 0;
+                rc = store_commit(in->st, err);
+            }
+            if (rc && in_tx) {
+                store_rollback(in->st);
+                in_tx = false;
             }
             if (rc == 0)
                 (*n)++;
             report_free(r);
             store_row_clear(&row);
             msgbuf_clear(&m);
+        }
+        if (in_tx) {
+            /* the loop left early on an error: nothing of the batch stays */
+            store_rollback(in->st);
+        }
+        if (bulk) {
+            struct ad_err berr = { 0 };
+            if (store_replay_bulk(in->st, false, &berr) && rc == 0) {
+                *err = berr;
+                rc = berr.code ? berr.code : AD_ERR_STORE;
+            }
         }
         g_array_free(ids, TRUE);
         if (rc)
@@ -492,6 +555,55 @@ static void failpoint_spooled(void)
         g_usleep((gulong)ms * 1000);
 }
 
+/* ingest --replay: the time message m reached us, and whether it may be filed
+ * now. A message the desk holds already (same bytes) passes: it will be a
+ * duplicate, which changes nothing. A new one must have an arrival time and
+ * must not be older than the newest report in the desk: windows and stages
+ * are computed forward in time, and a report filed behind later decisions
+ * would not change them. *refused with the reason logged; rc for store errors. */
+static int replay_check(struct intake *in, const struct msgbuf *m, const char *source,
+                        int64_t *arrived, bool *refused, struct ad_err *err)
+{
+    *refused = false;
+    int64_t have = 0;
+    int rc = store_report_find(in->st, m->sha, &have, err);
+    if (rc < 0)
+        return rc;
+    enum arrival_source how = arrival_time(in->cfg, m->head, m->head_len, arrived);
+    if (rc == 1)
+        return 0; /* a duplicate: stored as before */
+    if (how == ARRIVAL_NONE) {
+        log_msg(in->log, LOG_LEVEL_ERROR, "replay: %s refused: neither a Received header of "
+                "our MX ([intake] authserv_id, [network] our_hosts) nor a readable Date "
+                "says when it reached us", source);
+        *refused = true;
+        return 0;
+    }
+    if (!in->newest_known) {
+        if ((rc = store_replay_newest(in->st, &in->newest, err)))
+            return rc;
+        in->newest_known = true;
+    }
+    if (*arrived < in->newest) {
+        GDateTime *a = g_date_time_new_from_unix_utc(*arrived);
+        GDateTime *b = g_date_time_new_from_unix_utc(in->newest);
+        char *as = a ? g_date_time_format(a, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
+        char *bs = b ? g_date_time_format(b, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
+        log_msg(in->log, LOG_LEVEL_ERROR, "replay: %s refused: it reached us at %s (from its "
+                "%s), earlier than the newest report the desk holds (%s); replay in arrival "
+                "order, into a desk that holds nothing newer (a fresh database)", source, as,
+                arrival_source_name(how), bs);
+        g_free(as);
+        g_free(bs);
+        if (a)
+            g_date_time_unref(a);
+        if (b)
+            g_date_time_unref(b);
+        *refused = true;
+    }
+    return 0;
+}
+
 /* Parses and stores one message whose bytes are durable at path. */
 static int process(struct intake *in, const char *path, const struct msgbuf *m,
                    const char *source, const char *keep_path, enum intake_outcome *outcome,
@@ -515,8 +627,22 @@ static int process(struct intake *in, const char *path, const struct msgbuf *m,
         report_free(r);
         return rc;
     }
+    int64_t arrived = 0;
+    if (in->replay) {
+        bool refused = false;
+        rc = replay_check(in, m, source, &arrived, &refused, err);
+        if (rc || refused) {
+            report_free(r);
+            if (rc == 0) {
+                *outcome = INTAKE_REFUSED;
+                in->n_refused++;
+            }
+            return rc;
+        }
+    }
     char *json = report_json_line(r, NULL);
     struct store_report_in sr = {
+        .received_at = arrived,
         .sha256 = m->sha,
         .source = source,
         .spool_path = truncated ? keep_path : NULL,
@@ -546,6 +672,11 @@ static int process(struct intake *in, const char *path, const struct msgbuf *m,
         return rc;
     }
     rc = store_report_add(in->st, &sr, id, &dup, err);
+    if (rc == 0 && in->replay && !dup)
+        rc = store_replay_mark(in->st, *id, in->notify ? STORE_REPLAY_NOTIFY : STORE_REPLAY_HELD,
+                               err);
+    if (rc == 0 && in->replay && !dup && arrived > in->newest)
+        in->newest = arrived;
     if (own_tx) {
         if (rc == 0)
             rc = store_commit(in->st, err);
@@ -628,7 +759,9 @@ int intake_fd(struct intake *in, int fd, const char *source, enum intake_outcome
     failpoint_spooled();
 
     rc = process(in, final, &m, source, keep, outcome, id, err);
-    if (rc == 0 && *outcome != INTAKE_QUARANTINED)
+    if (rc == 0 && *outcome == INTAKE_REFUSED)
+        unlink(final); /* not taken: the caller says so and keeps its copy */
+    else if (rc == 0 && *outcome != INTAKE_QUARANTINED)
         rc = spool_done(final, keep, m.total > m.head_len, err);
 out:
     msgbuf_clear(&m);
@@ -693,6 +826,54 @@ static int flush_batch(struct intake *in, GArray *moves, bool *in_tx, struct ad_
     return rc;
 }
 
+struct maildir_entry {
+    size_t sub;             /* index into the subfolders */
+    const char *name;       /* borrowed from the listing */
+    int64_t at;             /* arrival time under --replay, else 0 */
+    guint seq;              /* listing order: ties keep it */
+};
+
+static gint cmp_entry(gconstpointer a, gconstpointer b)
+{
+    const struct maildir_entry *x = a, *y = b;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The order in which the Maildir's messages are taken: new/ then cur/, each
+ * by name; under --replay by the time each reached us (arrival.h; a message
+ * without one sorts first and is refused there), so an archive whose file
+ * names do not follow its arrival order is filed forward in time. The
+ * entries borrow the listed names. */
+static GArray *maildir_order(struct intake *in, const char *dir, const char *const *subdirs,
+                             char **const *listed, size_t n_subdirs)
+{
+    GArray *order = g_array_new(FALSE, TRUE, sizeof(struct maildir_entry));
+    for (size_t s = 0; s < n_subdirs; s++)
+        for (char **nm = listed[s]; nm && *nm; nm++) {
+            struct maildir_entry e = { s, *nm, 0, order->len };
+            if (in->replay) {
+                char *path = g_build_filename(dir, subdirs[s], *nm, NULL);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                    /* the header block is at the start: 64 KiB is plenty */
+                    char *buf = g_malloc(INTAKE_CHUNK);
+                    ssize_t n = read(fd, buf, INTAKE_CHUNK);
+                    if (n > 0)
+                        arrival_time(in->cfg, buf, (size_t)n, &e.at);
+                    g_free(buf);
+                    close(fd);
+                }
+                g_free(path);
+            }
+            g_array_append_val(order, e);
+        }
+    if (in->replay)
+        g_array_sort(order, cmp_entry);
+    return order;
+}
+
 int intake_maildir(struct intake *in, const char *dir, struct ad_err *err)
 {
     static const char *const subdirs[] = { "new", "cur" };
@@ -717,54 +898,54 @@ int intake_maildir(struct intake *in, const char *dir, struct ad_err *err)
         listed[s] = list_sorted(sub);
         g_free(sub);
     }
-    for (size_t s = 0; s < G_N_ELEMENTS(subdirs) && rc == 0; s++) {
-        char *sub = g_build_filename(dir, subdirs[s], NULL);
-        char **names = listed[s];
-        listed[s] = NULL;
-        for (char **nm = names; *nm && rc == 0; nm++) {
-            char *path = g_build_filename(sub, *nm, NULL);
-            struct msgbuf m = { 0 };
-            struct ad_err ferr = { 0 };
-            if (read_file(path, in->cfg->max_message_size, &m, &ferr) != 0) {
-                log_msg(in->log, LOG_LEVEL_ERROR, "skipped %s: %s", path, ferr.msg);
-                in->n_failed++;
-                g_free(path);
-                msgbuf_clear(&m);
-                continue;
-            }
-            if (!in_tx) {
-                if ((rc = open_store(in, err)) || (rc = store_begin(in->st, err))) {
-                    g_free(path);
-                    msgbuf_clear(&m);
-                    break;
-                }
-                in_tx = true;
-            }
-            char *source = g_strdup_printf("maildir:%s", path);
-            char *keep = NULL; /* large Maildir messages stay where they are */
-            enum intake_outcome oc;
-            int64_t id = 0;
-            bool truncated = m.total > m.head_len;
-            keep = truncated ? g_strdup(path) : NULL;
-            rc = process(in, path, &m, source, keep, &oc, &id, err);
-            if (rc == 0 && s == 0 && oc != INTAKE_QUARANTINED) {
-                /* new/ -> cur/ with the Seen flag, after the commit. */
-                struct pending_move pm = { g_strdup(path),
-                                           g_strdup_printf("%s/%s:2,S", curd, *nm) };
-                g_array_append_val(moves, pm);
-            }
-            g_free(keep);
-            g_free(source);
+    GArray *order = maildir_order(in, dir, subdirs, listed, G_N_ELEMENTS(subdirs));
+    for (guint k = 0; k < order->len && rc == 0; k++) {
+        const struct maildir_entry *me = &g_array_index(order, struct maildir_entry, k);
+        size_t s = me->sub;
+        const char *name = me->name;
+        char *path = g_build_filename(dir, subdirs[s], name, NULL);
+        struct msgbuf m = { 0 };
+        struct ad_err ferr = { 0 };
+        if (read_file(path, in->cfg->max_message_size, &m, &ferr) != 0) {
+            log_msg(in->log, LOG_LEVEL_ERROR, "skipped %s: %s", path, ferr.msg);
+            in->n_failed++;
             g_free(path);
             msgbuf_clear(&m);
-            if (rc == 0 && ++n_in_batch >= INTAKE_BATCH) {
-                rc = flush_batch(in, moves, &in_tx, err);
-                n_in_batch = 0;
-            }
+            continue;
         }
-        g_strfreev(names);
-        g_free(sub);
+        if (!in_tx) {
+            if ((rc = open_store(in, err))
+                || (in->replay && (rc = store_replay_bulk(in->st, true, err)))
+                || (rc = store_begin(in->st, err))) {
+                g_free(path);
+                msgbuf_clear(&m);
+                break;
+            }
+            in_tx = true;
+        }
+        char *source = g_strdup_printf("maildir:%s", path);
+        char *keep = NULL; /* large Maildir messages stay where they are */
+        enum intake_outcome oc;
+        int64_t id = 0;
+        bool truncated = m.total > m.head_len;
+        keep = truncated ? g_strdup(path) : NULL;
+        rc = process(in, path, &m, source, keep, &oc, &id, err);
+        if (rc == 0 && s == 0 && oc != INTAKE_QUARANTINED && oc != INTAKE_REFUSED) {
+            /* new/ -> cur/ with the Seen flag, after the commit. */
+            struct pending_move pm = { g_strdup(path),
+                                       g_strdup_printf("%s/%s:2,S", curd, name) };
+            g_array_append_val(moves, pm);
+        }
+        g_free(keep);
+        g_free(source);
+        g_free(path);
+        msgbuf_clear(&m);
+        if (rc == 0 && ++n_in_batch >= INTAKE_BATCH) {
+            rc = flush_batch(in, moves, &in_tx, err);
+            n_in_batch = 0;
+        }
     }
+    g_array_free(order, TRUE);
     for (size_t s = 0; s < G_N_ELEMENTS(subdirs); s++)
         g_strfreev(listed[s]);
     if (rc == 0)

@@ -19,6 +19,7 @@ enum intake_outcome {
     INTAKE_STORED,          /* new report stored */
     INTAKE_DUPLICATE,       /* the same bytes were stored before */
     INTAKE_QUARANTINED,     /* not a mail: kept in the quarantine folder */
+    INTAKE_REFUSED,         /* --replay: no arrival time, or older than the desk's newest */
 };
 
 struct intake {
@@ -28,6 +29,13 @@ struct intake {
     struct dkimverify *dkim;    /* DKIM verifier, made on first use; owned */
     /* Counters for a batch. */
     unsigned n_stored, n_duplicate, n_quarantined, n_failed;
+    /* ingest --replay: each report is filed at the time it reached us
+     * (arrival.h), never before the newest report the desk holds; notify lets
+     * the mails and hooks of its decisions go out (else they are held). */
+    bool replay, notify;
+    bool newest_known;          /* newest is read once per run, then followed */
+    int64_t newest;
+    unsigned n_refused;
 };
 
 void intake_init(struct intake *in, const struct config *cfg, const struct logger *log);

@@ -64,6 +64,8 @@ static const char *outcome_name(enum intake_outcome oc)
         return "duplicate";
     case INTAKE_QUARANTINED:
         return "quarantined";
+    case INTAKE_REFUSED:
+        return "refused";
     }
     return "?";
 }

@@ -69,6 +69,17 @@ const char incident_sql_incident_sums[] =
     " FROM incident_reports x CROSS JOIN complaints c"
     " WHERE x.incident_id = $1 AND c.report_id = x.report_id AND c.subject_kind = $2";
 
+const char incident_sql_complaint_of[] =
+    "SELECT score, counted, at FROM complaints WHERE report_id = $1 AND subject_kind = $2";
+
+const char incident_sql_incident_add_one[] =
+    "UPDATE incidents SET score = score + $2, complaints = complaints + $3,"
+    " first_seen = CASE WHEN first_seen IS NULL OR first_seen > $4 THEN $4 ELSE first_seen END,"
+    " last_seen = CASE WHEN last_seen IS NULL OR last_seen < $4 THEN $4 ELSE last_seen END,"
+    " updated_at = $5 WHERE id = $1";
+
+const char incident_sql_incident_touch[] = "UPDATE incidents SET updated_at = $2 WHERE id = $1";
+
 const char incident_sql_incident_totals[] =
     "UPDATE incidents SET score = $2, complaints = $3, first_seen = $4, last_seen = $5,"
     " updated_at = $6 WHERE id = $1";

@@ -278,6 +278,14 @@ int store_report_add(struct store *st, const struct store_report_in *in, int64_t
         }
     }
     char *now = now_iso();
+    if (in->received_at > 0) {
+        GDateTime *dt = g_date_time_new_from_unix_utc(in->received_at);
+        if (dt) {
+            g_free(now);
+            now = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+            g_date_time_unref(dt);
+        }
+    }
     struct store_q *q;
     int out = store_q_get(st, store_sql_report_insert, &q, err);
     if (out == 0) {

@@ -30,6 +30,7 @@ struct store_report_in {
     const char *original_message_id;
     const char *parsed_json;    /* the parse contract object */
     const char *status;         /* "parsed", "unknown", "truncated" */
+    int64_t received_at;        /* Unix seconds it reached us (ingest --replay); 0: now */
 };
 
 /* A stored report as read back; strings are g_malloc'd, free with store_row_clear(). */

@@ -331,8 +331,15 @@ const char *const store_sql_migrations[] = {
     "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);",
     /* 13: retention (purged reports), directory sync, held mail. */
     "SELECT 1",
-    /* 14: replay clock and decisions. */
-    "SELECT 1",
+    /* 14: replay clock and decisions: which reports `ingest --replay` stored
+     * (1: their mails and hooks held back, 2: with --notify; the newest
+     * filing time, which a replay may not go back before, uses slot 11's
+     * reports_received), and an index of the reports the desk worker has
+     * still to file: without it each pass
+     * walked every processed report (and its raw message) before the first
+     * pending one, quadratic in a month's replay. */
+    "ALTER TABLE reports ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX reports_pending ON reports (id) WHERE processed = 0;",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 
