@@ -618,43 +618,213 @@ static void details(struct dsn_scan *s, GArray *lines)
     g_free(tmp.diag);
 }
 
-/* Last resort for a bounce in an unknown format: the first line of the notice
- * that names an address other than the bounce's own sender and recipient. */
-static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, const char *hdr_from,
-                  const char *hdr_to)
+/* Phrases that say a delivery failed; an address on a line with one of them is a
+ * failed recipient (the free-text fallback below). Lower case. */
+static const char *const fail_phrases[] = {
+    "could not be delivered", "couldn't be delivered", "cannot be delivered",
+    "can't be delivered", "undeliverable", "not delivered", "delivery failed",
+    "failed", "failure", "unknown", "not found", "no such", "does not exist",
+    "doesn't exist", "not exist", "rejected", "refused", "invalid", "full", "quota",
+    "exceed", "disabled", "inactive", "unable to deliver", "permanent", "error",
+    "bounced", "denied", "unavailable", "not accepted", "no longer", "not allowed",
+    "blocked", "unreachable", "unroutable", "expired", "problem",
+};
+
+/* True when the address addr (n bytes) is one of ours or the bounce's own: the
+ * bounce's From or To, a postmaster or mailer-daemon mailbox, or a sender of the
+ * quoted original (own, a lower-cased list of addresses separated by spaces). */
+static bool own_addr(const char *addr, size_t n, const char *hdr_from, const char *hdr_to,
+                     const char *own)
 {
-    for (guint i = start; i < end && i < start + 200; i++) {
-        struct tline *l = &g_array_index(lines, struct tline, i);
-        if (header_like(l) || dsn_memcasestr(l->p, l->n, "://"))
-            continue;
-        size_t alen = 0;
-        const char *a = dsn_addr_find(l->p, l->n, &alen);
-        /* Only an address in angle brackets: a plain one is too often prose. */
-        if (!a || a == l->p || a[-1] != '<')
-            continue;
-        char *addr = g_strndup(a, alen);
-        bool own = (hdr_from && dsn_memcasestr(hdr_from, strlen(hdr_from), addr))
-                   || (hdr_to && dsn_memcasestr(hdr_to, strlen(hdr_to), addr))
-                   || dsn_hasprefix(addr, alen, "postmaster@")
-                   || dsn_hasprefix(addr, alen, "mailer-daemon@");
-        if (own) {
-            g_free(addr);
-            continue;
-        }
-        struct dsn_ent *e = dsn_ent_new(s);
-        if (!e) {
-            g_free(addr);
-            return;
-        }
-        e->rcpt = addr;
-        for (guint k = i; k < end && k < i + 8; k++) {
-            struct tline *d = &g_array_index(lines, struct tline, k);
-            if (blank(d))
-                break;
-            dsn_append(&e->diag, d->p, d->n);
-        }
-        return;
+    static const char *const role[] = {"postmaster@", "mailer-daemon@", "mailer_daemon@",
+                                       "maildaemon@", "mail-daemon@", "noreply@",
+                                       "no-reply@", "root@", "abuse@", "hostmaster@"};
+    for (size_t i = 0; i < G_N_ELEMENTS(role); i++)
+        if (dsn_hasprefix(addr, n, role[i]))
+            return true;
+    char *a = g_ascii_strdown(addr, (gssize)n);
+    bool hit = (hdr_from && dsn_memcasestr(hdr_from, strlen(hdr_from), a))
+               || (hdr_to && dsn_memcasestr(hdr_to, strlen(hdr_to), a));
+    if (!hit && own) {
+        for (const char *p = strstr(own, a); p && !hit; p = strstr(p + 1, a))
+            hit = (p == own || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0');
     }
+    g_free(a);
+    return hit;
+}
+
+/* The senders of the quoted original (From, Return-Path, Sender, Reply-To,
+ * Errors-To), lower-cased and separated by spaces (g_free), or NULL. */
+static char *original_senders(const char *orig, size_t len)
+{
+    static const char *const names[] = {"From:", "Return-Path:", "Sender:", "Reply-To:",
+                                        "Errors-To:", "List-Post:"};
+    if (!orig)
+        return NULL;
+    GString *g = g_string_new(NULL);
+    const char *p = orig;
+    const char *end = orig + (len < 65536 ? len : 65536);
+    for (int k = 0; p < end && k < 400; k++) {
+        const char *next;
+        size_t n = dsn_line(p, end, &next);
+        if (n == 0)
+            break; /* end of the header block */
+        for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+            if (!dsn_hasprefix(p, n, names[i]))
+                continue;
+            size_t alen = 0;
+            const char *a = dsn_addr_find(p, n, &alen);
+            if (a) {
+                char *low = g_ascii_strdown(a, (gssize)alen);
+                g_string_append_printf(g, " %s", low);
+                g_free(low);
+            }
+        }
+        p = next;
+    }
+    g_string_append_c(g, ' ');
+    return g_string_free(g, FALSE);
+}
+
+/* Last resort for a bounce in an unknown format: every address of the notice
+ * (lines [start, end), before the quoted original) that stands next to a failure
+ * phrase, in angle brackets, or before a colon ("addr: reason", qmail's "<addr>:"),
+ * and is neither ours nor the bounce's own. Each gets its line and the lines that
+ * follow it, up to a blank line, as its diagnostic. */
+static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, const char *hdr_from,
+                  const char *hdr_to, const char *own)
+{
+    for (guint i = start; i < end && i < start + 400; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (header_like(l) && !dsn_hasprefix(l->p, l->n, "Recipient")
+            && !dsn_hasprefix(l->p, l->n, "Failed"))
+            continue;
+        if (dsn_memcasestr(l->p, l->n, "://") || dsn_memcasestr(l->p, l->n, "mailto:"))
+            continue;
+        char *low = dsn_lower_dup(l->p, l->n);
+        bool phrase = false;
+        for (size_t k = 0; k < G_N_ELEMENTS(fail_phrases) && !phrase; k++)
+            phrase = dsn_lfind(low, l->n, fail_phrases[k]) != NULL;
+        /* A short line of its own right after a failure phrase (a list of
+         * recipients under "... could not be delivered to:"). */
+        if (!phrase && i > start) {
+            struct tline *pl = &g_array_index(lines, struct tline, i - 1);
+            char *pll = dsn_lower_dup(pl->p, pl->n);
+            for (size_t k = 0; k < G_N_ELEMENTS(fail_phrases) && !phrase; k++)
+                phrase = dsn_lfind(pll, pl->n, fail_phrases[k]) != NULL && pl->n > 0
+                         && pl->p[pl->n - 1] == ':';
+            g_free(pll);
+        }
+        g_free(low);
+        const char *p = l->p;
+        size_t left = l->n;
+        for (int k = 0; k < 16 && left > 0; k++) {
+            size_t alen = 0;
+            const char *a = dsn_addr_find(p, left, &alen);
+            if (!a)
+                break;
+            const char *after = a + alen;
+            const char *lend = l->p + l->n;
+            bool bracket = a > l->p && a[-1] == '<';
+            const char *q = after;
+            while (q < lend && (*q == '>' || *q == '"' || *q == '\''))
+                q++;
+            bool colon = q < lend && (*q == ':' || (lend - q >= 3 && !strncmp(q, "...", 3)));
+            left -= (size_t)(after - p);
+            p = after;
+            if (!(phrase || bracket || colon) || !dsn_addr_routable_n(a, alen)
+                || own_addr(a, alen, hdr_from, hdr_to, own))
+                continue;
+            struct dsn_ent *e = add_rcpt(s, a, alen);
+            if (!e)
+                return;
+            if (e->diag)
+                continue;
+            for (guint m = i; m < end && m < i + 8; m++) {
+                struct tline *d = &g_array_index(lines, struct tline, m);
+                if (blank(d))
+                    break;
+                if (m > i && dsn_addr_find(d->p, d->n, &alen) && addr_only(d->p, d->n))
+                    break;
+                dsn_append(&e->diag, d->p, d->n);
+            }
+        }
+    }
+}
+
+/* When the notice names no recipient at all: the envelope recipient of the
+ * returned original, from its newest Received header's "for <addr>" clause, or
+ * its X-Original-To, Envelope-To or Delivered-To header, else its To header when
+ * that names one address that is not ours. diag is the notice's text. */
+static void from_original(struct dsn_scan *s, const char *orig, size_t len, const char *hdr_from,
+                          const char *hdr_to, const char *diag, size_t diag_len)
+{
+    if (!orig)
+        return;
+    const char *end = orig + (len < 65536 ? len : 65536);
+    char *found = NULL;
+    char *to = NULL;
+    int to_count = 0;
+    bool received_seen = false;
+    const char *p = orig;
+    for (int k = 0; p < end && k < 400 && !found; k++) {
+        const char *next;
+        size_t n = dsn_line(p, end, &next);
+        if (n == 0)
+            break;
+        /* The header with its folded continuation lines. */
+        const char *hend = next;
+        while (hend < end && (*hend == ' ' || *hend == '\t')) {
+            const char *nn;
+            dsn_line(hend, end, &nn);
+            hend = nn;
+        }
+        size_t hn = (size_t)(hend - p);
+        if (dsn_hasprefix(p, hn, "Received:") && !received_seen) {
+            received_seen = true;
+            const char *f = dsn_memcasestr(p, hn, " for ");
+            if (f) {
+                size_t alen = 0;
+                const char *a = dsn_addr_find(f + 5, hn - (size_t)(f + 5 - p), &alen);
+                if (a && a < f + 8 + 2 && dsn_addr_routable_n(a, alen)
+                    && !own_addr(a, alen, hdr_from, hdr_to, NULL))
+                    found = g_strndup(a, alen);
+            }
+        } else if (dsn_hasprefix(p, hn, "X-Original-To:") || dsn_hasprefix(p, hn, "Envelope-To:")
+                   || dsn_hasprefix(p, hn, "Delivered-To:")) {
+            size_t alen = 0;
+            const char *a = dsn_addr_find(p, hn, &alen);
+            if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL))
+                found = g_strndup(a, alen);
+        } else if (dsn_hasprefix(p, hn, "To:") && !to) {
+            const char *q = p + 3;
+            size_t left = hn - 3;
+            for (int m = 0; m < 64 && left > 0; m++) {
+                size_t alen = 0;
+                const char *a = dsn_addr_find(q, left, &alen);
+                if (!a)
+                    break;
+                to_count++;
+                if (!to)
+                    to = g_strndup(a, alen);
+                left -= (size_t)(a + alen - q);
+                q = a + alen;
+            }
+        }
+        p = hend;
+    }
+    if (!found && to && to_count == 1 && dsn_addr_routable(to)
+        && !own_addr(to, strlen(to), hdr_from, hdr_to, NULL)) {
+        found = to;
+        to = NULL;
+    }
+    g_free(to);
+    if (!found)
+        return;
+    struct dsn_ent *e = add_rcpt(s, found, strlen(found));
+    g_free(found);
+    if (e && !e->diag && diag)
+        dsn_set(&e->diag, diag, diag_len);
 }
 
 int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char *hdr_from,
@@ -824,8 +994,19 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         }
     }
 
-    if (s->ents->len == before && !failed_rcpts)
-        loose(s, lines, start, end, hdr_from, hdr_to);
+    if (s->ents->len == before && !failed_rcpts) {
+        char *own = original_senders(s->inline_orig, s->inline_orig_len);
+        /* The recipient list may start before the start marker ("Your message to
+         * addr could not be delivered"): the whole notice is searched. */
+        loose(s, lines, have_start ? start : 0, end, hdr_from, hdr_to, own);
+        g_free(own);
+    }
+    if (s->ents->len == before && !failed_rcpts && s->inline_orig) {
+        const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
+        const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+        from_original(s, s->inline_orig, s->inline_orig_len, hdr_from, hdr_to, b0,
+                      (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG);
+    }
 
     if (s->ents->len == before && failed_rcpts) {
         const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
@@ -840,4 +1021,10 @@ out:
     g_array_free(lines, TRUE);
     g_free(lb);
     return (int)(s->ents->len - before);
+}
+
+void dsn_text_from_original(struct dsn_scan *s, const char *orig, size_t len, const char *hdr_from,
+                            const char *hdr_to, const char *diag, size_t diag_len)
+{
+    from_original(s, orig, len, hdr_from, hdr_to, diag, diag_len);
 }
