@@ -359,6 +359,84 @@ static const struct dsn_case cases[] = {
      "Delivery failed: mia@example.co.jp\n"
      "Remote host said: 554 5.4.14 Hop count exceeded - possible mail loop\n",
      1, "text", 1, {{"mia@example.co.jp", "5.4.14", "networkerror"}}},
+    /* Free-text bounces in no known format (list-server bounces). */
+    {"free text: the address next to a failure phrase",
+     "From: Mail Delivery System <mailer@mx.example.net>\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Delivery failure\n"
+     "\n"
+     "Hi. This is the mail delivery agent at example.net.\n"
+     "Your message to frank@example.net could not be delivered because the\n"
+     "user does not exist on this system. Write to postmaster@example.net for help.\n",
+     /* "does not exist" with no SMTP command and no X.1.x code: the reference
+      * taxonomy calls that a filter answering in a mailbox's words (dsn.c). */
+     1, "text", 1, {{"frank@example.net", "5.0.910", "filtered"}}},
+    {"free text: addr: reason lines, several recipients",
+     "From: postmaster@mx.example.net\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Returned mail\n"
+     "\n"
+     "The following recipients of your message could not be reached:\n"
+     "\n"
+     "yann@example.net: mailbox is full\n"
+     "zoe@example.net: no such user here (in reply to RCPT TO command)\n",
+     1, "text", 2,
+     {{"yann@example.net", "5.0.922", "mailboxfull"}, {"zoe@example.net", "5.0.911", "userunknown"}}},
+    {"free text: the reason stands above the address",
+     "From: postmaster@nms.example.net\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Mail System Error - Returned Mail\n"
+     "\n"
+     "This Message was undeliverable due to the following reason:\n"
+     "\n"
+     "The user(s) account is temporarily over quota.\n"
+     "\n"
+     "<paul@nms.example.net>\n"
+     "\n"
+     "Please reply to <Postmaster@nms.example.net>\n"
+     "if you feel this message to be in error.\n",
+     1, "text", 1, {{"paul@nms.example.net", "5.0.922", "mailboxfull"}}},
+    {"free text: German notice",
+     "From: MAILER-DAEMON@mx.example.de\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Unzustellbar: hallo\n"
+     "\n"
+     "Die folgende Nachricht konnte nicht zugestellt werden an: walter@example.de\n"
+     "Grund: Postfach voll\n",
+     1, "text", 1, {{"walter@example.de", "5.0.922", "mailboxfull"}}},
+    {"free text: only the returned original names the recipient",
+     "From: MAILER-DAEMON@mx.example.com\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Undelivered mail\n"
+     "\n"
+     "Sorry, your message could not be delivered.\n"
+     "The mailbox of the recipient was not found.\n"
+     "\n"
+     "------ Original message ------\n"
+     "Return-Path: <list-bounces@lists.example.org>\n"
+     "Received: from lists.example.org by mx.example.com\n"
+     "\tfor <vic@example.com>; Mon, 2 Feb 2004 10:00:00 +0000\n"
+     "From: someone@example.org\n"
+     "To: list@lists.example.org\n"
+     "Subject: hello\n"
+     "\n"
+     "body\n",
+     1, "text", 1, {{"vic@example.com", "5.0.910", NULL}}},
+    {"free text: an SMTP transcript (In:/Out:), the sender is ours",
+     "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)\n"
+     "To: postmaster@mx.example.com (Postmaster)\n"
+     "Subject: Postfix SMTP server: errors from localhost[127.0.0.1]\n"
+     "\n"
+     "Transcript of session follows.\n"
+     " Out: 220 mx.example.com ESMTP\n"
+     " In:  MAIL\n"
+     "     FROM:<bounce-123=x@lists.example.org>\n"
+     " Out: 250 2.1.0 Ok\n"
+     " In:  RCPT TO:<kim@example.net>\n"
+     " Out: 250 2.1.5 Ok\n"
+     " In:  DATA\n"
+     " Out: 451 4.3.0 Error: queue file write error\n",
+     1, "text", 1, {{"kim@example.net", "4.3.0", "systemerror"}}},
 };
 
 static struct report *run(const char *mail, int *ret)

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "dsn_grams.h"
+#include "reason.h"
 
 /* Family flags. */
 enum {
@@ -568,8 +569,25 @@ static void notice_diag(struct dsn_ent *e, GArray *lines, guint start, guint end
         }
     }
     append_prose(&e->diag, lines, at + 1, end, 12);
-    if (!e->diag)
-        append_prose(&e->diag, lines, at > start + 12 ? at - 12 : start, at, 12);
+    /* The prose after the address may be only a footer ("Please reply to
+     * postmaster..."); when it names no reason, the paragraph before it may. */
+    const char *after = e->diag ? reason_classify(e->diag, NULL, NULL, NULL) : "undefined";
+    if (strcmp(after, "onhold") == 0 || strcmp(after, "undefined") == 0) {
+        char *before = NULL;
+        append_prose(&before, lines, at > start + 12 ? at - 12 : start, at, 12);
+        const char *rb = before ? reason_classify(before, NULL, NULL, NULL) : "undefined";
+        if (strcmp(rb, "onhold") != 0 && strcmp(rb, "undefined") != 0) {
+            if (e->diag)
+                dsn_append(&before, e->diag, strlen(e->diag));
+            g_free(e->diag);
+            e->diag = before;
+            before = NULL;
+        } else if (!e->diag) {
+            e->diag = before;
+            before = NULL;
+        }
+        g_free(before);
+    }
 }
 
 /* FAM_DETAILS: the recipient is the "RCPT TO:" field of the message details, or
@@ -627,8 +645,31 @@ static const char *const fail_phrases[] = {
     "doesn't exist", "not exist", "rejected", "refused", "invalid", "full", "quota",
     "exceed", "disabled", "inactive", "unable to deliver", "permanent", "error",
     "bounced", "denied", "unavailable", "not accepted", "no longer", "not allowed",
-    "blocked", "unreachable", "unroutable", "expired", "problem",
+    "blocked", "unreachable", "unroutable", "expired", "problem", "wasn't delivered",
+    "was not delivered", "be found", "bounce",
+    /* German, French, Spanish, Italian, Dutch, Portuguese notices */
+    "nicht zugestellt", "unzustellbar", "konnte nicht", "n'a pas pu", "non remis",
+    "pas pu \xc3\xaatre remis", "impossible de", "no se pudo", "no pudo ser entregado",
+    "non \xc3\xa8 stato", "impossibile", "niet bezorgd", "kon niet", "n\xc3\xa3o foi",
 };
+
+/* True when line l quotes an SMTP reply of class 4 or 5 ("Out: 451 4.3.0 ...",
+ * "<<< 550 ...", "550-5.1.1 ..."), after an optional "Out:" / "<<<" prefix. */
+static bool reply_line(const struct tline *l)
+{
+    const char *p = l->p;
+    const char *end = l->p + l->n;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (dsn_hasprefix(p, (size_t)(end - p), "Out:"))
+        p += 4;
+    else if (dsn_hasprefix(p, (size_t)(end - p), "<<<"))
+        p += 3;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return end - p >= 4 && (p[0] == '4' || p[0] == '5') && g_ascii_isdigit(p[1])
+           && g_ascii_isdigit(p[2]) && (p[3] == ' ' || p[3] == '-');
+}
 
 /* True when the address addr (n bytes) is one of ours or the bounce's own: the
  * bounce's From or To, a postmaster or mailer-daemon mailbox, or a sender of the
@@ -701,6 +742,33 @@ static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, con
             continue;
         if (dsn_memcasestr(l->p, l->n, "://") || dsn_memcasestr(l->p, l->n, "mailto:"))
             continue;
+        /* An SMTP session transcript ("In: MAIL FROM:<addr>", "In: RCPT TO:<addr>",
+         * Postfix's "errors from" notice, Sendmail's ">>>"): the sender is ours;
+         * a recipient's diagnostic is the first 4xx/5xx reply after its RCPT. */
+        const char *lend0 = l->p + l->n;
+        const char *lp = l->p;
+        while (lp < lend0 && (*lp == ' ' || *lp == '\t'))
+            lp++;
+        if (dsn_memcasestr(l->p, l->n, "MAIL FROM:") || dsn_hasprefix(lp, (size_t)(lend0 - lp), "FROM:<"))
+            continue;
+        const char *rt = dsn_memcasestr(l->p, l->n, "RCPT TO:");
+        if (rt) {
+            size_t alen = 0;
+            const char *a = dsn_addr_find(rt, (size_t)(lend0 - rt), &alen);
+            if (!a || !dsn_addr_routable_n(a, alen) || own_addr(a, alen, hdr_from, hdr_to, own))
+                continue;
+            struct dsn_ent *e = add_rcpt(s, a, alen);
+            if (!e)
+                return;
+            if (!e->cmd)
+                e->cmd = g_strdup("RCPT");
+            for (guint m = i + 1; m < end && m < i + 60 && !e->diag; m++) {
+                struct tline *d = &g_array_index(lines, struct tline, m);
+                if (reply_line(d))
+                    dsn_set(&e->diag, d->p, d->n);
+            }
+            continue;
+        }
         char *low = dsn_lower_dup(l->p, l->n);
         bool phrase = false;
         for (size_t k = 0; k < G_N_ELEMENTS(fail_phrases) && !phrase; k++)
@@ -766,6 +834,7 @@ static void from_original(struct dsn_scan *s, const char *orig, size_t len, cons
     char *to = NULL;
     int to_count = 0;
     bool received_seen = false;
+    bool list_msg = false; /* a mailing list's message: its To is the list */
     const char *p = orig;
     for (int k = 0; p < end && k < 400 && !found; k++) {
         const char *next;
@@ -782,7 +851,12 @@ static void from_original(struct dsn_scan *s, const char *orig, size_t len, cons
         size_t hn = (size_t)(hend - p);
         if (dsn_hasprefix(p, hn, "Received:") && !received_seen) {
             received_seen = true;
-            const char *f = dsn_memcasestr(p, hn, " for ");
+            /* "for <addr>" after a space, tab or line fold. */
+            const char *f = NULL;
+            for (const char *q = dsn_memcasestr(p, hn, "for "); q && !f;
+                 q = dsn_memcasestr(q + 4, hn - (size_t)(q + 4 - p), "for "))
+                if (q > p && g_ascii_isspace(q[-1]))
+                    f = q - 1;
             if (f) {
                 size_t alen = 0;
                 const char *a = dsn_addr_find(f + 5, hn - (size_t)(f + 5 - p), &alen);
@@ -796,6 +870,8 @@ static void from_original(struct dsn_scan *s, const char *orig, size_t len, cons
             const char *a = dsn_addr_find(p, hn, &alen);
             if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL))
                 found = g_strndup(a, alen);
+        } else if (dsn_hasprefix(p, hn, "List-Id:") || dsn_hasprefix(p, hn, "List-Post:")) {
+            list_msg = true;
         } else if (dsn_hasprefix(p, hn, "To:") && !to) {
             const char *q = p + 3;
             size_t left = hn - 3;
@@ -813,7 +889,18 @@ static void from_original(struct dsn_scan *s, const char *orig, size_t len, cons
         }
         p = hend;
     }
-    if (!found && to && to_count == 1 && dsn_addr_routable(to)
+    /* The To of the original names the recipient only when it is one address
+     * that is not a list's: not of a message with List-Id, nor in the domain the
+     * bounce went back to (the list server's). */
+    const char *to_dom = to ? strrchr(to, '@') : NULL;
+    const char *back_dom = hdr_to ? strrchr(hdr_to, '@') : NULL;
+    bool same_dom = false;
+    if (to_dom && back_dom) {
+        size_t dl = strlen(to_dom);
+        same_dom = g_ascii_strncasecmp(to_dom, back_dom, dl) == 0
+                   && !g_ascii_isalnum(back_dom[dl]) && back_dom[dl] != '.' && back_dom[dl] != '-';
+    }
+    if (!found && to && to_count == 1 && !list_msg && !same_dom && dsn_addr_routable(to)
         && !own_addr(to, strlen(to), hdr_from, hdr_to, NULL)) {
         found = to;
         to = NULL;

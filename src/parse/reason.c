@@ -66,6 +66,7 @@ struct reason_rule {
  */
 
 static const char *const reason_mailboxfull[] = {
+    "too much mail", "postfach voll", "postfach ist voll", "speicherplatz", "bo\xc3\xaete pleine", "boite pleine", "casella piena", "buz\xc3\xb3n lleno",
     "not enough space", "does not have enough space", "too many messages on the server", "too many messages in", "mailbox over", "exceeded its storage", "storage quota", "quota full", "would exceed the quota", "size of mailbox",
     "mailbox full", "mailbox is full", "mailbox is over", "mailbox size limit",
     "mailbox exceeds", "mailbox has exceeded", "mailbox quota", "mailbox would exceed",
@@ -139,7 +140,7 @@ static const char *const reason_authfailure[] = {
     "dkim signature", "dkim check", "dkim validation", "dkim authentication",
     "fails to pass authentication", "not pass authentication", "authentication checks",
     "sender is unauthenticated", "unauthenticated email", "must authenticate with",
-    "arc validation", "arc signature",
+    "arc validation", "arc signature", "authentication information",
     NULL,
 };
 
@@ -261,6 +262,7 @@ static const char *const reason_rejected_sender[] = {
 };
 
 static const char *const reason_userunknown[] = {
+    "adresse inconnue", "destinataire inconnu", "benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "unbekannter empf\xc3\xa4nger", "usuario desconocido", "utente sconosciuto", "gebruiker onbekend",
     "address was not found", "addresses were unknown", "recipient was not found",
     "user was not found", "not found in the recipient",
     "no mail box", "no mailbox available", "not an active address", "mail-box not found", "mailbox not available", "unknown address", "user unknown", "no such account", "invalid address", "address unknown", "unknown local part", "unknown account", "is not a valid user", "account does not exist", "does not exist here", "not a known user", "user doesn't exist", "unknown or invalid", "recipient is not known", "no user by that name", "name is not recognized", "not recognized as a valid",
