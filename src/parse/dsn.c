@@ -221,7 +221,9 @@ static bool temporary_text(const char *diag)
 {
     static const char *const marks[] = {"retry timeout exceeded", "have been failing for a long time",
                                         "Delay reason", "retry time not reached",
-                                        "Technical details of temporary failure"};
+                                        "Technical details of temporary failure",
+                                        "not yet been delivered", "Delivery attempts will continue",
+                                        "will continue to try", "still trying to deliver"};
     for (size_t i = 0; i < G_N_ELEMENTS(marks); i++)
         if (dsn_memcasestr(diag, strlen(diag), marks[i]))
             return true;

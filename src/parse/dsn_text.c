@@ -1088,6 +1088,19 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         loose(s, lines, have_start ? start : 0, end, hdr_from, hdr_to, own);
         g_free(own);
     }
+    if (s->ents->len == before && !failed_rcpts && hdr_subject) {
+        /* "failure notice for addr", "Undeliverable: addr": the Subject names it. */
+        size_t alen = 0;
+        const char *a = dsn_addr_find(hdr_subject, strlen(hdr_subject), &alen);
+        if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL)) {
+            struct dsn_ent *e = add_rcpt(s, a, alen);
+            const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
+            const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+            size_t bl = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
+            if (e && !e->diag)
+                dsn_set(&e->diag, b0, bl);
+        }
+    }
     if (s->ents->len == before && !failed_rcpts && s->inline_orig) {
         const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
         const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;

@@ -186,7 +186,9 @@ static const char *const reason_toomanyconn[] = {
 };
 
 static const char *const reason_virusdetected[] = {
-    "virus", "malware", "infected", "trojan", "worm detected",
+    "virus found", "virus detected", "contains a virus", "containing a virus", "virus infected",
+    "infected with", "a virus", "virus:", "malware", "trojan", "worm detected",
+    "infected attachment", "message is infected", "file is infected",
     NULL,
 };
 
@@ -345,6 +347,7 @@ static const char *const reason_syntaxerror[] = {
 };
 
 static const char *const reason_expired[] = {
+    "delivery attempts will continue", "not yet been delivered", "will continue to try", "still trying to deliver",
     "retry timeout exceeded", "message expired", "envelope expired", "queue too long",
     "could not be delivered for", "could not deliver for", "not delivered within",
     "unable to deliver this message after", "delivery time expired", "has been delayed",
@@ -367,7 +370,7 @@ static const char *const reason_onhold[] = {
  * from a closed relay to a revoked account. */
 static const char *const reason_weak_userunknown[] = {
     "recipient address rejected", "address rejected", "recipient rejected",
-    "invalid user", "bad recipient", "badrcptto",
+    "invalid user", "bad recipient", "badrcptto", "is unknown", "are unknown",
     NULL,
 };
 
@@ -648,8 +651,10 @@ static const char *reason_from_status(const struct reason_status *st)
         }
     case 2:
         switch (st->detail) {
-        case 0:
         case 1:
+            /* "Mailbox disabled, not accepting messages" */
+            return "suspend";
+        case 0:
         case 4:
             return "filtered";
         case 2:
