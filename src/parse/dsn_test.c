@@ -437,6 +437,44 @@ static const struct dsn_case cases[] = {
      " In:  DATA\n"
      " Out: 451 4.3.0 Error: queue file write error\n",
      1, "text", 1, {{"kim@example.net", "4.3.0", "systemerror"}}},
+    {"free text: a provider lists its users by local part",
+     "From: Mail Delivery Subsystem <MAILER-DAEMON@provider.example>\n"
+     "To: <list-bounces@lists.example.org>\n"
+     "Subject: Mail Delivery Problem\n"
+     "\n"
+     "Sorry. Your mail to the following recipients could not be delivered because\n"
+     "they are not accepting mail from list-bounces@lists.example.org:\n"
+     "\tsomeuser\n",
+     1, "text", 1, {{"someuser@provider.example", "5.0.932", NULL}}},
+    {"report without recipients: the attached original's To",
+     "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+     "To: sender@example.org\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B9\"\n"
+     "\n"
+     "--B9\n"
+     "Content-Type: text/plain\n"
+     "\n"
+     "This is the mail system at host mx.example.net.\n"
+     "\n"
+     "\t--- Delivery report unavailable ---\n"
+     "\n"
+     "--B9\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Reporting-MTA: dns; mx.example.net\n"
+     "\n"
+     "--B9\n"
+     "Content-Type: message/rfc822\n"
+     "\n"
+     "From: <sender@example.org>\n"
+     "To: rose@example.com\n"
+     "Subject: hello\n"
+     "\n"
+     "hi\n"
+     "--B9--\n",
+     1, "postfix", 1, {{"rose@example.com", "5.0.901", NULL}}},
 };
 
 static struct report *run(const char *mail, int *ret)

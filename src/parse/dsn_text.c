@@ -820,6 +820,46 @@ static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, con
     }
 }
 
+/* A provider's notice that lists its own users by local part only ("Your mail to
+ * the following recipients could not be delivered ...:\n\tuser"): each bare
+ * local part on its own line right after the start line, in the domain of the
+ * notice's sender (the provider). */
+static void local_parts(struct dsn_scan *s, GArray *lines, guint start, guint end,
+                        const char *hdr_from)
+{
+    size_t flen = 0;
+    const char *fa = dsn_addr_find(hdr_from, strlen(hdr_from), &flen);
+    const char *at = fa ? memchr(fa, '@', flen) : NULL;
+    if (!at || !dsn_addr_routable_n(fa, flen))
+        return;
+    size_t dlen = flen - (size_t)(at - fa);
+    for (guint i = start + 1; i < end && i < start + 8; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        const char *p = l->p;
+        const char *e = l->p + l->n;
+        while (p < e && g_ascii_isspace(*p))
+            p++;
+        while (e > p && g_ascii_isspace(e[-1]))
+            e--;
+        size_t n = (size_t)(e - p);
+        if (n == 0)
+            continue;
+        bool token = n <= 64;
+        for (const char *q = p; q < e && token; q++)
+            token = g_ascii_isalnum(*q) || strchr("._-+", *q);
+        if (!token || !g_ascii_isalpha(*p)) {
+            if (s->ents->len)
+                break; /* the list ended */
+            continue;
+        }
+        char *addr = g_strdup_printf("%.*s%.*s", (int)n, p, (int)dlen, at);
+        struct dsn_ent *ent = add_rcpt(s, addr, strlen(addr));
+        g_free(addr);
+        if (ent && !ent->diag)
+            append_prose(&ent->diag, lines, start, i, 6);
+    }
+}
+
 /* When the notice names no recipient at all: the envelope recipient of the
  * returned original, from its newest Received header's "for <addr>" clause, or
  * its X-Original-To, Envelope-To or Delivered-To header, else its To header when
@@ -1088,6 +1128,8 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         loose(s, lines, have_start ? start : 0, end, hdr_from, hdr_to, own);
         g_free(own);
     }
+    if (s->ents->len == before && !failed_rcpts && have_start && hdr_from)
+        local_parts(s, lines, start, end, hdr_from);
     if (s->ents->len == before && !failed_rcpts && hdr_subject) {
         /* "failure notice for addr", "Undeliverable: addr": the Subject names it. */
         size_t alen = 0;
