@@ -437,6 +437,17 @@ static const struct dsn_case cases[] = {
      " In:  DATA\n"
      " Out: 451 4.3.0 Error: queue file write error\n",
      1, "text", 1, {{"kim@example.net", "4.3.0", "systemerror"}}},
+    {"free text: display names, one recipient a line",
+     "From: Postmaster <postmaster@mx.example.net>\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Undeliverable: hello\n"
+     "\n"
+     "Your message was not delivered to the following recipients:\n"
+     "\n"
+     "   Jane Doe <jane@example.net>: Mailbox quota exceeded\n"
+     "   \"John Roe\" <john@example.net>: User unknown (in reply to RCPT TO command)\n",
+     1, "text", 2,
+     {{"jane@example.net", "5.0.922", "mailboxfull"}, {"john@example.net", "5.0.911", "userunknown"}}},
     {"free text: a provider lists its users by local part",
      "From: Mail Delivery Subsystem <MAILER-DAEMON@provider.example>\n"
      "To: <list-bounces@lists.example.org>\n"

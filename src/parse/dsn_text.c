@@ -646,7 +646,7 @@ static const char *const fail_phrases[] = {
     "exceed", "disabled", "inactive", "unable to deliver", "permanent", "error",
     "bounced", "denied", "unavailable", "not accepted", "no longer", "not allowed",
     "blocked", "unreachable", "unroutable", "expired", "problem", "wasn't delivered",
-    "was not delivered", "be found", "bounce",
+    "was not delivered", "be found", "bounce", "not valid", "isn't valid", "not a valid",
     /* German, French, Spanish, Italian, Dutch, Portuguese notices */
     "nicht zugestellt", "unzustellbar", "konnte nicht", "n'a pas pu", "non remis",
     "pas pu \xc3\xaatre remis", "impossible de", "no se pudo", "no pudo ser entregado",
@@ -812,7 +812,12 @@ static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, con
                 struct tline *d = &g_array_index(lines, struct tline, m);
                 if (blank(d))
                     break;
-                if (m > i && dsn_addr_find(d->p, d->n, &alen) && addr_only(d->p, d->n))
+                /* The next recipient's line ends this one's diagnostic. */
+                size_t blen = 0;
+                const char *b = m > i ? dsn_addr_find(d->p, d->n, &blen) : NULL;
+                if (b && (addr_only(d->p, d->n)
+                          || ((blen != strlen(e->rcpt) || g_ascii_strncasecmp(b, e->rcpt, blen) != 0)
+                              && !own_addr(b, blen, hdr_from, hdr_to, own))))
                     break;
                 dsn_append(&e->diag, d->p, d->n);
             }

@@ -66,6 +66,7 @@ struct reason_rule {
  */
 
 static const char *const reason_mailboxfull[] = {
+    "\xd1\x8f\xd1\x89\xd0\xb8\xd0\xba \xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd\xd0\xb5\xd0\xbd", "\xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd\xd0\xb5\xd0\xbd",
     "too much mail", "postfach voll", "postfach ist voll", "speicherplatz", "bo\xc3\xaete pleine", "boite pleine", "casella piena", "buz\xc3\xb3n lleno",
     "not enough space", "does not have enough space", "too many messages on the server", "too many messages in", "mailbox over", "exceeded its storage", "storage quota", "quota full", "would exceed the quota", "size of mailbox",
     "mailbox full", "mailbox is full", "mailbox is over", "mailbox size limit",
@@ -264,6 +265,7 @@ static const char *const reason_rejected_sender[] = {
 };
 
 static const char *const reason_userunknown[] = {
+    "\xd0\xbf\xd0\xbe\xd0\xbb\xd1\x8c\xd0\xb7\xd0\xbe\xd0\xb2\xd0\xb0\xd1\x82\xd0\xb5\xd0\xbb\xd1\x8c \xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0\xd0\xb9\xd0\xb4\xd0\xb5\xd0\xbd", "\xd0\xbd\xd0\xb5\xd1\x82 \xd1\x82\xd0\xb0\xd0\xba\xd0\xbe\xd0\xb3\xd0\xbe \xd0\xbf\xd0\xbe\xd0\xbb\xd1\x8c\xd0\xb7\xd0\xbe\xd0\xb2\xd0\xb0\xd1\x82\xd0\xb5\xd0\xbb\xd1\x8f", "\xd0\xb0\xd0\xb4\xd1\x80\xd0\xb5\xd1\x81\xd0\xb0\xd1\x82 \xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0\xd0\xb9\xd0\xb4\xd0\xb5\xd0\xbd", "is not valid", "isn't valid",
     "adresse inconnue", "destinataire inconnu", "benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "unbekannter empf\xc3\xa4nger", "usuario desconocido", "utente sconosciuto", "gebruiker onbekend",
     "address was not found", "addresses were unknown", "recipient was not found",
     "user was not found", "not found in the recipient",
