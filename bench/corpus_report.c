@@ -35,14 +35,14 @@
 #include "parse/report_json.h"
 
 /* Regression floors of the bounce figures (see floors[] in main). */
-#define GROUP_FLOOR_ALL_RS 95.0
-#define GROUP_FLOOR_ALL_REASON 90.3
-#define GROUP_FLOOR_ALL_FOUND 98.1
-#define GROUP_FLOOR_ALL_RIGHT 88.7
+#define GROUP_FLOOR_ALL_RS 95.2
+#define GROUP_FLOOR_ALL_REASON 91.0
+#define GROUP_FLOOR_ALL_FOUND 98.4
+#define GROUP_FLOOR_ALL_RIGHT 89.3
 #define GROUP_FLOOR_HO_RS 94.1
-#define GROUP_FLOOR_HO_REASON 87.6
-#define GROUP_FLOOR_HO_FOUND 98.7
-#define GROUP_FLOOR_HO_RIGHT 86.0
+#define GROUP_FLOOR_HO_REASON 88.3
+#define GROUP_FLOOR_HO_FOUND 99.0
+#define GROUP_FLOOR_HO_RIGHT 86.5
 
 enum col { C_FILE, C_KIND, C_IDX, C_FTYPE, C_REASON, C_STATUS, C_REPLY, C_HARD, C_RCPT,
            C_ADDRESSER, C_RHOST, C_N_USED = 11 };
@@ -97,6 +97,19 @@ struct file_score {
     int half;
     const char *source;
 };
+
+/* The groups a file counts in: all (groups[0]), its half (groups[1], groups[2]) and
+ * its source (one of the rest, or NULL). */
+static void groups_of(struct dsn_group *groups, size_t n, const struct file_score *fs,
+                      struct dsn_group *out[3])
+{
+    out[0] = &groups[0];
+    out[1] = &groups[1 + fs->half];
+    out[2] = NULL;
+    for (size_t k = 3; k < n; k++)
+        if (groups[k].name && !strcmp(groups[k].name, fs->source))
+            out[2] = &groups[k];
+}
 
 static void report_destroy(gpointer p)
 {
@@ -291,10 +304,8 @@ int main(int argc, char **argv)
                     fs->all_found = false;
                 if (!(rcpt_ok && status_ok && (!*c[C_REASON] || reason_ok)))
                     fs->all_right = false;
-                struct dsn_group *gs[3] = { &groups[0], &groups[1 + cur_half], NULL };
-                for (size_t k = 3; k < G_N_ELEMENTS(groups); k++)
-                    if (groups[k].name && !strcmp(groups[k].name, fs->source))
-                        gs[2] = &groups[k];
+                struct dsn_group *gs[3];
+                groups_of(groups, G_N_ELEMENTS(groups), fs, gs);
                 for (size_t k = 0; k < 3; k++) {
                     if (!gs[k])
                         continue;
@@ -363,10 +374,8 @@ int main(int argc, char **argv)
         if (verbose && !right && fs->all_right && (only_half < 0 || only_half == fs->half))
             printf("MISMATCH %-14s %-45s want=%u recipients got=%u\n", "dsn-extra-rcpt", file,
                    fs->rows, r ? r->recipients->len : 0);
-        struct dsn_group *gs[3] = { &groups[0], &groups[1 + fs->half], NULL };
-        for (size_t k = 3; k < G_N_ELEMENTS(groups); k++)
-            if (groups[k].name && !strcmp(groups[k].name, fs->source))
-                gs[2] = &groups[k];
+        struct dsn_group *gs[3];
+        groups_of(groups, G_N_ELEMENTS(groups), fs, gs);
         for (size_t k = 0; k < 3; k++) {
             if (!gs[k])
                 continue;
@@ -401,7 +410,7 @@ int main(int argc, char **argv)
         const struct tally *t;
         double target, floor;
     } bars[] = { { &arf_kind, 100.0, 100.0 }, { &arf_fields, 99.0, 99.0 },
-                 { &dsn_rs, 95.0, 94.0 }, { &dsn_reason, 90.0, 90.0 },
+                 { &dsn_rs, 95.0, 95.0 }, { &dsn_reason, 90.0, 90.0 },
                  { &eol, 100.0, 100.0 } };
     for (size_t i = 0; i < G_N_ELEMENTS(bars); i++) {
         double pct = bars[i].t->n ? 100.0 * bars[i].t->ok / bars[i].t->n : 0.0;
