@@ -8,7 +8,9 @@
 # every file into memory first and parse from memory while timed. Then the whole
 # process, start-up included: one `abusedesk parse FILE...` over every corpus file
 # (JSON out) against one perl process running Sisimai->dump() (JSON out) over the
-# same files, median of WP_RUNS runs, and their ratio. Then checks memory: one
+# same files, median of WP_RUNS runs, and their ratio. Both ratios are given by
+# wall time and by CPU time (user + system), which load from other processes on a
+# shared machine moves less. Then checks memory: one
 # large synthetic message (BIG_MIB MiB, generated in a temporary folder, in three
 # shapes: a DSN returning a huge attachment, a non-MIME text bounce with a huge
 # body, a mail with a huge header block) goes through `abusedesk parse` and
@@ -143,6 +145,14 @@ if [ -n "${rate[abusedesk]:-}" ] && [ -n "${rate[sisimai]:-}" ]; then
         awk -v a="${rate[adjson]}" -v b="${rate[sisimai]}" 'BEGIN {
             printf "  with the JSON line as well (work Sisimai does not do): %.2fx Sisimai\n", a / b }'
     fi
+    # The same ratio by CPU time (user + system) of the passes: other processes on
+    # a shared machine move it less than wall time.
+    cpu_ad=$(median_of "$tmp/ad.log" cpu_msgs_per_s 2>/dev/null)
+    cpu_si=$(median_of "$tmp/sisimai.log" cpu_msgs_per_s 2>/dev/null)
+    if [ -n "$cpu_ad" ] && [ -n "$cpu_si" ]; then
+        awk -v a="$cpu_ad" -v b="$cpu_si" 'BEGIN {
+            printf "  by CPU time: abusedesk %.1f msgs/CPU-s, Sisimai %.1f msgs/CPU-s: %.2fx\n", a, b, a / b }'
+    fi
 else
     echo "  target >= ${target_x}x Sisimai: NOT MEASURED (a parser did not run)"
 fi
@@ -151,15 +161,23 @@ fi
 # printing one JSON record set per file, WP_RUNS times; the median wall time.
 echo
 mapfile -t wp_files < <(find "$corpus" -type f -name '*.eml' | sort)
-# wall CMD...: seconds one run of CMD takes (output discarded); empty on failure.
+# wall CMD...: "WALL CPU" seconds of one run of CMD (output discarded; CPU is user
+# + system from /usr/bin/time, or "-" without it); empty on failure.
 wall() {
-    local t0 t1
+    local t0 t1 cpu=-
     t0=$(date +%s.%N)
-    "$@" >/dev/null 2>"$tmp/wall.err" || { tail -n 5 "$tmp/wall.err" >&2; return 1; }
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f '%U %S' -o "$tmp/wall.cpu" "$@" >/dev/null 2>"$tmp/wall.err" ||
+            { tail -n 5 "$tmp/wall.err" >&2; return 1; }
+        cpu=$(awk 'END { printf "%.3f", $1 + $2 }' "$tmp/wall.cpu")
+    else
+        "$@" >/dev/null 2>"$tmp/wall.err" || { tail -n 5 "$tmp/wall.err" >&2; return 1; }
+    fi
     t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+    awk -v a="$t0" -v b="$t1" -v c="$cpu" 'BEGIN { printf "%.3f %s\n", b - a, c }'
 }
-# median_runs NAME CMD...: the median of WP_RUNS wall times, or empty.
+# median_runs NAME CMD...: the medians of WP_RUNS wall and CPU times ("WALL CPU"),
+# or empty.
 median_runs() {
     local name=$1 k t
     shift
@@ -168,25 +186,35 @@ median_runs() {
         t=$(wall "$@") || { echo "parse.sh: whole-process $name failed" >&2; failed=1; return 1; }
         echo "$t" >>"$tmp/wp.$name"
     done
-    sort -g "$tmp/wp.$name" | awk '{ v[NR] = $1 } END {
-        if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    local w c
+    w=$(awk '{ print $1 }' "$tmp/wp.$name" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    c=$(awk '{ print $2 }' "$tmp/wp.$name" | sort -g | awk '$1 != "-" { v[++n] = $1 } END {
+        if (n == 0) print "-"; else if (n % 2) printf "%.3f\n", v[(n + 1) / 2]; else printf "%.3f\n", (v[n / 2] + v[n / 2 + 1]) / 2 }')
+    echo "$w $c"
 }
 nf=${#wp_files[@]}
 echo "Whole process over $nf files (start-up, parse and JSON out; median of $wp_runs runs):"
-printf '  %-40s %10s %10s %14s\n' command seconds msgs/s "abusedesk x"
+printf '  %-40s %10s %10s %12s %12s\n' command seconds msgs/s "CPU seconds" "abusedesk x"
 wp_ad=$(median_runs abusedesk "$build/abusedesk" parse "${wp_files[@]}")
-[ -n "$wp_ad" ] && printf '  %-40s %10s %10s %14s\n' "abusedesk parse FILE..." "$wp_ad" \
-    "$(awk -v n="$nf" -v t="$wp_ad" 'BEGIN { printf "%.1f", n / t }')" -
+if [ -n "$wp_ad" ]; then
+    read -r wp_ad wp_ad_cpu <<<"$wp_ad"
+    printf '  %-40s %10s %10s %12s %12s\n' "abusedesk parse FILE..." "$wp_ad" \
+        "$(awk -v n="$nf" -v t="$wp_ad" 'BEGIN { printf "%.1f", n / t }')" "$wp_ad_cpu" -
+fi
 if command -v perl >/dev/null && perl -MSisimai -e 1 2>/dev/null; then
     wp_si=$(median_runs sisimai perl -MSisimai -e \
         'for my $f (@ARGV) { my $j = Sisimai->dump($f, delivered => 1); print $j, "\n" if defined $j }' \
         "${wp_files[@]}")
     if [ -n "$wp_si" ] && [ -n "$wp_ad" ]; then
-        printf '  %-40s %10s %10s %14s\n' "perl Sisimai->dump(FILE) for FILE..." "$wp_si" \
-            "$(awk -v n="$nf" -v t="$wp_si" 'BEGIN { printf "%.1f", n / t }')" \
+        read -r wp_si wp_si_cpu <<<"$wp_si"
+        printf '  %-40s %10s %10s %12s %12s\n' "perl Sisimai->dump(FILE) for FILE..." "$wp_si" \
+            "$(awk -v n="$nf" -v t="$wp_si" 'BEGIN { printf "%.1f", n / t }')" "$wp_si_cpu" \
             "$(awk -v a="$wp_ad" -v b="$wp_si" 'BEGIN { printf "%.2fx", b / a }')"
-        awk -v a="$wp_ad" -v b="$wp_si" 'BEGIN {
-            printf "  whole process: abusedesk is %.2fx Sisimai (in process, same in-memory input: see above)\n", b / a }'
+        awk -v a="$wp_ad" -v b="$wp_si" -v ac="$wp_ad_cpu" -v bc="$wp_si_cpu" 'BEGIN {
+            printf "  whole process: abusedesk is %.2fx Sisimai by wall time", b / a
+            if (ac != "-" && bc != "-" && ac > 0) printf ", %.2fx by CPU time", bc / ac
+            printf "\n" }'
     fi
 else
     echo "  Sisimai: not installed, skipped (install: apt-get install libsisimai-perl)"
