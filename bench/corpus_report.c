@@ -57,7 +57,10 @@ static int only_half = -1;  /* --half: mismatches of one half only */
 static int cur_half;        /* half of the row being counted */
 
 /* The half a corpus file belongs to: the low bit of FNV-1a over its file name (not
- * the folder, so that the CRLF and CR copies fall in their original's half). */
+ * the folder, so that the CRLF and CR copies fall in their original's half). That
+ * bit is the parity of the odd bytes of the name, so numbered siblings of one
+ * format (lhost-postfix-01, -02, ...) alternate between the halves: each half
+ * holds samples of nearly every format, and none of the other half's. */
 static int half_of(const char *file)
 {
     guint32 h = 2166136261u;

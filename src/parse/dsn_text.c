@@ -671,6 +671,23 @@ static bool reply_line(const struct tline *l)
            && g_ascii_isdigit(p[2]) && (p[3] == ' ' || p[3] == '-');
 }
 
+/* True when header value h names the address a (n bytes) as a whole address, not
+ * as the tail of a longer one ("mon@x.example" is not in "daemon@x.example"). */
+static bool names_addr(const char *h, const char *a, size_t n)
+{
+    if (!h)
+        return false;
+    size_t hl = strlen(h);
+    for (const char *p = dsn_memcasestr(h, hl, a); p;
+         p = dsn_memcasestr(p + 1, hl - (size_t)(p + 1 - h), a)) {
+        bool left = p == h || !(g_ascii_isalnum(p[-1]) || strchr("._%+-=", p[-1]));
+        bool right = !(g_ascii_isalnum(p[n]) || p[n] == '.' || p[n] == '-');
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
 /* True when the address addr (n bytes) is one of ours or the bounce's own: the
  * bounce's From or To, a postmaster or mailer-daemon mailbox, or a sender of the
  * quoted original (own, a lower-cased list of addresses separated by spaces). */
@@ -684,8 +701,7 @@ static bool own_addr(const char *addr, size_t n, const char *hdr_from, const cha
         if (dsn_hasprefix(addr, n, role[i]))
             return true;
     char *a = g_ascii_strdown(addr, (gssize)n);
-    bool hit = (hdr_from && dsn_memcasestr(hdr_from, strlen(hdr_from), a))
-               || (hdr_to && dsn_memcasestr(hdr_to, strlen(hdr_to), a));
+    bool hit = names_addr(hdr_from, a, n) || names_addr(hdr_to, a, n);
     if (!hit && own) {
         for (const char *p = strstr(own, a); p && !hit; p = strstr(p + 1, a))
             hit = (p == own || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0');
@@ -749,7 +765,8 @@ static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, con
         const char *lp = l->p;
         while (lp < lend0 && (*lp == ' ' || *lp == '\t'))
             lp++;
-        if (dsn_memcasestr(l->p, l->n, "MAIL FROM:") || dsn_hasprefix(lp, (size_t)(lend0 - lp), "FROM:<"))
+        if (dsn_memcasestr(l->p, l->n, "MAIL FROM:")
+            || dsn_hasprefix(lp, (size_t)(lend0 - lp), "FROM:<"))
             continue;
         const char *rt = dsn_memcasestr(l->p, l->n, "RCPT TO:");
         if (rt) {
