@@ -66,6 +66,7 @@ struct reason_rule {
  */
 
 static const char *const reason_mailboxfull[] = {
+    "user's mailbox is full", "mail quota exceeded", "exceeded his quota", "exceeded her quota", "insufficient storage", "mailbox size limit exceeded", "has reached its quota", "reached the quota",
     "\xd1\x8f\xd1\x89\xd0\xb8\xd0\xba \xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd\xd0\xb5\xd0\xbd", "\xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd\xd0\xb5\xd0\xbd",
     "too much mail", "postfach voll", "postfach ist voll", "speicherplatz", "bo\xc3\xaete pleine", "boite pleine", "casella piena", "buz\xc3\xb3n lleno",
     "not enough space", "does not have enough space", "too many messages on the server", "too many messages in", "mailbox over", "exceeded its storage", "storage quota", "quota full", "would exceed the quota", "size of mailbox",
@@ -100,6 +101,7 @@ static const char *const reason_exceedlimit[] = {
 };
 
 static const char *const reason_suspend[] = {
+    "account is not active", "mailbox is not active", "closed account", "account closed", "recipient suspended", "account has been terminated", "mailbox has been deactivated", "account is blocked",
     "deactivated mailbox", "is deactivated", "has been deactivated", "mailbox is suspended", "account is not active", "account has been closed", "mailbox has been closed", "mailbox is locked",
     "account is disabled", "account has been disabled", "account disabled",
     "account is inactive", "account has been suspended", "account is suspended",
@@ -253,6 +255,7 @@ static const char *const reason_mailererror[] = {
 /* Sender-address refusals come before "user unknown" so that "sender address
  * rejected" inside a generic "address not found" notice is not read as ours. */
 static const char *const reason_rejected_sender[] = {
+    "sender unknown", "from address rejected", "sender denied", "sender blocked", "sender address is blacklisted",
     "sender address rejected", "domain of sender address", "sender domain",
     "unroutable sender", "sender rejected", "invalid sender", "sender verify failed",
     "sender verification failed", "bad sender", "from: domain is invalid",
@@ -265,6 +268,7 @@ static const char *const reason_rejected_sender[] = {
 };
 
 static const char *const reason_userunknown[] = {
+    "no such local user", "unknown local user", "user unknown in", "not a valid recipient", "no account by that name", "bad destination mailbox address", "no such person", "not found in directory", "account unavailable", "mailbox is unavailable", "recipient address is invalid", "address is not valid", "unknown mailbox", "mailbox unknown", "non-existent", "nonexistent", "no such email address", "user is unknown", "recipient is unknown", "not a known recipient", "invalid email address",
     "\xd0\xbf\xd0\xbe\xd0\xbb\xd1\x8c\xd0\xb7\xd0\xbe\xd0\xb2\xd0\xb0\xd1\x82\xd0\xb5\xd0\xbb\xd1\x8c \xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0\xd0\xb9\xd0\xb4\xd0\xb5\xd0\xbd", "\xd0\xbd\xd0\xb5\xd1\x82 \xd1\x82\xd0\xb0\xd0\xba\xd0\xbe\xd0\xb3\xd0\xbe \xd0\xbf\xd0\xbe\xd0\xbb\xd1\x8c\xd0\xb7\xd0\xbe\xd0\xb2\xd0\xb0\xd1\x82\xd0\xb5\xd0\xbb\xd1\x8f", "\xd0\xb0\xd0\xb4\xd1\x80\xd0\xb5\xd1\x81\xd0\xb0\xd1\x82 \xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0\xd0\xb9\xd0\xb4\xd0\xb5\xd0\xbd", "is not valid", "isn't valid",
     "adresse inconnue", "destinataire inconnu", "benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "unbekannter empf\xc3\xa4nger", "usuario desconocido", "utente sconosciuto", "gebruiker onbekend",
     "address was not found", "addresses were unknown", "recipient was not found",
@@ -309,6 +313,7 @@ static const char *const reason_networkerror[] = {
 };
 
 static const char *const reason_hostunknown[] = {
+    "unknown domain", "could not be resolved", "no mx record", "no mx or a record", "domain name does not exist", "no such host or domain",
     "domain is invalid", "no such host", "host lookup failed",
     "host unknown", "unknown host", "host not found", "host or domain name not found",
     "domain does not exist", "no such domain", "unrouteable address",
@@ -349,6 +354,7 @@ static const char *const reason_syntaxerror[] = {
 };
 
 static const char *const reason_expired[] = {
+    "retry time exceeded", "could not be delivered within", "too many retries", "maximum delivery time", "delivery period", "retry period",
     "delivery attempts will continue", "not yet been delivered", "will continue to try", "still trying to deliver",
     "retry timeout exceeded", "message expired", "envelope expired", "queue too long",
     "could not be delivered for", "could not deliver for", "not delivered within",
