@@ -566,12 +566,39 @@ static void test_hostile(void **state)
     g_string_free(g, TRUE);
 }
 
+/* Hostile free text: a notice of 50,000 lines, each naming addresses next to a
+ * failure phrase, and a returned original whose Received header is folded over
+ * 50,000 lines. The fallbacks must stay bounded (DSN_MAX_RCPTS recipients at most,
+ * a few seconds under ASan) and never read out of bounds. */
+static void test_hostile_freetext(void **state)
+{
+    (void)state;
+    GString *g = g_string_new("From: MAILER-DAEMON@x.example\nTo: list-bounces@lists.example\n"
+                              "Subject: Undelivered mail\n\n");
+    for (int i = 0; i < 50000; i++)
+        g_string_append_printf(g, "Delivery failed for <user%d@host%d.example>, <u%d@h.example>\n",
+                               i, i % 97, i);
+    g_string_append(g, "------ Original message ------\nReceived: from a by b\n");
+    for (int i = 0; i < 50000; i++)
+        g_string_append(g, "\tfor\n");
+    g_string_append(g, "To: list@lists.example\n\nbody\n");
+    int ret = 0;
+    struct report *r = run(g->str, &ret);
+    if (ret != 1)
+        fail_msg("hostile free text: got %d, want 1", ret);
+    if (r->recipients->len == 0 || r->recipients->len > 512)
+        fail_msg("hostile free text: got %u recipients, want 1..512", r->recipients->len);
+    report_free(r);
+    g_string_free(g, TRUE);
+}
+
 int main(void)
 {
     parse_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_hostile_freetext),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
