@@ -2,9 +2,15 @@
 # parse.sh: `make bench`. Measures, in one run, the parser throughput of abusedesk
 # (build/parse_bench: parse + full field extraction, and again with the JSON
 # line of the parse contract) against Sisimai and
-# Python's email package (compat32) over the same files, ../shared/corpus, with the
-# drivers of ../shared/tools run in place; prints the medians of the warm passes,
-# the ratios and whether the >= 20x Sisimai target is met. Then checks memory: one
+# Python's email package (compat32) over the same files, ../shared/corpus; prints
+# the medians of the warm passes, the ratios and whether the >= 20x Sisimai target
+# is met. Same work for both: parse_bench and Sisimai (bench/sisimai-mem.pl) read
+# every file into memory first and parse from memory while timed. Then the whole
+# process, start-up included: one `abusedesk parse FILE...` over every corpus file
+# (JSON out) against one perl process running Sisimai->dump() (JSON out) over the
+# same files, median of WP_RUNS runs, and their ratio. Both ratios are given by
+# wall time and by CPU time (user + system), which load from other processes on a
+# shared machine moves less. Then checks memory: one
 # large synthetic message (BIG_MIB MiB, generated in a temporary folder, in three
 # shapes: a DSN returning a huge attachment, a non-MIME text bounce with a huge
 # body, a mail with a huge header block) goes through `abusedesk parse` and
@@ -16,8 +22,8 @@
 # (Sisimai, python3) is skipped with the command that installs it.
 #
 # usage: bash bench/parse.sh [CORPUS_DIR]
-# environment: AD_PASSES (30), SISIMAI_PASSES (6), PY_PASSES (15), BIG_MIB (200,
-# 0 skips the memory check), AD_BUILD (build directory, default build/)
+# environment: AD_PASSES (30), SISIMAI_PASSES (6), PY_PASSES (15), WP_RUNS (5), BIG_MIB
+# (200, 0 skips the memory check), AD_BUILD (build directory, default build/)
 set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +34,7 @@ build=${AD_BUILD:-$root/build}
 ad_passes=${AD_PASSES:-30}
 sisimai_passes=${SISIMAI_PASSES:-6}
 py_passes=${PY_PASSES:-15}
+wp_runs=${WP_RUNS:-5}
 big_mib=${BIG_MIB:-200}
 target_x=20
 want_x=50
@@ -97,9 +104,9 @@ fi
 
 if ! command -v perl >/dev/null || ! perl -MSisimai -e 1 2>/dev/null; then
     echo "== Sisimai: not installed, skipped (install: apt-get install libsisimai-perl)"
-elif run Sisimai "$tmp/sisimai.log" perl "$tools/sisimai-bench.pl" "$corpus" "$sisimai_passes"; then
+elif run Sisimai "$tmp/sisimai.log" perl "$root/bench/sisimai-mem.pl" "$corpus" "$sisimai_passes"; then
     order+=(sisimai)
-    label[sisimai]="Sisimai $(awk 'NR == 1 { print $2 }' "$tmp/sisimai.log")"
+    label[sisimai]="Sisimai $(awk 'NR == 1 { print $2 }' "$tmp/sisimai.log") (in memory)"
 fi
 
 if ! command -v python3 >/dev/null; then
@@ -138,8 +145,79 @@ if [ -n "${rate[abusedesk]:-}" ] && [ -n "${rate[sisimai]:-}" ]; then
         awk -v a="${rate[adjson]}" -v b="${rate[sisimai]}" 'BEGIN {
             printf "  with the JSON line as well (work Sisimai does not do): %.2fx Sisimai\n", a / b }'
     fi
+    # The same ratio by CPU time (user + system) of the passes: other processes on
+    # a shared machine move it less than wall time.
+    cpu_ad=$(median_of "$tmp/ad.log" cpu_msgs_per_s 2>/dev/null)
+    cpu_si=$(median_of "$tmp/sisimai.log" cpu_msgs_per_s 2>/dev/null)
+    if [ -n "$cpu_ad" ] && [ -n "$cpu_si" ]; then
+        awk -v a="$cpu_ad" -v b="$cpu_si" 'BEGIN {
+            printf "  by CPU time: abusedesk %.1f msgs/CPU-s, Sisimai %.1f msgs/CPU-s: %.2fx\n", a, b, a / b }'
+    fi
 else
     echo "  target >= ${target_x}x Sisimai: NOT MEASURED (a parser did not run)"
+fi
+
+# Whole process, start-up included: one process over every corpus file, each
+# printing one JSON record set per file, WP_RUNS times; the median wall time.
+echo
+mapfile -t wp_files < <(find "$corpus" -type f -name '*.eml' | sort)
+# wall CMD...: "WALL CPU" seconds of one run of CMD (output discarded; CPU is user
+# + system from /usr/bin/time, or "-" without it); empty on failure.
+wall() {
+    local t0 t1 cpu=-
+    t0=$(date +%s.%N)
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f '%U %S' -o "$tmp/wall.cpu" "$@" >/dev/null 2>"$tmp/wall.err" ||
+            { tail -n 5 "$tmp/wall.err" >&2; return 1; }
+        cpu=$(awk 'END { printf "%.3f", $1 + $2 }' "$tmp/wall.cpu")
+    else
+        "$@" >/dev/null 2>"$tmp/wall.err" || { tail -n 5 "$tmp/wall.err" >&2; return 1; }
+    fi
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" -v c="$cpu" 'BEGIN { printf "%.3f %s\n", b - a, c }'
+}
+# median_runs NAME CMD...: the medians of WP_RUNS wall and CPU times ("WALL CPU"),
+# or empty.
+median_runs() {
+    local name=$1 k t
+    shift
+    : >"$tmp/wp.$name"
+    for ((k = 0; k < wp_runs; k++)); do
+        t=$(wall "$@") || { echo "parse.sh: whole-process $name failed" >&2; failed=1; return 1; }
+        echo "$t" >>"$tmp/wp.$name"
+    done
+    local w c
+    w=$(awk '{ print $1 }' "$tmp/wp.$name" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    c=$(awk '{ print $2 }' "$tmp/wp.$name" | sort -g | awk '$1 != "-" { v[++n] = $1 } END {
+        if (n == 0) print "-"; else if (n % 2) printf "%.3f\n", v[(n + 1) / 2]; else printf "%.3f\n", (v[n / 2] + v[n / 2 + 1]) / 2 }')
+    echo "$w $c"
+}
+nf=${#wp_files[@]}
+echo "Whole process over $nf files (start-up, parse and JSON out; median of $wp_runs runs):"
+printf '  %-40s %10s %10s %12s %12s\n' command seconds msgs/s "CPU seconds" "abusedesk x"
+wp_ad=$(median_runs abusedesk "$build/abusedesk" parse "${wp_files[@]}")
+if [ -n "$wp_ad" ]; then
+    read -r wp_ad wp_ad_cpu <<<"$wp_ad"
+    printf '  %-40s %10s %10s %12s %12s\n' "abusedesk parse FILE..." "$wp_ad" \
+        "$(awk -v n="$nf" -v t="$wp_ad" 'BEGIN { printf "%.1f", n / t }')" "$wp_ad_cpu" -
+fi
+if command -v perl >/dev/null && perl -MSisimai -e 1 2>/dev/null; then
+    wp_si=$(median_runs sisimai perl -MSisimai -e \
+        'for my $f (@ARGV) { my $j = Sisimai->dump($f, delivered => 1); print $j, "\n" if defined $j }' \
+        "${wp_files[@]}")
+    if [ -n "$wp_si" ] && [ -n "$wp_ad" ]; then
+        read -r wp_si wp_si_cpu <<<"$wp_si"
+        printf '  %-40s %10s %10s %12s %12s\n' "perl Sisimai->dump(FILE) for FILE..." "$wp_si" \
+            "$(awk -v n="$nf" -v t="$wp_si" 'BEGIN { printf "%.1f", n / t }')" "$wp_si_cpu" \
+            "$(awk -v a="$wp_ad" -v b="$wp_si" 'BEGIN { printf "%.2fx", b / a }')"
+        awk -v a="$wp_ad" -v b="$wp_si" -v ac="$wp_ad_cpu" -v bc="$wp_si_cpu" 'BEGIN {
+            printf "  whole process: abusedesk is %.2fx Sisimai by wall time", b / a
+            if (ac != "-" && bc != "-" && ac > 0) printf ", %.2fx by CPU time", bc / ac
+            printf "\n" }'
+    fi
+else
+    echo "  Sisimai: not installed, skipped (install: apt-get install libsisimai-perl)"
 fi
 
 # Memory check: peak RSS for one large message, whatever its size.

@@ -33,6 +33,10 @@ static const char *addr_value(struct report *r, const char *v)
 {
     while (*v == ' ' || *v == '\t')
         v++;
+    /* "Display Name <addr>" (X-SID-PRA, Comcast's Removal-Recipient): the address. */
+    const char *lt = strchr(v, '<');
+    if (lt && strchr(lt, '>') && strchr(lt, '@'))
+        v = lt;
     if (*v == '<') {
         const char *gt = strchr(v, '>');
         return gt ? report_strtrim(r, v + 1, gt - v - 1) : report_strtrim(r, v + 1, -1);

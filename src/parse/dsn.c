@@ -221,7 +221,9 @@ static bool temporary_text(const char *diag)
 {
     static const char *const marks[] = {"retry timeout exceeded", "have been failing for a long time",
                                         "Delay reason", "retry time not reached",
-                                        "Technical details of temporary failure"};
+                                        "Technical details of temporary failure",
+                                        "not yet been delivered", "Delivery attempts will continue",
+                                        "will continue to try", "still trying to deliver"};
     for (size_t i = 0; i < G_N_ELEMENTS(marks); i++)
         if (dsn_memcasestr(diag, strlen(diag), marks[i]))
             return true;
@@ -433,6 +435,18 @@ int dsn_parse(struct report *r, const struct mime_part *root, struct arena *a, c
             s.inline_orig = t.inline_orig;
             s.inline_orig_len = t.inline_orig_len;
         }
+    }
+    if (s.ents->len == 0 && (t.format || w.ds_parts->len > 0) && (w.orig_msg || w.orig_headers)) {
+        /* A bounce whose notice and report name no recipient ("Delivery report
+         * unavailable"): the attached original's envelope recipient or To. */
+        size_t hn = 0;
+        const char *h = w.orig_msg ? w.orig_msg->hdr : mime_body(a, w.orig_headers, DSN_MAX_BODY, &hn);
+        if (w.orig_msg)
+            hn = w.orig_msg->hdr_len;
+        size_t dl = body ? (body_len < DSN_MAX_DIAG ? body_len : DSN_MAX_DIAG) : 0;
+        dsn_text_from_original(&s, h, hn, from, to, body, dl);
+        if (s.ents->len > 0 && !s.format)
+            s.format = t.format ? t.format : "rfc3464";
     }
     if (s.ents->len == 0)
         goto out;

@@ -87,6 +87,16 @@ const char *dsn_addr_find(const char *s, size_t n, size_t *alen);
  * unqualified internal host) and a bare local part are not. */
 bool dsn_addr_routable(const char *addr);
 
+/* dsn_addr_routable() for addr[0..n), which need not be NUL-terminated. */
+bool dsn_addr_routable_n(const char *addr, size_t n);
+
+/* The envelope recipient of a returned original whose headers are orig[0..len),
+ * for a bounce whose notice names no recipient (dsn_text.c): appends one entry
+ * with diag[0..diag_len) as its diagnostic. hdr_from and hdr_to are the bounce's
+ * own headers (never taken as the recipient). */
+void dsn_text_from_original(struct dsn_scan *s, const char *orig, size_t len, const char *hdr_from,
+                            const char *hdr_to, const char *diag, size_t diag_len);
+
 /* A bare copy of the first address in s[0..n) (g_free), or NULL when there is none. */
 char *dsn_addr_dup(const char *s, size_t n);
 

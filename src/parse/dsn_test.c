@@ -359,6 +359,133 @@ static const struct dsn_case cases[] = {
      "Delivery failed: mia@example.co.jp\n"
      "Remote host said: 554 5.4.14 Hop count exceeded - possible mail loop\n",
      1, "text", 1, {{"mia@example.co.jp", "5.4.14", "networkerror"}}},
+    /* Free-text bounces in no known format (list-server bounces). */
+    {"free text: the address next to a failure phrase",
+     "From: Mail Delivery System <mailer@mx.example.net>\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Delivery failure\n"
+     "\n"
+     "Hi. This is the mail delivery agent at example.net.\n"
+     "Your message to frank@example.net could not be delivered because the\n"
+     "user does not exist on this system. Write to postmaster@example.net for help.\n",
+     /* "does not exist" with no SMTP command and no X.1.x code: the reference
+      * taxonomy calls that a filter answering in a mailbox's words (dsn.c). */
+     1, "text", 1, {{"frank@example.net", "5.0.910", "filtered"}}},
+    {"free text: addr: reason lines, several recipients",
+     "From: postmaster@mx.example.net\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Returned mail\n"
+     "\n"
+     "The following recipients of your message could not be reached:\n"
+     "\n"
+     "yann@example.net: mailbox is full\n"
+     "zoe@example.net: no such user here (in reply to RCPT TO command)\n",
+     1, "text", 2,
+     {{"yann@example.net", "5.0.922", "mailboxfull"}, {"zoe@example.net", "5.0.911", "userunknown"}}},
+    {"free text: the reason stands above the address",
+     "From: postmaster@nms.example.net\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Mail System Error - Returned Mail\n"
+     "\n"
+     "This Message was undeliverable due to the following reason:\n"
+     "\n"
+     "The user(s) account is temporarily over quota.\n"
+     "\n"
+     "<paul@nms.example.net>\n"
+     "\n"
+     "Please reply to <Postmaster@nms.example.net>\n"
+     "if you feel this message to be in error.\n",
+     1, "text", 1, {{"paul@nms.example.net", "5.0.922", "mailboxfull"}}},
+    {"free text: German notice",
+     "From: MAILER-DAEMON@mx.example.de\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Unzustellbar: hallo\n"
+     "\n"
+     "Die folgende Nachricht konnte nicht zugestellt werden an: walter@example.de\n"
+     "Grund: Postfach voll\n",
+     1, "text", 1, {{"walter@example.de", "5.0.922", "mailboxfull"}}},
+    {"free text: only the returned original names the recipient",
+     "From: MAILER-DAEMON@mx.example.com\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Undelivered mail\n"
+     "\n"
+     "Sorry, your message could not be delivered.\n"
+     "The mailbox of the recipient was not found.\n"
+     "\n"
+     "------ Original message ------\n"
+     "Return-Path: <list-bounces@lists.example.org>\n"
+     "Received: from lists.example.org by mx.example.com\n"
+     "\tfor <vic@example.com>; Mon, 2 Feb 2004 10:00:00 +0000\n"
+     "From: someone@example.org\n"
+     "To: list@lists.example.org\n"
+     "Subject: hello\n"
+     "\n"
+     "body\n",
+     1, "text", 1, {{"vic@example.com", "5.0.910", NULL}}},
+    {"free text: an SMTP transcript (In:/Out:), the sender is ours",
+     "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)\n"
+     "To: postmaster@mx.example.com (Postmaster)\n"
+     "Subject: Postfix SMTP server: errors from localhost[127.0.0.1]\n"
+     "\n"
+     "Transcript of session follows.\n"
+     " Out: 220 mx.example.com ESMTP\n"
+     " In:  MAIL\n"
+     "     FROM:<bounce-123=x@lists.example.org>\n"
+     " Out: 250 2.1.0 Ok\n"
+     " In:  RCPT TO:<kim@example.net>\n"
+     " Out: 250 2.1.5 Ok\n"
+     " In:  DATA\n"
+     " Out: 451 4.3.0 Error: queue file write error\n",
+     1, "text", 1, {{"kim@example.net", "4.3.0", "systemerror"}}},
+    {"free text: display names, one recipient a line",
+     "From: Postmaster <postmaster@mx.example.net>\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Undeliverable: hello\n"
+     "\n"
+     "Your message was not delivered to the following recipients:\n"
+     "\n"
+     "   Jane Doe <jane@example.net>: Mailbox quota exceeded\n"
+     "   \"John Roe\" <john@example.net>: User unknown (in reply to RCPT TO command)\n",
+     1, "text", 2,
+     {{"jane@example.net", "5.0.922", "mailboxfull"}, {"john@example.net", "5.0.911", "userunknown"}}},
+    {"free text: a provider lists its users by local part",
+     "From: Mail Delivery Subsystem <MAILER-DAEMON@provider.example>\n"
+     "To: <list-bounces@lists.example.org>\n"
+     "Subject: Mail Delivery Problem\n"
+     "\n"
+     "Sorry. Your mail to the following recipients could not be delivered because\n"
+     "they are not accepting mail from list-bounces@lists.example.org:\n"
+     "\tsomeuser\n",
+     1, "text", 1, {{"someuser@provider.example", "5.0.932", NULL}}},
+    {"report without recipients: the attached original's To",
+     "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+     "To: sender@example.org\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B9\"\n"
+     "\n"
+     "--B9\n"
+     "Content-Type: text/plain\n"
+     "\n"
+     "This is the mail system at host mx.example.net.\n"
+     "\n"
+     "\t--- Delivery report unavailable ---\n"
+     "\n"
+     "--B9\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Reporting-MTA: dns; mx.example.net\n"
+     "\n"
+     "--B9\n"
+     "Content-Type: message/rfc822\n"
+     "\n"
+     "From: <sender@example.org>\n"
+     "To: rose@example.com\n"
+     "Subject: hello\n"
+     "\n"
+     "hi\n"
+     "--B9--\n",
+     1, "postfix", 1, {{"rose@example.com", "5.0.901", NULL}}},
 };
 
 static struct report *run(const char *mail, int *ret)
@@ -439,12 +566,39 @@ static void test_hostile(void **state)
     g_string_free(g, TRUE);
 }
 
+/* Hostile free text: a notice of 50,000 lines, each naming addresses next to a
+ * failure phrase, and a returned original whose Received header is folded over
+ * 50,000 lines. The fallbacks must stay bounded (DSN_MAX_RCPTS recipients at most,
+ * a few seconds under ASan) and never read out of bounds. */
+static void test_hostile_freetext(void **state)
+{
+    (void)state;
+    GString *g = g_string_new("From: MAILER-DAEMON@x.example\nTo: list-bounces@lists.example\n"
+                              "Subject: Undelivered mail\n\n");
+    for (int i = 0; i < 50000; i++)
+        g_string_append_printf(g, "Delivery failed for <user%d@host%d.example>, <u%d@h.example>\n",
+                               i, i % 97, i);
+    g_string_append(g, "------ Original message ------\nReceived: from a by b\n");
+    for (int i = 0; i < 50000; i++)
+        g_string_append(g, "\tfor\n");
+    g_string_append(g, "To: list@lists.example\n\nbody\n");
+    int ret = 0;
+    struct report *r = run(g->str, &ret);
+    if (ret != 1)
+        fail_msg("hostile free text: got %d, want 1", ret);
+    if (r->recipients->len == 0 || r->recipients->len > 512)
+        fail_msg("hostile free text: got %u recipients, want 1..512", r->recipients->len);
+    report_free(r);
+    g_string_free(g, TRUE);
+}
+
 int main(void)
 {
     parse_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_hostile_freetext),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "dsn_grams.h"
+#include "reason.h"
 
 /* Family flags. */
 enum {
@@ -568,8 +569,25 @@ static void notice_diag(struct dsn_ent *e, GArray *lines, guint start, guint end
         }
     }
     append_prose(&e->diag, lines, at + 1, end, 12);
-    if (!e->diag)
-        append_prose(&e->diag, lines, at > start + 12 ? at - 12 : start, at, 12);
+    /* The prose after the address may be only a footer ("Please reply to
+     * postmaster..."); when it names no reason, the paragraph before it may. */
+    const char *after = e->diag ? reason_classify(e->diag, NULL, NULL, NULL) : "undefined";
+    if (strcmp(after, "onhold") == 0 || strcmp(after, "undefined") == 0) {
+        char *before = NULL;
+        append_prose(&before, lines, at > start + 12 ? at - 12 : start, at, 12);
+        const char *rb = before ? reason_classify(before, NULL, NULL, NULL) : "undefined";
+        if (strcmp(rb, "onhold") != 0 && strcmp(rb, "undefined") != 0) {
+            if (e->diag)
+                dsn_append(&before, e->diag, strlen(e->diag));
+            g_free(e->diag);
+            e->diag = before;
+            before = NULL;
+        } else if (!e->diag) {
+            e->diag = before;
+            before = NULL;
+        }
+        g_free(before);
+    }
 }
 
 /* FAM_DETAILS: the recipient is the "RCPT TO:" field of the message details, or
@@ -618,43 +636,344 @@ static void details(struct dsn_scan *s, GArray *lines)
     g_free(tmp.diag);
 }
 
-/* Last resort for a bounce in an unknown format: the first line of the notice
- * that names an address other than the bounce's own sender and recipient. */
-static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, const char *hdr_from,
-                  const char *hdr_to)
+/* Phrases that say a delivery failed; an address on a line with one of them is a
+ * failed recipient (the free-text fallback below). Lower case. */
+static const char *const fail_phrases[] = {
+    "could not be delivered", "couldn't be delivered", "cannot be delivered",
+    "can't be delivered", "undeliverable", "not delivered", "delivery failed",
+    "failed", "failure", "unknown", "not found", "no such", "does not exist",
+    "doesn't exist", "not exist", "rejected", "refused", "invalid", "full", "quota",
+    "exceed", "disabled", "inactive", "unable to deliver", "permanent", "error",
+    "bounced", "denied", "unavailable", "not accepted", "no longer", "not allowed",
+    "blocked", "unreachable", "unroutable", "expired", "problem", "wasn't delivered",
+    "was not delivered", "be found", "bounce", "not valid", "isn't valid", "not a valid",
+    /* German, French, Spanish, Italian, Dutch, Portuguese notices */
+    "nicht zugestellt", "unzustellbar", "konnte nicht", "n'a pas pu", "non remis",
+    "pas pu \xc3\xaatre remis", "impossible de", "no se pudo", "no pudo ser entregado",
+    "non \xc3\xa8 stato", "impossibile", "niet bezorgd", "kon niet", "n\xc3\xa3o foi",
+};
+
+/* True when line l quotes an SMTP reply of class 4 or 5 ("Out: 451 4.3.0 ...",
+ * "<<< 550 ...", "550-5.1.1 ..."), after an optional "Out:" / "<<<" prefix. */
+static bool reply_line(const struct tline *l)
 {
-    for (guint i = start; i < end && i < start + 200; i++) {
-        struct tline *l = &g_array_index(lines, struct tline, i);
-        if (header_like(l) || dsn_memcasestr(l->p, l->n, "://"))
-            continue;
-        size_t alen = 0;
-        const char *a = dsn_addr_find(l->p, l->n, &alen);
-        /* Only an address in angle brackets: a plain one is too often prose. */
-        if (!a || a == l->p || a[-1] != '<')
-            continue;
-        char *addr = g_strndup(a, alen);
-        bool own = (hdr_from && dsn_memcasestr(hdr_from, strlen(hdr_from), addr))
-                   || (hdr_to && dsn_memcasestr(hdr_to, strlen(hdr_to), addr))
-                   || dsn_hasprefix(addr, alen, "postmaster@")
-                   || dsn_hasprefix(addr, alen, "mailer-daemon@");
-        if (own) {
-            g_free(addr);
-            continue;
-        }
-        struct dsn_ent *e = dsn_ent_new(s);
-        if (!e) {
-            g_free(addr);
-            return;
-        }
-        e->rcpt = addr;
-        for (guint k = i; k < end && k < i + 8; k++) {
-            struct tline *d = &g_array_index(lines, struct tline, k);
-            if (blank(d))
-                break;
-            dsn_append(&e->diag, d->p, d->n);
-        }
-        return;
+    const char *p = l->p;
+    const char *end = l->p + l->n;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (dsn_hasprefix(p, (size_t)(end - p), "Out:"))
+        p += 4;
+    else if (dsn_hasprefix(p, (size_t)(end - p), "<<<"))
+        p += 3;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return end - p >= 4 && (p[0] == '4' || p[0] == '5') && g_ascii_isdigit(p[1])
+           && g_ascii_isdigit(p[2]) && (p[3] == ' ' || p[3] == '-');
+}
+
+/* True when header value h names the address a (n bytes) as a whole address, not
+ * as the tail of a longer one ("mon@x.example" is not in "daemon@x.example"). */
+static bool names_addr(const char *h, const char *a, size_t n)
+{
+    if (!h)
+        return false;
+    size_t hl = strlen(h);
+    for (const char *p = dsn_memcasestr(h, hl, a); p;
+         p = dsn_memcasestr(p + 1, hl - (size_t)(p + 1 - h), a)) {
+        bool left = p == h || !(g_ascii_isalnum(p[-1]) || strchr("._%+-=", p[-1]));
+        bool right = !(g_ascii_isalnum(p[n]) || p[n] == '.' || p[n] == '-');
+        if (left && right)
+            return true;
     }
+    return false;
+}
+
+/* True when the address addr (n bytes) is one of ours or the bounce's own: the
+ * bounce's From or To, a postmaster or mailer-daemon mailbox, or a sender of the
+ * quoted original (own, a lower-cased list of addresses separated by spaces). */
+static bool own_addr(const char *addr, size_t n, const char *hdr_from, const char *hdr_to,
+                     const char *own)
+{
+    static const char *const role[] = {"postmaster@", "mailer-daemon@", "mailer_daemon@",
+                                       "maildaemon@", "mail-daemon@", "noreply@",
+                                       "no-reply@", "root@", "abuse@", "hostmaster@"};
+    for (size_t i = 0; i < G_N_ELEMENTS(role); i++)
+        if (dsn_hasprefix(addr, n, role[i]))
+            return true;
+    char *a = g_ascii_strdown(addr, (gssize)n);
+    bool hit = names_addr(hdr_from, a, n) || names_addr(hdr_to, a, n);
+    if (!hit && own) {
+        for (const char *p = strstr(own, a); p && !hit; p = strstr(p + 1, a))
+            hit = (p == own || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0');
+    }
+    g_free(a);
+    return hit;
+}
+
+/* The senders of the quoted original (From, Return-Path, Sender, Reply-To,
+ * Errors-To), lower-cased and separated by spaces (g_free), or NULL. */
+static char *original_senders(const char *orig, size_t len)
+{
+    static const char *const names[] = {"From:", "Return-Path:", "Sender:", "Reply-To:",
+                                        "Errors-To:", "List-Post:"};
+    if (!orig)
+        return NULL;
+    GString *g = g_string_new(NULL);
+    const char *p = orig;
+    const char *end = orig + (len < 65536 ? len : 65536);
+    for (int k = 0; p < end && k < 400; k++) {
+        const char *next;
+        size_t n = dsn_line(p, end, &next);
+        if (n == 0)
+            break; /* end of the header block */
+        for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+            if (!dsn_hasprefix(p, n, names[i]))
+                continue;
+            size_t alen = 0;
+            const char *a = dsn_addr_find(p, n, &alen);
+            if (a) {
+                char *low = g_ascii_strdown(a, (gssize)alen);
+                g_string_append_printf(g, " %s", low);
+                g_free(low);
+            }
+        }
+        p = next;
+    }
+    g_string_append_c(g, ' ');
+    return g_string_free(g, FALSE);
+}
+
+/* Last resort for a bounce in an unknown format: every address of the notice
+ * (lines [start, end), before the quoted original) that stands next to a failure
+ * phrase, in angle brackets, or before a colon ("addr: reason", qmail's "<addr>:"),
+ * and is neither ours nor the bounce's own. Each gets its line and the lines that
+ * follow it, up to a blank line, as its diagnostic. */
+static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, const char *hdr_from,
+                  const char *hdr_to, const char *own)
+{
+    for (guint i = start; i < end && i < start + 400; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        if (header_like(l) && !dsn_hasprefix(l->p, l->n, "Recipient")
+            && !dsn_hasprefix(l->p, l->n, "Failed"))
+            continue;
+        if (dsn_memcasestr(l->p, l->n, "://") || dsn_memcasestr(l->p, l->n, "mailto:"))
+            continue;
+        /* An SMTP session transcript ("In: MAIL FROM:<addr>", "In: RCPT TO:<addr>",
+         * Postfix's "errors from" notice, Sendmail's ">>>"): the sender is ours;
+         * a recipient's diagnostic is the first 4xx/5xx reply after its RCPT. */
+        const char *lend0 = l->p + l->n;
+        const char *lp = l->p;
+        while (lp < lend0 && (*lp == ' ' || *lp == '\t'))
+            lp++;
+        if (dsn_memcasestr(l->p, l->n, "MAIL FROM:")
+            || dsn_hasprefix(lp, (size_t)(lend0 - lp), "FROM:<"))
+            continue;
+        const char *rt = dsn_memcasestr(l->p, l->n, "RCPT TO:");
+        if (rt) {
+            size_t alen = 0;
+            const char *a = dsn_addr_find(rt, (size_t)(lend0 - rt), &alen);
+            if (!a || !dsn_addr_routable_n(a, alen) || own_addr(a, alen, hdr_from, hdr_to, own))
+                continue;
+            struct dsn_ent *e = add_rcpt(s, a, alen);
+            if (!e)
+                return;
+            if (!e->cmd)
+                e->cmd = g_strdup("RCPT");
+            for (guint m = i + 1; m < end && m < i + 60 && !e->diag; m++) {
+                struct tline *d = &g_array_index(lines, struct tline, m);
+                if (reply_line(d))
+                    dsn_set(&e->diag, d->p, d->n);
+            }
+            continue;
+        }
+        char *low = dsn_lower_dup(l->p, l->n);
+        bool phrase = false;
+        for (size_t k = 0; k < G_N_ELEMENTS(fail_phrases) && !phrase; k++)
+            phrase = dsn_lfind(low, l->n, fail_phrases[k]) != NULL;
+        /* A short line of its own right after a failure phrase (a list of
+         * recipients under "... could not be delivered to:"). */
+        if (!phrase && i > start) {
+            struct tline *pl = &g_array_index(lines, struct tline, i - 1);
+            char *pll = dsn_lower_dup(pl->p, pl->n);
+            for (size_t k = 0; k < G_N_ELEMENTS(fail_phrases) && !phrase; k++)
+                phrase = dsn_lfind(pll, pl->n, fail_phrases[k]) != NULL && pl->n > 0
+                         && pl->p[pl->n - 1] == ':';
+            g_free(pll);
+        }
+        g_free(low);
+        const char *p = l->p;
+        size_t left = l->n;
+        for (int k = 0; k < 16 && left > 0; k++) {
+            size_t alen = 0;
+            const char *a = dsn_addr_find(p, left, &alen);
+            if (!a)
+                break;
+            const char *after = a + alen;
+            const char *lend = l->p + l->n;
+            bool bracket = a > l->p && a[-1] == '<';
+            const char *q = after;
+            while (q < lend && (*q == '>' || *q == '"' || *q == '\''))
+                q++;
+            bool colon = q < lend && (*q == ':' || (lend - q >= 3 && !strncmp(q, "...", 3)));
+            left -= (size_t)(after - p);
+            p = after;
+            if (!(phrase || bracket || colon) || !dsn_addr_routable_n(a, alen)
+                || own_addr(a, alen, hdr_from, hdr_to, own))
+                continue;
+            struct dsn_ent *e = add_rcpt(s, a, alen);
+            if (!e)
+                return;
+            if (e->diag)
+                continue;
+            for (guint m = i; m < end && m < i + 8; m++) {
+                struct tline *d = &g_array_index(lines, struct tline, m);
+                if (blank(d))
+                    break;
+                /* The next recipient's line ends this one's diagnostic. */
+                size_t blen = 0;
+                const char *b = m > i ? dsn_addr_find(d->p, d->n, &blen) : NULL;
+                if (b && (addr_only(d->p, d->n)
+                          || ((blen != strlen(e->rcpt) || g_ascii_strncasecmp(b, e->rcpt, blen) != 0)
+                              && !own_addr(b, blen, hdr_from, hdr_to, own))))
+                    break;
+                dsn_append(&e->diag, d->p, d->n);
+            }
+        }
+    }
+}
+
+/* A provider's notice that lists its own users by local part only ("Your mail to
+ * the following recipients could not be delivered ...:\n\tuser"): each bare
+ * local part on its own line right after the start line, in the domain of the
+ * notice's sender (the provider). */
+static void local_parts(struct dsn_scan *s, GArray *lines, guint start, guint end,
+                        const char *hdr_from)
+{
+    size_t flen = 0;
+    const char *fa = dsn_addr_find(hdr_from, strlen(hdr_from), &flen);
+    const char *at = fa ? memchr(fa, '@', flen) : NULL;
+    if (!at || !dsn_addr_routable_n(fa, flen))
+        return;
+    size_t dlen = flen - (size_t)(at - fa);
+    for (guint i = start + 1; i < end && i < start + 8; i++) {
+        struct tline *l = &g_array_index(lines, struct tline, i);
+        const char *p = l->p;
+        const char *e = l->p + l->n;
+        while (p < e && g_ascii_isspace(*p))
+            p++;
+        while (e > p && g_ascii_isspace(e[-1]))
+            e--;
+        size_t n = (size_t)(e - p);
+        if (n == 0)
+            continue;
+        bool token = n <= 64;
+        for (const char *q = p; q < e && token; q++)
+            token = g_ascii_isalnum(*q) || strchr("._-+", *q);
+        if (!token || !g_ascii_isalpha(*p)) {
+            if (s->ents->len)
+                break; /* the list ended */
+            continue;
+        }
+        char *addr = g_strdup_printf("%.*s%.*s", (int)n, p, (int)dlen, at);
+        struct dsn_ent *ent = add_rcpt(s, addr, strlen(addr));
+        g_free(addr);
+        if (ent && !ent->diag)
+            append_prose(&ent->diag, lines, start, i, 6);
+    }
+}
+
+/* When the notice names no recipient at all: the envelope recipient of the
+ * returned original, from its newest Received header's "for <addr>" clause, or
+ * its X-Original-To, Envelope-To or Delivered-To header, else its To header when
+ * that names one address that is not ours. diag is the notice's text. */
+static void from_original(struct dsn_scan *s, const char *orig, size_t len, const char *hdr_from,
+                          const char *hdr_to, const char *diag, size_t diag_len)
+{
+    if (!orig)
+        return;
+    const char *end = orig + (len < 65536 ? len : 65536);
+    char *found = NULL;
+    char *to = NULL;
+    int to_count = 0;
+    bool received_seen = false;
+    bool list_msg = false; /* a mailing list's message: its To is the list */
+    const char *p = orig;
+    for (int k = 0; p < end && k < 400 && !found; k++) {
+        const char *next;
+        size_t n = dsn_line(p, end, &next);
+        if (n == 0)
+            break;
+        /* The header with its folded continuation lines. */
+        const char *hend = next;
+        while (hend < end && (*hend == ' ' || *hend == '\t')) {
+            const char *nn;
+            dsn_line(hend, end, &nn);
+            hend = nn;
+        }
+        size_t hn = (size_t)(hend - p);
+        if (dsn_hasprefix(p, hn, "Received:") && !received_seen) {
+            received_seen = true;
+            /* "for <addr>" after a space, tab or line fold. */
+            const char *f = NULL;
+            for (const char *q = dsn_memcasestr(p, hn, "for "); q && !f;
+                 q = dsn_memcasestr(q + 4, hn - (size_t)(q + 4 - p), "for "))
+                if (q > p && g_ascii_isspace(q[-1]))
+                    f = q - 1;
+            if (f) {
+                size_t alen = 0;
+                const char *a = dsn_addr_find(f + 5, hn - (size_t)(f + 5 - p), &alen);
+                if (a && a < f + 8 + 2 && dsn_addr_routable_n(a, alen)
+                    && !own_addr(a, alen, hdr_from, hdr_to, NULL))
+                    found = g_strndup(a, alen);
+            }
+        } else if (dsn_hasprefix(p, hn, "X-Original-To:") || dsn_hasprefix(p, hn, "Envelope-To:")
+                   || dsn_hasprefix(p, hn, "Delivered-To:")) {
+            size_t alen = 0;
+            const char *a = dsn_addr_find(p, hn, &alen);
+            if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL))
+                found = g_strndup(a, alen);
+        } else if (dsn_hasprefix(p, hn, "List-Id:") || dsn_hasprefix(p, hn, "List-Post:")) {
+            list_msg = true;
+        } else if (dsn_hasprefix(p, hn, "To:") && !to) {
+            const char *q = p + 3;
+            size_t left = hn - 3;
+            for (int m = 0; m < 64 && left > 0; m++) {
+                size_t alen = 0;
+                const char *a = dsn_addr_find(q, left, &alen);
+                if (!a)
+                    break;
+                to_count++;
+                if (!to)
+                    to = g_strndup(a, alen);
+                left -= (size_t)(a + alen - q);
+                q = a + alen;
+            }
+        }
+        p = hend;
+    }
+    /* The To of the original names the recipient only when it is one address
+     * that is not a list's: not of a message with List-Id, nor in the domain the
+     * bounce went back to (the list server's). */
+    const char *to_dom = to ? strrchr(to, '@') : NULL;
+    const char *back_dom = hdr_to ? strrchr(hdr_to, '@') : NULL;
+    bool same_dom = false;
+    if (to_dom && back_dom) {
+        size_t dl = strlen(to_dom);
+        same_dom = g_ascii_strncasecmp(to_dom, back_dom, dl) == 0
+                   && !g_ascii_isalnum(back_dom[dl]) && back_dom[dl] != '.' && back_dom[dl] != '-';
+    }
+    if (!found && to && to_count == 1 && !list_msg && !same_dom && dsn_addr_routable(to)
+        && !own_addr(to, strlen(to), hdr_from, hdr_to, NULL)) {
+        found = to;
+        to = NULL;
+    }
+    g_free(to);
+    if (!found)
+        return;
+    struct dsn_ent *e = add_rcpt(s, found, strlen(found));
+    g_free(found);
+    if (e && !e->diag && diag)
+        dsn_set(&e->diag, diag, diag_len);
 }
 
 int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char *hdr_from,
@@ -824,8 +1143,34 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         }
     }
 
-    if (s->ents->len == before && !failed_rcpts)
-        loose(s, lines, start, end, hdr_from, hdr_to);
+    if (s->ents->len == before && !failed_rcpts) {
+        char *own = original_senders(s->inline_orig, s->inline_orig_len);
+        /* The recipient list may start before the start marker ("Your message to
+         * addr could not be delivered"): the whole notice is searched. */
+        loose(s, lines, have_start ? start : 0, end, hdr_from, hdr_to, own);
+        g_free(own);
+    }
+    if (s->ents->len == before && !failed_rcpts && have_start && hdr_from)
+        local_parts(s, lines, start, end, hdr_from);
+    if (s->ents->len == before && !failed_rcpts && hdr_subject) {
+        /* "failure notice for addr", "Undeliverable: addr": the Subject names it. */
+        size_t alen = 0;
+        const char *a = dsn_addr_find(hdr_subject, strlen(hdr_subject), &alen);
+        if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL)) {
+            struct dsn_ent *e = add_rcpt(s, a, alen);
+            const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
+            const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+            size_t bl = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
+            if (e && !e->diag)
+                dsn_set(&e->diag, b0, bl);
+        }
+    }
+    if (s->ents->len == before && !failed_rcpts && s->inline_orig) {
+        const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
+        const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+        from_original(s, s->inline_orig, s->inline_orig_len, hdr_from, hdr_to, b0,
+                      (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG);
+    }
 
     if (s->ents->len == before && failed_rcpts) {
         const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
@@ -840,4 +1185,10 @@ out:
     g_array_free(lines, TRUE);
     g_free(lb);
     return (int)(s->ents->len - before);
+}
+
+void dsn_text_from_original(struct dsn_scan *s, const char *orig, size_t len, const char *hdr_from,
+                            const char *hdr_to, const char *diag, size_t diag_len)
+{
+    from_original(s, orig, len, hdr_from, hdr_to, diag, diag_len);
 }

@@ -307,6 +307,14 @@ char *dsn_addr_dup(const char *s, size_t n)
     return d;
 }
 
+bool dsn_addr_routable_n(const char *addr, size_t n)
+{
+    char *a = g_strndup(addr, n);
+    bool ok = dsn_addr_routable(a);
+    g_free(a);
+    return ok;
+}
+
 bool dsn_addr_routable(const char *addr)
 {
     if (!addr)

@@ -8,16 +8,24 @@
  * Every string returned is a static constant that the caller must not free. The
  * module keeps no state; its tables are read-only, so it is safe from any thread.
  *
- * How a reason is chosen, in order:
+ * How a reason is chosen, meaning first, in order:
  *   1. A success status ("2.x.x") or action "delivered" gives "delivered".
  *   2. An internal status code of the "5.0.9xx" form, which an earlier stage (or
  *      another bounce library) already derived from a reason, is mapped back to it.
- *   3. The diagnostic text, lower-cased with whitespace folded, is matched against
- *      keyword tables, one per reason, in a fixed precedence order: the reasons whose
+ *   3. An enhanced status code (RFC 3463 class.subject.detail) whose meaning is
+ *      firm (X.2.2 mailbox full, X.3.4 message too big, X.7.25 no PTR, X.7.26
+ *      authentication, ...) decides: the server said exactly what went wrong.
+ *   4. The diagnostic text, lower-cased with whitespace folded, is matched against
+ *      phrase sets, one per reason, in a fixed precedence order: the reasons whose
  *      phrases are most specific ("mailbox full", "dmarc policy") come before those
- *      whose phrases are generic ("access denied", "timed out").
- *   4. A specific enhanced status code (X.1.1, X.2.2, X.4.7, ...) decides.
- *   5. A few weak phrases, then the class of the status code, the SMTP command and
+ *      whose phrases are generic ("access denied", "timed out"); then the word
+ *      "spam" (not a block-list name) says the content was judged spam.
+ *   5. Any other specific enhanced status code (X.1.1, X.4.7, ...) decides; codes
+ *      that mailbox filters reuse (X.1.1 for "refused due to preferences") are
+ *      here, after the text, because the text is more precise for them.
+ *   6. The SMTP reply code where RFC 5321 gives it one meaning (552 storage
+ *      exceeded, 551 user not local, 553 mailbox name not allowed).
+ *   7. A few weak phrases, then the class of the status code, the SMTP command and
  *      the action decide; text with no match at all is "onhold".
  * Some text reasons are adjusted by the command and status: "user unknown" after
  * MAIL FROM is about our sender address (rejected), and after DATA, or with a mailbox
@@ -58,6 +66,10 @@ struct reason_rule {
  */
 
 static const char *const reason_mailboxfull[] = {
+    "user's mailbox is full", "mail quota exceeded", "exceeded his quota", "exceeded her quota", "insufficient storage", "mailbox size limit exceeded", "has reached its quota", "reached the quota",
+    "\xd1\x8f\xd1\x89\xd0\xb8\xd0\xba \xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd\xd0\xb5\xd0\xbd", "\xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd\xd0\xb5\xd0\xbd",
+    "too much mail", "postfach voll", "postfach ist voll", "speicherplatz", "bo\xc3\xaete pleine", "boite pleine", "casella piena", "buz\xc3\xb3n lleno",
+    "not enough space", "does not have enough space", "too many messages on the server", "too many messages in", "mailbox over", "exceeded its storage", "storage quota", "quota full", "would exceed the quota", "size of mailbox",
     "mailbox full", "mailbox is full", "mailbox is over", "mailbox size limit",
     "mailbox exceeds", "mailbox has exceeded", "mailbox quota", "mailbox would exceed",
     "mailfolder is full", "mail folder is full", "inbox is full", "full mailbox",
@@ -72,6 +84,7 @@ static const char *const reason_mailboxfull[] = {
 };
 
 static const char *const reason_mesgtoobig[] = {
+    "max message size", "message size", "class=size", "size limit", "too big for",
     "message too big", "message too large", "message is too big", "message is too large",
     "message size exceeds", "message size limit", "size limit exceeded",
     "exceeds size limit", "exceeds the size limit", "exceeds the maximum size",
@@ -88,6 +101,8 @@ static const char *const reason_exceedlimit[] = {
 };
 
 static const char *const reason_suspend[] = {
+    "account is not active", "mailbox is not active", "closed account", "account closed", "recipient suspended", "account has been terminated", "mailbox has been deactivated", "account is blocked",
+    "deactivated mailbox", "is deactivated", "has been deactivated", "mailbox is suspended", "account is not active", "account has been closed", "mailbox has been closed", "mailbox is locked",
     "account is disabled", "account has been disabled", "account disabled",
     "account is inactive", "account has been suspended", "account is suspended",
     "account suspended", "account is locked", "account has been locked",
@@ -109,6 +124,7 @@ static const char *const reason_hasmoved[] = {
 };
 
 static const char *const reason_norelaying[] = {
+    "as a relay", "relay denied", "relaying prohibited", "relay access",
     "relay access denied", "relaying denied", "relaying not allowed", "relay not permitted",
     "relaying is not allowed", "not configured to relay", "unable to relay",
     "not permitted to relay", "we do not relay", "relay prohibited", "no relaying",
@@ -127,7 +143,7 @@ static const char *const reason_authfailure[] = {
     "dkim signature", "dkim check", "dkim validation", "dkim authentication",
     "fails to pass authentication", "not pass authentication", "authentication checks",
     "sender is unauthenticated", "unauthenticated email", "must authenticate with",
-    "arc validation", "arc signature",
+    "arc validation", "arc signature", "authentication information",
     NULL,
 };
 
@@ -173,11 +189,14 @@ static const char *const reason_toomanyconn[] = {
 };
 
 static const char *const reason_virusdetected[] = {
-    "virus", "malware", "infected", "trojan", "worm detected",
+    "virus found", "virus detected", "contains a virus", "containing a virus", "virus infected",
+    "infected with", "a virus", "virus:", "malware", "trojan", "worm detected",
+    "infected attachment", "message is infected", "file is infected",
     NULL,
 };
 
 static const char *const reason_spamdetected[] = {
+    "unsolicited", "bulk email", "mass mailer", "probable spam", "spam points", "profile the internet community may consider spam", "spam rejection", "is spam", "be spam",
     "spam detected", "detected as spam", "classified as spam", "spam classification",
     "scored as spam", "flagged as spam", "identified as spam", "considered spam",
     "looks like spam", "likely spam", "suspected spam", "spam message", "spam score",
@@ -190,6 +209,7 @@ static const char *const reason_spamdetected[] = {
 /* Refusals aimed at the sending host: block lists, dynamic address space, banned IPs
  * and operator block codes. */
 static const char *const reason_blocked[] = {
+    "whitelist", "requires confirmation", "reverse dns is not a valid",
     "blocked using", "blocked by", "block list", "blocklist", "blocked list",
     "blacklisted by", "blacklisted at", "blacklisted in", "ip blacklisted",
     "address blacklisted by", "on our blacklist", "in our blacklist", "black list", "denylist", "deny list", "dnsbl", "spamhaus", "sorbs",
@@ -235,6 +255,7 @@ static const char *const reason_mailererror[] = {
 /* Sender-address refusals come before "user unknown" so that "sender address
  * rejected" inside a generic "address not found" notice is not read as ours. */
 static const char *const reason_rejected_sender[] = {
+    "sender unknown", "from address rejected", "sender denied", "sender blocked", "sender address is blacklisted",
     "sender address rejected", "domain of sender address", "sender domain",
     "unroutable sender", "sender rejected", "invalid sender", "sender verify failed",
     "sender verification failed", "bad sender", "from: domain is invalid",
@@ -247,6 +268,12 @@ static const char *const reason_rejected_sender[] = {
 };
 
 static const char *const reason_userunknown[] = {
+    "no such local user", "unknown local user", "user unknown in", "not a valid recipient", "no account by that name", "bad destination mailbox address", "no such person", "not found in directory", "account unavailable", "mailbox is unavailable", "recipient address is invalid", "address is not valid", "unknown mailbox", "mailbox unknown", "non-existent", "nonexistent", "no such email address", "user is unknown", "recipient is unknown", "not a known recipient", "invalid email address",
+    "\xd0\xbf\xd0\xbe\xd0\xbb\xd1\x8c\xd0\xb7\xd0\xbe\xd0\xb2\xd0\xb0\xd1\x82\xd0\xb5\xd0\xbb\xd1\x8c \xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0\xd0\xb9\xd0\xb4\xd0\xb5\xd0\xbd", "\xd0\xbd\xd0\xb5\xd1\x82 \xd1\x82\xd0\xb0\xd0\xba\xd0\xbe\xd0\xb3\xd0\xbe \xd0\xbf\xd0\xbe\xd0\xbb\xd1\x8c\xd0\xb7\xd0\xbe\xd0\xb2\xd0\xb0\xd1\x82\xd0\xb5\xd0\xbb\xd1\x8f", "\xd0\xb0\xd0\xb4\xd1\x80\xd0\xb5\xd1\x81\xd0\xb0\xd1\x82 \xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0\xd0\xb9\xd0\xb4\xd0\xb5\xd0\xbd", "is not valid", "isn't valid",
+    "adresse inconnue", "destinataire inconnu", "benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "unbekannter empf\xc3\xa4nger", "usuario desconocido", "utente sconosciuto", "gebruiker onbekend",
+    "address was not found", "addresses were unknown", "recipient was not found",
+    "user was not found", "not found in the recipient",
+    "no mail box", "no mailbox available", "not an active address", "mail-box not found", "mailbox not available", "unknown address", "user unknown", "no such account", "invalid address", "address unknown", "unknown local part", "unknown account", "is not a valid user", "account does not exist", "does not exist here", "not a known user", "user doesn't exist", "unknown or invalid", "recipient is not known", "no user by that name", "name is not recognized", "not recognized as a valid",
     "user unknown", "unknown user", "no such user", "user not found", "unknown recipient",
     "recipient unknown", "recipient not found", "recipnotfound", "recipientnotfound",
     "user does not exist", "user doesn't exist", "user doesn't have", "does not have an account",
@@ -276,6 +303,7 @@ static const char *const reason_notaccept[] = {
 };
 
 static const char *const reason_networkerror[] = {
+    "malformed name server reply", "name server reply",
     "hop count exceeded", "too many hops", "maximum hop count", "routing loop",
     "mail loop", "loops back to myself", "no route to host", "network is unreachable",
     "lost connection", "connection reset", "dns error", "dns query failed",
@@ -285,11 +313,13 @@ static const char *const reason_networkerror[] = {
 };
 
 static const char *const reason_hostunknown[] = {
+    "unknown domain", "could not be resolved", "no mx record", "no mx or a record", "domain name does not exist", "no such host or domain",
+    "domain is invalid", "no such host", "host lookup failed",
     "host unknown", "unknown host", "host not found", "host or domain name not found",
     "domain does not exist", "no such domain", "unrouteable address",
     "unroutable address", "invalid domain", "illegal host/domain",
     "domain is not reachable", "couldn't find any host", "name or service not known",
-    "domain not found", "domain name not found", "does not exist", "nxdomain",
+    "domain not found", "domain name not found", "domain*does not exist", "nxdomain",
     "domain may not exist", "dns lookup failure",
     NULL,
 };
@@ -324,6 +354,8 @@ static const char *const reason_syntaxerror[] = {
 };
 
 static const char *const reason_expired[] = {
+    "retry time exceeded", "could not be delivered within", "too many retries", "maximum delivery time", "delivery period", "retry period",
+    "delivery attempts will continue", "not yet been delivered", "will continue to try", "still trying to deliver",
     "retry timeout exceeded", "message expired", "envelope expired", "queue too long",
     "could not be delivered for", "could not deliver for", "not delivered within",
     "unable to deliver this message after", "delivery time expired", "has been delayed",
@@ -346,6 +378,7 @@ static const char *const reason_onhold[] = {
  * from a closed relay to a revoked account. */
 static const char *const reason_weak_userunknown[] = {
     "recipient address rejected", "address rejected", "recipient rejected",
+    "invalid user", "bad recipient", "badrcptto", "is unknown", "are unknown",
     NULL,
 };
 
@@ -626,8 +659,10 @@ static const char *reason_from_status(const struct reason_status *st)
         }
     case 2:
         switch (st->detail) {
-        case 0:
         case 1:
+            /* "Mailbox disabled, not accepting messages" */
+            return "suspend";
+        case 0:
         case 4:
             return "filtered";
         case 2:
@@ -741,6 +776,99 @@ static const char *reason_from_status(const struct reason_status *st)
     }
 }
 
+/* True when a reason read from a status code is firm: the code names one cause
+ * that no mailbox filter reuses for something else, so it decides before the
+ * text (step 3). userunknown (X.1.1), filtered (X.2.0), systemerror, expired and
+ * the other codes servers use loosely are refined by the text instead (X.1.10 is
+ * a null MX by RFC 7505, but Exchange Online says it for an unknown recipient). */
+static bool reason_status_firm(const char *reason)
+{
+    static const char *const firm[] = {
+        "mailboxfull", "exceedlimit", "mesgtoobig", "hasmoved", "authfailure", "requireptr",
+        "failedstarttls", "spamdetected", "systemfull", "norelaying",
+    };
+    for (size_t i = 0; reason && i < G_N_ELEMENTS(firm); i++)
+        if (strcmp(reason, firm[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The word "spam" (or one starting with it) that is not the name of a block list:
+ * a content filter judged the message to be spam. */
+static bool reason_spam_word(const char *norm)
+{
+    static const char *const lists[] = {"spamhaus", "spamcop", "spamrats", "spamcannibal",
+                                        "spam-rbl", "spamlist", "spamtrap", "spam trap"};
+    for (const char *p = strstr(norm, "spam"); p; p = strstr(p + 4, "spam")) {
+        if (p > norm && g_ascii_isalnum(p[-1]))
+            continue;
+        bool list = false;
+        for (size_t i = 0; i < G_N_ELEMENTS(lists) && !list; i++)
+            list = strncmp(p, lists[i], strlen(lists[i])) == 0;
+        /* "send reports to spam@..." names a mailbox, not a verdict. */
+        if (!list && p[4] != '@')
+            return true;
+    }
+    return false;
+}
+
+/* The reason an SMTP reply code (RFC 5321 4.2.3) means by itself, for the few
+ * codes that have one meaning; NULL for the generic ones (550, 554, 451, ...). */
+static const char *reason_from_reply(int reply, const char *command)
+{
+    switch (reply) {
+    case 552:
+        /* "Requested mail action aborted: exceeded storage allocation"; after
+         * DATA it is the message that was too large. */
+        return command && g_ascii_strncasecmp(command, "DATA", 4) == 0 ? "mesgtoobig"
+                                                                         : "mailboxfull";
+    case 551:
+        return "hasmoved";
+    case 452:
+        return "systemfull";
+    default:
+        return NULL;
+    }
+}
+
+/* The first SMTP reply code (4xx or 5xx standing alone) in normalised text, 0 when
+ * there is none. */
+static int reason_reply_from_text(const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if ((*p != '4' && *p != '5') || (p > s && (g_ascii_isalnum(p[-1]) || p[-1] == '.'
+                                                   || p[-1] == '#' || p[-1] == '-')))
+            continue;
+        if (!g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]) || p[1] > '5')
+            continue;
+        if (p[3] && p[3] != ' ' && p[3] != '-')
+            continue;
+        return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+    }
+    return 0;
+}
+
+/* "X does not exist": a domain when X has a dot and no '@' ("example.org does not
+ * exist"), else a mailbox ("User [a@example.org] does not exist"). NULL when the
+ * text does not say it. */
+static const char *reason_not_exist(const char *norm)
+{
+    const char *hit = strstr(norm, " does not exist");
+    if (!hit)
+        hit = strstr(norm, " doesn't exist");
+    if (!hit)
+        return NULL;
+    const char *w = hit;
+    while (w > norm && w[-1] != ' ')
+        w--;
+    bool dot = false, at = false;
+    for (const char *q = w; q < hit; q++) {
+        dot |= *q == '.' && q + 1 < hit && g_ascii_isalpha(q[1]);
+        at |= *q == '@';
+    }
+    return dot && !at ? "hostunknown" : "userunknown";
+}
+
 static bool reason_command_is(const char *command, const char *want)
 {
     return command && g_ascii_strncasecmp(command, want, strlen(want)) == 0;
@@ -829,9 +957,18 @@ const char *reason_classify(const char *diag, const char *status, const char *co
                       reason_command_is(command, "EHLO") || reason_command_is(command, "CONN");
 
     const char *by_status = reason_from_status(&st);
-    const char *r = reason_from_text(text);
+    const char *r = reason_status_firm(by_status) ? by_status : NULL;
+    if (!r) {
+        r = reason_from_text(text);
+        if (!r && reason_spam_word(norm))
+            r = "spamdetected";
+        if (!r)
+            r = reason_not_exist(norm);
+    }
 
-    if (r && strcmp(r, "userunknown") == 0) {
+    if (r && r == by_status) {
+        /* Decided by a firm status code. */
+    } else if (r && strcmp(r, "userunknown") == 0) {
         r = reason_adjust_userunknown(&st, command);
     } else if (r && strcmp(r, "hostunknown") == 0 && reason_command_is(command, "MAIL")) {
         /* The domain that does not exist is our sender's. */
@@ -844,6 +981,8 @@ const char *reason_classify(const char *diag, const char *status, const char *co
 
     if (!r)
         r = by_status;
+    if (!r && !reason_command_is(command, "MAIL") && !at_connect)
+        r = reason_from_reply(reason_reply_from_text(norm), command);
     if (!r && reason_table_match(text, reason_weak_userunknown))
         r = reason_adjust_userunknown(&st, command);
     if (!r && reason_table_match(text, reason_weak_securityerror))

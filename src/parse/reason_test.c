@@ -191,6 +191,35 @@ static const struct classify_case classify_cases[] = {
     {"all empty", "", "", "", "", "undefined"},
     {"garbage status", NULL, "x.y.z", NULL, "failed", "undefined"},
     {"text only", "something odd happened", NULL, NULL, NULL, "onhold"},
+    /* meaning first: a firm status code decides before the text */
+    {"firm X.2.2 over a vague text", "552 5.2.2 Requested action not taken", "5.2.2", "RCPT",
+     "failed", "mailboxfull"},
+    {"firm X.7.25 over 'access denied'", "550 5.7.25 Access denied", "5.7.25", "RCPT",
+     "failed", "requireptr"},
+    {"X.1.1 refined by the text", "550 5.1.1 mailbox full", "5.1.1", "RCPT", "failed",
+     "mailboxfull"},
+    /* the word spam, but not a block list's name */
+    {"spam verdict", "550 Probable Spam (in reply to end of DATA command)", NULL, "DATA",
+     "failed", "spamdetected"},
+    {"spamhaus is a block list", "554 Service unavailable; Client host [192.0.2.9] blocked "
+     "using zen.spamhaus.org", NULL, "RCPT", "failed", "blocked"},
+    /* "X does not exist": a domain or a mailbox */
+    {"domain does not exist", "553 mx.example.org does not exist", NULL, "RCPT", "failed",
+     "hostunknown"},
+    {"user does not exist", "550 User [bob@example.org] does not exist", NULL, "RCPT", "failed",
+     "userunknown"},
+    /* an RFC 5321 reply code with one meaning */
+    {"552 at RCPT is storage", "552 Requested mail action aborted", NULL, "RCPT", "failed",
+     "mailboxfull"},
+    {"552 after DATA is size", "552 Requested mail action aborted", NULL, "DATA", "failed",
+     "mesgtoobig"},
+    /* an antivirus footer is no verdict */
+    {"antivirus footer", "Delivery attempts will continue for some time. Scanned by an "
+     "antivirus system.", NULL, NULL, "delayed", "expired"},
+    {"virus verdict", "554 5.7.1 Message contains a virus (Eicar-Test-Signature)", "5.7.1",
+     "DATA", "failed", "virusdetected"},
+    {"Mailbox disabled (X.2.1)", "550 5.2.1 Requested action not taken", "5.2.1", "RCPT",
+     "failed", "suspend"},
 };
 
 static void test_reason_classify(void **state)
