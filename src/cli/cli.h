@@ -55,6 +55,8 @@ int cmd_classify(struct cli *cli, int argc, char **argv);
 int cmd_locks(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_rbl(struct cli *cli, int argc, char **argv);
+int cmd_dmarc(struct cli *cli, int argc, char **argv);
+int cmd_domains(struct cli *cli, int argc, char **argv);
 
 struct store;
 

@@ -148,6 +148,9 @@ struct config {
     int rbl_max_inflight;       /* DNSBL queries in flight at once */
     int rbl_zone_budget;        /* queries per zone and check */
     long long rbl_dns_timeout;  /* seconds per DNSBL query */
+    /* audit: [reputation] domain audit and DMARC reports (src/reputation/audit.c) */
+    char **audit_dkim_selectors;    /* dkim_selectors, NULL-terminated */
+    char *audit_dmarc_rua;          /* our rua address, "" = not checked */
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */
