@@ -79,6 +79,7 @@ bench: build
 	bash bench/ingest.sh
 	bash bench/policy.sh
 	bash bench/shared_counters.sh
+	bash bench/dmarc.sh
 
 run: build
 	bash tools/run-demo.sh

@@ -41,6 +41,22 @@ static const char sql_run_last[] =
     "SELECT id, checked_at, domain, spf, dmarc, mx, findings FROM domain_audits"
     " WHERE domain = $1 AND checked_at < $2 ORDER BY checked_at DESC, id DESC LIMIT 1";
 
+static const char sql_domains[] = "SELECT domain, customer_id FROM domains ORDER BY domain";
+
+int store_audit_domains_each(struct store *st,
+                             void (*fn)(const char *domain, const char *customer_id, void *ctx),
+                             void *ctx, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_domains, &q, err);
+    if (rc)
+        return rc;
+    while ((rc = store_q_step(q, err)) == 1)
+        fn(store_q_col_text(q, 0), store_q_col_text(q, 1), ctx);
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
+}
+
 int store_audit_dmarc_add(struct store *st, const struct store_dmarc_report *r, int64_t *id,
                           struct ad_err *err)
 {

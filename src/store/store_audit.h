@@ -83,4 +83,10 @@ int store_audit_run_last(struct store *st, const char *domain, int64_t before,
                          void (*fn)(const struct store_audit_run *a, void *ctx), void *ctx,
                          struct ad_err *err);
 
+/* Calls fn for every domain of the customer directory (lower case) with its
+ * customer, sorted; strings borrowed for the call. */
+int store_audit_domains_each(struct store *st,
+                             void (*fn)(const char *domain, const char *customer_id, void *ctx),
+                             void *ctx, struct ad_err *err);
+
 #endif
