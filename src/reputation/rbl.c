@@ -977,3 +977,15 @@ size_t rbl_config_check(const struct config *cfg, const char *name, const char *
     }
     return c.n;
 }
+
+int rbl_channel_open(const char *resolver, int timeout_ms, ares_channel *chan,
+                     struct ad_err *err)
+{
+    struct rbl_run r;
+    memset(&r, 0, sizeof r);
+    struct rbl_opts o = { .resolver = resolver, .timeout_ms = timeout_ms };
+    int rc = open_channel(&r, &o, err);
+    if (rc == 0)
+        *chan = r.chan;
+    return rc;
+}
