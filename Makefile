@@ -17,7 +17,7 @@ DEB_PACKAGES := build-essential debhelper systemd cmake pkg-config clang libclan
 	libcmocka-dev zlib1g-dev libsisimai-perl python3 time \
 	libcurl4-openssl-dev libsodium-dev libevent-dev postfix swaks \
 	libopendkim-dev libc-ares-dev opendkim-tools rbldnsd python3-dkim openssl libpq-dev postgresql libhiredis-dev redis-server \
-	libexpat1-dev libarchive-dev libssl-dev dmarc-cat
+	libexpat1-dev libminizip-dev libssl-dev dmarc-cat
 
 .PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean install uninstall deb
 

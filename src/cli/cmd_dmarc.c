@@ -76,9 +76,12 @@ static int parse_one(struct cli *cli, const char *path, bool json)
         return 1;
     }
     uint64_t failing = 0;
-    for (size_t i = 0; i < r->n_rows; i++)
-        if (dmarc_row_fails(&r->rows[i]) && !dmarc_desk_ip_is_ours(&cli->cfg, r->rows[i].source_ip))
+    bool *ours = g_new0(bool, r->n_rows + 1);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        ours[i] = dmarc_desk_ip_is_ours(&cli->cfg, r->rows[i].source_ip);
+        if (dmarc_row_fails(&r->rows[i]) && !ours[i])
             failing += r->rows[i].count;
+    }
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "file", json_string(path));
@@ -102,8 +105,7 @@ static int parse_one(struct cli *cli, const char *path, bool json)
             json_object_set_new(x, "dkim", json_string(w->dkim));
             json_object_set_new(x, "spf", json_string(w->spf));
             json_object_set_new(x, "header_from", jstr(w->header_from));
-            json_object_set_new(x, "ours", json_boolean(dmarc_desk_ip_is_ours(&cli->cfg,
-                                                                              w->source_ip)));
+            json_object_set_new(x, "ours", json_boolean(ours[i]));
             json_array_append_new(rows, x);
         }
         json_object_set_new(o, "rows", rows);
@@ -130,7 +132,7 @@ static int parse_one(struct cli *cli, const char *path, bool json)
                                    w->disposition[0] ? w->disposition : "-",
                                    w->dkim[0] ? w->dkim : "-", w->spf[0] ? w->spf : "-",
                                    h ? h : hf,
-                                   dmarc_desk_ip_is_ours(&cli->cfg, w->source_ip) ? "ours" : "");
+                                   ours[i] ? "ours" : "");
             g_free(h);
         }
         fwrite(out->str, 1, out->len, stdout);
@@ -140,6 +142,7 @@ static int parse_one(struct cli *cli, const char *path, bool json)
         g_free(b);
         g_free(e);
     }
+    g_free(ours);
     dmarc_report_free(r);
     return 0;
 }

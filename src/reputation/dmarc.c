@@ -6,20 +6,21 @@
  * cut to DMARC_MAX_TEXT bytes. expat rather than libxml2: it never loads
  * anything external, and refusing the DTD outright (DMARC reports have none)
  * removes entity expansion as a whole. gzip through zlib, zip through
- * libarchive; both stop at DMARC_MAX_XML bytes of output, so a "zip bomb"
+ * minizip (zlib's contrib; libarchive would load a dozen libraries, ICU
+ * among them, into every abusedesk process for this one format); both stop at DMARC_MAX_XML bytes of output, so a "zip bomb"
  * costs at most that much memory. Failures are AD_ERR_PARSE or AD_ERR_LIMIT
  * with the reason; a report returned is owned by the caller
  * (dmarc_report_free()).
  */
 #include "reputation/dmarc.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <arpa/inet.h>
 #include <expat.h>
 #include <glib.h>
 #include <gmime/gmime.h>
+#include <stdlib.h>
 #include <string.h>
+#include <minizip/unzip.h>
 #include <zlib.h>
 
 #include "parse/parse.h"
@@ -31,20 +32,21 @@ enum tok {
     T_HEADER_FROM, T_ENVELOPE_FROM, T_AUTH_RESULTS, T_RESULT,
 };
 
-static const struct {
+/* Sorted by name: tok_of() searches it. */
+static const struct tok_name {
     const char *name;
     enum tok t;
 } tok_names[] = {
-    { "feedback", T_FEEDBACK }, { "report_metadata", T_REPORT_METADATA },
-    { "org_name", T_ORG_NAME }, { "email", T_EMAIL }, { "report_id", T_REPORT_ID },
-    { "date_range", T_DATE_RANGE }, { "begin", T_BEGIN }, { "end", T_END },
-    { "policy_published", T_POLICY_PUBLISHED }, { "domain", T_DOMAIN }, { "p", T_P },
-    { "sp", T_SP }, { "pct", T_PCT }, { "record", T_RECORD }, { "row", T_ROW },
-    { "source_ip", T_SOURCE_IP }, { "count", T_COUNT },
-    { "policy_evaluated", T_POLICY_EVALUATED }, { "disposition", T_DISPOSITION },
-    { "dkim", T_DKIM }, { "spf", T_SPF }, { "identifiers", T_IDENTIFIERS },
-    { "header_from", T_HEADER_FROM }, { "envelope_from", T_ENVELOPE_FROM },
-    { "auth_results", T_AUTH_RESULTS }, { "result", T_RESULT },
+    { "auth_results", T_AUTH_RESULTS }, { "begin", T_BEGIN }, { "count", T_COUNT },
+    { "date_range", T_DATE_RANGE }, { "disposition", T_DISPOSITION }, { "dkim", T_DKIM },
+    { "domain", T_DOMAIN }, { "email", T_EMAIL }, { "end", T_END },
+    { "envelope_from", T_ENVELOPE_FROM }, { "feedback", T_FEEDBACK },
+    { "header_from", T_HEADER_FROM }, { "identifiers", T_IDENTIFIERS },
+    { "org_name", T_ORG_NAME }, { "p", T_P }, { "pct", T_PCT },
+    { "policy_evaluated", T_POLICY_EVALUATED }, { "policy_published", T_POLICY_PUBLISHED },
+    { "record", T_RECORD }, { "report_id", T_REPORT_ID }, { "report_metadata", T_REPORT_METADATA },
+    { "result", T_RESULT }, { "row", T_ROW }, { "source_ip", T_SOURCE_IP }, { "sp", T_SP },
+    { "spf", T_SPF },
 };
 
 struct xstate {
@@ -62,16 +64,20 @@ struct xstate {
     char err_msg[200];
 };
 
+static int tok_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct tok_name *)elem)->name);
+}
+
 static enum tok tok_of(const char *name)
 {
     /* A namespace prefix ("dmarc:record") is dropped: only local names count. */
     const char *colon = strrchr(name, ':');
     if (colon)
         name = colon + 1;
-    for (size_t i = 0; i < G_N_ELEMENTS(tok_names); i++)
-        if (!strcmp(tok_names[i].name, name))
-            return tok_names[i].t;
-    return T_OTHER;
+    const struct tok_name *t = bsearch(name, tok_names, G_N_ELEMENTS(tok_names),
+                                       sizeof tok_names[0], tok_cmp);
+    return t ? t->t : T_OTHER;
 }
 
 static void stop(struct xstate *x, int code, const char *msg)
@@ -441,52 +447,122 @@ static int gunzip(const unsigned char *buf, size_t len, size_t max, GByteArray *
     return rc;
 }
 
+/* Zip archives through minizip (zlib's own contrib, nothing but zlib below it)
+ * over the bytes in memory: its I/O callbacks read from struct membuf. */
+struct membuf {
+    const unsigned char *p;
+    size_t len, pos;
+};
+
+static voidpf ZCALLBACK mem_open(voidpf opaque, const void *name, int mode)
+{
+    (void)name, (void)mode;
+    return opaque;
+}
+
+static uLong ZCALLBACK mem_read(voidpf opaque, voidpf stream, void *buf, uLong size)
+{
+    (void)opaque;
+    struct membuf *m = stream;
+    size_t n = m->len - m->pos < size ? m->len - m->pos : size;
+    memcpy(buf, m->p + m->pos, n);
+    m->pos += n;
+    return (uLong)n;
+}
+
+static uLong ZCALLBACK mem_write(voidpf opaque, voidpf stream, const void *buf, uLong size)
+{
+    (void)opaque, (void)stream, (void)buf, (void)size;
+    return 0;
+}
+
+static ZPOS64_T ZCALLBACK mem_tell(voidpf opaque, voidpf stream)
+{
+    (void)opaque;
+    return ((struct membuf *)stream)->pos;
+}
+
+static long ZCALLBACK mem_seek(voidpf opaque, voidpf stream, ZPOS64_T off, int origin)
+{
+    (void)opaque;
+    struct membuf *m = stream;
+    ZPOS64_T base = origin == ZLIB_FILEFUNC_SEEK_SET ? 0
+                    : origin == ZLIB_FILEFUNC_SEEK_CUR ? m->pos : m->len;
+    if (off > m->len || base + off > m->len)
+        return -1;
+    m->pos = (size_t)(base + off);
+    return 0;
+}
+
+static int ZCALLBACK mem_close(voidpf opaque, voidpf stream)
+{
+    (void)opaque, (void)stream;
+    return 0;
+}
+
+static int ZCALLBACK mem_error(voidpf opaque, voidpf stream)
+{
+    (void)opaque, (void)stream;
+    return 0;
+}
+
 /* The first regular file of a zip archive (reports hold one .xml). */
 static int unzip(const unsigned char *buf, size_t len, size_t max, GByteArray *o,
                  struct ad_err *err)
 {
-    struct archive *a = archive_read_new();
-    if (!a)
-        return ad_err_set(err, AD_ERR_NOMEM, "DMARC report: libarchive cannot start");
-    archive_read_support_format_zip(a);
+    struct membuf m = { buf, len, 0 };
+    zlib_filefunc64_def ff = { mem_open, mem_read, mem_write, mem_tell, mem_seek, mem_close,
+                               mem_error, &m };
+    unzFile z = unzOpen2_64("report.zip", &ff);
+    if (!z)
+        return ad_err_set(err, AD_ERR_PARSE, "DMARC report: not a readable zip archive");
     int rc = 0;
-    if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
-        rc = ad_err_set(err, AD_ERR_PARSE, "DMARC report: not a readable zip archive: %s",
-                        archive_error_string(a) ? archive_error_string(a) : "?");
-        goto out;
-    }
-    struct archive_entry *e;
-    int ar;
     unsigned entries = 0;
-    while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+    int zr = unzGoToFirstFile(z);
+    for (; zr == UNZ_OK; zr = unzGoToNextFile(z)) {
         if (++entries > 64) {
             rc = ad_err_set(err, AD_ERR_LIMIT, "DMARC report: zip archive with more than 64 "
                             "entries");
             goto out;
         }
-        if (archive_entry_filetype(e) != AE_IFREG)
-            continue;
+        unz_file_info64 fi;
+        char name[256];
+        if (unzGetCurrentFileInfo64(z, &fi, name, sizeof name, NULL, 0, NULL, 0) != UNZ_OK)
+            break;
+        size_t nl = strnlen(name, sizeof name);
+        if (nl == 0 || name[nl - 1] == '/')
+            continue; /* a folder */
+        if (fi.uncompressed_size > max) {
+            rc = ad_err_set(err, AD_ERR_LIMIT, "DMARC report: zip entry of %llu bytes, more "
+                            "than %zu (refused)", (unsigned long long)fi.uncompressed_size, max);
+            goto out;
+        }
+        if (unzOpenCurrentFile(z) != UNZ_OK) {
+            rc = ad_err_set(err, AD_ERR_PARSE, "DMARC report: zip entry cannot be opened "
+                            "(encrypted or an unknown method)");
+            goto out;
+        }
         unsigned char chunk[65536];
-        la_ssize_t n;
-        while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+        int n;
+        while ((n = unzReadCurrentFile(z, chunk, sizeof chunk)) > 0) {
+            /* The header may lie about the size: the limit holds for what comes out. */
             if (o->len + (size_t)n > max) {
                 rc = ad_err_set(err, AD_ERR_LIMIT, "DMARC report: zip entry unpacks to more "
                                 "than %zu bytes (refused)", max);
-                goto out;
+                break;
             }
             g_byte_array_append(o, chunk, (guint)n);
         }
-        if (n < 0)
-            rc = ad_err_set(err, AD_ERR_PARSE, "DMARC report: broken zip entry: %s",
-                            archive_error_string(a) ? archive_error_string(a) : "?");
+        if (rc == 0 && n < 0)
+            rc = ad_err_set(err, AD_ERR_PARSE, "DMARC report: broken zip entry (%d)", n);
+        /* A CRC mismatch shows at the close. */
+        if (unzCloseCurrentFile(z) == UNZ_CRCERROR && rc == 0)
+            rc = ad_err_set(err, AD_ERR_PARSE, "DMARC report: zip entry fails its CRC");
         goto out;
     }
-    rc = ar == ARCHIVE_EOF
-             ? ad_err_set(err, AD_ERR_PARSE, "DMARC report: zip archive without a file")
-             : ad_err_set(err, AD_ERR_PARSE, "DMARC report: broken zip archive: %s",
-                          archive_error_string(a) ? archive_error_string(a) : "?");
+    rc = ad_err_set(err, AD_ERR_PARSE, "DMARC report: zip archive without a file");
 out:
-    archive_read_free(a);
+    unzClose(z);
     return rc;
 }
 
