@@ -68,4 +68,17 @@ seeds_rbl="$work/seeds-rbl"
 mkdir -p "$seeds_rbl" "$work/rbl"
 cp "$here"/fuzz/seeds/rbl/* "$seeds_rbl"/ 2>/dev/null || true
 run fuzz_rbl "$work/rbl" "$seeds_rbl"
+# fuzz/seeds/dmarc plus the DMARC reports of the corpus: XML, gzip, zip, mails.
+seeds_dmarc="$work/seeds-dmarc"
+mkdir -p "$seeds_dmarc" "$work/dmarc"
+cp "$here"/fuzz/seeds/dmarc/* "$seeds_dmarc"/ 2>/dev/null || true
+if [ -d "$shared/corpus/dmarc" ]; then
+  find "$shared/corpus/dmarc" -type f -size -64k -exec cp -t "$seeds_dmarc" {} + 2>/dev/null || true
+fi
+run fuzz_dmarc "$work/dmarc" "$seeds_dmarc"
+# fuzz/seeds/records: SPF and DMARC TXT records for the domain audit.
+seeds_records="$work/seeds-records"
+mkdir -p "$seeds_records" "$work/records"
+cp "$here"/fuzz/seeds/records/* "$seeds_records"/ 2>/dev/null || true
+run fuzz_records "$work/records" "$seeds_records"
 exit $status
