@@ -16,6 +16,7 @@
 #include "incident/incident.h"
 #include "reputation/dmarc.h"
 #include "reputation/dmarc_desk.h"
+#include "reputation/dmarc_print.h"
 #include "store/store.h"
 #include "store/store_audit.h"
 #include "util/textsafe.h"
@@ -115,32 +116,10 @@ static int parse_one(struct cli *cli, const char *path, bool json)
         free(line);
         json_decref(o);
     } else {
-        char *org = textsafe_terminal(r->org_name ? r->org_name : "");
-        char *rid = textsafe_terminal(r->report_id ? r->report_id : "");
-        char *b = iso(r->begin), *e = iso(r->end);
-        GString *out = g_string_sized_new(64 + r->n_rows * 80);
-        g_string_append_printf(out, "%s: %s report %s for %s, %s .. %s, p=%s: %llu messages, "
-                               "%llu failing from outside our ranges\n",
-                               path, org, rid, r->domain, b, e, r->p[0] ? r->p : "?",
-                               (unsigned long long)r->total, (unsigned long long)failing);
-        for (size_t i = 0; i < r->n_rows; i++) {
-            const struct dmarc_row *w = &r->rows[i];
-            const char *hf = w->header_from ? w->header_from : "";
-            char *h = textsafe_is_clean_terminal(hf) ? NULL : textsafe_terminal(hf);
-            g_string_append_printf(out, "  %-39s %8llu %-10s dkim=%-4s spf=%-4s %s %s\n",
-                                   w->source_ip, (unsigned long long)w->count,
-                                   w->disposition[0] ? w->disposition : "-",
-                                   w->dkim[0] ? w->dkim : "-", w->spf[0] ? w->spf : "-",
-                                   h ? h : hf,
-                                   ours[i] ? "ours" : "");
-            g_free(h);
-        }
+        GString *out = g_string_sized_new(256 + r->n_rows * 80);
+        dmarc_print_text(out, path, r, ours, failing);
         fwrite(out->str, 1, out->len, stdout);
         g_string_free(out, TRUE);
-        g_free(org);
-        g_free(rid);
-        g_free(b);
-        g_free(e);
     }
     g_free(ours);
     dmarc_report_free(r);

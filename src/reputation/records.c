@@ -82,8 +82,10 @@ static bool parse_target(const char *s, size_t len, bool want_domain, bool cidrs
     if (dlen && t->domain[dlen - 1] == '.')
         t->domain[dlen - 1] = '\0';
     if (slash) {
-        const char *c = slash + 1, *end = s + len;
-        if (c < end && *c != '/') {
+        /* "/N" (IPv4), then "//N" (IPv6); either may be left out. */
+        const char *c = slash, *end = s + len;
+        if (c + 1 < end && c[1] != '/') {
+            c++;
             const char *e = memchr(c, '/', (size_t)(end - c));
             size_t n = e ? (size_t)(e - c) : (size_t)(end - c);
             if (!parse_num(c, n, 32, &t->cidr4))
