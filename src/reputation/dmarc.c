@@ -366,13 +366,15 @@ int dmarc_parse_xml(const char *xml, size_t len, struct dmarc_report **out, stru
     const size_t slice = 1u << 30;
     size_t off = 0;
     enum XML_Status st = XML_STATUS_OK;
-    do {
-        size_t n = len - off > slice ? slice : len - off;
-        st = XML_Parse(x->p, xml + off, (int)n, off + n == len);
-        off += n;
-    } while (st == XML_STATUS_OK && off < len);
-    if (len == 0)
-        st = XML_Parse(x->p, "", 0, 1);
+    if (len == 0 || !xml) {
+        st = XML_Parse(x->p, "", 0, 1); /* "no element found" */
+    } else {
+        do {
+            size_t n = len - off > slice ? slice : len - off;
+            st = XML_Parse(x->p, xml + off, (int)n, off + n == len);
+            off += n;
+        } while (st == XML_STATUS_OK && off < len);
+    }
     if (x->err_code) {
         rc = ad_err_set(err, x->err_code, "DMARC report: %s", x->err_msg);
     } else if (st != XML_STATUS_OK) {
