@@ -4,6 +4,7 @@
 #   make bench  parser throughput against Sisimai and Python's email package,
 #               the whole intake pipeline (bench/ingest.sh), and the policy
 #               server against noop-policyd, policyd-rate-limit, postfwd2
+#               and DMARC report reading against dmarc-cat (bench/dmarc.sh)
 #   make deps   install the Debian packages (as root) or print the command
 #   make install / make uninstall / make deb   see "Installing" below
 
@@ -136,7 +137,7 @@ uninstall:
 		if [ -d /run/systemd/system ]; then systemctl disable --now --quiet $(AD_UNITS) 2>/dev/null || true; \
 		else systemctl disable --quiet $(AD_UNITS) 2>/dev/null || true; fi; \
 	fi
-	rm -f $(AD_DESTDIR)$(PREFIX)/bin/abusedesk \
+	rm -f $(AD_DESTDIR)$(PREFIX)/bin/abusedesk $(AD_DESTDIR)$(PREFIX)/bin/abusedesk-dmarc \
 		$(addprefix $(AD_DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard doc/*.1))) \
 		$(addprefix $(AD_DESTDIR)$(SYSTEMD_UNITDIR)/,$(AD_UNITS)) \
 		$(AD_DESTDIR)$(SYSUSERSDIR)/abusedesk.conf $(AD_DESTDIR)$(TMPFILESDIR)/abusedesk.conf

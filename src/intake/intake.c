@@ -346,8 +346,10 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
     reporter_from_headers(in->cfg, m->head, m->head_len, claimed, &rp);
     bool handled = false;
     rc = notice_bounce(&lc, id, r, &handled, err);
-    /* A DMARC aggregate report: stored, and forgery filed for the customer. */
-    if (rc == 0 && !handled)
+    /* A DMARC aggregate report (never a feedback report or a bounce): stored,
+     * and forgery filed for the customer. */
+    if (rc == 0 && !handled && r->kind != REPORT_ARF && r->kind != REPORT_AUTH_FAILURE
+        && r->kind != REPORT_DSN)
         rc = dmarc_step(in, id, m, now, &handled, err);
 
     /* A mail that answers one of ours or names a ticket. A ticket number alone
