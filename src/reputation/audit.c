@@ -29,6 +29,7 @@
 #define AUDIT_WALK_MAX_LOOKUPS 40   /* the full walk stops counting here */
 #define AUDIT_MAX_TXT 4096          /* bytes of TXT kept per name */
 #define AUDIT_MIN_KEY_BITS 1024
+#define AUDIT_MAX_CACHE 20000       /* answers kept between domains */
 
 struct audit {
     ares_channel chan;
@@ -805,6 +806,11 @@ static void audit_mx(struct audit *a, struct audit_domain *d)
 
 struct audit_domain *audit_domain_check(struct audit *a, const char *domain)
 {
+    /* The cache serves the includes many customers share (our own SPF
+     * domain above all); past AUDIT_MAX_CACHE answers it starts over, so that
+     * a directory of any size costs bounded memory. */
+    if (g_hash_table_size(a->cache) > AUDIT_MAX_CACHE)
+        g_hash_table_remove_all(a->cache);
     struct audit_domain *d = g_new0(struct audit_domain, 1);
     d->domain = g_ascii_strdown(domain, -1);
     d->findings = g_ptr_array_new_with_free_func(finding_free);
