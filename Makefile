@@ -4,6 +4,7 @@
 #   make bench  parser throughput against Sisimai and Python's email package,
 #               the whole intake pipeline (bench/ingest.sh), and the policy
 #               server against noop-policyd, policyd-rate-limit, postfwd2
+#               and DMARC report reading against dmarc-cat (bench/dmarc.sh)
 #   make deps   install the Debian packages (as root) or print the command
 #   make install / make uninstall / make deb   see "Installing" below
 
@@ -17,7 +18,8 @@ DEB_PACKAGES := build-essential debhelper systemd cmake pkg-config clang libclan
 	libcmocka-dev zlib1g-dev libsisimai-perl python3 time \
 	libcurl4-openssl-dev libsodium-dev libevent-dev postfix swaks \
 	libopendkim-dev libc-ares-dev opendkim-tools rbldnsd python3-dkim openssl libpq-dev postgresql libhiredis-dev redis-server \
-	libmicrohttpd-dev chromium python3-prometheus-client
+	libmicrohttpd-dev chromium python3-prometheus-client \
+	libexpat1-dev libminizip-dev libssl-dev dmarc-cat
 
 .PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean install uninstall deb
 
@@ -80,6 +82,7 @@ bench: build
 	bash bench/policy.sh
 	bash bench/shared_counters.sh
 	python3 bench/decisions.py --bin build/abusedesk --sweep
+	bash bench/dmarc.sh
 
 run: build
 	bash tools/run-demo.sh
@@ -138,7 +141,7 @@ uninstall:
 		if [ -d /run/systemd/system ]; then systemctl disable --now --quiet $(AD_UNITS) 2>/dev/null || true; \
 		else systemctl disable --quiet $(AD_UNITS) 2>/dev/null || true; fi; \
 	fi
-	rm -f $(AD_DESTDIR)$(PREFIX)/bin/abusedesk \
+	rm -f $(AD_DESTDIR)$(PREFIX)/bin/abusedesk $(AD_DESTDIR)$(PREFIX)/bin/abusedesk-dmarc \
 		$(addprefix $(AD_DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard doc/*.1))) \
 		$(addprefix $(AD_DESTDIR)$(SYSTEMD_UNITDIR)/,$(AD_UNITS)) \
 		$(AD_DESTDIR)$(SYSUSERSDIR)/abusedesk.conf $(AD_DESTDIR)$(TMPFILESDIR)/abusedesk.conf

@@ -79,4 +79,17 @@ seeds_arrival="$work/seeds-arrival"
 mkdir -p "$seeds_arrival" "$work/arrival"
 cp "$here"/fuzz/seeds/arrival/* "$seeds_arrival"/ 2>/dev/null || true
 run fuzz_arrival "$work/arrival" "$seeds_arrival"
+# fuzz/seeds/dmarc plus the DMARC reports of the corpus: XML, gzip, zip, mails.
+seeds_dmarc="$work/seeds-dmarc"
+mkdir -p "$seeds_dmarc" "$work/dmarc"
+cp "$here"/fuzz/seeds/dmarc/* "$seeds_dmarc"/ 2>/dev/null || true
+if [ -d "$shared/corpus/dmarc" ]; then
+  find "$shared/corpus/dmarc" -type f -size -64k -exec cp -t "$seeds_dmarc" {} + 2>/dev/null || true
+fi
+run fuzz_dmarc "$work/dmarc" "$seeds_dmarc"
+# fuzz/seeds/records: SPF and DMARC TXT records for the domain audit.
+seeds_records="$work/seeds-records"
+mkdir -p "$seeds_records" "$work/records"
+cp "$here"/fuzz/seeds/records/* "$seeds_records"/ 2>/dev/null || true
+run fuzz_records "$work/records" "$seeds_records"
 exit $status

@@ -60,6 +60,8 @@ int cmd_user(struct cli *cli, int argc, char **argv);
 int cmd_token(struct cli *cli, int argc, char **argv);
 int cmd_web(struct cli *cli, int argc, char **argv);
 int cmd_replay_report(struct cli *cli, int argc, char **argv);
+int cmd_dmarc(struct cli *cli, int argc, char **argv);
+int cmd_domains(struct cli *cli, int argc, char **argv);
 
 struct store;
 

@@ -25,6 +25,8 @@ static const struct command commands[] = {
     { "ingest", cmd_ingest, "store one report from stdin (MTA pipe) or every mail of a Maildir (only stores)" },
     { "classify", cmd_classify, "was a customer hacked? joe job, mailbox or script, from a bounce" },
     { "rbl", cmd_rbl, "check our outbound addresses on DNS blocklists, with delisting steps" },
+    { "domains", cmd_domains, "audit customer domains' SPF, DKIM, DMARC and MX records, with advice" },
+    { "dmarc", cmd_dmarc, "DMARC aggregate reports: parse files, show the stored ones" },
     { "parse", cmd_parse, "parse mail files and print one JSON object per file" },
     { "reports", cmd_reports, "list stored reports" },
     { "report", cmd_report, "show one stored report (report show ID)" },

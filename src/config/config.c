@@ -270,6 +270,16 @@ static const struct ckey schema[] = {
       "the outbound addresses of each MTA host, HOST=ADDR[,ADDR...] separated by ';' (HOST * "
       "for every host), for the policy server's per-address counts when Postfix does not send "
       "server_address; the policy server uses the entry of its own host name", 0 },
+    /* audit: [reputation] keys of the domain audit and DMARC reports (src/reputation/audit.c,
+     * dmarc.c). */
+    { "reputation", "dkim_selectors", CT_LIST, OFF(audit_dkim_selectors), "", 0, 0, NULL,
+      "DKIM selectors our outbound servers sign customer mail with (e.g. \"mail;s2024\"); "
+      "`abusedesk domains audit` checks that every customer domain publishes each one with a "
+      "key of at least 1024 bits (empty: no DKIM check)", 0 },
+    { "reputation", "dmarc_rua", CT_STRING, OFF(audit_dmarc_rua), "", 0, 0, NULL,
+      "the address we collect DMARC aggregate reports at (e.g. dmarc@abuse.example.net); "
+      "`abusedesk domains audit` flags customer domains whose DMARC record does not send "
+      "rua= reports there (empty: not checked)", 0 },
     { "policy", "listen", CT_LIST, OFF(policy_listen), "inet:127.0.0.1:10040", 0, 0, NULL,
       "where `abusedesk serve` answers Postfix policy requests: inet:HOST:PORT and/or "
       "unix:PATH (a list); changing it needs a restart", 0 },

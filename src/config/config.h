@@ -169,6 +169,9 @@ struct config {
     size_t web_max_body;        /* bytes of a request body */
     int web_login_attempts;     /* failed logins per client address and 15 minutes */
     bool web_trust_proxy;       /* behind a TLS proxy on 127.0.0.1: cookies are Secure */
+    /* audit: [reputation] domain audit and DMARC reports (src/reputation/audit.c) */
+    char **audit_dkim_selectors;    /* dkim_selectors, NULL-terminated */
+    char *audit_dmarc_rua;          /* our rua address, "" = not checked */
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */

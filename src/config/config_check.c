@@ -289,6 +289,22 @@ size_t config_check(const struct config *cfg, const char *name, const char *text
     if (cfg->reply_to && *cfg->reply_to && !is_address(cfg->reply_to))
         report(&c, "notify", "reply_to", "'%s' is not a mail address", cfg->reply_to);
     check_templates(&c, cfg);
+    /* The domain audit: [reputation] dmarc_rua and dkim_selectors. */
+    if (cfg->audit_dmarc_rua && *cfg->audit_dmarc_rua) {
+        const char *rua = cfg->audit_dmarc_rua;
+        if (!g_ascii_strncasecmp(rua, "mailto:", 7))
+            rua += 7;
+        if (!is_address(rua))
+            report(&c, "reputation", "dmarc_rua", "'%s' is not a mail address", rua);
+    }
+    for (char **sel = cfg->audit_dkim_selectors; sel && *sel; sel++) {
+        bool ok = **sel && strlen(*sel) <= 63;
+        for (const char *x = *sel; ok && *x; x++)
+            ok = g_ascii_isalnum(*x) || *x == '-' || *x == '_' || *x == '.';
+        if (!ok)
+            report(&c, "reputation", "dkim_selectors", "'%s' is not a DKIM selector (letters, "
+                   "digits, '-', '_', '.')", *sel);
+    }
     if (cfg->timezone && *cfg->timezone) {
         GTimeZone *tz = g_time_zone_new_identifier(cfg->timezone);
         if (!tz)

@@ -952,3 +952,67 @@ int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, voi
     g_array_free(ids, TRUE);
     return rc;
 }
+
+int incident_joejob_evidence(struct store *st, const char *customer_id, const char *domain,
+                             int64_t report_id, int64_t at, const char *detail,
+                             int64_t *incident_id, bool *opened, struct ad_err *err)
+{
+    *incident_id = 0;
+    *opened = false;
+    struct store_q *q;
+    int rc = store_q_get(st, incident_sql_open_find, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, "domain");
+    store_q_text(q, 2, domain);
+    if ((rc = store_q_step(q, err)) < 0)
+        return rc;
+    int64_t inc = rc == 1 ? store_q_col_int(q, 0) : 0;
+    const char *stage = rc == 1 ? store_q_col_text(q, 1) : NULL;
+    char *stage_copy = g_strdup(stage ? stage : incident_stage_name(INCIDENT_STAGE_OBSERVE));
+    store_q_reset(q);
+    if (!inc) {
+        /* A joe job stops at alert and locks nothing; DMARC data alone opens it
+         * at observe: the team sees it in the queue, the customer gets advice. */
+        if ((rc = store_q_get(st, incident_sql_incident_insert, &q, err)))
+            goto out;
+        store_q_text(q, 1, "domain");
+        store_q_text(q, 2, domain);
+        store_q_text(q, 3, customer_id);
+        store_q_text(q, 4, NULL);
+        store_q_text(q, 5, stage_state(INCIDENT_STAGE_OBSERVE));
+        store_q_text(q, 6, incident_stage_name(INCIDENT_STAGE_OBSERVE));
+        store_q_double(q, 7, 0);
+        store_q_int(q, 8, 0);
+        store_q_int(q, 9, at);
+        store_q_int(q, 10, 0);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+        inc = store_last_id(st);
+        *opened = true;
+    } else {
+        /* Touch it: updated_at moves, the stage stays. */
+        if ((rc = store_q_get(st, incident_sql_incident_stage, &q, err)))
+            goto out;
+        store_q_int(q, 1, inc);
+        store_q_text(q, 2, stage_copy);
+        store_q_text(q, 3, "open");
+        store_q_int(q, 4, at);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+    }
+    if (report_id) {
+        if ((rc = store_q_get(st, incident_sql_attach_one, &q, err)))
+            goto out;
+        store_q_int(q, 1, inc);
+        store_q_int(q, 2, report_id);
+        if ((rc = store_q_run(q, err)))
+            goto out;
+    }
+    rc = incident_audit(st, inc, report_id, "abusedesk", *opened ? "opened" : "forgery", detail,
+                        err);
+    *incident_id = inc;
+out:
+    g_free(stage_copy);
+    return rc;
+}

@@ -92,6 +92,17 @@ int incident_history(const struct config *cfg, struct store *st, int64_t self,
 int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now,
                      struct ad_err *err);
 
+/* Evidence of forgery of a customer's domain from elsewhere than complaints
+ * (a DMARC aggregate report: mail failing authentication from addresses
+ * outside our ranges): opens the customer's joe-job incident (kind "domain",
+ * subject domain, stage observe; never a lock) or adds to the open one, with
+ * report_id (0: none) attached and detail in the audit log. *incident_id gets
+ * the incident; *opened tells whether it is new. Inside the caller's
+ * transaction. */
+int incident_joejob_evidence(struct store *st, const char *customer_id, const char *domain,
+                             int64_t report_id, int64_t at, const char *detail,
+                             int64_t *incident_id, bool *opened, struct ad_err *err);
+
 /* Unix seconds as ISO 8601 UTC into buf (at least 21 bytes); "" for 0. */
 const char *incident_iso(int64_t t, char buf[32]);
 

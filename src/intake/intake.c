@@ -21,6 +21,7 @@
 #include "incident/incident.h"
 #include "intake/route.h"
 #include "intake/arrival.h"
+#include "reputation/dmarc_desk.h"
 #include "store/store_policy.h"
 #include "store/store_replay.h"
 #include "store/store_q.h"
@@ -266,6 +267,69 @@ static int notice_bounce(struct lifecycle *lc, int64_t id, const struct report *
     return 0;
 }
 
+/* True when the raw mail may carry a DMARC aggregate report: it names XML,
+ * gzip or zip somewhere (a content type or a file name). Spares the MIME
+ * walk for every complaint. */
+static bool may_be_dmarc(const char *raw, size_t len)
+{
+    static const char *const words[] = { "xml", "zip" };
+    for (size_t w = 0; w < G_N_ELEMENTS(words); w++)
+        for (size_t i = 0; i + 3 <= len; i++)
+            if ((raw[i] | 0x20) == words[w][0] && (raw[i + 1] | 0x20) == words[w][1]
+                && (raw[i + 2] | 0x20) == words[w][2])
+                return true;
+    return false;
+}
+
+/* Routing: a DMARC aggregate report is stored with its rows, and forgery of a
+ * customer's domain it shows goes to that customer's joe-job incident
+ * (dmarc_desk.h). *handled tells whether the mail was one. A report that
+ * cannot be read (bad XML, a bomb) is kept as it is, with the reason in the
+ * audit log, and handled. */
+static int dmarc_step(struct intake *in, int64_t id, const struct msgbuf *m, int64_t now,
+                      bool *handled, struct ad_err *err)
+{
+    *handled = false;
+    if (!may_be_dmarc(m->head, m->head_len))
+        return 0;
+    struct dmarc_report *dr = NULL;
+    struct ad_err perr = { 0 };
+    int found = dmarc_mail_find(m->head, m->head_len, &dr, &perr);
+    if (found == 1)
+        return 0;
+    int rc = 0;
+    if (found < 0) {
+        /* An attachment that looked like a report but is not readable: only
+         * when the mail is no complaint of another kind does it end here. */
+        if (perr.code == AD_ERR_LIMIT) {
+            rc = incident_audit(in->st, 0, id, "abusedesk", "dmarc-refused", perr.msg, err);
+            *handled = rc == 0;
+        }
+    } else {
+        struct dmarc_desk_outcome o;
+        rc = dmarc_desk_file(in->cfg, in->st, dr, id, now, &o, err);
+        if (rc == 0) {
+            log_msg(in->log, LOG_LEVEL_INFO,
+                    "report %lld: DMARC aggregate report for %s: %llu messages, %llu failing "
+                    "from outside our ranges%s%s", (long long)id, dr->domain,
+                    (unsigned long long)dr->total, (unsigned long long)o.forged,
+                    o.incident_id ? " -> joe-job incident" : "",
+                    o.duplicate ? " (stored before)" : "");
+            *handled = true;
+        }
+        dmarc_desk_outcome_clear(&o);
+    }
+    dmarc_report_free(dr);
+    if (rc == 0 && *handled) {
+        struct store_q *q;
+        if ((rc = store_q_get(in->st, intake_sql_mark_done, &q, err)) == 0) {
+            store_q_int(q, 1, id);
+            rc = store_q_run(q, err);
+        }
+    }
+    return rc;
+}
+
 /* What the desk makes of a new report, under a savepoint. One explicit routing
  * step first: a bounce of one of our notices, a mail that answers us (a
  * customer's reply, an auto-reply, our own mail coming back), else a
@@ -285,6 +349,11 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
     reporter_from_headers(in->cfg, m->head, m->head_len, claimed, &rp);
     bool handled = false;
     rc = notice_bounce(&lc, id, r, &handled, err);
+    /* A DMARC aggregate report (never a feedback report or a bounce): stored,
+     * and forgery filed for the customer. */
+    if (rc == 0 && !handled && r->kind != REPORT_ARF && r->kind != REPORT_AUTH_FAILURE
+        && r->kind != REPORT_DSN)
+        rc = dmarc_step(in, id, m, now, &handled, err);
 
     /* A mail that answers one of ours or names a ticket. A ticket number alone
      * counts only for a mail that carries no complaint (no original message). */

@@ -36,6 +36,7 @@
 #include <ares.h>
 
 #include "config/config_check.h"
+#include "util/dnswait.h"
 #include "util/textsafe.h"
 
 #define RBL_PENDING 0xff
@@ -885,47 +886,14 @@ static void fill(struct rbl_run *r)
     }
 }
 
-/* One round of poll() on the channel's sockets, up to its next timeout or the
- * deadline. poll() rather than select(): descriptors may be above FD_SETSIZE. */
+/* One round of waiting on the channel (util/dnswait.h), up to its next
+ * timeout or the deadline. */
 static void wait_once(struct rbl_run *r, long long deadline)
 {
     long long left = deadline - now_ms();
     if (left <= 0)
         return;
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-    nfds_t n = 0;
-    /* Not ARES_GETSOCK_WRITABLE(): in c-ares 1.18 it shifts a signed 1 into
-     * the sign bit for the last socket (undefined behaviour). */
-    unsigned int bits = (unsigned int)ares_getsock(r->chan, socks, ARES_GETSOCK_MAXNUM);
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-        short ev = 0;
-        if ((bits >> i) & 1u)
-            ev |= POLLIN;
-        if ((bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u)
-            ev |= POLLOUT;
-        if (ev)
-            pfd[n++] = (struct pollfd){ .fd = socks[i], .events = ev };
-    }
-    struct timeval maxtv = { .tv_sec = (time_t)(left / 1000),
-                             .tv_usec = (suseconds_t)((left % 1000) * 1000) };
-    struct timeval tv;
-    struct timeval *tvp = ares_timeout(r->chan, &maxtv, &tv);
-    long long ms = (long long)tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000;
-    int rc = poll(pfd, n, (int)(ms > left ? left : ms));
-    if (rc < 0 && errno != EINTR)
-        return;
-    bool any = false;
-    for (nfds_t i = 0; rc > 0 && i < n; i++) {
-        ares_socket_t rd = (pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) ? pfd[i].fd
-                                                                           : ARES_SOCKET_BAD;
-        ares_socket_t wr = (pfd[i].revents & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
-        if (rd != ARES_SOCKET_BAD || wr != ARES_SOCKET_BAD) {
-            ares_process_fd(r->chan, rd, wr);
-            any = true;
-        }
-    }
-    if (!any) /* only timeouts to handle: resend or give up */
+    if (dnswait_once(r->chan, left) < 0 && errno == EINTR)
         ares_process_fd(r->chan, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
@@ -1106,4 +1074,16 @@ size_t rbl_config_check(const struct config *cfg, const char *name, const char *
         }
     }
     return c.n;
+}
+
+int rbl_channel_open(const char *resolver, int timeout_ms, ares_channel *chan,
+                     struct ad_err *err)
+{
+    struct rbl_run r;
+    memset(&r, 0, sizeof r);
+    struct rbl_opts o = { .resolver = resolver, .timeout_ms = timeout_ms };
+    int rc = open_channel(&r, &o, err);
+    if (rc == 0)
+        *chan = r.chan;
+    return rc;
 }

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ares.h>
+
 #include "config/config.h"
 #include "reputation/rbl_zones.h"
 #include "util/err.h"
@@ -163,5 +165,13 @@ struct rbl_run *rbl_run_free(struct rbl_run *run);
  * addresses that are not addresses or more than a /20). Returns how many. */
 size_t rbl_config_check(const struct config *cfg, const char *name, const char *text,
                         size_t len, void (*problem)(const char *msg, void *ctx), void *ctx);
+
+/* Opens a c-ares channel on resolver ("HOST[:PORT],...", "" or NULL: the
+ * system's) the way the DNSBL check does, each query bounded by timeout_ms
+ * with c-ares' retries, for the other lookups of the reputation component
+ * (the domain audit). The caller owns *chan (ares_destroy()) and must have
+ * called ares_library_init(). AD_ERR_CONFIG for an unusable list. */
+int rbl_channel_open(const char *resolver, int timeout_ms, ares_channel *chan,
+                     struct ad_err *err);
 
 #endif

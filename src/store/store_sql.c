@@ -268,8 +268,6 @@ const char *const store_sql_migrations[] = {
      * no-op statement. */
     /* 9: outbound log, milter counts and script locks, BATV. */
     "SELECT 1",
-    /* 10: DMARC aggregate reports, domain audit results. */
-    "SELECT 1",
     /* 11: listing incidents, outbound address per message, feed health.
      * outbound_counts (store_outbound_counts.c): mails per hour (its first
      * second), outbound address and sender (kind account or script), summed
@@ -329,6 +327,58 @@ const char *const store_sql_migrations[] = {
     "  expires_at BIGINT NOT NULL"
     ");"
     "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);",
+    /* 10: DMARC aggregate reports and domain audit results
+     * (src/store/store_audit.c): one dmarc_reports row per report (unique by
+     * reporter, report id and domain: a report sent twice counts once) with
+     * its rows, each marked ours when the source address is one of our own;
+     * one domain_audits row per domain and audit run (the records seen and the
+     * findings' keys), so that a later run tells what changed. */
+    "CREATE TABLE dmarc_reports ("
+    "  id INTEGER PRIMARY KEY,"
+    "  report_key TEXT NOT NULL,"
+    "  org_name TEXT,"
+    "  email TEXT,"
+    "  report_id TEXT,"
+    "  domain TEXT NOT NULL,"
+    "  begin_at BIGINT NOT NULL,"
+    "  end_at BIGINT NOT NULL,"
+    "  policy TEXT,"
+    "  received_at BIGINT NOT NULL,"
+    "  source_report BIGINT,"
+    "  customer_id TEXT,"
+    "  total BIGINT NOT NULL,"
+    "  forged BIGINT NOT NULL,"
+    "  incident_id BIGINT"
+    ");"
+    "CREATE UNIQUE INDEX dmarc_reports_key ON dmarc_reports (report_key);"
+    "CREATE INDEX dmarc_reports_domain ON dmarc_reports (domain, end_at);"
+    "CREATE TABLE dmarc_rows ("
+    "  id INTEGER PRIMARY KEY,"
+    "  dmarc_id BIGINT NOT NULL REFERENCES dmarc_reports (id),"
+    "  source_ip TEXT NOT NULL,"
+    "  messages BIGINT NOT NULL,"
+    "  disposition TEXT,"
+    "  dkim TEXT,"
+    "  spf TEXT,"
+    "  header_from TEXT,"
+    "  envelope_from TEXT,"
+    "  dkim_domain TEXT,"
+    "  dkim_result TEXT,"
+    "  spf_domain TEXT,"
+    "  spf_result TEXT,"
+    "  ours INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX dmarc_rows_report ON dmarc_rows (dmarc_id);"
+    "CREATE TABLE domain_audits ("
+    "  id INTEGER PRIMARY KEY,"
+    "  domain TEXT NOT NULL,"
+    "  checked_at BIGINT NOT NULL,"
+    "  spf TEXT,"
+    "  dmarc TEXT,"
+    "  mx TEXT,"
+    "  findings TEXT NOT NULL"
+    ");"
+    "CREATE INDEX domain_audits_domain ON domain_audits (domain, checked_at);",
     /* 13: retention (purged reports), directory sync, held mail. */
     "SELECT 1",
     /* 14: replay clock and decisions: which reports `ingest --replay` stored

@@ -45,6 +45,8 @@
 #include <ares.h>
 #include <dkim.h>
 
+#include "util/dnswait.h"
+
 #define DKIMVERIFY_MAX_RESOLVERS 8
 #define DKIMVERIFY_RESOLVERS_MAX_LEN 1024
 #define DKIMVERIFY_TIMEOUT_MAX_MS 60000
@@ -414,7 +416,7 @@ static void dkimverify_on_answer(void *arg, int status, int timeouts, unsigned c
 
 /* Runs v->chan until q is answered or deadline_ms passes; then the query is
  * cancelled, which calls dkimverify_on_answer() before ares_cancel() returns.
- * poll() rather than select(): our descriptors may be above FD_SETSIZE. */
+ * Each round is util/dnswait.h's. */
 static void dkimverify_wait(struct dkimverify *v, struct dkimverify_query *q, long long deadline_ms)
 {
     while (!q->done) {
@@ -424,44 +426,12 @@ static void dkimverify_wait(struct dkimverify *v, struct dkimverify_query *q, lo
             ares_cancel(v->chan);
             break;
         }
-        ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-        struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-        nfds_t n = 0;
-        /* Not ARES_GETSOCK_WRITABLE(): in c-ares 1.18 it shifts a signed 1
-         * into the sign bit for the last socket (undefined behaviour). */
-        unsigned int bits = (unsigned int)ares_getsock(v->chan, socks, ARES_GETSOCK_MAXNUM);
-        for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short ev = 0;
-            if ((bits >> i) & 1u)
-                ev |= POLLIN;
-            if ((bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u)
-                ev |= POLLOUT;
-            if (ev)
-                pfd[n++] = (struct pollfd){ .fd = socks[i], .events = ev };
-        }
-        struct timeval maxtv = { .tv_sec = (time_t)(left / 1000),
-                                 .tv_usec = (suseconds_t)((left % 1000) * 1000) };
-        struct timeval tv;
-        struct timeval *tvp = ares_timeout(v->chan, &maxtv, &tv);
-        long long ms = (long long)tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000;
-        int rc = poll(pfd, n, (int)(ms > left ? left : ms));
-        if (rc < 0) {
+        if (dnswait_once(v->chan, left) < 0) {
             if (errno == EINTR)
                 continue;
             ares_cancel(v->chan);
             break;
         }
-        bool any = false;
-        for (nfds_t i = 0; i < n; i++) {
-            ares_socket_t r = (pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) ? pfd[i].fd : ARES_SOCKET_BAD;
-            ares_socket_t w = (pfd[i].revents & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
-            if (r != ARES_SOCKET_BAD || w != ARES_SOCKET_BAD) {
-                ares_process_fd(v->chan, r, w);
-                any = true;
-            }
-        }
-        if (!any) /* only timeouts to handle: resend or give up */
-            ares_process_fd(v->chan, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     }
 }
 

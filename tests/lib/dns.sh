@@ -107,6 +107,15 @@ dns_add_a() {
   _dns_add "$name" A "$ip"
 }
 
+# dns_add_mx NAME PRIORITY HOST: an MX record (HOST fully qualified, no trailing dot).
+dns_add_mx() {
+  if [ $# -ne 3 ] || ! _dns_name_ok "${1%.}" || ! [[ $2 =~ ^[0-9]{1,5}$ ]] || ! _dns_name_ok "${3%.}"; then
+    echo "dns_add_mx: usage: dns_add_mx NAME PRIORITY HOST" >&2
+    return 2
+  fi
+  _dns_add "${1%.}" MX "$2 ${3%.}"
+}
+
 # The zone among DNS_ZONES that holds NAME (the longest suffix), or nothing.
 _dns_zone_of() {
   local name=${1,,} zone best=
@@ -139,6 +148,8 @@ _dns_write_zones() {
         fi
         if [ "$type" = TXT ]; then
           printf '%s TXT "%s"\n' "$rel" "$value"
+        elif [ "$type" = MX ]; then
+          printf '%s MX %s\n' "$rel" "$value"
         else
           printf '%s A %s\n' "$rel" "$value"
         fi
