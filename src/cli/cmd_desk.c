@@ -681,7 +681,7 @@ static void incident_usage(FILE *f)
                "  merge    one incident per sender: ID takes over the reports, replies,\n"
                "           mails and locks of the others (of the same customer), which end\n"
                "           in state merged\n"
-               "Every action is audited with --by (default: the login name). Mails and hooks\n"
+               "Every action is audited with --by (default: SUDO_USER, else the login). Mails and hooks\n"
                "are queued with the action and delivered right after it (abusedesk outbox).\n");
 }
 
@@ -1035,6 +1035,16 @@ static bool parse_time(const char *s, int64_t *out)
     *out = g_date_time_to_unix(dt);
     g_date_time_unref(dt);
     return true;
+}
+
+bool cli_parse_time(const char *s, int64_t *out)
+{
+    return parse_time(s, out);
+}
+
+const char *cli_default_by(void)
+{
+    return default_by();
 }
 
 static int account_lock(struct cli *cli, int argc, char **argv)

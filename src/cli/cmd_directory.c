@@ -357,8 +357,7 @@ static int set_contact_cmd(struct cli *cli, int argc, char **argv)
            strcmp(old, c.contact_email) ? "changed" : "unchanged");
     show_field("old:", old);
     show_field("new:", c.contact_email);
-    if (by)
-        show_field("by:", by);
+    show_field("by:", by ? by : cli_default_by());
     if (own)
         printf("warning: customer %s: the contact address %s is one of its own mailboxes; a "
                "lock notice cannot reach it there\n", c.id, own);
