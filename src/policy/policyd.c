@@ -44,6 +44,7 @@
 #include "policy/ratelimit.h"
 #include "policy/shared.h"
 #include "store/store.h"
+#include "store/store_dirsync.h"
 #include "store/store_policy.h"
 
 #define DECIDED_BY "abusedesk policy"
@@ -92,6 +93,8 @@ struct policyd {
     gint stopping;
     GHashTable *pending;        /* account -> struct pend * (loop only) */
     GHashTable *acct_limits;    /* account -> [limits:CUSTOMER] row (borrowed from cfg) */
+    GHashTable *dir_limits;     /* account -> its customer's limits from the directory
+                                 * (struct config_limits, owned; name NULL) */
     uint64_t n_reject, n_soft, n_findings;
     uint64_t overflow_logged;   /* rl.n_overflow at the last warning */
     int64_t overflow_log_at;
@@ -195,7 +198,10 @@ static void lock_committed(struct policyd *d, const char *account)
     g_hash_table_remove(d->pending, account);
 }
 
-/* Every 200 ms: another process committed? Then reload the locks. */
+static void dir_limits_load(struct policyd *d);
+
+/* Every 200 ms: another process committed? Then reload the locks (and the
+ * directory's limits). */
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -212,6 +218,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
     if (v != d->data_version || !d->store_ok) {
         d->data_version = v;
         locks_reload(d);
+        dir_limits_load(d);
     }
     /* Locks the writer committed leave the pending set once the lock set has
      * them (with or without their ticket), so that they are never in neither. */
@@ -482,6 +489,37 @@ static void customer_limits_load(struct policyd *d)
     }
 }
 
+/* The directory's per-customer limits (columns msgs_per_hour, ... of the
+ * import), for each account of such a customer. Read at start and whenever
+ * another process committed (with the locks): a partial index holds only the
+ * customers with limits, so this costs what they own. On a store error the
+ * limits read last stay. */
+static void dir_limit_add(const char *account, const struct store_dirsync_limits *l, void *arg)
+{
+    struct config_limits *c = g_new0(struct config_limits, 1);
+    *c = (struct config_limits){ NULL, l->msgs_per_hour, l->rcpts_per_hour, l->rcpts_per_day,
+                                 l->domains_per_hour };
+    g_hash_table_replace(arg, g_ascii_strdown(account, -1), c);
+}
+
+static void dir_limits_load(struct policyd *d)
+{
+    GHashTable *m = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    struct ad_err err = { 0 };
+    if (store_dirsync_limits_each(d->st, dir_limit_add, m, &err) != 0) {
+        log_msg(d->log, LOG_LEVEL_WARNING, "policy: cannot read the directory's limits: %s "
+                "(keeping %u known)", err.msg, d->dir_limits ? g_hash_table_size(d->dir_limits) : 0);
+        g_hash_table_destroy(m);
+        return;
+    }
+    if (d->dir_limits)
+        g_hash_table_destroy(d->dir_limits);
+    d->dir_limits = m;
+}
+
+/* Limits of a sender: [limits:NAME] of the account or sender, else
+ * [limits:CUSTOMER] of its customer, else its customer's limits from the
+ * directory, else [policy]; each key of a row that sets it (-1: not set). */
 static void limits_for(const struct policyd *d, const char *name, struct limits *l)
 {
     const struct config *cfg = d->cfg;
@@ -493,6 +531,11 @@ static void limits_for(const struct policyd *d, const char *name, struct limits 
     if (!o && d->acct_limits && g_hash_table_size(d->acct_limits)) {
         char *k = g_ascii_strdown(name, -1);
         o = g_hash_table_lookup(d->acct_limits, k);
+        g_free(k);
+    }
+    if (!o && d->dir_limits && g_hash_table_size(d->dir_limits)) {
+        char *k = g_ascii_strdown(name, -1);
+        o = g_hash_table_lookup(d->dir_limits, k);
         g_free(k);
     }
     if (o) {
@@ -1203,6 +1246,8 @@ out:
     g_hash_table_destroy(d.pending);
     if (d.acct_limits)
         g_hash_table_destroy(d.acct_limits);
+    if (d.dir_limits)
+        g_hash_table_destroy(d.dir_limits);
     struct event *evs[] = { d.ev_poll, d.ev_state, d.ev_sweep, d.ev_hup, d.ev_term, d.ev_int };
     for (size_t i = 0; i < G_N_ELEMENTS(evs); i++)
         if (evs[i])

@@ -274,8 +274,16 @@ const char *const store_sql_migrations[] = {
     "SELECT 1",
     /* 12: web users, API tokens, sessions. */
     "SELECT 1",
-    /* 13: retention (purged reports), directory sync, held mail. */
-    "SELECT 1",
+    /* 13: per-customer sending limits from the directory (NULL: the
+     * configured ones; the partial index lets the policy server read only
+     * the customers that have some), retention (purged reports), held mail. */
+    "ALTER TABLE customers ADD COLUMN limit_msgs_hour BIGINT;"
+    "ALTER TABLE customers ADD COLUMN limit_rcpts_hour BIGINT;"
+    "ALTER TABLE customers ADD COLUMN limit_rcpts_day BIGINT;"
+    "ALTER TABLE customers ADD COLUMN limit_domains_hour BIGINT;"
+    "CREATE INDEX customers_limited ON customers (id) WHERE limit_msgs_hour IS NOT NULL"
+    " OR limit_rcpts_hour IS NOT NULL OR limit_rcpts_day IS NOT NULL"
+    " OR limit_domains_hour IS NOT NULL;",
     /* 14: replay clock and decisions. */
     "SELECT 1",
 };
