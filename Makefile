@@ -102,7 +102,8 @@ SYSTEMD_UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/l
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 AD_UNITS    := abusedesk.target abusedesk-policy.service abusedesk-desk.service \
-	abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer
+	abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer \
+	abusedesk-purge.service abusedesk-purge.timer
 AD_DESTDIR   = $(if $(DESTDIR),$(abspath $(DESTDIR)))
 DIST        ?= dist
 DEB_BUILD_DIR ?= build-deb

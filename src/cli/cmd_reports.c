@@ -21,6 +21,7 @@
 #include "config/config_check.h"
 #include "reputation/rbl.h"
 #include "store/store.h"
+#include "store/store_purge.h"
 #include "store/store_reports.h"
 #include "util/fsutil.h"
 #include "util/textsafe.h"
@@ -254,8 +255,12 @@ int cmd_report(struct cli *cli, int argc, char **argv)
         return err.code == AD_ERR_NOTFOUND ? 1 : EXIT_SOFTWARE;
     }
     if (raw) {
+        int64_t purged = 0;
         if (row.raw)
             fwrite(row.raw, 1, row.raw_len, stdout);
+        else if (store_purge_get(st, id, &purged, &err) == 0 && purged > 0)
+            fprintf(stderr, "abusedesk report: raw message purged at %lld ([store] retention)\n",
+                    (long long)purged);
         else
             fprintf(stderr, "abusedesk report: raw message not in the database; spooled at %s\n",
                     row.spool_path ? row.spool_path : "(unknown)");

@@ -54,6 +54,10 @@ static const struct ckey schema[] = {
     { "store", "conninfo", CT_STRING, OFF(store_conninfo), "", 0, 0, NULL,
       "libpq connection string of the PostgreSQL database, e.g. \"host=db.example.net "
       "dbname=abusedesk user=abusedesk\" (empty: libpq's defaults and PG* variables)", 0 },
+    { "store", "retention", CT_DURATION, OFF(store_retention), "180d", 0, 3650LL * 86400, NULL,
+      "after this time, reports whose incidents are closed (as long) lose their raw message, "
+      "spool copy and personal fields (addresses, subjects); counts and scores stay. Daily "
+      "(abusedesk run, abusedesk-purge.timer) or abusedesk purge; 0 keeps everything", 0 },
     { "intake", "spool_dir", CT_PATH, OFF(spool_dir), "/var/lib/abusedesk/spool", 0, 0, NULL,
       "raw messages are written and fsync'ed here before they are parsed", 0 },
     { "intake", "quarantine_dir", CT_PATH, OFF(quarantine_dir),

@@ -53,6 +53,8 @@ struct config {
     /* [store] */
     char *db_path;              /* SQLite database file */
     int busy_timeout_ms;        /* how long to wait for a locked database */
+    long long store_retention;  /* seconds until reports of closed incidents are purged;
+                                 * 0: never */
     char *store_backend;        /* "sqlite" or "postgresql" */
     char *store_conninfo;       /* libpq connection string (postgresql) */
     /* [intake] */

@@ -301,5 +301,11 @@ size_t config_check(const struct config *cfg, const char *name, const char *text
         if (!listen_ok(*l, why, sizeof why))
             report(&c, "policy", "listen", "'%s': %s", *l, why);
     }
+    /* Retention: a purge within the day would take the evidence of incidents
+     * the team is still looking at; 0 keeps everything. */
+    if (cfg->store_retention > 0 && cfg->store_retention < 86400)
+        report(&c, "store", "retention",
+               "%llds is shorter than a day: reports would lose their evidence while the team "
+               "still reads them (0 keeps them for ever)", cfg->store_retention);
     return c.n;
 }

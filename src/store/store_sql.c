@@ -283,7 +283,11 @@ const char *const store_sql_migrations[] = {
     "ALTER TABLE customers ADD COLUMN limit_domains_hour BIGINT;"
     "CREATE INDEX customers_limited ON customers (id) WHERE limit_msgs_hour IS NOT NULL"
     " OR limit_rcpts_hour IS NOT NULL OR limit_rcpts_day IS NOT NULL"
-    " OR limit_domains_hour IS NOT NULL;",
+    " OR limit_domains_hour IS NOT NULL;"
+    /* retention: when a report's raw message and personal fields were purged
+     * (src/store/store_purge.c); NULL while they are kept */
+    "ALTER TABLE reports ADD COLUMN purged_at BIGINT;"
+    "CREATE INDEX reports_unpurged ON reports (id) WHERE purged_at IS NULL;",
     /* 14: replay clock and decisions. */
     "SELECT 1",
 };
