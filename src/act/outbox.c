@@ -19,6 +19,7 @@
 #include "incident/incident.h"
 #include "parse/parse.h"
 #include "store/store_q.h"
+#include "util/redact.h"
 
 /* Claims only what is still due: a concurrent flusher (the daemon, an ingest)
  * that claimed or sent it first makes this change no row. */
@@ -237,15 +238,21 @@ static int mark_done(struct store *st, const char *sql, int64_t id, int64_t now,
     return tx_run(st, q, NULL, err);
 }
 
-static int mark_error(struct store *st, const char *sql, int64_t id, const char *msg, bool failed,
-                      struct ad_err *err)
+/* last_error is shown to the team and kept: no URL credentials, no secret
+ * query parameters, none of the configured secrets (a peer may echo one). */
+static int mark_error(struct store *st, const struct config *cfg, const char *sql, int64_t id,
+                      const char *msg, bool failed, struct ad_err *err)
 {
+    const char *secrets[] = { cfg->smtp_password, cfg->webhook_secret, cfg->smtp_username,
+                              NULL };
     struct store_q *q;
     int rc = store_q_get(st, sql, &q, err);
     if (rc)
         return rc;
+    char *clean = redact_text(msg, secrets);
     store_q_int(q, 1, id);
-    store_q_text(q, 2, msg);
+    store_q_text(q, 2, clean);
+    g_free(clean);
     store_q_int(q, 3, failed ? 1 : 0);
     return tx_run(st, q, NULL, err);
 }
@@ -323,7 +330,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(src) || now - created >= cfg->give_up_after;
-    if ((rc = mark_error(st, outbox_sql_mail_error, id, serr.msg, give_up, err)))
+    if ((rc = mark_error(st, cfg, outbox_sql_mail_error, id, serr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
             "outbox: mail %lld to %s %s: %s", (long long)id, rcpt,
@@ -404,7 +411,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(hrc) || now - created >= cfg->give_up_after;
-    if ((rc = mark_error(st, outbox_sql_hook_error, id, herr.msg, give_up, err)))
+    if ((rc = mark_error(st, cfg, outbox_sql_hook_error, id, herr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "outbox: %s hook %s (%s) %s: %s",
             kind, event, key, give_up ? "failed for good" : "will be retried", herr.msg);

@@ -1,11 +1,18 @@
 /*
  * log.h: one logging sink for the whole program: standard error (default) or
- * syslog (facility mail, as MTAs log), with a minimum severity.
+ * syslog (facility mail, as MTAs log), with a minimum severity. Lines for
+ * machines (syslog, or standard error under systemd, which hands it to the
+ * journal and names that stream in JOURNAL_STREAM) are key=value:
+ *   level=warning component=outbox msg="mail 3 to x@example.net will be retried: ..."
+ * and lines for people on a terminal stay "abusedesk: warning: outbox: ...".
+ * Every line is redacted first (redact.h): no URL credentials, no secret
+ * query parameters, none of the configured secrets.
  */
 #ifndef AD_LOG_H
 #define AD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARNING, LOG_LEVEL_ERROR };
 
@@ -13,12 +20,19 @@ struct logger {
     enum log_level min;
     bool syslog;
     const char *ident;      /* program name in each line; borrowed */
+    bool kv;                /* key=value lines on standard error too (set by
+                             * log_open() when JOURNAL_STREAM is set) */
+    const char *const *secrets; /* NULL-terminated values never to log (the
+                                 * SMTP password, webhook secret, ...); borrowed,
+                                 * may be NULL */
 };
 
 /* Parses "debug", "info", "warning", "error"; returns -1 for anything else. */
 int log_level_parse(const char *name);
 
-/* Opens syslog when lg->syslog; call once before logging. */
+/* Opens syslog when lg->syslog, and sets lg->kv when standard error is the
+ * journal's stream (JOURNAL_STREAM names its device and inode); call once
+ * before logging. */
 void log_open(struct logger *lg);
 void log_close(struct logger *lg);
 
@@ -26,5 +40,12 @@ void log_close(struct logger *lg);
  * then nothing is logged. */
 void log_msg(const struct logger *lg, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The key=value form of one message (what log_msg() writes for machines),
+ * into out (size bytes, always NUL-terminated): level, component (the
+ * message's leading "word: ", else "main") and msg, quoted, with '"' and '\\'
+ * escaped and control characters as \n, \t or \xNN, so that a value that
+ * came by mail cannot start a line of its own. */
+void log_format_kv(char *out, size_t size, enum log_level level, const char *msg);
 
 #endif
