@@ -68,4 +68,10 @@ seeds_rbl="$work/seeds-rbl"
 mkdir -p "$seeds_rbl" "$work/rbl"
 cp "$here"/fuzz/seeds/rbl/* "$seeds_rbl"/ 2>/dev/null || true
 run fuzz_rbl "$work/rbl" "$seeds_rbl"
+# fuzz/seeds/postqueue: postqueue -j output for held mail, and text to redact
+# (first byte: account filter).
+seeds_postqueue="$work/seeds-postqueue"
+mkdir -p "$seeds_postqueue" "$work/postqueue"
+cp "$here"/fuzz/seeds/postqueue/* "$seeds_postqueue"/ 2>/dev/null || true
+run fuzz_postqueue "$work/postqueue" "$seeds_postqueue"
 exit $status

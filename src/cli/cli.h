@@ -57,6 +57,7 @@ int cmd_locks(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_rbl(struct cli *cli, int argc, char **argv);
 int cmd_purge(struct cli *cli, int argc, char **argv);
+int cmd_held(struct cli *cli, int argc, char **argv);
 
 struct store;
 

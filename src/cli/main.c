@@ -41,6 +41,7 @@ static const struct command commands[] = {
     { "init", cmd_init, "create the database and directories, apply schema migrations" },
     { "config", cmd_config, "check the configuration or describe every setting" },
     { "purge", cmd_purge, "apply [store] retention: purge old reports' raw mail and addresses" },
+    { "held", cmd_held, "list, release or delete an account's mail held by Postfix" },
 };
 
 static void usage(FILE *f)

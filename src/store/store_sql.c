@@ -287,7 +287,22 @@ const char *const store_sql_migrations[] = {
     /* retention: when a report's raw message and personal fields were purged
      * (src/store/store_purge.c); NULL while they are kept */
     "ALTER TABLE reports ADD COLUMN purged_at BIGINT;"
-    "CREATE INDEX reports_unpurged ON reports (id) WHERE purged_at IS NULL;",
+    "CREATE INDEX reports_unpurged ON reports (id) WHERE purged_at IS NULL;"
+    /* held mail: what should become of an account's mail in Postfix's hold
+     * queue once its incident ended (release or delete), written with the
+     * decision and carried out by `abusedesk held run` as root */
+    "CREATE TABLE held_actions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  incident_id BIGINT,"
+    "  requested_at BIGINT NOT NULL,"
+    "  requested_by TEXT NOT NULL,"
+    "  done_at BIGINT,"
+    "  n_messages BIGINT,"
+    "  result TEXT"
+    ");"
+    "CREATE INDEX held_actions_pending ON held_actions (done_at, id);",
     /* 14: replay clock and decisions. */
     "SELECT 1",
 };
