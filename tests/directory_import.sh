@@ -18,13 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$top/tests/lib/sql.sh"
-fails=0
-check() { # name got want
-  if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi
-}
-has() { # name text needle
-  if grep -qF -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 400 <<<"$2")"; fails=$((fails + 1)); fi
-}
+. "$top/tests/lib/check.sh"  # check, has, lacks, check_done
 pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 user=
 [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && user=nobody
@@ -206,4 +200,4 @@ printf '%s\n' 'customer_id,customer_name,contact_email,language,account,domain' 
 ad directory import "$work/add.csv" >/dev/null 2>&1
 check "import without --sync adds only" "$(q "SELECT id FROM customers ORDER BY id" | tr '\n' ' ')" "C1 C2 C5 "
 
-[ $fails -eq 0 ] && echo "all directory import tests passed" || { echo "$fails failed"; exit 1; }
+check_done "directory import"

@@ -21,16 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$top/tests/lib/sql.sh"
-fails=0
-check() { # name got want
-  if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi
-}
-has() { # name text needle
-  if grep -qF -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 600 <<<"$2")"; fails=$((fails + 1)); fi
-}
-lacks() { # name text needle
-  if grep -qF -- "$3" <<<"$2"; then echo "FAIL $1: '$3' found in: $(grep -F -- "$3" <<<"$2" | head -c 400)"; fails=$((fails + 1)); else echo "ok   $1"; fi
-}
+. "$top/tests/lib/check.sh"  # check, has, lacks, check_done
 
 python3 "$top/tests/lib/webhook_receiver.py" "$work/wh.port" "$work/wh.log" --status 500 &
 whpid=$!
@@ -123,4 +114,4 @@ kv=$(journal ingest --source $'evil"\nlevel=error injected' < "$work/m.eml")
 check "one line for a value with a line break" "$(grep -c . <<<"$kv")" "$(grep -c '^level=' <<<"$kv")"
 check "no injected line" "$(grep -c '^level=error injected' <<<"$kv")" 0
 
-[ $fails -eq 0 ] && echo "all logging and secrets tests passed" || { echo "$fails failed"; exit 1; }
+check_done "logging and secrets"

@@ -14,10 +14,7 @@ mk="python3 $top/tests/desk/mkcomplaint.py --mx-auth auto"
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 . "$top/tests/lib/sql.sh"
-fails=0
-check() { # name got want
-  if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi
-}
+. "$top/tests/lib/check.sh"  # check, has, lacks, check_done
 for f in "$corpus/arf/arf-02.eml" "$corpus/arf/arf-22.eml" "$corpus/dsn/lhost-amavis-01.eml"; do
   [ -r "$f" ] || { echo "FAIL missing input $f"; exit 1; }
 done
@@ -116,4 +113,4 @@ check "--by wins over SUDO_USER" "$(dbq "$work/r.db" "SELECT actor FROM audit WH
 out=$(SUDO_USER=carol-admin ad directory set-contact C2 new@beta-private.example)
 check "set-contact names SUDO_USER" "$(echo "$out" | grep -c 'by:.*carol-admin')" 1
 
-[ $fails -eq 0 ] && echo "all reports tests passed" || { echo "$fails failed"; exit 1; }
+check_done "reports"

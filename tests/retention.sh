@@ -21,13 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$top/tests/lib/sql.sh"
-fails=0
-check() { # name got want
-  if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi
-}
-has() { # name text needle
-  if grep -qF -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 400 <<<"$2")"; fails=$((fails + 1)); fi
-}
+. "$top/tests/lib/check.sh"  # check, has, lacks, check_done
 for f in "$corpus/arf/arf-02.eml" "$corpus/dsn/lhost-amavis-01.eml"; do
   [ -r "$f" ] || { echo "FAIL missing input $f"; exit 1; }
 done
@@ -175,4 +169,4 @@ conf 180d
 has "config describe lists retention" "$("$bin" -c "$work/r.conf" config describe 2>/dev/null)" "retention          duration (default 180d)"
 out=$(ad purge --now yesterday 2>&1); check "purge --now garbage: usage" "$?" 64
 
-[ $fails -eq 0 ] && echo "all retention tests passed" || { echo "$fails failed"; exit 1; }
+check_done "retention"
