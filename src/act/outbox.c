@@ -238,8 +238,18 @@ static int mark_done(struct store *st, const char *sql, int64_t id, int64_t now,
     return tx_run(st, q, NULL, err);
 }
 
-/* last_error is shown to the team and kept: no URL credentials, no secret
- * query parameters, none of the configured secrets (a peer may echo one). */
+/* An error of a mail or hook goes to the log, last_error and the audit log:
+ * no URL credentials, no secret query parameters, none of the configured
+ * secrets (a peer may echo one). Cleans e->msg in place. */
+static void clean_error(const struct config *cfg, struct ad_err *e)
+{
+    const char *secrets[] = { cfg->smtp_password, cfg->webhook_secret, cfg->smtp_username,
+                              cfg->redis_password, cfg->password_key, NULL };
+    redact_buf(e->msg, sizeof e->msg, secrets);
+}
+
+/* last_error is shown to the team and kept: the message is cleaned again
+ * here, whoever made it. */
 static int mark_error(struct store *st, const struct config *cfg, const char *sql, int64_t id,
                       const char *msg, bool failed, struct ad_err *err)
 {
@@ -317,6 +327,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
                              cfg->require_tls, cfg->verify_tls, (long)cfg->hook_timeout * 1000 };
     struct ad_err serr = { 0 };
     int src = mailer_send(&mc, cfg->notify_from, rcpt, msg, strlen(msg), &serr);
+    clean_error(cfg, &serr);
     if (src == 0) {
         if ((rc = mark_done(st, outbox_sql_mail_done, id, now, err)))
             goto out;
@@ -398,6 +409,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
     rc = 0;
     struct ad_err herr = { 0 };
     int hrc = run_hook(cfg, kind, event, payload, key, &herr);
+    clean_error(cfg, &herr);
     char d[700];
     if (hrc == 0) {
         if ((rc = mark_done(st, outbox_sql_hook_done, id, now, err)))

@@ -128,10 +128,6 @@ int main(int argc, char **argv)
     cli.log.ident = "abusedesk";
     cli.log.min = (enum log_level)log_level_parse(cli.cfg.log_level);
     cli.log.syslog = cli.cfg.log_syslog;
-    /* Configured secrets never reach a log line, whoever quotes them. */
-    const char *secrets[] = { cli.cfg.smtp_password, cli.cfg.webhook_secret,
-                              cli.cfg.redis_password, cli.cfg.password_key, NULL };
-    cli.log.secrets = secrets;
     log_open(&cli.log);
 
     int rc = EXIT_USAGE;

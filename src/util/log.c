@@ -25,16 +25,20 @@ int log_level_parse(const char *name)
     return -1;
 }
 
-void log_open(struct logger *lg)
+/* True when standard error is the journal's stream: systemd names the stream
+ * it connected as "DEVICE:INODE" in JOURNAL_STREAM; a standard error
+ * redirected elsewhere (a file, a pipe to a person) is not it. */
+static bool journal_stderr(void)
 {
-    /* systemd names the stream it connected as "DEVICE:INODE"; a standard
-     * error redirected elsewhere (a file, a pipe to a person) is not it. */
     const char *js = getenv("JOURNAL_STREAM");
     unsigned long long dev = 0, ino = 0;
     struct stat sb;
-    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &sb) == 0 &&
-        (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino)
-        lg->kv = true;
+    return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &sb) == 0 &&
+           (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
+}
+
+void log_open(struct logger *lg)
+{
     if (lg->syslog)
         openlog(lg->ident ? lg->ident : "abusedesk", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -54,8 +58,8 @@ void log_msg(const struct logger *lg, enum log_level level, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    redact_buf(line, sizeof line, lg->secrets);
-    if (lg->syslog || lg->kv) {
+    redact_buf(line, sizeof line, NULL);
+    if (lg->syslog || journal_stderr()) {
         char kv[4096];
         log_format_kv(kv, sizeof kv, level, line);
         if (lg->syslog) {

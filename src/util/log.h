@@ -6,7 +6,8 @@
  *   level=warning component=outbox msg="mail 3 to x@example.net will be retried: ..."
  * and lines for people on a terminal stay "abusedesk: warning: outbox: ...".
  * Every line is redacted first (redact.h): no URL credentials, no secret
- * query parameters, none of the configured secrets.
+ * query parameters (callers that hold configured secrets, the outbox,
+ * remove those from the messages they log).
  */
 #ifndef AD_LOG_H
 #define AD_LOG_H
@@ -20,19 +21,14 @@ struct logger {
     enum log_level min;
     bool syslog;
     const char *ident;      /* program name in each line; borrowed */
-    bool kv;                /* key=value lines on standard error too (set by
-                             * log_open() when JOURNAL_STREAM is set) */
-    const char *const *secrets; /* NULL-terminated values never to log (the
-                                 * SMTP password, webhook secret, ...); borrowed,
-                                 * may be NULL */
 };
 
 /* Parses "debug", "info", "warning", "error"; returns -1 for anything else. */
 int log_level_parse(const char *name);
 
-/* Opens syslog when lg->syslog, and sets lg->kv when standard error is the
- * journal's stream (JOURNAL_STREAM names its device and inode); call once
- * before logging. */
+/* Opens syslog when lg->syslog; call once before logging. Standard error is
+ * written key=value when it is the journal's stream (JOURNAL_STREAM names its
+ * device and inode), checked per line (a daemon's stream does not change). */
 void log_open(struct logger *lg);
 void log_close(struct logger *lg);
 
