@@ -107,7 +107,8 @@ SYSTEMD_UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/l
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 AD_UNITS    := abusedesk.target abusedesk-policy.service abusedesk-desk.service \
-	abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer
+	abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer \
+	abusedesk-purge.service abusedesk-purge.timer
 # listing: the reputation monitor (rbl check --loop)
 AD_UNITS    += abusedesk-reputation.service
 AD_DESTDIR   = $(if $(DESTDIR),$(abspath $(DESTDIR)))

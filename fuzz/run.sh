@@ -92,4 +92,10 @@ seeds_records="$work/seeds-records"
 mkdir -p "$seeds_records" "$work/records"
 cp "$here"/fuzz/seeds/records/* "$seeds_records"/ 2>/dev/null || true
 run fuzz_records "$work/records" "$seeds_records"
+# fuzz/seeds/postqueue: postqueue -j output for held mail, and text to redact
+# (first byte: account filter).
+seeds_postqueue="$work/seeds-postqueue"
+mkdir -p "$seeds_postqueue" "$work/postqueue"
+cp "$here"/fuzz/seeds/postqueue/* "$seeds_postqueue"/ 2>/dev/null || true
+run fuzz_postqueue "$work/postqueue" "$seeds_postqueue"
 exit $status

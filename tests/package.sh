@@ -131,7 +131,7 @@ done
 lacks "package has nothing under /usr/local" "/usr/local" "$files"
 check "conffiles" "/etc/abusedesk/abusedesk.conf" "$(dpkg-deb -I "$deb" conffiles)"
 contains "Depends from shlibs" "libsqlite3" "$(dpkg-deb -f "$deb" Depends)"
-units="abusedesk.target abusedesk-policy.service abusedesk-desk.service abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer"
+units="abusedesk.target abusedesk-policy.service abusedesk-desk.service abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer abusedesk-purge.service abusedesk-purge.timer"
 units="$units abusedesk-reputation.service"
 
 # ---- dpkg -i ------------------------------------------------------------------------------
@@ -176,13 +176,13 @@ for u in $units; do
   check "systemd-analyze verify $u" 0 "$rc"
   lacks "systemd-analyze verify $u: no complaint about it" "abusedesk" "$out"
   case $u in
-    abusedesk-maintenance.service) want=static ;; # started by its timer only
+    abusedesk-maintenance.service|abusedesk-purge.service) want=static ;; # started by its timer only
     *) want=disabled ;;
   esac
   check "$u not enabled" "$want" "$(systemctl is-enabled "$u" 2>&1)"
 done
 check "no unit symlinked anywhere" "" "$(find /etc/systemd -name 'abusedesk*' 2>/dev/null)"
-for u in abusedesk-policy abusedesk-desk abusedesk-delivery abusedesk-maintenance; do
+for u in abusedesk-policy abusedesk-desk abusedesk-delivery abusedesk-maintenance abusedesk-purge; do
   f=/lib/systemd/system/$u.service
   for k in "User=abusedesk" "ProtectSystem=strict" "ReadWritePaths=/var/lib/abusedesk /run/abusedesk" \
            "NoNewPrivileges=yes" "PrivateTmp=yes" "ProtectHome=yes" "CapabilityBoundingSet=" \
@@ -190,7 +190,7 @@ for u in abusedesk-policy abusedesk-desk abusedesk-delivery abusedesk-maintenanc
            "UMask=0027"; do
     check "$u: $k" 1 "$(grep -cx "$k" "$f")"
   done
-  [ "$u" = abusedesk-maintenance ] || check "$u: Restart=on-failure" 1 "$(grep -cx "Restart=on-failure" "$f")"
+  case $u in abusedesk-maintenance|abusedesk-purge) ;; *) false ;; esac || check "$u: Restart=on-failure" 1 "$(grep -cx "Restart=on-failure" "$f")"
   contains "$u runs /usr/bin/abusedesk" "ExecStart=/usr/bin/abusedesk -c /etc/abusedesk/abusedesk.conf " "$(grep ^ExecStart= "$f")"
 done
 contains "the target wants the reputation monitor" "Wants=abusedesk-reputation.service" \

@@ -17,6 +17,7 @@
 
 #include "act/outbox.h"
 #include "directory/directory.h"
+#include "store/store_held.h"
 #include "store/store_q.h"
 #include "util/textsafe.h"
 
@@ -787,6 +788,18 @@ static int release_locks(struct lifecycle *lc, int64_t id, const struct inc *i, 
     return rc < 0 ? rc : 0;
 }
 
+/* An account's incident ended (unlocked, dismissed, resolved): with [held]
+ * enabled, its mail held by Postfix is to be released, written with the
+ * decision (`incident ... --delete-held` turns it into a deletion in the same
+ * transaction); `abusedesk held run` does it. */
+static int held_request(struct lifecycle *lc, int64_t id, const struct inc *i, const char *by,
+                        struct ad_err *err)
+{
+    if (!lc->cfg->held_enabled || strcmp(i->kind, "account") != 0)
+        return 0;
+    return store_held_request(lc->st, i->subject, "release", id, by, lc->now, err);
+}
+
 static int close_incident(struct lifecycle *lc, int64_t id, const char *state, struct ad_err *err)
 {
     struct store_q *q;
@@ -835,7 +848,7 @@ int lifecycle_unlock(struct lifecycle *lc, int64_t id, const char *by, const cha
     }
     if ((rc = release_locks(lc, id, &i, by, reason, err)))
         goto out;
-    if ((rc = close_incident(lc, id, "resolved", err)))
+    if ((rc = close_incident(lc, id, "resolved", err)) || (rc = held_request(lc, id, &i, by, err)))
         goto out;
     if ((rc = audit(lc, id, by, force ? "unlocked-forced" : "unlocked", err,
                     "%s -> resolved: %s %s unlocked%s%s%s", i.state, i.kind, i.subject, note,
@@ -866,7 +879,8 @@ int lifecycle_dismiss(struct lifecycle *lc, int64_t id, const char *by, const ch
     if ((rc = allowed(&i, id, "dismiss", "open|alerted|locked|customer_notified|customer_replied",
                       err)) == 0
         && (rc = release_locks(lc, id, &i, by, reason, err)) == 0
-        && (rc = close_incident(lc, id, "dismissed", err)) == 0)
+        && (rc = close_incident(lc, id, "dismissed", err)) == 0
+        && (rc = held_request(lc, id, &i, by, err)) == 0)
         rc = audit(lc, id, by, "dismissed", err, "%s -> dismissed (false alarm): %s", i.state,
                    reason);
     if (rc == 0 && was_told) {
@@ -886,7 +900,8 @@ int lifecycle_resolve(struct lifecycle *lc, int64_t id, const char *by, const ch
     if (rc)
         return rc;
     if ((rc = allowed(&i, id, "resolve", "open|alerted", err)) == 0
-        && (rc = close_incident(lc, id, "resolved", err)) == 0)
+        && (rc = close_incident(lc, id, "resolved", err)) == 0
+        && (rc = held_request(lc, id, &i, by, err)) == 0)
         rc = audit(lc, id, by, "resolve", err, "%s -> resolved%s%s", i.state, reason ? ": " : "",
                    reason ? reason : "");
     inc_clear(&i);

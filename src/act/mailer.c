@@ -27,6 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
+#include "util/redact.h"
+
 /* The longest server reply line kept for err->msg. */
 #define MAILER_REPLY_MAX 160
 
@@ -214,12 +218,15 @@ int mailer_send(const struct mailer_cfg *c, const char *from, const char *rcpt, 
     rc = permanent ? AD_ERR_PARSE : AD_ERR_BUSY;
     char code_text[8];
     snprintf(code_text, sizeof(code_text), "%ld", code);
+    /* The smarthost as a URL may hold the login: messages name it without. */
+    char *host = redact_text(c->smarthost, NULL);
     if (code >= 400 && code <= 599 && strncmp(reply.line, code_text, 3) == 0)
-        ad_err_set(err, rc, "%s: %s (reply %ld; %s)", c->smarthost, reply.line, code, why);
+        ad_err_set(err, rc, "%s: %s (reply %ld; %s)", host, reply.line, code, why);
     else if (code > 0)
-        ad_err_set(err, rc, "%s: %s (last reply %ld)", c->smarthost, why, code);
+        ad_err_set(err, rc, "%s: %s (last reply %ld)", host, why, code);
     else
-        ad_err_set(err, rc, "%s: %s", c->smarthost, why);
+        ad_err_set(err, rc, "%s: %s", host, why);
+    g_free(host);
 
 out:
     if (h)

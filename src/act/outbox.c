@@ -19,6 +19,7 @@
 #include "incident/incident.h"
 #include "parse/parse.h"
 #include "store/store_q.h"
+#include "util/redact.h"
 
 /* Claims only what is still due: a concurrent flusher (the daemon, an ingest)
  * that claimed or sent it first makes this change no row. */
@@ -237,15 +238,31 @@ static int mark_done(struct store *st, const char *sql, int64_t id, int64_t now,
     return tx_run(st, q, NULL, err);
 }
 
-static int mark_error(struct store *st, const char *sql, int64_t id, const char *msg, bool failed,
-                      struct ad_err *err)
+/* An error of a mail or hook goes to the log, last_error and the audit log:
+ * no URL credentials, no secret query parameters, none of the configured
+ * secrets (a peer may echo one). Cleans e->msg in place. */
+static void clean_error(const struct config *cfg, struct ad_err *e)
 {
+    const char *secrets[] = { cfg->smtp_password, cfg->webhook_secret, cfg->smtp_username,
+                              cfg->redis_password, cfg->password_key, NULL };
+    redact_buf(e->msg, sizeof e->msg, secrets);
+}
+
+/* last_error is shown to the team and kept: the message is cleaned again
+ * here, whoever made it. */
+static int mark_error(struct store *st, const struct config *cfg, const char *sql, int64_t id,
+                      const char *msg, bool failed, struct ad_err *err)
+{
+    const char *secrets[] = { cfg->smtp_password, cfg->webhook_secret, cfg->smtp_username,
+                              NULL };
     struct store_q *q;
     int rc = store_q_get(st, sql, &q, err);
     if (rc)
         return rc;
+    char *clean = redact_text(msg, secrets);
     store_q_int(q, 1, id);
-    store_q_text(q, 2, msg);
+    store_q_text(q, 2, clean);
+    g_free(clean);
     store_q_int(q, 3, failed ? 1 : 0);
     return tx_run(st, q, NULL, err);
 }
@@ -310,6 +327,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
                              cfg->require_tls, cfg->verify_tls, (long)cfg->hook_timeout * 1000 };
     struct ad_err serr = { 0 };
     int src = mailer_send(&mc, cfg->notify_from, rcpt, msg, strlen(msg), &serr);
+    clean_error(cfg, &serr);
     if (src == 0) {
         if ((rc = mark_done(st, outbox_sql_mail_done, id, now, err)))
             goto out;
@@ -323,7 +341,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(src) || now - created >= cfg->give_up_after;
-    if ((rc = mark_error(st, outbox_sql_mail_error, id, serr.msg, give_up, err)))
+    if ((rc = mark_error(st, cfg, outbox_sql_mail_error, id, serr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
             "outbox: mail %lld to %s %s: %s", (long long)id, rcpt,
@@ -391,6 +409,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
     rc = 0;
     struct ad_err herr = { 0 };
     int hrc = run_hook(cfg, kind, event, payload, key, &herr);
+    clean_error(cfg, &herr);
     char d[700];
     if (hrc == 0) {
         if ((rc = mark_done(st, outbox_sql_hook_done, id, now, err)))
@@ -404,7 +423,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(hrc) || now - created >= cfg->give_up_after;
-    if ((rc = mark_error(st, outbox_sql_hook_error, id, herr.msg, give_up, err)))
+    if ((rc = mark_error(st, cfg, outbox_sql_hook_error, id, herr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "outbox: %s hook %s (%s) %s: %s",
             kind, event, key, give_up ? "failed for good" : "will be retried", herr.msg);

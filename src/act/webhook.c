@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/redact.h"
+
 /* How much of the receiver's answer is kept for err->msg. */
 #define WEBHOOK_ANSWER_MAX 120
 
@@ -120,7 +122,7 @@ int webhook_post(const struct webhook_cfg *c, const char *event, const char *key
     int rc = 0;
     CURL *h = NULL;
     struct curl_slist *hdrs = NULL;
-    char *sig = NULL;
+    char *sig = NULL, *url_shown = NULL;
     struct webhook_answer answer = { { 0 }, 0 };
     char ebuf[CURL_ERROR_SIZE];
     char ts_text[32];
@@ -170,8 +172,11 @@ int webhook_post(const struct webhook_cfg *c, const char *event, const char *key
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 
     CURLcode cc = curl_easy_perform(h);
+    /* Messages name the URL without its credentials (they end up in logs,
+     * last_error and the audit log). */
+    url_shown = redact_text(c->url, NULL);
     if (cc != CURLE_OK) {
-        rc = ad_err_set(err, AD_ERR_BUSY, "%s: %s", c->url,
+        rc = ad_err_set(err, AD_ERR_BUSY, "%s: %s", url_shown,
                         ebuf[0] ? ebuf : curl_easy_strerror(cc));
         goto out;
     }
@@ -180,10 +185,11 @@ int webhook_post(const struct webhook_cfg *c, const char *event, const char *key
     if (status >= 200 && status <= 299)
         goto out;
     bool retry = status == 408 || status == 429 || (status >= 500 && status <= 599);
-    rc = ad_err_set(err, retry ? AD_ERR_BUSY : AD_ERR_PARSE, "%s: HTTP %ld%s%s", c->url, status,
-                    answer.len ? ": " : "", answer.text);
+    rc = ad_err_set(err, retry ? AD_ERR_BUSY : AD_ERR_PARSE, "%s: HTTP %ld%s%s", url_shown,
+                    status, answer.len ? ": " : "", answer.text);
 
 out:
+    g_free(url_shown);
     if (h)
         curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "util/err.h"
@@ -62,6 +63,8 @@ int cmd_web(struct cli *cli, int argc, char **argv);
 int cmd_replay_report(struct cli *cli, int argc, char **argv);
 int cmd_dmarc(struct cli *cli, int argc, char **argv);
 int cmd_domains(struct cli *cli, int argc, char **argv);
+int cmd_purge(struct cli *cli, int argc, char **argv);
+int cmd_held(struct cli *cli, int argc, char **argv);
 
 struct store;
 
@@ -73,5 +76,13 @@ int cli_open_store(struct cli *cli, struct store **st);
  * buffer; *truncated tells whether more followed. NULL and err on failure. */
 char *cli_read_bounded(const char *path, size_t max, size_t *len, bool *truncated,
                        struct ad_err *err);
+
+/* Reads TIME for --since/--until: Unix seconds or ISO 8601 (UTC when it
+ * names no zone). False when it is neither. */
+bool cli_parse_time(const char *s, int64_t *out);
+
+/* Who acts, for the audit log and --by: the person behind sudo (SUDO_USER),
+ * else the login name. Borrowed. */
+const char *cli_default_by(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "act/held.h"
 #include "act/lifecycle.h"
 #include "act/password.h"
 #include "act/outbox.h"
@@ -28,6 +29,7 @@
 #include "store/store.h"
 #include "store/store_locks.h"
 #include "store/store_stats.h"
+#include "store/store_held.h"
 #include "store/store_q.h"
 #include "util/fsutil.h"
 #include "util/textsafe.h"
@@ -332,6 +334,39 @@ int cmd_incidents(struct cli *cli, int argc, char **argv)
 
 static void flush_now(struct cli *cli, struct store *st);
 
+/* After an account's incident ended, inside its transaction: the held-mail
+ * request the lifecycle wrote ([held] enabled) becomes a deletion with
+ * --delete-held, and the audit log says which. */
+static int held_decide(struct store *st, int64_t id, bool delete_held, const char *by,
+                       struct ad_err *err)
+{
+    int64_t n = 0;
+    int rc = store_held_retarget(st, id, delete_held ? "delete" : "release", &n, err);
+    if (rc == 0 && n > 0)
+        rc = incident_audit(st, id, 0, by, "held-mail", delete_held
+                                                            ? "held mail to be deleted"
+                                                            : "held mail to be released", err);
+    return rc;
+}
+
+/* Carries out pending held-mail requests at once when it can (as root, with
+ * postsuper); otherwise they wait for `abusedesk held run`. */
+static void held_now(struct cli *cli, struct store *st)
+{
+    if (!cli->cfg.held_enabled)
+        return;
+    size_t done = 0, msgs = 0;
+    struct ad_err err = { 0 };
+    if (held_process(&cli->cfg, st, NULL, now_s(), &cli->log, &done, &msgs, &err) != 0) {
+        char *m = textsafe_terminal(err.msg);
+        fprintf(stderr, "abusedesk: held mail: %s (left pending: abusedesk held run, as root)\n",
+                m);
+        g_free(m);
+    } else if (done) {
+        printf("held mail: %zu message%s released or deleted\n", msgs, msgs == 1 ? "" : "s");
+    }
+}
+
 /* Prints the incident for people; escapes o's strings for the terminal first. */
 static void print_incident(json_t *o)
 {
@@ -439,8 +474,11 @@ static void incident_usage(FILE *f)
                "       abusedesk [GLOBAL OPTIONS] incident notify ID [--case compromised|script|joejob]\n"
                "                 [--to ADDRESS] [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident unlock ID [--force] [--reason TEXT] [--by NAME]\n"
+               "                 [--delete-held]\n"
                "       abusedesk [GLOBAL OPTIONS] incident dismiss ID... --reason TEXT [--by NAME]\n"
+               "                 [--delete-held]\n"
                "       abusedesk [GLOBAL OPTIONS] incident resolve ID... [--reason TEXT] [--by NAME]\n"
+               "                 [--delete-held]\n"
                "       abusedesk [GLOBAL OPTIONS] incident note ID --reason TEXT [--by NAME]\n"
                "       abusedesk [GLOBAL OPTIONS] incident merge ID OTHER_ID... [--by NAME]\n\n"
                "show: the alert for the abuse team: customer, initial score, complaints,\n"
@@ -466,8 +504,11 @@ static void incident_usage(FILE *f)
                "  merge    one incident per sender: ID takes over the reports, replies,\n"
                "           mails and locks of the others (of the same customer), which end\n"
                "           in state merged\n"
-               "Every action is audited with --by (default: the login name). Mails and hooks\n"
-               "are queued with the action and delivered right after it (abusedesk outbox).\n");
+               "Every action is audited with --by (default: SUDO_USER, else the login). Mails and hooks\n"
+               "are queued with the action and delivered right after it (abusedesk outbox).\n"
+               "With [held] enabled, unlock, dismiss and resolve of an account's incident\n"
+               "release its mail held by Postfix (--delete-held: delete it instead), at once\n"
+               "when run as root, else by abusedesk held run (see abusedesk held --help).\n");
 }
 
 /* The --to of `incident notify`: one addr-spec local@domain.tld, checked
@@ -511,7 +552,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *action = argv[1];
-    bool json = false, force = false, no_notify = false, brief = false;
+    bool json = false, force = false, no_notify = false, brief = false, delete_held = false;
     const char *reason = NULL, *by = NULL, *case_name = NULL, *to = NULL;
     int64_t id = 0;
     GArray *others = g_array_new(FALSE, FALSE, sizeof(int64_t));
@@ -528,6 +569,8 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             force = true;
         } else if (!strcmp(argv[i], "--no-notify")) {
             no_notify = true;
+        } else if (!strcmp(argv[i], "--delete-held")) {
+            delete_held = true;
         } else if (!strcmp(argv[i], "--case") && i + 1 < argc) {
             case_name = argv[++i];
         } else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
@@ -630,6 +673,8 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
                     r1 = !strcmp(action, "dismiss") ? lifecycle_dismiss(&lc, one, by, reason, &e1)
                                                     : lifecycle_resolve(&lc, one, by, reason, &e1);
                     if (r1 == 0)
+                        r1 = held_decide(st, one, delete_held, by, &e1);
+                    if (r1 == 0)
                         r1 = store_commit(st, &e1);
                     else
                         store_rollback(st);
@@ -645,6 +690,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
                 }
             }
             flush_now(cli, st);
+            held_now(cli, st);
             store_close(st);
             g_array_free(others, TRUE);
             return first_rc;
@@ -665,6 +711,9 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
                                      by, &err);
             else
                 rc = lifecycle_note(&lc, id, by, reason, &err);
+            if (rc == 0 && (!strcmp(action, "unlock") || !strcmp(action, "dismiss")
+                            || !strcmp(action, "resolve")))
+                rc = held_decide(st, id, delete_held, by, &err);
             if (rc == 0)
                 rc = store_commit(st, &err);
             else
@@ -683,6 +732,7 @@ int cmd_incident(struct cli *cli, int argc, char **argv)
             printf("incident %lld: %s recorded, state %s\n", (long long)id, action, state);
             json_decref(o);
             flush_now(cli, st);
+            held_now(cli, st);
         }
     }
     store_close(st);
@@ -803,6 +853,16 @@ int cmd_outbox(struct cli *cli, int argc, char **argv)
 static bool parse_time(const char *s, int64_t *out)
 {
     return incident_parse_time(s, out);
+}
+
+bool cli_parse_time(const char *s, int64_t *out)
+{
+    return parse_time(s, out);
+}
+
+const char *cli_default_by(void)
+{
+    return default_by();
 }
 
 static int account_lock(struct cli *cli, int argc, char **argv)

@@ -30,7 +30,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: abusedesk [GLOBAL OPTIONS] directory import [--dry-run] FILE\n"
+            "usage: abusedesk [GLOBAL OPTIONS] directory import [--dry-run] [--sync [--force]] FILE\n"
             "       abusedesk [GLOBAL OPTIONS] directory show CUSTOMER_ID|ACCOUNT|DOMAIN\n"
             "       abusedesk [GLOBAL OPTIONS] directory set-contact CUSTOMER_ID ADDRESS "
             "[--by NAME]\n"
@@ -41,7 +41,11 @@ static void usage(FILE *f)
             "import       reads CSV from FILE (- for standard input) with the header\n"
             "             customer_id,customer_name,contact_email,language,account,domain\n"
             "             in any order, optionally also uid and webroot (the absolute root\n"
-            "             directory of that uid's web space); one row per account,\n"
+            "             directory of that uid's web space) and the customer's sending\n"
+            "             limits msgs_per_hour, rcpts_per_hour, rcpts_per_day,\n"
+            "             domains_per_hour (limit_hour, limit_day for short; empty: the\n"
+            "             configured ones); separated by ',' or ';' (the header decides);\n"
+            "             other columns are ignored with a warning. One row per account,\n"
             "             customer columns repeated (see doc/directory.md). Re-importing\n"
             "             updates customers and moves accounts, domains and uids to the\n"
             "             customer named; nothing is duplicated or removed. Bad rows are\n"
@@ -49,6 +53,9 @@ static void usage(FILE *f)
             "             are kept. A customer whose contact address is one of its own\n"
             "             mailboxes gets a warning (a lock notice could not reach it).\n"
             "  --dry-run  check the file and report, but store nothing\n"
+            "  --sync     also remove the customers, accounts, domains and uids the file\n"
+            "             no longer lists (nothing when a row was refused); a customer\n"
+            "             with open incidents stays (exit 3) unless --force\n"
             "show         prints a customer with its accounts, domains and uids; the\n"
             "             customer id, or one of its accounts or domains\n"
             "set-contact  replaces a customer's contact address (checked like the\n"
@@ -57,7 +64,8 @@ static void usage(FILE *f)
             "             source too\n"
             "  --by NAME  who made the change (for the record)\n"
             "\n"
-            "Exit status: 0 ok; 65 rows refused, or the file unusable (bad header, over a\n"
+            "Exit status: 0 ok; 3 --sync kept customers with open incidents; 65 rows\n"
+            "refused, or the file unusable (bad header, over a\n"
             "limit: nothing stored); 66 FILE cannot be read; 75 database busy, retry;\n"
             "64 usage, and set-contact: an address that is not one or an unknown\n"
             "customer; show: 1 unknown customer.\n");
@@ -102,7 +110,7 @@ static const char *plural(size_t n, const char *one, const char *many)
 
 static int import_cmd(struct cli *cli, int argc, char **argv)
 {
-    bool dry_run = false;
+    bool dry_run = false, sync = false, force = false;
     const char *path = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -110,6 +118,10 @@ static int import_cmd(struct cli *cli, int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--dry-run")) {
             dry_run = true;
+        } else if (!strcmp(argv[i], "--sync")) {
+            sync = true;
+        } else if (!strcmp(argv[i], "--force")) {
+            force = true;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "abusedesk directory import: unknown option '%s'\n", argv[i]);
             return EXIT_USAGE;
@@ -121,7 +133,12 @@ static int import_cmd(struct cli *cli, int argc, char **argv)
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: abusedesk directory import [--dry-run] FILE (- for stdin)\n");
+        fprintf(stderr, "usage: abusedesk directory import [--dry-run] [--sync [--force]] FILE "
+                        "(- for stdin)\n");
+        return EXIT_USAGE;
+    }
+    if (force && !sync) {
+        fprintf(stderr, "abusedesk directory import: --force only goes with --sync\n");
         return EXIT_USAGE;
     }
     const char *label = strcmp(path, "-") ? path : "stdin";
@@ -157,8 +174,9 @@ static int import_cmd(struct cli *cli, int argc, char **argv)
     }
     struct directory_import_stats stats = { 0 };
     struct import_ctx ic = { label, g_ptr_array_new_with_free_func(g_free) };
-    rc = directory_import_warn(st, label, text, len, &stats, report_bad, collect_warning, &ic,
-                               &err);
+    struct directory_import_opts opts = { .sync = sync, .force = force, .bad = report_bad,
+                                          .warn = collect_warning, .ctx = &ic };
+    rc = directory_import_opts(st, label, text, len, &opts, &stats, &err);
     if (dry_run)
         store_rollback(st);
     store_close(st);
@@ -176,10 +194,19 @@ static int import_cmd(struct cli *cli, int argc, char **argv)
            plural(stats.n_accounts, "account", "accounts"), stats.n_domains,
            plural(stats.n_domains, "domain", "domains"), stats.n_uids,
            plural(stats.n_uids, "uid", "uids"), stats.n_bad, plural(stats.n_bad, "row", "rows"));
+    if (sync && !stats.sync_skipped)
+        printf("sync%s: removed %zu %s, %zu %s, %zu %s, %zu %s; %zu %s kept for open "
+               "incidents\n", dry_run ? " (dry run, nothing removed)" : "",
+               stats.n_removed_customers,
+               plural(stats.n_removed_customers, "customer", "customers"),
+               stats.n_removed_accounts, plural(stats.n_removed_accounts, "account", "accounts"),
+               stats.n_removed_domains, plural(stats.n_removed_domains, "domain", "domains"),
+               stats.n_removed_uids, plural(stats.n_removed_uids, "uid", "uids"),
+               stats.n_kept_open, plural(stats.n_kept_open, "customer", "customers"));
     for (guint i = 0; i < ic.warnings->len; i++)
         printf("%s\n", (const char *)g_ptr_array_index(ic.warnings, i));
     g_ptr_array_free(ic.warnings, TRUE);
-    return stats.n_bad ? EXIT_DATAERR : 0;
+    return stats.n_bad ? EXIT_DATAERR : stats.n_kept_open ? EXIT_REFUSED : 0;
 }
 
 /* Prints "label:   value", continuing multi-line values under the first. */
@@ -357,8 +384,7 @@ static int set_contact_cmd(struct cli *cli, int argc, char **argv)
            strcmp(old, c.contact_email) ? "changed" : "unchanged");
     show_field("old:", old);
     show_field("new:", c.contact_email);
-    if (by)
-        show_field("by:", by);
+    show_field("by:", by ? by : cli_default_by());
     if (own)
         printf("warning: customer %s: the contact address %s is one of its own mailboxes; a "
                "lock notice cannot reach it there\n", c.id, own);

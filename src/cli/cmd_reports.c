@@ -12,6 +12,7 @@
 #include <pwd.h>
 #include <unistd.h>
 #include <glib.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "config/config_check.h"
 #include "reputation/rbl.h"
 #include "store/store.h"
+#include "store/store_purge.h"
+#include "store/store_reports.h"
 #include "util/fsutil.h"
 #include "util/textsafe.h"
 
@@ -57,47 +60,144 @@ int cli_open_store(struct cli *cli, struct store **st)
     return 0;
 }
 
-static int print_row(const struct store_report_row *row, void *ctx)
+/* The reasons of a bounce (DSN) as the parser named them per recipient
+ * (userunknown, blocked, ...), distinct, comma-separated; NULL for other
+ * reports. Caller frees. */
+static char *bounce_reasons(const char *parsed_json)
+{
+    json_t *o = parsed_json ? json_loads(parsed_json, 0, NULL) : NULL;
+    json_t *rcpts = json_object_get(o, "recipients");
+    GString *g = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rcpts, i, r) {
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+        if (!reason || !*reason)
+            continue;
+        if (!g)
+            g = g_string_new(NULL);
+        else {
+            /* distinct: skip a reason already listed */
+            char *have = g_strconcat(",", g->str, ",", NULL), *want = g_strconcat(",", reason, ",", NULL);
+            bool dup = strstr(have, want) != NULL;
+            g_free(have);
+            g_free(want);
+            if (dup)
+                continue;
+            g_string_append_c(g, ',');
+        }
+        g_string_append(g, reason);
+    }
+    json_decref(o);
+    return g ? g_string_free(g, FALSE) : NULL;
+}
+
+static int print_row(const struct store_reports_item *row, void *ctx)
 {
     bool json = *(bool *)ctx;
+    char *reason = bounce_reasons(row->parsed_json);
     if (json) {
-        printf("{\"id\":%lld,\"received_at\":\"%s\",\"status\":\"%s\",\"report\":%s}\n",
-               (long long)row->id, row->received_at, row->status, row->parsed_json);
+        /* account and bounce_reason are JSON-escaped by jansson; parsed is
+         * stored JSON and printed as it is */
+        json_t *o = json_pack("{s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:o,s:s?}", "id", (json_int_t)row->id,
+                              "received_at", row->received_at, "kind", row->kind, "status",
+                              row->status, "feedback_type", row->feedback_type, "account",
+                              row->account, "incident_id",
+                              row->incident_id ? json_integer(row->incident_id) : json_null(),
+                              "bounce_reason", reason);
+        char *head = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (head && strlen(head) > 1) {
+            head[strlen(head) - 1] = '\0'; /* drop the closing brace, append the report */
+            printf("%s,\"report\":%s}\n", head, row->parsed_json ? row->parsed_json : "null");
+        }
+        else /* jansson refused a value (not UTF-8): still one line per report */
+            printf("{\"id\":%lld,\"report\":%s}\n", (long long)row->id,
+                   row->parsed_json ? row->parsed_json : "null");
+        free(head);
+        json_decref(o);
+        g_free(reason);
         return 0;
     }
     GPtrArray *pool = g_ptr_array_new_with_free_func(g_free);
-    printf("%6lld  %s  %-12s %-10s %-14s %s\n", (long long)row->id, term(pool, row->received_at),
-           term(pool, row->kind), term(pool, row->status),
-           term(pool, row->feedback_type ? row->feedback_type : "-"), term(pool, row->subject));
+    char inc[24] = "-";
+    if (row->incident_id)
+        snprintf(inc, sizeof inc, "%lld", (long long)row->incident_id);
+    printf("%6lld  %s  %-12s %-10s %-14s %-28s %8s %-14s %s\n", (long long)row->id,
+           term(pool, row->received_at ? row->received_at : "-"), term(pool, row->kind ? row->kind : "-"),
+           term(pool, row->status ? row->status : "-"),
+           term(pool, row->feedback_type ? row->feedback_type : "-"),
+           term(pool, row->account ? row->account : "-"), inc, term(pool, reason ? reason : "-"),
+           term(pool, row->subject ? row->subject : ""));
     g_ptr_array_free(pool, TRUE);
+    g_free(reason);
     return 0;
+}
+
+static void reports_usage(FILE *f)
+{
+    fprintf(f, "usage: abusedesk [GLOBAL OPTIONS] reports [--kind KIND] [--account ACCOUNT]\n"
+               "         [--incident ID] [--since TIME] [--until TIME] [--limit N] [--json]\n\n"
+               "Lists stored reports, newest first (default 50; --limit 0 for all), with the\n"
+               "account the desk attributed each to, the incident it was filed into and, for\n"
+               "bounces, the reason per recipient (userunknown, blocked, ...). Filters: KIND\n"
+               "(arf, auth-failure, dsn, abuse-text, unknown), the attributed account (any\n"
+               "case), the incident id, received since/until TIME (ISO 8601 or Unix\n"
+               "seconds). --json prints one object per line: id, received_at, kind, status,\n"
+               "feedback_type, account, incident_id, bounce_reason (null when not known)\n"
+               "and report (the parsed report).\n");
 }
 
 int cmd_reports(struct cli *cli, int argc, char **argv)
 {
-    const char *kind = NULL;
-    long long limit = 50;
+    static const char *const kinds[] = { "arf", "auth-failure", "dsn", "abuse-text", "unknown",
+                                         NULL };
+    struct store_reports_filter f = { .limit = 50 };
     bool json = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: abusedesk [GLOBAL OPTIONS] reports [--kind KIND] [--limit N] [--json]\n\n"
-                   "Lists stored reports, newest first (default 50; --limit 0 for all).\n"
-                   "KIND is arf, auth-failure, dsn, abuse-text or unknown. --json prints one\n"
-                   "object per line with the parsed report.\n");
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            reports_usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--kind") && i + 1 < argc) {
-            kind = argv[++i];
-        } else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
-            char *end;
-            limit = strtoll(argv[++i], &end, 10);
-            if (*end || limit < 0) {
-                fprintf(stderr, "abusedesk reports: --limit needs a number >= 0\n");
-                return EXIT_USAGE;
-            }
-        } else if (!strcmp(argv[i], "--json")) {
+        } else if (!strcmp(o, "--json")) {
             json = true;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "abusedesk reports: unknown option or missing value '%s'\n", o);
+            reports_usage(stderr);
+            return EXIT_USAGE;
+        }
+        i++;
+        const char *bad = NULL;
+        char *end = NULL;
+        if (!strcmp(o, "--kind")) {
+            bad = "a kind (arf, auth-failure, dsn, abuse-text, unknown)";
+            for (const char *const *k = kinds; *k; k++)
+                if (!strcmp(v, *k))
+                    bad = NULL, f.kind = v;
+        } else if (!strcmp(o, "--account"))
+            f.account = v;
+        else if (!strcmp(o, "--incident")) {
+            f.incident_id = strtoll(v, &end, 10);
+            if (!*v || *end || f.incident_id < 1)
+                bad = "an incident id (a number >= 1)";
+        } else if (!strcmp(o, "--since"))
+            bad = cli_parse_time(v, &f.since) ? NULL : "a time (ISO 8601 or Unix seconds)";
+        else if (!strcmp(o, "--until"))
+            bad = cli_parse_time(v, &f.until) ? NULL : "a time (ISO 8601 or Unix seconds)";
+        else if (!strcmp(o, "--limit")) {
+            f.limit = strtoll(v, &end, 10);
+            if (!*v || *end || f.limit < 0)
+                bad = "a number >= 0";
         } else {
-            fprintf(stderr, "abusedesk reports: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, "abusedesk reports: unknown option '%s'\n", o);
+            reports_usage(stderr);
+            return EXIT_USAGE;
+        }
+        if (bad) {
+            char *t = textsafe_terminal(v);
+            fprintf(stderr, "abusedesk reports: %s expects %s, got '%s'\n", o, bad, t);
+            g_free(t);
             return EXIT_USAGE;
         }
     }
@@ -107,11 +207,11 @@ int cmd_reports(struct cli *cli, int argc, char **argv)
         return rc;
     struct ad_err err = { 0 };
     if (!json)
-        printf("%6s  %-20s  %-12s %-10s %-14s %s\n", "ID", "RECEIVED", "KIND", "STATUS",
-               "FEEDBACK", "SUBJECT");
-    if (store_reports_each(st, kind, limit, print_row, &json, &err) != 0) {
+        printf("%6s  %-20s  %-12s %-10s %-14s %-28s %8s %-14s %s\n", "ID", "RECEIVED", "KIND",
+               "STATUS", "FEEDBACK", "ACCOUNT", "INCIDENT", "BOUNCE", "SUBJECT");
+    if (store_reports_list(st, &f, print_row, &json, &err) != 0) {
         fprintf(stderr, "abusedesk reports: %s\n", err.msg);
-        rc = EXIT_SOFTWARE;
+        rc = err.code == AD_ERR_BUSY ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
     }
     store_close(st);
     return rc;
@@ -155,8 +255,12 @@ int cmd_report(struct cli *cli, int argc, char **argv)
         return err.code == AD_ERR_NOTFOUND ? 1 : EXIT_SOFTWARE;
     }
     if (raw) {
+        int64_t purged = 0;
         if (row.raw)
             fwrite(row.raw, 1, row.raw_len, stdout);
+        else if (store_purge_get(st, id, &purged, &err) == 0 && purged > 0)
+            fprintf(stderr, "abusedesk report: raw message purged at %lld ([store] retention)\n",
+                    (long long)purged);
         else
             fprintf(stderr, "abusedesk report: raw message not in the database; spooled at %s\n",
                     row.spool_path ? row.spool_path : "(unknown)");

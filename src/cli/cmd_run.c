@@ -5,8 +5,10 @@
  * the same global options (and the reputation monitor, `rbl check --loop`), so that each keeps its own privileges and secrets
  * (the policy server never sees the outbox). Supervises them: a service that
  * dies is started again after a pause that grows up to a minute; SIGTERM or
- * SIGINT is passed on to all and waited for. On several hosts run the
- * services one by one instead (against PostgreSQL).
+ * SIGINT is passed on to all and waited for. Once a day it also runs the
+ * retention purge (`purge`, [store] retention): at start, then a day after
+ * each run began. On several hosts run the services one by one instead
+ * (against PostgreSQL), and the purge from one of them (abusedesk-purge.timer).
  */
 #include <errno.h>
 #include <glib.h>
@@ -26,6 +28,8 @@ struct service {
     int64_t started;    /* Unix seconds */
     int backoff;        /* seconds before the next restart */
     int64_t due;        /* restart not before this */
+    int64_t period;     /* 0: runs for good; else a task started again this many
+                         * seconds after its last start, whatever its exit */
 };
 
 static volatile sig_atomic_t run_stop;
@@ -75,9 +79,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
                    "only one that uses the SMTP password and the webhook secret) and the\n"
                    "policy server (abusedesk serve), unless --no-policy, and the reputation\n"
                    "monitor (abusedesk rbl check --loop: DNSBLs, early warning, feeds every\n"
-                   "[reputation] interval). A service that dies\n"
-                   "is restarted; SIGTERM stops all. `abusedesk ingest` (the MTA's pipe)\n"
-                   "only stores reports for them.\n");
+                   "[reputation] interval). A service that dies is restarted; SIGTERM stops\n"
+                   "all. Once a day (first at start) it runs the retention purge (abusedesk\n"
+                   "purge, [store] retention). `abusedesk ingest` (the MTA's pipe) only\n"
+                   "stores reports for them.\n");
             return 0;
         } else if (!strcmp(argv[i], "--no-policy")) {
             no_policy = true;
@@ -92,17 +97,14 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         return EXIT_SOFTWARE;
     }
     struct service svc[] = {
-        { "desk worker", { "process", "--loop", "1", NULL }, 0, 0, 1, 0 },
-        { "delivery worker", { "outbox", "--flush", "--loop", "5", NULL }, 0, 0, 1, 0 },
-        { "policy server", { "serve", NULL }, 0, 0, 1, 0 },
+        { "desk worker", { "process", "--loop", "1", NULL }, 0, 0, 1, 0, 0 },
+        { "delivery worker", { "outbox", "--flush", "--loop", "5", NULL }, 0, 0, 1, 0, 0 },
+        { "retention purge", { "purge", NULL }, 0, 0, 1, 0, 86400 },
         /* listing: DNSBLs, early warning, feeds every [reputation] interval */
-        { "reputation monitor", { "rbl", "check", "--loop", NULL }, 0, 0, 1, 0 },
+        { "reputation monitor", { "rbl", "check", "--loop", NULL }, 0, 0, 1, 0, 0 },
+        { "policy server", { "serve", NULL }, 0, 0, 1, 0, 0 },
     };
-    size_t n_svc = G_N_ELEMENTS(svc);
-    if (no_policy) {
-        svc[2] = svc[3]; /* the policy server left out */
-        n_svc--;
-    }
+    size_t n_svc = no_policy ? 4 : 5; /* the policy server last: left out with --no-policy */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = run_on_signal;
@@ -137,6 +139,16 @@ int cmd_run(struct cli *cli, int argc, char **argv)
                 continue;
             svc[k].pid = 0;
             int64_t t = (int64_t)(g_get_real_time() / G_USEC_PER_SEC);
+            if (svc[k].period) {
+                svc[k].due = svc[k].started + svc[k].period;
+                bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+                log_msg(&cli->log, ok ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING,
+                        "run: %s (pid %ld) %s %d; next in %llds", svc[k].name, (long)pid,
+                        WIFSIGNALED(status) ? "killed by signal" : "exited",
+                        WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                        (long long)(svc[k].due - t));
+                continue;
+            }
             /* A service that ran a while starts again quickly; one that keeps
              * dying waits longer each time (up to a minute). */
             svc[k].backoff = t - svc[k].started > 60 ? 1 : MIN(svc[k].backoff * 2, 60);

@@ -47,6 +47,8 @@ static const struct command commands[] = {
     { "user", cmd_user, "add, list, delete dashboard users or set their password" },
     { "token", cmd_token, "make an API token for a dashboard user" },
     { "replay-report", cmd_replay_report, "every decision with its time (after ingest --replay)" },
+    { "purge", cmd_purge, "apply [store] retention: purge old reports' raw mail and addresses" },
+    { "held", cmd_held, "list, release or delete an account's mail held by Postfix" },
 };
 
 static void usage(FILE *f)

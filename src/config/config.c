@@ -54,6 +54,21 @@ static const struct ckey schema[] = {
     { "store", "conninfo", CT_STRING, OFF(store_conninfo), "", 0, 0, NULL,
       "libpq connection string of the PostgreSQL database, e.g. \"host=db.example.net "
       "dbname=abusedesk user=abusedesk\" (empty: libpq's defaults and PG* variables)", 0 },
+    { "store", "retention", CT_DURATION, OFF(store_retention), "180d", 0, 3650LL * 86400, NULL,
+      "after this time, reports whose incidents are closed (as long) lose their raw message, "
+      "spool copy and personal fields (addresses, subjects); counts and scores stay. Daily "
+      "(abusedesk run, abusedesk-purge.timer) or abusedesk purge; 0 keeps everything", 0 },
+    { "held", "enabled", CT_BOOL, OFF(held_enabled), "false", 0, 0, NULL,
+      "when an account's incident ends, queue the release of its mail held by Postfix (HOLD "
+      "of the policy server), or its deletion (--delete-held), for abusedesk held run (root)",
+      0 },
+    { "held", "postqueue", CT_PATH, OFF(held_postqueue), "/usr/sbin/postqueue", 0, 0, NULL,
+      "postqueue(1), run as postqueue -j to find an account's held mail by sender", 0 },
+    { "held", "postsuper", CT_PATH, OFF(held_postsuper), "/usr/sbin/postsuper", 0, 0, NULL,
+      "postsuper(1), run as root with -H (release) or -d (delete) and the queue ids", 0 },
+    { "held", "config_directory", CT_STRING, OFF(held_config_directory), "", 0, 0, NULL,
+      "Postfix configuration directory handed to postqueue and postsuper as -c DIR (empty: "
+      "Postfix's default)", 0 },
     { "intake", "spool_dir", CT_PATH, OFF(spool_dir), "/var/lib/abusedesk/spool", 0, 0, NULL,
       "raw messages are written and fsync'ed here before they are parsed", 0 },
     { "intake", "quarantine_dir", CT_PATH, OFF(quarantine_dir),

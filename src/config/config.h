@@ -53,6 +53,11 @@ struct config {
     /* [store] */
     char *db_path;              /* SQLite database file */
     int busy_timeout_ms;        /* how long to wait for a locked database */
+    long long store_retention;  /* seconds until reports of closed incidents are purged;
+                                 * 0: never */
+    /* [held] */
+    bool held_enabled;          /* queue release/delete of held mail when incidents end */
+    char *held_postqueue, *held_postsuper, *held_config_directory;
     char *store_backend;        /* "sqlite" or "postgresql" */
     char *store_conninfo;       /* libpq connection string (postgresql) */
     /* [intake] */

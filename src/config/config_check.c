@@ -343,5 +343,24 @@ size_t config_check(const struct config *cfg, const char *name, const char *text
         report(&c, "web", "tls_key", "no such file '%s'", cfg->web_tls_key);
     if (cfg->web_user && *cfg->web_user && !getpwnam(cfg->web_user))
         report(&c, "web", "user", "no such user '%s' on this machine", cfg->web_user);
+    /* Retention: a purge within the day would take the evidence of incidents
+     * the team is still looking at; 0 keeps everything. */
+    if (cfg->store_retention > 0 && cfg->store_retention < 86400)
+        report(&c, "store", "retention",
+               "%llds is shorter than a day: reports would lose their evidence while the team "
+               "still reads them (0 keeps them for ever)", cfg->store_retention);
+    /* Held mail: the programs must be there when the desk is to use them. */
+    if (cfg->held_enabled) {
+        if (!cfg->held_postqueue || !g_file_test(cfg->held_postqueue, G_FILE_TEST_IS_EXECUTABLE))
+            report(&c, "held", "postqueue", "'%s' is not an executable program",
+                   cfg->held_postqueue ? cfg->held_postqueue : "");
+        if (!cfg->held_postsuper || !g_file_test(cfg->held_postsuper, G_FILE_TEST_IS_EXECUTABLE))
+            report(&c, "held", "postsuper", "'%s' is not an executable program",
+                   cfg->held_postsuper ? cfg->held_postsuper : "");
+    }
+    if (cfg->held_config_directory && *cfg->held_config_directory
+        && !g_file_test(cfg->held_config_directory, G_FILE_TEST_IS_DIR))
+        report(&c, "held", "config_directory", "'%s' is not a directory",
+               cfg->held_config_directory);
     return c.n;
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "store/store_dirsync.h"
 #include "store/store_q.h"
 
 /* All SQL of the directory: portable (SQLite >= 3.24 and PostgreSQL), with $N
@@ -43,20 +44,36 @@ enum {
 /* The columns of the file, in the order rows are checked. */
 enum dcol {
     DCOL_ID, DCOL_NAME, DCOL_CONTACT, DCOL_LANG, DCOL_ACCOUNT, DCOL_DOMAIN, DCOL_UID,
-    DCOL_WEBROOT, DCOL_N
+    DCOL_WEBROOT,
+    /* the customer's sending limits for the policy server, in the order of
+     * struct store_dirsync_limits */
+    DCOL_MSGS_HOUR, DCOL_RCPTS_HOUR, DCOL_RCPTS_DAY, DCOL_DOMAINS_HOUR, DCOL_N
 };
+#define DCOL_LIMIT0 DCOL_MSGS_HOUR
 
 static const char *const directory_col_names[DCOL_N] = {
     "customer_id", "customer_name", "contact_email", "language", "account", "domain", "uid",
-    "webroot",
+    "webroot", "msgs_per_hour", "rcpts_per_hour", "rcpts_per_day", "domains_per_hour",
 };
+
+/* Other names a header may use for a column: the short names of the limits. */
+static const struct {
+    const char *name;
+    int col;
+} directory_col_aliases[] = {
+    { "limit_hour", DCOL_MSGS_HOUR },
+    { "limit_day", DCOL_RCPTS_DAY },
+};
+
+/* The largest limit a column takes: what [policy] accepts. */
+#define DIRECTORY_MAX_LIMIT 100000000
 #define DIRECTORY_EXPECTED \
     "customer_id, customer_name, contact_email, language, account, domain, uid, webroot"
 
 /* Columns a header may leave out. */
 static bool col_optional(int k)
 {
-    return k == DCOL_UID || k == DCOL_WEBROOT;
+    return k >= DCOL_UID;
 }
 
 /* ---- the CSV reader ---------------------------------------------------------- */
@@ -80,7 +97,33 @@ struct csv {
     size_t prob_col;                /* its field, 1-based */
     const char *const *names;       /* field index -> column name once the header is read */
     size_t n_names;
+    char sep;                       /* ',' or ';' (csv_detect_sep) */
 };
+
+/* The field separator of the file: ';' when the first line that is not blank
+ * (the header) has more semicolons than commas outside quotes, as spreadsheets
+ * in many European locales export; ',' otherwise. */
+static char csv_detect_sep(const char *p, const char *end)
+{
+    size_t commas = 0, semis = 0;
+    bool quoted = false, any = false;
+    for (; p < end; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (quoted)
+            continue;
+        else if (*p == '\n') {
+            if (any)
+                break;
+        } else if (*p == ',')
+            commas++;
+        else if (*p == ';')
+            semis++;
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            any = true;
+    }
+    return semis > commas ? ';' : ',';
+}
 
 /* "customer_name" once the header named the field, else its number. */
 static const char *csv_col(const struct csv *c, size_t col, char *tmp, size_t size)
@@ -93,6 +136,9 @@ static const char *csv_col(const struct csv *c, size_t col, char *tmp, size_t si
 
 static void csv_problem(struct csv *c, const char *what)
 {
+    /* A column the import ignores may hold anything that still splits. */
+    if (c->names && c->n <= c->n_names && !c->names[c->n - 1])
+        return;
     if (!c->prob) {
         c->prob = what;
         c->prob_col = c->n;
@@ -181,7 +227,7 @@ static int csv_record(struct csv *c, struct ad_err *err)
             }
         }
         /* An unquoted field, or whatever follows a closing quote up to the delimiter. */
-        while (c->p < c->end && *c->p != ',' && *c->p != '\n') {
+        while (c->p < c->end && *c->p != c->sep && *c->p != '\n') {
             char ch = *c->p;
             if (ch == '\r' && (c->p + 1 == c->end || c->p[1] == '\n'))
                 break;
@@ -198,7 +244,7 @@ static int csv_record(struct csv *c, struct ad_err *err)
             g_string_append_c(c->buf, '\0');
         if (c->p >= c->end)
             return 1;
-        if (*c->p == ',') {
+        if (*c->p == c->sep) {
             c->p++;
             if (++c->line_len > DIRECTORY_MAX_LINE)
                 return ad_err_set(err, AD_ERR_LIMIT, "%s: line %zu: longer than %d bytes",
@@ -495,7 +541,8 @@ struct imp {
     const char *names[DIRECTORY_MAX_FIELDS];
     GHashTable *customers;          /* id -> "name\ncontact\nlanguage" as last written */
     GHashTable *seen[DCOL_N];       /* value -> struct seen, for account, domain, uid */
-    size_t n_rows, n_bad, n_webroots, n_warnings;
+    size_t n_rows, n_bad, n_webroots, n_warnings, n_kept_open;
+    bool force;                     /* --sync --force */
     int64_t now;
     void (*bad)(size_t line, const char *msg, void *ctx);
     void (*warn)(const char *msg, void *ctx);
@@ -543,7 +590,6 @@ static int imp_header(struct imp *im, struct ad_err *err)
     GString *unknown = g_string_new(NULL);
     size_t n_unknown = 0;
     const char *dup = NULL;
-    size_t unnamed = 0;
     for (size_t i = 0; i < c->n; i++) {
         char *f = trim(csv_field(c, i));
         /* The BOM was skipped before the first record; a BOM that a concatenation
@@ -553,9 +599,15 @@ static int imp_header(struct imp *im, struct ad_err *err)
         int k = 0;
         while (k < DCOL_N && g_ascii_strcasecmp(f, directory_col_names[k]) != 0)
             k++;
+        for (size_t a = 0; k == DCOL_N && a < G_N_ELEMENTS(directory_col_aliases); a++)
+            if (g_ascii_strcasecmp(f, directory_col_aliases[a].name) == 0)
+                k = directory_col_aliases[a].col;
+        /* Columns the import does not know (an export with more fields than
+         * the directory needs) are ignored, and named once in a warning. */
         if (*f == '\0') {
-            if (!unnamed)
-                unnamed = i + 1;
+            g_string_append_printf(unknown, "%scolumn %zu (no name)", n_unknown ? ", " : "",
+                                   i + 1);
+            n_unknown++;
         } else if (k == DCOL_N) {
             char ex[72];
             g_string_append_printf(unknown, "%s'%s'", n_unknown ? ", " : "",
@@ -569,14 +621,7 @@ static int imp_header(struct imp *im, struct ad_err *err)
         }
     }
     rc = 0;
-    if (n_unknown) {
-        rc = ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: unknown column%s %s (expected "
-                        DIRECTORY_EXPECTED ")", c->name, line, n_unknown > 1 ? "s" : "",
-                        unknown->str);
-    } else if (unnamed) {
-        rc = ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: column %zu has no name (expected "
-                        DIRECTORY_EXPECTED ")", c->name, line, unnamed);
-    } else if (dup) {
+    if (dup) {
         rc = ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: column '%s' appears twice", c->name,
                         line, dup);
     } else {
@@ -588,11 +633,24 @@ static int imp_header(struct imp *im, struct ad_err *err)
                                        directory_col_names[k]);
                 n_missing++;
             }
+        /* A misspelt required column is both missing and unknown: say both. */
         if (n_missing)
             rc = ad_err_set(err, AD_ERR_PARSE, "%s: line %zu: missing column%s %s (expected "
-                            DIRECTORY_EXPECTED ")", c->name, line, n_missing > 1 ? "s" : "",
-                            missing->str);
+                            DIRECTORY_EXPECTED ")%s%s", c->name, line,
+                            n_missing > 1 ? "s" : "", missing->str,
+                            n_unknown ? "; not known: " : "", n_unknown ? unknown->str : "");
         g_string_free(missing, TRUE);
+    }
+    if (rc == 0 && n_unknown) {
+        im->n_warnings++;
+        if (im->warn) {
+            char *msg = g_strdup_printf("%s: line %zu: ignoring unknown column%s %s (known: "
+                                        DIRECTORY_EXPECTED ", msgs_per_hour, rcpts_per_hour, "
+                                        "rcpts_per_day, domains_per_hour)",
+                                        c->name, line, n_unknown > 1 ? "s" : "", unknown->str);
+            im->warn(msg, im->ctx);
+            g_free(msg);
+        }
     }
     g_string_free(unknown, TRUE);
     im->n_cols = c->n;
@@ -660,6 +718,19 @@ static bool imp_check(struct imp *im, int k, char *v)
         imp_bad(im, line, "line %zu, column %s: '%s' is not a Unix uid (want a number)", line,
                 col, excerpt(v, ex, sizeof ex));
         return false;
+    case DCOL_MSGS_HOUR:
+    case DCOL_RCPTS_HOUR:
+    case DCOL_RCPTS_DAY:
+    case DCOL_DOMAINS_HOUR: {
+        /* empty: the configured limit; 0: no limit */
+        bool ok = !*v || (strlen(v) <= 9 && strspn(v, "0123456789") == strlen(v) &&
+                          g_ascii_strtoll(v, NULL, 10) <= DIRECTORY_MAX_LIMIT);
+        if (!ok)
+            imp_bad(im, line, "line %zu, column %s: '%s' is not a limit (want a number from 0 "
+                    "to %d, or empty for the configured one)", line, col,
+                    excerpt(v, ex, sizeof ex), DIRECTORY_MAX_LIMIT);
+        return ok;
+    }
     case DCOL_WEBROOT: {
         const char *why = *v ? webroot_problem(v) : NULL;
         if (!why)
@@ -724,6 +795,23 @@ static int imp_uid(struct imp *im, struct seen *s, const char *uid, const char *
         im->n_webroots++;
     }
     return 0;
+}
+
+/* Stores the limits of the row's customer for the limit columns the file
+ * has (an empty value clears one: the configured limit applies again). */
+static int imp_limits(struct imp *im, char *const *v, struct ad_err *err)
+{
+    bool set[4], any = false;
+    int64_t x[4];
+    for (int i = 0; i < 4; i++) {
+        set[i] = im->pos[DCOL_LIMIT0 + i] >= 0;
+        any |= set[i];
+        x[i] = *v[DCOL_LIMIT0 + i] ? g_ascii_strtoll(v[DCOL_LIMIT0 + i], NULL, 10) : -1;
+    }
+    if (!any)
+        return 0;
+    struct store_dirsync_limits l = { x[0], x[1], x[2], x[3] };
+    return store_dirsync_limits_set(im->st, v[DCOL_ID], &l, set, err);
 }
 
 /* Checks and stores one data row. A bad row is refused and 0 returned; negative
@@ -801,7 +889,8 @@ static int imp_row(struct imp *im, struct ad_err *err)
     }
 
     /* The customer: written again only when this row changes its fields. */
-    char *sig = g_strjoin("\n", v[DCOL_NAME], v[DCOL_CONTACT], v[DCOL_LANG], NULL);
+    char *sig = g_strjoin("\n", v[DCOL_NAME], v[DCOL_CONTACT], v[DCOL_LANG], v[DCOL_MSGS_HOUR],
+                          v[DCOL_RCPTS_HOUR], v[DCOL_RCPTS_DAY], v[DCOL_DOMAINS_HOUR], NULL);
     gpointer key = NULL, old = NULL;
     if (!g_hash_table_lookup_extended(im->customers, v[DCOL_ID], &key, &old) ||
         strcmp(old, sig) != 0) {
@@ -815,7 +904,7 @@ static int imp_row(struct imp *im, struct ad_err *err)
         store_q_text(q, 3, v[DCOL_CONTACT]);
         store_q_text(q, 4, v[DCOL_LANG]);
         store_q_int(q, 5, im->now);
-        if ((rc = store_q_run(q, err))) {
+        if ((rc = store_q_run(q, err)) || (rc = imp_limits(im, v, err))) {
             g_free(sig);
             goto out;
         }
@@ -911,7 +1000,118 @@ int directory_import_warn(struct store *st, const char *name, const char *csv, s
                           void (*warn)(const char *msg, void *ctx), void *ctx,
                           struct ad_err *err)
 {
-    struct imp im = { .st = st, .bad = bad, .warn = warn, .ctx = ctx };
+    struct directory_import_opts o = { .bad = bad, .warn = warn, .ctx = ctx };
+    return directory_import_opts(st, name, csv, len, &o, stats, err);
+}
+
+static void imp_warn(struct imp *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void imp_warn(struct imp *im, const char *fmt, ...)
+{
+    im->n_warnings++;
+    if (!im->warn)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    im->warn(msg, im->ctx);
+    g_free(msg);
+}
+
+/* --sync: what the store has and the file does not, collected before removing. */
+struct sync_scan {
+    struct imp *im;
+    GHashTable *in_file;            /* values of this kind the file listed (borrowed) */
+    GHashTable *kept;               /* customers that stay (open incidents) */
+    GPtrArray *gone;                /* g_malloc'd values to remove */
+    int rc;
+    struct ad_err *err;
+};
+
+static int sync_customer(const char *id, const char *unused, void *ctx)
+{
+    (void)unused;
+    struct sync_scan *s = ctx;
+    if (g_hash_table_contains(s->im->customers, id))
+        return 0;
+    int64_t n = 0, first = 0;
+    char *state = NULL;
+    if ((s->rc = store_dirsync_open_incidents(s->im->st, id, &n, &first, &state, s->err)))
+        return 1;
+    if (n > 0 && !s->im->force) {
+        s->im->n_kept_open++;
+        g_hash_table_add(s->kept, g_strdup(id));
+        imp_warn(s->im, "customer %s not removed: it has %lld open incident%s (incident %lld, "
+                 "%s); a removed customer could not be told about it or be unlocked by its "
+                 "contact: resolve or dismiss %s first, or import with --force", id,
+                 (long long)n, n == 1 ? "" : "s", (long long)first, state ? state : "?",
+                 n == 1 ? "it" : "them");
+    } else {
+        if (n > 0)
+            imp_warn(s->im, "customer %s removed with %lld open incident%s (--force; incident "
+                     "%lld, %s): the incidents keep the customer id only", id, (long long)n,
+                     n == 1 ? "" : "s", (long long)first, state ? state : "?");
+        g_ptr_array_add(s->gone, g_strdup(id));
+    }
+    g_free(state);
+    return 0;
+}
+
+static int sync_owned(const char *value, const char *customer_id, void *ctx)
+{
+    struct sync_scan *s = ctx;
+    if (!g_hash_table_contains(s->in_file, value) &&
+        !(customer_id && g_hash_table_contains(s->kept, customer_id)))
+        g_ptr_array_add(s->gone, g_strdup(value));
+    return 0;
+}
+
+/* Removes what the file no longer lists: first the accounts, domains and uids
+ * (except those of customers kept for their open incidents), then the
+ * customers. */
+static int imp_sync(struct imp *im, struct directory_import_stats *stats, struct ad_err *err)
+{
+    GHashTable *kept = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    struct sync_scan cs = { im, NULL, kept, g_ptr_array_new_with_free_func(g_free), 0, err };
+    int rc = store_dirsync_each(im->st, STORE_DIRSYNC_CUSTOMER, sync_customer, &cs, err);
+    if (rc == 0)
+        rc = cs.rc;
+    static const struct {
+        int col;
+        enum store_dirsync_kind kind;
+    } owned[] = { { DCOL_ACCOUNT, STORE_DIRSYNC_ACCOUNT },
+                  { DCOL_DOMAIN, STORE_DIRSYNC_DOMAIN },
+                  { DCOL_UID, STORE_DIRSYNC_UID } };
+    size_t *removed[] = { &stats->n_removed_accounts, &stats->n_removed_domains,
+                          &stats->n_removed_uids };
+    for (size_t i = 0; rc == 0 && i < G_N_ELEMENTS(owned); i++) {
+        struct sync_scan os = { im, im->seen[owned[i].col], kept,
+                                g_ptr_array_new_with_free_func(g_free), 0, err };
+        rc = store_dirsync_each(im->st, owned[i].kind, sync_owned, &os, err);
+        for (guint k = 0; rc == 0 && k < os.gone->len; k++)
+            rc = store_dirsync_remove(im->st, owned[i].kind, g_ptr_array_index(os.gone, k), err);
+        if (rc == 0)
+            *removed[i] = os.gone->len;
+        g_ptr_array_free(os.gone, TRUE);
+    }
+    for (guint k = 0; rc == 0 && k < cs.gone->len; k++)
+        rc = store_dirsync_remove(im->st, STORE_DIRSYNC_CUSTOMER, g_ptr_array_index(cs.gone, k),
+                                  err);
+    if (rc == 0)
+        stats->n_removed_customers = cs.gone->len;
+    g_ptr_array_free(cs.gone, TRUE);
+    g_hash_table_destroy(kept);
+    return rc;
+}
+
+int directory_import_opts(struct store *st, const char *name, const char *csv, size_t len,
+                          const struct directory_import_opts *o,
+                          struct directory_import_stats *stats, struct ad_err *err)
+{
+    struct imp im = { .st = st, .bad = o->bad, .warn = o->warn, .ctx = o->ctx,
+                      .force = o->force };
+    struct directory_import_stats sync = { 0 };
     struct csv *c = &im.csv;
     c->name = name ? name : "directory";
     c->p = csv ? csv : "";
@@ -920,6 +1120,7 @@ int directory_import_warn(struct store *st, const char *name, const char *csv, s
     c->buf = g_string_sized_new(256);
     if (c->end - c->p >= 3 && memcmp(c->p, "\xef\xbb\xbf", 3) == 0)
         c->p += 3;
+    c->sep = csv_detect_sep(c->p, c->end);
     im.customers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (int k = DCOL_ACCOUNT; k <= DCOL_UID; k++)
         im.seen[k] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, seen_free);
@@ -949,6 +1150,14 @@ int directory_import_warn(struct store *st, const char *name, const char *csv, s
             break;
         }
     }
+    if (rc == 0 && o->sync && im.n_bad) {
+        sync.sync_skipped = true;
+        imp_warn(&im, "--sync removed nothing: %zu row%s refused, and a refused row would "
+                 "look like a customer or account that left (fix %s and import again)",
+                 im.n_bad, im.n_bad == 1 ? " was" : "s were", im.n_bad == 1 ? "it" : "them");
+    } else if (rc == 0 && o->sync) {
+        rc = imp_sync(&im, &sync, err);
+    }
     if (rc == 0)
         rc = imp_warn_contacts(&im, err);
     if (rc == 0 && own) {
@@ -969,6 +1178,12 @@ out:
             .n_bad = im.n_bad,
             .n_webroots = im.n_webroots,
             .n_warnings = im.n_warnings,
+            .n_removed_customers = sync.n_removed_customers,
+            .n_removed_accounts = sync.n_removed_accounts,
+            .n_removed_domains = sync.n_removed_domains,
+            .n_removed_uids = sync.n_removed_uids,
+            .n_kept_open = im.n_kept_open,
+            .sync_skipped = sync.sync_skipped,
         };
     }
     for (int k = DCOL_ACCOUNT; k <= DCOL_UID; k++)

@@ -30,6 +30,20 @@ struct directory_import_stats {
     size_t n_bad;               /* rows refused (each reported through the callback) */
     size_t n_webroots;          /* uids given a web space root */
     size_t n_warnings;          /* warnings (each reported through the warn callback) */
+    /* --sync: what was removed because the file no longer lists it */
+    size_t n_removed_customers, n_removed_accounts, n_removed_domains, n_removed_uids;
+    size_t n_kept_open;         /* customers not removed: they have open incidents */
+    bool sync_skipped;          /* nothing removed because rows were refused */
+};
+
+/* How directory_import_opts() runs. */
+struct directory_import_opts {
+    bool sync;      /* remove customers, accounts, domains and uids the file no longer
+                     * lists; nothing when a row was refused (it would look removed) */
+    bool force;     /* with sync: remove customers with open incidents too */
+    void (*bad)(size_t line, const char *msg, void *ctx);   /* may be NULL */
+    void (*warn)(const char *msg, void *ctx);               /* may be NULL */
+    void *ctx;
 };
 
 /* Imports CSV text (RFC 4180: quoted fields, "" escapes, CRLF or LF) with the
@@ -62,6 +76,18 @@ int directory_import_warn(struct store *st, const char *name, const char *csv, s
                           void (*bad)(size_t line, const char *msg, void *ctx),
                           void (*warn)(const char *msg, void *ctx), void *ctx,
                           struct ad_err *err);
+
+/* directory_import_warn() with options: a file separated by ';' is read as
+ * well as one by ',' (the header decides), unknown columns are ignored with one
+ * warning naming them, the limit columns (msgs_per_hour, rcpts_per_hour,
+ * rcpts_per_day, domains_per_hour; limit_hour and limit_day are short names for
+ * the first and third) set the customer's sending limits for the policy
+ * server, and with o->sync whatever the file no longer lists is removed in the
+ * same transaction: a customer with open incidents only with o->force (else it
+ * stays with its accounts, counted in n_kept_open, and a warning says why). */
+int directory_import_opts(struct store *st, const char *name, const char *csv, size_t len,
+                          const struct directory_import_opts *o,
+                          struct directory_import_stats *stats, struct ad_err *err);
 
 /* Customer id owning an account (login or mailbox address), or NULL. Returned
  * string is g_malloc'd (caller frees). Negative AD_ERR_* only on store failure:

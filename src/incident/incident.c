@@ -22,6 +22,7 @@
 #include "score/score.h"
 #include "store/store_q.h"
 #include "store/store_tx.h"
+#include "util/redact.h"
 
 /* ---- SQL ---------------------------------------------------------------- */
 
@@ -124,7 +125,11 @@ int incident_audit_at(struct store *st, int64_t at, int64_t incident_id, int64_t
         store_q_int(q, 3, report_id);
     store_q_text(q, 4, actor);
     store_q_text(q, 5, action);
-    store_q_text(q, 6, detail);
+    /* The audit log is kept for good: a URL in a detail (a hook's error, a
+     * note) loses its credentials and secret query parameters. */
+    char *clean = redact_text(detail, NULL);
+    store_q_text(q, 6, clean);
+    g_free(clean);
     return store_q_run(q, err);
 }
 

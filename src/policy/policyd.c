@@ -46,6 +46,7 @@
 #include "policy/shared.h"
 #include "store/store.h"
 #include "store/store_outbound_counts.h"
+#include "store/store_dirsync.h"
 #include "store/store_policy.h"
 
 #define DECIDED_BY "abusedesk policy"
@@ -78,6 +79,8 @@ struct policyd {
     struct store *st;           /* the loop's connection */
     struct rl_table rl;
     GHashTable *locks;          /* lower-cased subject -> { incident id, German? } (gint64[2]) */
+    int64_t unlocks_since;      /* Unix seconds of the previous look at the locks */
+    GHashTable *unlocks_done;   /* lower-cased subject -> unlocked_at (gint64) already reset */
     int64_t data_version;
     bool store_ok;
     struct policy_server *srv;
@@ -95,6 +98,8 @@ struct policyd {
     gint stopping;
     GHashTable *pending;        /* account -> struct pend * (loop only) */
     GHashTable *acct_limits;    /* account -> [limits:CUSTOMER] row (borrowed from cfg) */
+    GHashTable *dir_limits;     /* account -> its customer's limits from the directory
+                                 * (struct config_limits, owned; name NULL) */
     uint64_t n_reject, n_soft, n_findings;
     uint64_t overflow_logged;   /* rl.n_overflow at the last warning */
     int64_t overflow_log_at;
@@ -159,6 +164,34 @@ static void counters_reset(struct policyd *d, const char *account)
     }
 }
 
+struct unlock_scan {
+    struct policyd *d;
+    GHashTable *locked; /* the locks now */
+    int64_t now;
+};
+
+static void unlock_row(const char *subject, int64_t unlocked_at, void *ctx)
+{
+    struct unlock_scan *us = ctx;
+    char *k = g_ascii_strdown(subject, -1);
+    gint64 *seen = g_hash_table_lookup(us->d->unlocks_done, k);
+    if (g_hash_table_contains(us->locked, k) || (seen && *seen == unlocked_at)) {
+        g_free(k);
+        return;
+    }
+    counters_reset(us->d, k);
+    log_msg(us->d->log, LOG_LEVEL_INFO, "policy: %s unlocked: counters reset", k);
+    gint64 *v = g_new(gint64, 1);
+    *v = unlocked_at;
+    g_hash_table_replace(us->d->unlocks_done, k, v);
+}
+
+static gboolean unlock_old(gpointer k, gpointer v, gpointer cutoff)
+{
+    (void)k;
+    return *(gint64 *)v < *(gint64 *)cutoff;
+}
+
 static void locks_reload(struct policyd *d)
 {
     struct ad_err err = { 0 };
@@ -175,15 +208,26 @@ static void locks_reload(struct policyd *d)
     if (!d->store_ok)
         log_msg(d->log, LOG_LEVEL_INFO, "policy: database readable again");
     d->store_ok = true;
+    /* Unlocks since the previous look (a second earlier, as times are whole
+     * seconds): a lock taken and lifted within one poll never showed in
+     * d->locks, yet its counters must start afresh too. unlocks_done keeps
+     * each unlock reset once. */
+    struct unlock_scan us = { d, ll.n, now_s() };
+    if (store_policy_unlocks_since(d->st, d->unlocks_since - 1, unlock_row, &us, &err) == 0)
+        d->unlocks_since = us.now;
     GHashTableIter it;
     gpointer k;
     g_hash_table_iter_init(&it, d->locks);
     while (g_hash_table_iter_next(&it, &k, NULL)) {
         if (g_hash_table_contains(ll.n, k))
             continue;
+        if (g_hash_table_contains(d->unlocks_done, k))
+            continue; /* reset by the scan above */
         counters_reset(d, k);
         log_msg(d->log, LOG_LEVEL_INFO, "policy: %s unlocked: counters reset", (const char *)k);
     }
+    gint64 cutoff = now_s() - 300;
+    g_hash_table_foreach_remove(d->unlocks_done, unlock_old, &cutoff);
     g_hash_table_destroy(d->locks);
     d->locks = ll.n;
 }
@@ -202,7 +246,10 @@ static void lock_committed(struct policyd *d, const char *account)
     g_hash_table_remove(d->pending, account);
 }
 
-/* Every 200 ms: another process committed? Then reload the locks. */
+static void dir_limits_load(struct policyd *d);
+
+/* Every 200 ms: another process committed? Then reload the locks (and the
+ * directory's limits). */
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -219,6 +266,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
     if (v != d->data_version || !d->store_ok) {
         d->data_version = v;
         locks_reload(d);
+        dir_limits_load(d);
     }
     /* Locks the writer committed leave the pending set once the lock set has
      * them (with or without their ticket), so that they are never in neither. */
@@ -492,6 +540,37 @@ static void customer_limits_load(struct policyd *d)
     }
 }
 
+/* The directory's per-customer limits (columns msgs_per_hour, ... of the
+ * import), for each account of such a customer. Read at start and whenever
+ * another process committed (with the locks): a partial index holds only the
+ * customers with limits, so this costs what they own. On a store error the
+ * limits read last stay. */
+static void dir_limit_add(const char *account, const struct store_dirsync_limits *l, void *arg)
+{
+    struct config_limits *c = g_new0(struct config_limits, 1);
+    *c = (struct config_limits){ NULL, l->msgs_per_hour, l->rcpts_per_hour, l->rcpts_per_day,
+                                 l->domains_per_hour };
+    g_hash_table_replace(arg, g_ascii_strdown(account, -1), c);
+}
+
+static void dir_limits_load(struct policyd *d)
+{
+    GHashTable *m = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    struct ad_err err = { 0 };
+    if (store_dirsync_limits_each(d->st, dir_limit_add, m, &err) != 0) {
+        log_msg(d->log, LOG_LEVEL_WARNING, "policy: cannot read the directory's limits: %s "
+                "(keeping %u known)", err.msg, d->dir_limits ? g_hash_table_size(d->dir_limits) : 0);
+        g_hash_table_destroy(m);
+        return;
+    }
+    if (d->dir_limits)
+        g_hash_table_destroy(d->dir_limits);
+    d->dir_limits = m;
+}
+
+/* Limits of a sender: [limits:NAME] of the account or sender, else
+ * [limits:CUSTOMER] of its customer, else its customer's limits from the
+ * directory, else [policy]; each key of a row that sets it (-1: not set). */
 static void limits_for(const struct policyd *d, const char *name, struct limits *l)
 {
     const struct config *cfg = d->cfg;
@@ -503,6 +582,11 @@ static void limits_for(const struct policyd *d, const char *name, struct limits 
     if (!o && d->acct_limits && g_hash_table_size(d->acct_limits)) {
         char *k = g_ascii_strdown(name, -1);
         o = g_hash_table_lookup(d->acct_limits, k);
+        g_free(k);
+    }
+    if (!o && d->dir_limits && g_hash_table_size(d->dir_limits)) {
+        char *k = g_ascii_strdown(name, -1);
+        o = g_hash_table_lookup(d->dir_limits, k);
         g_free(k);
     }
     if (o) {
@@ -1162,6 +1246,8 @@ int policyd_run(const struct config *cfg0, const char *config_path, const char *
     d.db_override = db_override;
     g_atomic_int_set(&d.log_level, (gint)log->min);
     d.locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    d.unlocks_done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    d.unlocks_since = now_s();
     d.pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pend_free);
     d.jobs = g_async_queue_new();
     d.oc = outcount_new(262144);
@@ -1256,6 +1342,8 @@ out:
     g_hash_table_destroy(d.pending);
     if (d.acct_limits)
         g_hash_table_destroy(d.acct_limits);
+    if (d.dir_limits)
+        g_hash_table_destroy(d.dir_limits);
     struct event *evs[] = { d.ev_poll, d.ev_state, d.ev_sweep, d.ev_hup, d.ev_term, d.ev_int,
                             d.ev_counts };
     for (size_t i = 0; i < G_N_ELEMENTS(evs); i++)
@@ -1266,6 +1354,7 @@ out:
     rl_free(&d.rl);
     store_close(d.st);
     g_hash_table_destroy(d.locks);
+    g_hash_table_destroy(d.unlocks_done);
     d.oc = outcount_free(d.oc);
     g_strfreev(d.out_addrs);
     g_free(d.writer_db);

@@ -15,6 +15,8 @@
 static const char sql_locks[] =
     "SELECT l.subject, l.incident_id, c.language FROM locks l"
     " LEFT JOIN customers c ON c.id = l.customer_id WHERE l.unlocked_at IS NULL";
+static const char sql_unlocks[] =
+    "SELECT subject, unlocked_at FROM locks WHERE unlocked_at >= $1";
 static const char sql_locked[] =
     "SELECT id FROM locks WHERE subject = $1 AND unlocked_at IS NULL LIMIT 1";
 static const char sql_customer_of[] = "SELECT customer_id FROM accounts WHERE name = $1";
@@ -44,6 +46,21 @@ int store_policy_locks(struct store *st,
         fn(store_q_col_text(q, 0), store_q_col_null(q, 1) ? 0 : store_q_col_int(q, 1),
            lang ? lang : "", ctx);
     }
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
+}
+
+int store_policy_unlocks_since(struct store *st, int64_t since,
+                               void (*fn)(const char *subject, int64_t unlocked_at, void *ctx),
+                               void *ctx, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_unlocks, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, since);
+    while ((rc = store_q_step(q, err)) == 1)
+        fn(store_q_col_text(q, 0), store_q_col_int(q, 1), ctx);
     store_q_reset(q);
     return rc < 0 ? rc : 0;
 }

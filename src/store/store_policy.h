@@ -23,6 +23,14 @@ int store_policy_locks(struct store *st,
                                   void *ctx),
                        void *ctx, struct ad_err *err);
 
+/* Calls fn for every lock lifted at or after since (Unix seconds): the policy
+ * server resets the counters of an account unlocked between two of its looks
+ * even when it never saw the lock (locked and unlocked within one poll).
+ * Returns 0 or AD_ERR_*; the read ends before returning. */
+int store_policy_unlocks_since(struct store *st, int64_t since,
+                               void (*fn)(const char *subject, int64_t unlocked_at, void *ctx),
+                               void *ctx, struct ad_err *err);
+
 /* A number that changes whenever another connection committed a change to
  * the locks or customers (store_data_version(): SQLite's data_version, a
  * notification counter on PostgreSQL). */

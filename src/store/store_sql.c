@@ -379,8 +379,6 @@ const char *const store_sql_migrations[] = {
     "  findings TEXT NOT NULL"
     ");"
     "CREATE INDEX domain_audits_domain ON domain_audits (domain, checked_at);",
-    /* 13: retention (purged reports), directory sync, held mail. */
-    "SELECT 1",
     /* 14: replay clock and decisions: which reports `ingest --replay` stored
      * (1: their mails and hooks held back, 2: with --notify; the newest
      * filing time, which a replay may not go back before, uses slot 11's
@@ -390,6 +388,37 @@ const char *const store_sql_migrations[] = {
      * pending one, quadratic in a month's replay. */
     "ALTER TABLE reports ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX reports_pending ON reports (id) WHERE processed = 0;",
+    /* 13: per-customer sending limits from the directory (NULL: the
+     * configured ones; the partial index lets the policy server read only
+     * the customers that have some), retention (purged reports), held mail. */
+    "ALTER TABLE customers ADD COLUMN limit_msgs_hour BIGINT;"
+    "ALTER TABLE customers ADD COLUMN limit_rcpts_hour BIGINT;"
+    "ALTER TABLE customers ADD COLUMN limit_rcpts_day BIGINT;"
+    "ALTER TABLE customers ADD COLUMN limit_domains_hour BIGINT;"
+    "CREATE INDEX customers_limited ON customers (id) WHERE limit_msgs_hour IS NOT NULL"
+    " OR limit_rcpts_hour IS NOT NULL OR limit_rcpts_day IS NOT NULL"
+    " OR limit_domains_hour IS NOT NULL;"
+    /* retention: when a report's raw message and personal fields were purged
+     * (src/store/store_purge.c); NULL while they are kept */
+    "ALTER TABLE reports ADD COLUMN purged_at BIGINT;"
+    "CREATE INDEX reports_unpurged ON reports (id) WHERE purged_at IS NULL;"
+    /* held mail: what should become of an account's mail in Postfix's hold
+     * queue once its incident ended (release or delete), written with the
+     * decision and carried out by `abusedesk held run` as root */
+    "CREATE TABLE held_actions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  incident_id BIGINT,"
+    "  requested_at BIGINT NOT NULL,"
+    "  requested_by TEXT NOT NULL,"
+    "  done_at BIGINT,"
+    "  n_messages BIGINT,"
+    "  result TEXT"
+    ");"
+    "CREATE INDEX held_actions_pending ON held_actions (done_at, id);",
+    /* 14: replay clock and decisions. */
+    "SELECT 1",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 
