@@ -68,4 +68,9 @@ seeds_rbl="$work/seeds-rbl"
 mkdir -p "$seeds_rbl" "$work/rbl"
 cp "$here"/fuzz/seeds/rbl/* "$seeds_rbl"/ 2>/dev/null || true
 run fuzz_rbl "$work/rbl" "$seeds_rbl"
+# fuzz/seeds/batv: envelope addresses with and without BATV tags, key files.
+seeds_batv="$work/seeds-batv"
+mkdir -p "$seeds_batv" "$work/batv"
+cp "$here"/fuzz/seeds/batv/* "$seeds_batv"/ 2>/dev/null || true
+run fuzz_batv "$work/batv" "$seeds_batv"
 exit $status

@@ -40,6 +40,7 @@ static const struct command commands[] = {
     { "process", cmd_process, "the desk worker: file stored reports and policy findings into incidents" },
     { "init", cmd_init, "create the database and directories, apply schema migrations" },
     { "config", cmd_config, "check the configuration or describe every setting" },
+    { "batv", cmd_batv, "BATV keys: keygen, sign ADDRESS, check ADDRESS (doc/batv.md)" },
 };
 
 static void usage(FILE *f)

@@ -148,6 +148,18 @@ struct config {
     int rbl_max_inflight;       /* DNSBL queries in flight at once */
     int rbl_zone_budget;        /* queries per zone and check */
     long long rbl_dns_timeout;  /* seconds per DNSBL query */
+    /* [batv] (doc/batv.md) */
+    char **batv_domains;        /* NULL-terminated; empty: BATV off */
+    char *batv_keys_file;
+    long long batv_lifetime;    /* seconds */
+    /* [milter] */
+    char *milter_listen;        /* libmilter socket: inet:PORT@HOST, unix:PATH */
+    char *milter_user;
+    char *milter_locked_action; /* hold or reject */
+    int milter_script_msgs, milter_uid_msgs, milter_fp_rcpts, milter_max_tracked;
+    /* [outbound] */
+    long long outbound_log_days;    /* seconds the Message-ID hashes are kept */
+    char *outbound_key_file;
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */

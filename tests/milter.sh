@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# tests/milter.sh: BATV and the milter end to end with a private Postfix
+# (tests/lib/postfix.sh) on 127.0.0.1, swaks and sendmail(1).
+#   BATV: `abusedesk batv keygen|sign|check` (exit 0 and the original address
+#   for a valid tag, 1 for untagged, altered, expired); the policy server
+#   rejects a null-sender bounce (and one from MAILER-DAEMON/postmaster) to an
+#   untagged address of a [batv] domain with a clear text, accepts a tagged one,
+#   and lets ordinary mail and bounces to other domains pass.
+set -uo pipefail
+top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+bin=${AD_BINARY:-$top/build/abusedesk}
+. "$top/tests/lib/smtp_sink.sh"
+. "$top/tests/lib/postfix.sh"
+. "$top/tests/lib/sql.sh"
+. "$top/tests/lib/services.sh"
+work=$(mktemp -d)
+chmod 755 "$work" # Postfix's own user walks into it
+fails=0
+spid=
+mpid=
+cleanup() {
+  [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+  [ -n "$mpid" ] && kill "$mpid" 2>/dev/null && wait "$mpid" 2>/dev/null
+  postfix_stop >/dev/null 2>&1
+  smtp_sink_stop
+  rm -rf "$work"
+}
+trap cleanup EXIT
+check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
+has() { if grep -q -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 400 <<<"$2")"; fails=$((fails + 1)); fi; }
+hasnt() { if grep -q -- "$3" <<<"$2"; then echo "FAIL $1: '$3' in: $(head -c 400 <<<"$2")"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
+
+for tool in swaks postfix; do
+  command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "FAIL $tool missing (make deps)"; exit 1; }
+done
+smtp_sink_start "$work/sink" || { echo "FAIL smtp-sink"; exit 1; }
+pport=$(smtp_sink_free_port)
+mport=$(smtp_sink_free_port)
+mkdir -p "$work/db"
+cat > "$work/desk.conf" <<CONF
+[store]
+path = $work/db/desk.db
+[intake]
+spool_dir = $work/db/spool
+quarantine_dir = $work/db/quarantine
+verify_dkim = false
+[network]
+our_hosts = *.hoster.example;test.localdomain
+our_ips = 198.51.100.0/24
+[log]
+level = info
+[policy]
+listen = inet:127.0.0.1:$pport
+user =
+[batv]
+domains = customer.example;shop.example
+keys_file = $work/db/batv.keys
+lifetime = 7d
+[milter]
+listen = inet:$mport@127.0.0.1
+user =
+script_msgs_per_hour = 3
+fingerprint_rcpts = 6
+[outbound]
+key_file = $work/db/outbound.key
+[notify]
+templates_dir = $top/etc/templates
+smarthost = smtp://127.0.0.1:$SMTP_SINK_PORT
+from = abuse@hoster.example
+CONF
+ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
+ad init >/dev/null || { echo "FAIL init"; exit 1; }
+printf 'customer_id,customer_name,contact_email,language,account,domain,uid,webroot\nC1001,Baeckerei,inhaber@mueller-privat.example,de,alice@customer.example,customer.example,,\nC3003,Shop,owner@shop-owner.example,en,,shop.example,%s,/var/www/shop\n' "$(id -u)" > "$work/dir.csv"
+ad directory import "$work/dir.csv" >/dev/null 2>"$work/dir.err" || { echo "FAIL directory import: $(cat "$work/dir.err")"; fails=$((fails + 1)); }
+
+# ---- BATV on the command line --------------------------------------------------
+out=$(ad batv check prvs=0000aaaaaa=alice@customer.example 2>&1); rc=$?
+check "batv check without keys: exit 78" "$rc" 78
+out=$(ad batv keygen 2>&1); rc=$?
+check "batv keygen: exit 0" "$rc" 0
+has "batv keygen: key 0" "$out" "key 0 added"
+check "batv keys file: not readable by others" "$(stat -c %a "$work/db/batv.keys" | cut -c3)" 0
+tagged=$(ad batv sign alice@customer.example); rc=$?
+check "batv sign: exit 0" "$rc" 0
+has "batv sign: prvs=KDDDSSSSSS=address" "$tagged" '^prvs=0[0-9]\{3\}[0-9a-f]\{6\}=alice@customer.example$'
+out=$(ad batv check "$tagged"); rc=$?
+check "batv check tagged: exit 0" "$rc" 0
+check "batv check tagged: the original address" "$out" alice@customer.example
+out=$(ad batv check "<$(tr a-z A-Z <<<"$tagged")>"); rc=$?
+check "batv check: case and <> do not matter" "$rc" 0
+out=$(ad batv check alice@customer.example 2>&1); rc=$?
+check "batv check untagged: exit 1" "$rc" 1
+has "batv check untagged: says so" "$out" untagged
+forged="${tagged:0:10}$(printf '%s' "${tagged:10:1}" | tr '0-9a-f' '1-9a-f0')${tagged:11}"
+out=$(ad batv check "$forged" 2>&1); rc=$?
+check "batv check altered signature: exit 1" "$rc" 1
+has "batv check altered signature: bad signature" "$out" "bad signature"
+out=$(ad batv check "${tagged/alice/alicia}" 2>&1); rc=$?
+check "batv check other address under the tag: exit 1" "$rc" 1
+out=$(ad batv sign 'SRS0=HHH=TT=example.org=x@forwarder.example' 2>&1); rc=$?
+check "batv sign SRS address: refused" "$rc" 65
+# A key rotation: the old tag still verifies, new tags use key 1.
+ad batv keygen >/dev/null
+tagged1=$(ad batv sign alice@customer.example)
+has "batv after keygen: key 1 signs" "$tagged1" '^prvs=1'
+out=$(ad batv check "$tagged"); rc=$?
+check "batv after keygen: a tag of key 0 still valid" "$rc" 0
+# An expired tag: signed with a lifetime of 1 day ten days ago is made by
+# hand (the day field), its signature then no longer matches either: the
+# check says bad signature or expired, never valid.
+old=$(python3 - "$tagged" <<'PY'
+import sys
+t = sys.argv[1]
+d = (int(t[6:9]) - 10) % 1000
+print(t[:6] + "%03d" % d + t[9:])
+PY
+)
+out=$(ad batv check "$old" 2>&1); rc=$?
+check "batv check old day: exit 1" "$rc" 1
+
+# ---- the policy server: bounces to BATV domains ------------------------------------
+"$bin" -c "$work/desk.conf" serve 2>"$work/serve.log" &
+spid=$!
+for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && break; sleep 0.05; done
+check "serve: listening" "$( (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && echo yes)" yes
+postfix_start "$work/postfix" "inet:127.0.0.1:$pport" "$SMTP_SINK_PORT" >/dev/null \
+  || { echo "FAIL postfix"; postfix_log | tail -20; exit 1; }
+has "serve: BATV keys read" "$(cat "$work/serve.log")" "BATV: 2 key(s)"
+bounce() { # from to -> swaks exit status, output in $work/swaks.out
+  swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --from "$1" --to "$2" \
+    --h-Subject "Undelivered Mail Returned to Sender" --body "bounce" --timeout 20 >"$work/swaks.out" 2>&1
+}
+bounce '<>' bob@customer.example; rc=$?
+check "null sender to an untagged BATV address: rejected" "$rc" 24
+has "rejection text names BATV" "$(cat "$work/swaks.out")" "554 5.7.1 .*no valid BATV tag (untagged)"
+bounce MAILER-DAEMON@mx.remote.example bob@customer.example; rc=$?
+check "MAILER-DAEMON to an untagged BATV address: rejected" "$rc" 24
+bounce postmaster@mx.remote.example bob@shop.example; rc=$?
+check "postmaster to an untagged address of the second BATV domain: rejected" "$rc" 24
+bounce '<>' "$forged"; rc=$?
+check "null sender to a forged tag: rejected" "$rc" 24
+has "rejection text: bad signature" "$(cat "$work/swaks.out")" "bad signature"
+bounce '<>' "$tagged1"; rc=$?
+check "null sender to a tagged address: accepted" "$rc" 0
+has "tagged bounce: queued" "$(cat "$work/swaks.out")" "250 2.0.0 Ok: queued"
+bounce '<>' "$tagged"; rc=$?
+check "null sender to a tag of the older key: accepted" "$rc" 0
+bounce '<>' bob@elsewhere.example; rc=$?
+check "null sender to another domain: not our business" "$rc" 0
+bounce friend@remote.example bob@customer.example; rc=$?
+check "ordinary mail to a BATV domain: accepted" "$rc" 0
+has "serve log: the rejections" "$(cat "$work/serve.log")" "BATV: bounce from <> to <bob@customer.example> rejected: untagged"
+
+postfix_stop >/dev/null 2>&1
+if [ "$fails" -gt 0 ]; then
+  echo "--- serve log"; tail -30 "$work/serve.log"
+  echo "--- postfix log"; postfix_log | tail -30
+fi
+echo "milter: $fails failure(s)"
+[ "$fails" = 0 ]
