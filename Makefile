@@ -16,7 +16,7 @@ DEB_PACKAGES := build-essential debhelper systemd cmake pkg-config clang libclan
 	libglib2.0-dev libgmime-3.0-dev libsqlite3-dev sqlite3 libjansson-dev \
 	libcmocka-dev zlib1g-dev libsisimai-perl python3 time \
 	libcurl4-openssl-dev libsodium-dev libevent-dev postfix swaks \
-	libopendkim-dev libc-ares-dev opendkim-tools rbldnsd python3-dkim openssl libpq-dev postgresql libhiredis-dev redis-server
+	libopendkim-dev libc-ares-dev opendkim-tools rbldnsd python3-dkim openssl libpq-dev postgresql libhiredis-dev redis-server libmilter-dev
 
 .PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean install uninstall deb
 

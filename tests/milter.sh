@@ -6,6 +6,15 @@
 #   rejects a null-sender bounce (and one from MAILER-DAEMON/postmaster) to an
 #   untagged address of a [batv] domain with a clear text, accepts a tagged one,
 #   and lets ordinary mail and bounces to other domains pass.
+#   The milter (smtpd_milters and non_smtpd_milters of the same Postfix):
+#   `sendmail -t` by a web space user with X-PHP-Originating-Script is counted
+#   per script: past [milter] script_msgs_per_hour its mail is held and a
+#   finding raised (policy_events; the desk worker opens the incident), another
+#   script of the same uid still flows; once the script is locked (`abusedesk
+#   incident lock`) its mail is held with the ticket in the log; submission mail
+#   (XCLIENT LOGIN) gets a BATV-tagged envelope sender that `batv check`
+#   accepts; the same subject to many recipients raises a finding; every
+#   outbound Message-ID lands in the outbound log (a keyed hash, not the id).
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${AD_BINARY:-$top/build/abusedesk}
@@ -23,7 +32,7 @@ cleanup() {
   [ -n "$mpid" ] && kill "$mpid" 2>/dev/null && wait "$mpid" 2>/dev/null
   postfix_stop >/dev/null 2>&1
   smtp_sink_stop
-  rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
@@ -48,7 +57,7 @@ verify_dkim = false
 our_hosts = *.hoster.example;test.localdomain
 our_ips = 198.51.100.0/24
 [log]
-level = info
+level = ${AD_TEST_LOG_LEVEL:-info}
 [policy]
 listen = inet:127.0.0.1:$pport
 user =
@@ -123,7 +132,13 @@ check "batv check old day: exit 1" "$rc" 1
 spid=$!
 for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && break; sleep 0.05; done
 check "serve: listening" "$( (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && echo yes)" yes
-postfix_start "$work/postfix" "inet:127.0.0.1:$pport" "$SMTP_SINK_PORT" >/dev/null \
+"$bin" -c "$work/desk.conf" milter 2>"$work/milter.log" &
+mpid=$!
+for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break; sleep 0.05; done
+check "milter: listening" "$( (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && echo yes)" yes
+postfix_start "$work/postfix" "inet:127.0.0.1:$pport" "$SMTP_SINK_PORT" \
+  "smtpd_milters = inet:127.0.0.1:$mport" "non_smtpd_milters = inet:127.0.0.1:$mport" \
+  "milter_default_action = accept" >/dev/null \
   || { echo "FAIL postfix"; postfix_log | tail -20; exit 1; }
 has "serve: BATV keys read" "$(cat "$work/serve.log")" "BATV: 2 key(s)"
 bounce() { # from to -> swaks exit status, output in $work/swaks.out
@@ -151,8 +166,85 @@ bounce friend@remote.example bob@customer.example; rc=$?
 check "ordinary mail to a BATV domain: accepted" "$rc" 0
 has "serve log: the rejections" "$(cat "$work/serve.log")" "BATV: bounce from <> to <bob@customer.example> rejected: untagged"
 
+
+# ---- the milter: scripts injecting mail with sendmail(1) ------------------------------
+# Postfix's sendmail takes -C (the private instance) from root only, so the
+# "web space user" is the test's own uid (root: "from userid 0").
+nobody_uid=$(id -u)
+script_mail() { # script n -> sendmail's exit status
+  printf 'From: contact@shop.example\nTo: friend%s@example.org\nSubject: contact form %s\nX-PHP-Originating-Script: %s:%s\n\nhello %s\n' \
+    "$2" "$2" "$nobody_uid" "$1" "$2" \
+    | /usr/sbin/sendmail -C "$POSTFIX_DIR/etc" -f contact@shop.example -t
+}
+delivered() { grep -l "^X-Rcpt-Args: <$1>" "$work"/sink/msg.* 2>/dev/null | wc -l; }
+wait_delivered() { for i in $(seq 1 150); do [ "$(delivered "$1")" -ge 1 ] && break; sleep 0.1; done; delivered "$1"; }
+wait_held() { for i in $(seq 1 150); do [ "$(postfix_queue_ids | wc -l)" -ge "$1" ] && break; sleep 0.1; done; postfix_queue_ids | wc -l; }
+wait_log() { for i in $(seq 1 150); do grep -q -- "$2" "$1" && break; sleep 0.1; done; cat "$1"; }
+for n in 1 2 3; do script_mail contact.php "$n" || echo "FAIL sendmail $n"; done
+check "script mail 1 delivered" "$(wait_delivered friend1@example.org)" 1
+check "script mail 3 delivered" "$(wait_delivered friend3@example.org)" 1
+# The fourth in the hour crosses script_msgs_per_hour = 3: held, a finding.
+script_mail contact.php 4
+check "script mail 4: held" "$(wait_held 1)" 1
+has "milter log: held, per script" "$(wait_log "$work/milter.log" "held: script")" "held: script $nobody_uid:contact.php sent 4 messages in 1h (limit 3)"
+qid=$(sed -n 's/.*milter: \([0-9A-F]*\): held: script.*/\1/p' "$work/milter.log" | head -1)
+has "postfix log: milter-hold of that message" "$(postfix_log)" "$qid: milter-hold: END-OF-MESSAGE from localhost\[127.0.0.1\]: milter triggers HOLD action"
+check "script mail 4: not delivered" "$(delivered friend4@example.org)" 0
+# Another script of the same web space is counted on its own.
+script_mail other.php 5
+check "another script of the uid: delivered" "$(wait_delivered friend5@example.org)" 1
+for i in $(seq 1 50); do [ "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM policy_events WHERE account = '$nobody_uid:contact.php'")" -ge 1 ] && break; sleep 0.1; done
+check "finding for the script queued" "$(dbq "$work/db/desk.db" "SELECT stage, decided_by FROM policy_events WHERE account = '$nobody_uid:contact.php'")" "alert|abusedesk milter"
+ad process >/dev/null 2>&1
+inc=$(dbq "$work/db/desk.db" "SELECT incident_id FROM policy_events WHERE account = '$nobody_uid:contact.php'")
+check "desk worker: the finding is filed into an incident" "$( [ -n "$inc" ] && [ "$inc" -gt 0 ] && echo yes)" yes
+ad incident lock "$inc" --no-notify --reason "contact form abused" >"$work/lock.out" 2>&1
+check "incident lock: a lock row for the script" "$(dbq "$work/db/desk.db" "SELECT subject, incident_id FROM locks WHERE unlocked_at IS NULL AND subject = '$nobody_uid:contact.php'")" "$nobody_uid:contact.php|$inc"
+sleep 0.6 # the milter reloads locks every 250 ms
+script_mail contact.php 6
+check "locked script's mail: held" "$(wait_held 2)" 2
+has "milter log: held with the ticket" "$(wait_log "$work/milter.log" "is locked")" "held: script $nobody_uid:contact.php is locked \[abusedesk #$inc\]"
+qid=$(sed -n 's/.*milter: \([0-9A-F]*\): held: script.*is locked.*/\1/p' "$work/milter.log" | head -1)
+has "postfix log: that message held" "$(postfix_log)" "$qid: milter-hold: END-OF-MESSAGE"
+check "the held message is in the hold queue" "$(postfix_queue_ids | grep -c "^$qid$")" 1
+check "locked script's mail: not delivered" "$(delivered friend6@example.org)" 0
+script_mail other.php 7
+check "the uid's other script still flows" "$(wait_delivered friend7@example.org)" 1
+
+# ---- the milter: submission (smtpd_milters) ------------------------------------------
+swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --xclient "LOGIN=alice@customer.example" \
+  --from alice@customer.example --to friend8@example.org --h-Subject "hello" \
+  --header "Message-ID: <sub-1@customer.example>" --body "hi" --timeout 20 >"$work/swaks.out" 2>&1
+check "submission: accepted" "$?" 0
+check "submission: delivered" "$(wait_delivered friend8@example.org)" 1
+env_from=$(grep -h "^X-Mail-Args:" $(grep -l "^X-Rcpt-Args: <friend8@example.org>" "$work"/sink/msg.*) | sed 's/^X-Mail-Args: <\([^>]*\)>.*/\1/')
+has "submission: the envelope sender is BATV-tagged" "$env_from" '^prvs=1[0-9]\{3\}[0-9a-f]\{6\}=alice@customer.example$'
+out=$(ad batv check "$env_from"); rc=$?
+check "submission: the tag checks" "$rc|$out" "0|alice@customer.example"
+grep -h "^From:" $(grep -l "^X-Rcpt-Args: <friend8@example.org>" "$work"/sink/msg.*) > "$work/hdr_from"
+has "submission: the header From is left alone" "$(cat "$work/hdr_from")" "alice@customer.example"
+# Mail from a domain without BATV keeps its sender.
+swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --xclient "LOGIN=erin@erin.example" \
+  --from erin@erin.example --to friend9@example.org --body "hi" --timeout 20 >/dev/null 2>&1
+wait_delivered friend9@example.org >/dev/null
+check "other domain: sender untouched" "$(grep -h "^X-Mail-Args:" $(grep -l "^X-Rcpt-Args: <friend9@example.org>" "$work"/sink/msg.*) | cut -d' ' -f2)" "<erin@erin.example>"
+# The same subject to 7 recipients (fingerprint_rcpts = 6): a finding for alice.
+swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --xclient "LOGIN=alice@customer.example" \
+  --from alice@customer.example --to "r1@example.org,r2@example.org,r3@example.org,r4@example.org,r5@example.org,r6@example.org,r7@example.org" \
+  --h-Subject "cheap pills" --body "buy now" --timeout 20 >/dev/null 2>&1
+for i in $(seq 1 50); do [ "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM policy_events WHERE account = 'alice@customer.example'")" -ge 1 ] && break; sleep 0.1; done
+has "fingerprint: a finding for the account" "$(dbq "$work/db/desk.db" "SELECT reason FROM policy_events WHERE account = 'alice@customer.example'")" 'the same subject "cheap pills" to 7 recipients in 1h'
+# The outbound log: the Message-IDs of what left, hashed.
+for i in $(seq 1 50); do [ "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbound_log WHERE sender = 'alice@customer.example'")" -ge 2 ] && break; sleep 0.1; done
+check "outbound log: the script's rows (held mail too: it may be released)" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbound_log WHERE sender = '$nobody_uid:contact.php'")" 5
+check "outbound log: the account's rows" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbound_log WHERE sender = 'alice@customer.example'")" 2
+check "outbound log: no Message-ID in clear" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbound_log WHERE sender LIKE '%sub-1%'")" 0
+
 postfix_stop >/dev/null 2>&1
+kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null; mpid=
+has "milter: stop statistics" "$(cat "$work/milter.log")" "milter: stopping ([0-9]* messages, 2 held"
 if [ "$fails" -gt 0 ]; then
+  echo "--- milter log"; tail -30 "$work/milter.log"
   echo "--- serve log"; tail -30 "$work/serve.log"
   echo "--- postfix log"; postfix_log | tail -30
 fi

@@ -56,6 +56,7 @@ int cmd_locks(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_rbl(struct cli *cli, int argc, char **argv);
 int cmd_batv(struct cli *cli, int argc, char **argv);
+int cmd_milter(struct cli *cli, int argc, char **argv);
 
 struct store;
 

@@ -41,6 +41,7 @@ static const struct command commands[] = {
     { "init", cmd_init, "create the database and directories, apply schema migrations" },
     { "config", cmd_config, "check the configuration or describe every setting" },
     { "batv", cmd_batv, "BATV keys: keygen, sign ADDRESS, check ADDRESS (doc/batv.md)" },
+    { "milter", cmd_milter, "the milter for Postfix: script limits and locks, BATV signing, outbound log" },
 };
 
 static void usage(FILE *f)

@@ -266,8 +266,20 @@ const char *const store_sql_migrations[] = {
     /* 9..14: reserved slots, each owned by one line of work of this round so
      * that they can be built side by side; a slot that needs no table stays a
      * no-op statement. */
-    /* 9: outbound log, milter counts and script locks, BATV. */
-    "SELECT 1",
+    /* 9: the outbound log (src/store/store_outbound.c): one row per message
+     * the milter saw leave, with a keyed 64-bit hash of its Message-ID (never
+     * the Message-ID itself), who sent it (the account or "uid:script") and
+     * when; pruned after [outbound] log_days. Milter counts live in memory;
+     * script locks are rows of locks (subject "uid:path"); BATV needs no
+     * table. */
+    "CREATE TABLE outbound_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  h BIGINT NOT NULL,"
+    "  at BIGINT NOT NULL,"
+    "  sender TEXT NOT NULL"
+    ");"
+    "CREATE INDEX outbound_log_h ON outbound_log (h);"
+    "CREATE INDEX outbound_log_at ON outbound_log (at);",
     /* 10: DMARC aggregate reports, domain audit results. */
     "SELECT 1",
     /* 11: listing incidents, outbound address per message, feed health. */
