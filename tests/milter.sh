@@ -39,7 +39,7 @@ check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$
 has() { if grep -q -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 400 <<<"$2")"; fails=$((fails + 1)); fi; }
 hasnt() { if grep -q -- "$3" <<<"$2"; then echo "FAIL $1: '$3' in: $(head -c 400 <<<"$2")"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
 
-for tool in swaks postfix; do
+for tool in swaks postfix jq; do
   command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "FAIL $tool missing (make deps)"; exit 1; }
 done
 smtp_sink_start "$work/sink" || { echo "FAIL smtp-sink"; exit 1; }
@@ -172,8 +172,8 @@ has "serve log: the rejections" "$(cat "$work/serve.log")" "BATV: bounce from <>
 # "web space user" is the test's own uid (root: "from userid 0").
 nobody_uid=$(id -u)
 script_mail() { # script n -> sendmail's exit status
-  printf 'From: contact@shop.example\nTo: friend%s@example.org\nSubject: contact form %s\nX-PHP-Originating-Script: %s:%s\n\nhello %s\n' \
-    "$2" "$2" "$nobody_uid" "$1" "$2" \
+  printf 'From: contact@shop.example\nTo: friend%s@example.org\nSubject: contact form %s\nMessage-ID: <form-%s@shop.example>\nX-PHP-Originating-Script: %s:%s\n\nhello %s\n' \
+    "$2" "$2" "$2" "$nobody_uid" "$1" "$2" \
     | /usr/sbin/sendmail -C "$POSTFIX_DIR/etc" -f contact@shop.example -t
 }
 delivered() { grep -l "^X-Rcpt-Args: <$1>" "$work"/sink/msg.* 2>/dev/null | wc -l; }
@@ -214,7 +214,7 @@ check "the uid's other script still flows" "$(wait_delivered friend7@example.org
 # ---- the milter: submission (smtpd_milters) ------------------------------------------
 swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --xclient "LOGIN=alice@customer.example" \
   --from alice@customer.example --to friend8@example.org --h-Subject "hello" \
-  --header "Message-ID: <sub-1@customer.example>" --body "hi" --timeout 20 >"$work/swaks.out" 2>&1
+  --header "Message-Id: <sub-1@customer.example>" --body "hi" --timeout 20 >"$work/swaks.out" 2>&1
 check "submission: accepted" "$?" 0
 check "submission: delivered" "$(wait_delivered friend8@example.org)" 1
 env_from=$(grep -h "^X-Mail-Args:" $(grep -l "^X-Rcpt-Args: <friend8@example.org>" "$work"/sink/msg.*) | sed 's/^X-Mail-Args: <\([^>]*\)>.*/\1/')
@@ -239,6 +239,44 @@ for i in $(seq 1 50); do [ "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbo
 check "outbound log: the script's rows (held mail too: it may be released)" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbound_log WHERE sender = '$nobody_uid:contact.php'")" 5
 check "outbound log: the account's rows" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbound_log WHERE sender = 'alice@customer.example'")" 2
 check "outbound log: no Message-ID in clear" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbound_log WHERE sender LIKE '%sub-1%'")" 0
+
+
+# ---- classify: the outbound log and the BATV tag as evidence -----------------------------
+bounce() { # file bounced-to original-header-lines...
+  local f=$1 to=$2
+  shift 2
+  {
+    printf '%s\n' "From: MAILER-DAEMON@mx.far-away.test" "To: $to" \
+      "Subject: Undelivered Mail Returned to Sender" "Date: $(date -R)" \
+      "Message-ID: <b$RANDOM@mx.far-away.test>" "MIME-Version: 1.0" \
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="XX"' "" \
+      "--XX" "Content-Type: text/plain" "" "Your message could not be delivered." "" \
+      "--XX" "Content-Type: message/delivery-status" "" "Reporting-MTA: dns; mx.far-away.test" "" \
+      "Final-Recipient: rfc822; nobody@far-away.test" "Action: failed" "Status: 5.1.1" "" \
+      "--XX" "Content-Type: text/rfc822-headers" ""
+    printf '%s\n' "$@"
+    printf '\n--XX--\n'
+  } > "$f"
+}
+bounce "$work/b_mailbox.eml" "$env_from" "Return-Path: <$env_from>" "From: alice@customer.example" \
+  "To: friend8@example.org" "Subject: hello" "Message-ID: <sub-1@customer.example>"
+out=$(ad classify --json "$work/b_mailbox.eml")
+check "classify: our submission's mail: compromised_mailbox" "$(jq -r .verdict <<<"$out")" compromised_mailbox
+check "classify: the account from the outbound log" "$(jq -r .subject <<<"$out")" alice@customer.example
+has "classify: evidence: outbound log" "$(jq -r '.evidence[]' <<<"$out")" "outbound log: Message-ID <sub-1@customer.example> left through our hosts on .*, sent by alice@customer.example"
+has "classify: evidence: valid BATV tag" "$(jq -r '.evidence[]' <<<"$out")" "BATV: the bounced-to address .* carries a valid tag of ours"
+bounce "$work/b_script.eml" contact@shop.example "From: contact@shop.example" "To: friend1@example.org" \
+  "Subject: contact form 1" "Message-ID: <form-1@shop.example>"
+out=$(ad classify --json "$work/b_script.eml")
+check "classify: the contact form's mail: script" "$(jq -r .verdict <<<"$out")" script
+check "classify: the script from the outbound log" "$(jq -r .subject <<<"$out")" "$nobody_uid:contact.php"
+bounce "$work/b_joejob.eml" alice@customer.example "Return-Path: <alice@customer.example>" \
+  "Received: from botnet.example ([203.0.113.99]) by mx.far-away.test" \
+  "From: alice@customer.example" "To: nobody@far-away.test" "Subject: cheap watches" "Message-ID: <spam-77@botnet.example>"
+out=$(ad classify --json "$work/b_joejob.eml")
+check "classify: backscatter without a tag: joejob" "$(jq -r .verdict <<<"$out")" joejob
+has "classify: evidence: BATV untagged" "$(jq -r '.evidence[]' <<<"$out")" "BATV: the bounced-to address alice@customer.example is of a BATV domain but its tag is untagged"
+has "classify: evidence: not in the outbound log" "$(jq -r '.evidence[]' <<<"$out")" "outbound log: Message-ID <spam-77@botnet.example> is not among the mails"
 
 postfix_stop >/dev/null 2>&1
 kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null; mpid=
