@@ -241,6 +241,25 @@ check "outbound log: the account's rows" "$(dbq "$work/db/desk.db" "SELECT COUNT
 check "outbound log: no Message-ID in clear" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM outbound_log WHERE sender LIKE '%sub-1%'")" 0
 
 
+# ---- fail open: a milter whose database cannot be reached lets mail flow ------------------
+kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
+sed "s#^path = .*#path = $work/no/such/dir/desk.db#" "$work/desk.conf" > "$work/down.conf"
+ABUSEDESK_STORE_CONNINFO="host=127.0.0.1 port=1 dbname=none connect_timeout=1" \
+  "$bin" -c "$work/down.conf" milter 2>"$work/milter_down.log" &
+mpid=$!
+for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break; sleep 0.05; done
+has "store down: the milter says so" "$(wait_log "$work/milter_down.log" "database unavailable")" "database unavailable, mail flows"
+swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --xclient "LOGIN=alice@customer.example" \
+  --from alice@customer.example --to friend10@example.org --body "hi" --timeout 20 >/dev/null 2>&1
+check "store down: submission still delivered" "$(wait_delivered friend10@example.org)" 1
+check "store down: still BATV-tagged" "$(grep -h "^X-Mail-Args:" $(grep -l "^X-Rcpt-Args: <friend10@example.org>" "$work"/sink/msg.*) | grep -c 'prvs=1')" 1
+script_mail other.php 11
+check "store down: script mail still delivered" "$(wait_delivered friend11@example.org)" 1
+kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
+"$bin" -c "$work/desk.conf" milter 2>>"$work/milter.log" &
+mpid=$!
+for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break; sleep 0.05; done
+
 # ---- classify: the outbound log and the BATV tag as evidence -----------------------------
 bounce() { # file bounced-to original-header-lines...
   local f=$1 to=$2
@@ -281,6 +300,7 @@ has "classify: evidence: not in the outbound log" "$(jq -r '.evidence[]' <<<"$ou
 postfix_stop >/dev/null 2>&1
 kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null; mpid=
 has "milter: stop statistics" "$(cat "$work/milter.log")" "milter: stopping ([0-9]* messages, 2 held"
+has "milter (restarted): stop statistics" "$(cat "$work/milter.log")" "milter: stopping (0 messages, 0 held"
 if [ "$fails" -gt 0 ]; then
   echo "--- milter log"; tail -30 "$work/milter.log"
   echo "--- serve log"; tail -30 "$work/serve.log"
