@@ -78,6 +78,7 @@ bench: build
 	bash bench/ingest.sh
 	bash bench/policy.sh
 	bash bench/shared_counters.sh
+	AD_BINARY=build/abusedesk bash bench/milter.sh
 
 run: build
 	bash tools/run-demo.sh
