@@ -231,7 +231,9 @@ static void queue_finding(const char *who, const char *reason, int64_t at)
 static void queue_outbound(int64_t h, const char *who, int64_t at)
 {
     if (g_atomic_int_get(&md->n_queued_rows) >= MAX_QUEUED_ROWS) {
+        g_mutex_lock(&md->mu);
         md->n_dropped++;
+        g_mutex_unlock(&md->mu);
         return;
     }
     struct job *j = g_new0(struct job, 1);
