@@ -19,7 +19,7 @@ DEB_PACKAGES := build-essential debhelper systemd cmake pkg-config clang libclan
 	libcurl4-openssl-dev libsodium-dev libevent-dev postfix swaks \
 	libopendkim-dev libc-ares-dev opendkim-tools rbldnsd python3-dkim openssl libpq-dev postgresql libhiredis-dev redis-server \
 	libmicrohttpd-dev chromium python3-prometheus-client \
-	libexpat1-dev libminizip-dev libssl-dev dmarc-cat
+	libexpat1-dev libminizip-dev libssl-dev dmarc-cat libmilter-dev
 
 .PHONY: all deps build asan test unit fuzz-build fuzz fuzz-smoke run bench corpus-report clean install uninstall deb
 
@@ -83,6 +83,7 @@ bench: build
 	bash bench/shared_counters.sh
 	python3 bench/decisions.py --bin build/abusedesk --sweep
 	bash bench/dmarc.sh
+	AD_BINARY=build/abusedesk bash bench/milter.sh
 
 run: build
 	bash tools/run-demo.sh

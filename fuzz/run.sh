@@ -98,4 +98,14 @@ seeds_postqueue="$work/seeds-postqueue"
 mkdir -p "$seeds_postqueue" "$work/postqueue"
 cp "$here"/fuzz/seeds/postqueue/* "$seeds_postqueue"/ 2>/dev/null || true
 run fuzz_postqueue "$work/postqueue" "$seeds_postqueue"
+# fuzz/seeds/batv: envelope addresses with and without BATV tags, key files.
+seeds_batv="$work/seeds-batv"
+mkdir -p "$seeds_batv" "$work/batv"
+cp "$here"/fuzz/seeds/batv/* "$seeds_batv"/ 2>/dev/null || true
+run fuzz_batv "$work/batv" "$seeds_batv"
+# fuzz/seeds/milter: Received, X-PHP-Originating-Script and Message-ID values.
+seeds_milter="$work/seeds-milter"
+mkdir -p "$seeds_milter" "$work/milter"
+cp "$here"/fuzz/seeds/milter/* "$seeds_milter"/ 2>/dev/null || true
+run fuzz_milter "$work/milter" "$seeds_milter"
 exit $status

@@ -16,7 +16,10 @@
 #include <string.h>
 
 #include "attribute/attribute.h"
+#include "batv/batv.h"
 #include "directory/directory.h"
+#include "outbound/outbound.h"
+#include "store/store_outbound.h"
 
 const char *classify_verdict_name(enum classify_verdict v)
 {
@@ -66,7 +69,8 @@ static const char *bounced_to(const struct report *r)
     return o ? o->from : NULL;
 }
 
-/* BATV (draft-levine-smtp-batv-01): prvs=KDDDSSSSSS=local@domain. */
+/* BATV (draft-levine-smtp-batv-01): prvs=KDDDSSSSSS=local@domain, as far as
+ * the syntax goes (used when no keys can be read). */
 static bool batv_tagged(const char *addr)
 {
     if (!addr)
@@ -160,6 +164,90 @@ static char *advice_text(const struct config *cfg, const char *lang, const char 
     return text ? text : g_strdup("-");
 }
 
+/* The outbound log: did the original leave through our hosts? 1 and *who
+ * (g_malloc'd) when its Message-ID is there, 0 when not, -1 when the log
+ * cannot be consulted (no key, no database, no Message-ID): said why. */
+static int outbound_lookup(const struct config *cfg, struct store *st, const struct report *r,
+                           char **who, struct classify_result *res)
+{
+    *who = NULL;
+    const char *mid = r->original ? r->original->message_id : NULL;
+    if (!mid || !st)
+        return -1;
+    unsigned char key[OUTBOUND_KEY_BYTES];
+    struct ad_err err = { 0 };
+    if (outbound_key_load(cfg->outbound_key_file, false, key, &err) != 0) {
+        said(res, "outbound log: not consulted: %s", err.msg);
+        return -1;
+    }
+    int64_t h = 0;
+    bool ok = outbound_hash(key, mid, strlen(mid), &h);
+    memset(key, 0, sizeof key);
+    if (!ok)
+        return -1;
+    int64_t now = g_get_real_time() / G_USEC_PER_SEC, at = 0;
+    int rc = store_outbound_find(st, h, now - cfg->outbound_log_days, &at, who, &err);
+    if (rc < 0) {
+        said(res, "outbound log: not consulted: %s", err.msg);
+        return -1;
+    }
+    if (rc == 1) {
+        GDateTime *t = g_date_time_new_from_unix_utc(at);
+        char *when = t ? g_date_time_format(t, "%Y-%m-%d %H:%M UTC") : g_strdup("?");
+        said(res, "outbound log: Message-ID %s%s%s left through our hosts on %s, sent by %s (we "
+             "sent it)", *mid == '<' ? "" : "<", mid, *mid == '<' ? "" : ">", when, *who);
+        g_free(when);
+        if (t)
+            g_date_time_unref(t);
+        return 1;
+    }
+    said(res, "outbound log: Message-ID %s%s%s is not among the mails that left through our "
+         "hosts in the last %lld days", *mid == '<' ? "" : "<", mid, *mid == '<' ? "" : ">",
+         cfg->outbound_log_days / 86400);
+    return 0;
+}
+
+/* The BATV tag of the bounced-to address, checked with our keys: 1 valid
+ * (we sent the mail), 0 missing or invalid on a BATV domain (a forged
+ * sender), -1 not telling (no keys, not a BATV domain). */
+static int batv_signal(const struct config *cfg, const char *to, struct classify_result *res)
+{
+    if (!to || !cfg->batv_domains || !cfg->batv_domains[0])
+        return -1;
+    struct batv_tag t;
+    int tagged = batv_parse(to, strlen(to), &t);
+    char orig[BATV_MAX_ADDR + 1];
+    if (tagged == 1)
+        g_snprintf(orig, sizeof orig, "%.*s", (int)t.orig_len, t.orig);
+    else
+        g_strlcpy(orig, to, sizeof orig);
+    if (!batv_address_listed(cfg->batv_domains, orig))
+        return -1;
+    struct batv_keys keys;
+    struct ad_err err = { 0 };
+    if (batv_keys_load(cfg->batv_keys_file, &keys, &err) != 0) {
+        said(res, "BATV: tag not checked: %s", err.msg);
+        return -1;
+    }
+    int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+    enum batv_status st = batv_check(&keys, to, strlen(to), now, cfg->batv_lifetime, NULL, 0);
+    memset(&keys, 0, sizeof keys);
+    if (st == BATV_VALID) {
+        said(res, "BATV: the bounced-to address %s carries a valid tag of ours: the mail left "
+             "through our hosts", to);
+        return 1;
+    }
+    said(res, "BATV: the bounced-to address %s is of a BATV domain but its tag is %s: we never "
+         "sent that mail (a forged sender)", to, batv_status_name(st));
+    return 0;
+}
+
+/* Whether a subject of the outbound log is a script ("uid:path"). */
+static bool subject_is_script(const char *who)
+{
+    return who && strchr(who, ':') && !strchr(who, '@');
+}
+
 int classify_report(const struct config *cfg, struct store *st, const struct report *r,
                     struct classify_result *res, struct ad_err *err)
 {
@@ -181,10 +269,13 @@ int classify_report(const struct config *cfg, struct store *st, const struct rep
         if (n && domain[n - 1] == '>')
             domain[n - 1] = '\0';
     }
-    bool tagged = batv_tagged(to);
-    if (tagged)
+    int batv = batv_signal(cfg, to, res);
+    bool tagged = batv == 1 || (batv < 0 && batv_tagged(to));
+    if (tagged && batv < 0)
         said(res, "bounced-to address %s carries a BATV tag: only mail that left through our "
              "hosts is tagged", to);
+    char *sent_by = NULL;
+    int logged = outbound_lookup(cfg, st, r, &sent_by, res);
 
     if (!r->original) {
         res->verdict = CLASSIFY_UNKNOWN;
@@ -200,6 +291,10 @@ int classify_report(const struct config *cfg, struct store *st, const struct rep
         res->verdict = CLASSIFY_UNKNOWN;
         res->subject = g_strdup(a.subject);
         said(res, "verdict: the mail passed our hosts, but no account or script is named");
+    } else if (logged == 1) {
+        /* No hop of ours in the copy, but our outbound log has its Message-ID. */
+        res->verdict = subject_is_script(sent_by) ? CLASSIFY_SCRIPT : CLASSIFY_MAILBOX;
+        res->subject = g_strdup(sent_by);
     } else if (a.customer_id) {
         res->verdict = tagged ? CLASSIFY_UNKNOWN : CLASSIFY_JOEJOB;
         res->subject = domain ? g_strdup(domain) : NULL;
@@ -209,6 +304,14 @@ int classify_report(const struct config *cfg, struct store *st, const struct rep
         res->verdict = CLASSIFY_UNKNOWN;
         said(res, "verdict: %s", a.reason ? a.reason : "nothing ties it to one of our customers");
     }
+    if (logged == 1 && res->verdict == CLASSIFY_UNKNOWN && a.attributed && sent_by) {
+        res->verdict = subject_is_script(sent_by) ? CLASSIFY_SCRIPT : CLASSIFY_MAILBOX;
+        g_free(res->subject);
+        res->subject = g_strdup(sent_by);
+    }
+    if (batv == 0 && logged != 1 && res->verdict == CLASSIFY_JOEJOB)
+        said(res, "verdict: joe job: no hop of ours and no valid BATV tag");
+    g_free(sent_by);
     res->customer_id = g_strdup(a.customer_id);
     attribution_clear(&a);
     if (!res->customer_id && domain && st) {

@@ -65,6 +65,8 @@ int cmd_dmarc(struct cli *cli, int argc, char **argv);
 int cmd_domains(struct cli *cli, int argc, char **argv);
 int cmd_purge(struct cli *cli, int argc, char **argv);
 int cmd_held(struct cli *cli, int argc, char **argv);
+int cmd_batv(struct cli *cli, int argc, char **argv);
+int cmd_milter(struct cli *cli, int argc, char **argv);
 
 struct store;
 

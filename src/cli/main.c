@@ -49,6 +49,8 @@ static const struct command commands[] = {
     { "replay-report", cmd_replay_report, "every decision with its time (after ingest --replay)" },
     { "purge", cmd_purge, "apply [store] retention: purge old reports' raw mail and addresses" },
     { "held", cmd_held, "list, release or delete an account's mail held by Postfix" },
+    { "batv", cmd_batv, "BATV keys: keygen, sign ADDRESS, check ADDRESS (doc/batv.md)" },
+    { "milter", cmd_milter, "the milter for Postfix: script limits and locks, BATV signing, outbound log" },
 };
 
 static void usage(FILE *f)

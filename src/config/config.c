@@ -425,6 +425,46 @@ static const struct ckey schema[] = {
     { "web", "trust_proxy", CT_BOOL, OFF(web_trust_proxy), "false", 0, 0, NULL,
       "a TLS-terminating proxy on this host forwards to listen: session cookies get the "
       "Secure flag and X-Forwarded-For from 127.0.0.1 names the client", 0 },
+    /* BATV (doc/batv.md): tags on our envelope senders, checked on bounces. */
+    { "batv", "domains", CT_LIST, OFF(batv_domains), "", 0, 0, NULL,
+      "domains whose envelope senders the milter tags (prvs=KDDDSSSSSS=local@domain) and "
+      "whose bounces the policy server accepts only with a valid tag, e.g. "
+      "\"customer.example;shop.example\" (empty: BATV off)", 0 },
+    { "batv", "keys_file", CT_PATH, OFF(batv_keys_file), "/etc/abusedesk/batv.keys", 0, 0, NULL,
+      "the BATV keys (abusedesk batv keygen adds one): the newest signs, every key listed "
+      "verifies; readable by the policy server and the milter only", 0 },
+    { "batv", "lifetime", CT_DURATION, OFF(batv_lifetime), "7d", 86400, 365 * 86400LL, NULL,
+      "how long a tag stays valid: bounces of older mail are refused (at least 1d; longer "
+      "than any queue lifetime that may still bounce)", 0 },
+    /* The milter (doc/milter.md): locally injected mail, script locks, BATV signing. */
+    { "milter", "listen", CT_STRING, OFF(milter_listen), "inet:10041@127.0.0.1", 0, 0, NULL,
+      "where `abusedesk milter` listens (libmilter socket: inet:PORT@HOST or unix:PATH); "
+      "Postfix: smtpd_milters and non_smtpd_milters = inet:127.0.0.1:PORT", 0 },
+    { "milter", "user", CT_STRING, OFF(milter_user), "abusedesk", 0, 0, NULL,
+      "run as this user after binding (when started as root; empty: stay)", 0 },
+    { "milter", "locked_action", CT_ENUM, OFF(milter_locked_action), "hold", 0, 0,
+      "hold|reject", "what happens to mail of a locked script or uid: hold (Postfix's hold "
+      "queue, the ticket in the log) or reject at the end of the message", 0 },
+    { "milter", "script_msgs_per_hour", CT_INT, OFF(milter_script_msgs), "100", 0, 100000000,
+      NULL, "messages per hour from one script (uid:path) before its mail is held and a "
+      "finding raised (0 = no limit)", 0 },
+    { "milter", "uid_msgs_per_hour", CT_INT, OFF(milter_uid_msgs), "300", 0, 100000000, NULL,
+      "messages per hour from one web space uid, all its scripts together (0 = no limit)", 0 },
+    { "milter", "fingerprint_rcpts", CT_INT, OFF(milter_fp_rcpts), "50", 0, 100000000, NULL,
+      "recipients in an hour of mail with the same subject or body fingerprint from one "
+      "script or uid that raise a finding (a spam run through a form; 0 = off)", 0 },
+    { "milter", "max_tracked", CT_INT, OFF(milter_max_tracked), "65536", 64, 10000000, NULL,
+      "scripts, uids and fingerprints counted at once (fixed memory); when full, the one "
+      "idle longest makes room", 0 },
+    /* The outbound log: "did we really send this?" in one lookup. */
+    { "outbound", "log_days", CT_DURATION, OFF(outbound_log_days), "30d", 86400,
+      3650 * 86400LL, NULL,
+      "how long the keyed hash of every outbound Message-ID is kept (with the account or "
+      "script and the time); `abusedesk process` prunes older rows", 0 },
+    { "outbound", "key_file", CT_PATH, OFF(outbound_key_file), "/var/lib/abusedesk/outbound.key",
+      0, 0, NULL,
+      "secret key of the Message-ID hashes (made 0640 on first use by the milter or init); "
+      "without it a database copy cannot be searched for a guessed Message-ID", 0 },
 };
 
 /* [providers] is open: every key is a reporting domain. */

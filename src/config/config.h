@@ -177,6 +177,18 @@ struct config {
     /* audit: [reputation] domain audit and DMARC reports (src/reputation/audit.c) */
     char **audit_dkim_selectors;    /* dkim_selectors, NULL-terminated */
     char *audit_dmarc_rua;          /* our rua address, "" = not checked */
+    /* [batv] (doc/batv.md) */
+    char **batv_domains;        /* NULL-terminated; empty: BATV off */
+    char *batv_keys_file;
+    long long batv_lifetime;    /* seconds */
+    /* [milter] */
+    char *milter_listen;        /* libmilter socket: inet:PORT@HOST, unix:PATH */
+    char *milter_user;
+    char *milter_locked_action; /* hold or reject */
+    int milter_script_msgs, milter_uid_msgs, milter_fp_rcpts, milter_max_tracked;
+    /* [outbound] */
+    long long outbound_log_days;    /* seconds the Message-ID hashes are kept */
+    char *outbound_key_file;
 };
 
 /* The [limits:NAME] row for name (case-insensitive), or NULL. */

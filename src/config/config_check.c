@@ -362,5 +362,20 @@ size_t config_check(const struct config *cfg, const char *name, const char *text
         && !g_file_test(cfg->held_config_directory, G_FILE_TEST_IS_DIR))
         report(&c, "held", "config_directory", "'%s' is not a directory",
                cfg->held_config_directory);
+    /* BATV: domains that are domains, and keys to sign and check with. */
+    for (char **d = cfg->batv_domains; d && *d; d++)
+        if (strchr(*d, '@') || !strchr(*d, '.') || strpbrk(*d, " \t<>"))
+            report(&c, "batv", "domains", "'%s' is not a domain name", *d);
+    if (cfg->batv_domains && cfg->batv_domains[0]
+        && (!cfg->batv_keys_file || !g_file_test(cfg->batv_keys_file, G_FILE_TEST_EXISTS)))
+        report(&c, "batv", "keys_file", "'%s' does not exist: BATV needs a key (abusedesk batv "
+               "keygen); without one the milter does not sign and the policy server lets every "
+               "bounce pass", cfg->batv_keys_file ? cfg->batv_keys_file : "");
+    if (cfg->milter_listen && !g_str_has_prefix(cfg->milter_listen, "inet:")
+        && !g_str_has_prefix(cfg->milter_listen, "inet6:")
+        && !g_str_has_prefix(cfg->milter_listen, "unix:")
+        && !g_str_has_prefix(cfg->milter_listen, "local:"))
+        report(&c, "milter", "listen", "'%s': want inet:PORT@HOST or unix:PATH",
+               cfg->milter_listen);
     return c.n;
 }

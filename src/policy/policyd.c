@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "batv/batv.h"
 #include "directory/directory.h"
 #include "policy/outcount.h"
 #include "policy/policy_proto.h"
@@ -111,6 +112,11 @@ struct policyd {
     struct outcount *oc;
     char **out_addrs;           /* [network] host_addresses of this host */
     struct event *ev_counts;
+    /* BATV ([batv] domains): keys read once at start (before the privilege
+     * drop) and on SIGHUP; without them every bounce passes (fail open). */
+    struct batv_keys batv;
+    bool batv_ok;
+    uint64_t n_batv_reject;
 };
 
 static int64_t now_s(void)
@@ -733,6 +739,35 @@ static void counts_flush(evutil_socket_t fd, short what, void *arg)
     g_async_queue_push(d->jobs, j);
 }
 
+/* Inbound BATV: a bounce (null sender, MAILER-DAEMON, postmaster) to an
+ * address of a [batv] domain must carry a valid tag of ours; every other
+ * bounce is backscatter of mail we never sent. True when answered (REJECT);
+ * false lets the request go on (no bounce, not our domain, a valid tag, or
+ * no keys: fail open). One HMAC, no allocation. */
+static bool batv_check_bounce(struct policyd *d, const struct policy_req *r,
+                              struct policy_conn *c)
+{
+    if (!d->batv_ok || !r->recipient || !batv_bounce_sender(r->sender)
+        || !batv_address_listed(d->cfg->batv_domains, r->recipient))
+        return false;
+    enum batv_status st = batv_check(&d->batv, r->recipient, strlen(r->recipient), now_s(),
+                                     d->cfg->batv_lifetime, NULL, 0);
+    if (st == BATV_VALID)
+        return false;
+    char a[400];
+    g_snprintf(a, sizeof a, "REJECT Bounce not accepted: <%.200s> carries no valid BATV tag "
+               "(%s); we never sent the mail it answers (its sender was forged)",
+               r->recipient, batv_status_name(st));
+    for (char *p = a; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    policy_server_answer(c, a);
+    d->n_batv_reject++;
+    log_msg(d->log, LOG_LEVEL_INFO, "policy: BATV: bounce from <%.200s> to <%.200s> rejected: %s",
+            r->sender ? r->sender : "", r->recipient, batv_status_name(st));
+    return true;
+}
+
 static void decide(void *arg, const struct policy_req *r, struct policy_conn *c)
 {
     struct policyd *d = arg;
@@ -750,6 +785,8 @@ static void decide(void *arg, const struct policy_req *r, struct policy_conn *c)
         return;
     }
     bool rcpt = r->protocol_state && !strcmp(r->protocol_state, "RCPT");
+    if (rcpt && cfg->batv_domains && cfg->batv_domains[0] && batv_check_bounce(d, r, c))
+        return;
     if (!rcpt || (!r->sasl_username && !cfg->limit_unauthenticated)) {
         policy_server_answer(c, "DUNNO");
         return;
@@ -1098,6 +1135,30 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Reads the BATV keys when [batv] domains is set. A reload that cannot read
+ * them keeps the keys it has (after the privilege drop the file may be
+ * root's only). */
+static void batv_load(struct policyd *d, bool reload)
+{
+    if (!d->cfg->batv_domains || !d->cfg->batv_domains[0]) {
+        d->batv_ok = false;
+        return;
+    }
+    struct batv_keys k;
+    struct ad_err err = { 0 };
+    if (batv_keys_load(d->cfg->batv_keys_file, &k, &err) != 0) {
+        log_msg(d->log, LOG_LEVEL_ERROR, "policy: BATV: %s: %s", err.msg,
+                reload && d->batv_ok ? "keeping the keys read before"
+                                     : "bounces are not checked (fail open)");
+        return;
+    }
+    d->batv = k;
+    d->batv_ok = true;
+    memset(&k, 0, sizeof k);
+    log_msg(d->log, LOG_LEVEL_INFO, "policy: BATV: %zu key(s), bounces to %s%s checked", d->batv.n,
+            d->cfg->batv_domains[0], d->cfg->batv_domains[1] ? " and more" : "");
+}
+
 static void hup_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -1139,6 +1200,7 @@ static void hup_cb(evutil_socket_t fd, short what, void *arg)
         g_atomic_int_set(&d->log_level, level);
     }
     shared_reload(d);
+    batv_load(d, true);
     struct ad_err ferr = { 0 };
     if (fit_nofile(d, n->policy_max_connections, &ferr) != 0)
         log_msg(d->log, LOG_LEVEL_ERROR, "policy: %s", ferr.msg);
@@ -1160,12 +1222,14 @@ static void term_cb(evutil_socket_t fd, short what, void *arg)
     const struct policy_server_stats *s = policy_server_stats(d->srv);
     log_msg(d->log, LOG_LEVEL_INFO, "policy: stopping (%llu requests, %llu rejected, %llu over a "
             "soft limit, %llu malformed, %llu findings; connections: %llu refused, %llu evicted, "
-            "%llu timed out, %llu not reading; %llu senders not tracked)",
+            "%llu timed out, %llu not reading; %llu senders not tracked; %llu bounces without "
+            "a valid BATV tag rejected)",
             (unsigned long long)s->requests, (unsigned long long)d->n_reject,
             (unsigned long long)d->n_soft, (unsigned long long)s->malformed,
             (unsigned long long)d->n_findings, (unsigned long long)s->refused,
             (unsigned long long)s->evicted, (unsigned long long)s->timeouts,
-            (unsigned long long)s->slow_readers, (unsigned long long)d->rl.n_overflow);
+            (unsigned long long)s->slow_readers, (unsigned long long)d->rl.n_overflow,
+            (unsigned long long)d->n_batv_reject);
     if (d->shared) {
         struct shared_stats ss;
         shared_stats(d->shared, &ss);
@@ -1259,6 +1323,7 @@ int policyd_run(const struct config *cfg0, const char *config_path, const char *
         rc = ad_err_set(err, AD_ERR_NOMEM, "cannot create the event loop");
         goto out;
     }
+    batv_load(&d, false); /* before the privilege drop: the key file may be root's */
     if ((rc = start_listening(&d, err)))
         goto out;
     if ((rc = store_open_cfg(d.cfg, &d.st, err)))
@@ -1352,6 +1417,7 @@ out:
     if (d.base)
         event_base_free(d.base);
     rl_free(&d.rl);
+    memset(&d.batv, 0, sizeof d.batv);
     store_close(d.st);
     g_hash_table_destroy(d.locks);
     g_hash_table_destroy(d.unlocks_done);

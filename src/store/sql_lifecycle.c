@@ -87,13 +87,19 @@ const char lifecycle_sql_notice_bounce[] = "UPDATE outbox SET bounced_at = $2, b
 const char lifecycle_sql_account_listed[] = "SELECT 1 FROM accounts WHERE name = $1";
 
 const char lifecycle_sql_policy_open_find[] =
-    "SELECT id, stage, state FROM incidents WHERE subject_kind = 'account' AND subject = $1"
+    "SELECT id, stage, state FROM incidents WHERE subject_kind IN ('account', 'script')"
+    " AND subject = $1"
     " AND state NOT IN ('resolved', 'dismissed', 'merged') ORDER BY id DESC LIMIT 1";
 
 const char lifecycle_sql_policy_insert[] =
     "INSERT INTO incidents (subject_kind, subject, customer_id, account, state, stage,"
     " initial_score, score, complaints, repeat_offender, first_seen, last_seen, opened_at,"
-    " updated_at, trusted) VALUES ('account', $1, $2, $1, $3, $4, 0, 0, 0, $6, $5, $5, $5, $5, 1)";
+    " updated_at, trusted) VALUES ("
+    /* the milter's findings name scripts: "uid:path" */
+    " CASE WHEN CAST($1 AS TEXT) LIKE '%:%' AND CAST($1 AS TEXT) NOT LIKE '%@%'"
+    " THEN 'script' ELSE 'account' END, $1, $2,"
+    " CASE WHEN CAST($1 AS TEXT) LIKE '%:%' AND CAST($1 AS TEXT) NOT LIKE '%@%'"
+    " THEN NULL ELSE $1 END, $3, $4, 0, 0, 0, $6, $5, $5, $5, $5, 1)";
 
 const char lifecycle_sql_policy_stage[] =
     "UPDATE incidents SET stage = $2, state = CASE WHEN state = 'open' THEN 'alerted' ELSE state"

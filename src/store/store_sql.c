@@ -263,11 +263,74 @@ const char *const store_sql_migrations[] = {
     ");"
     "CREATE INDEX rbl_events_address ON rbl_events (address, at);",
 
-    /* 9..14: reserved slots, each owned by one line of work of this round so
-     * that they can be built side by side; a slot that needs no table stays a
-     * no-op statement. */
-    /* 9: outbound log, milter counts and script locks, BATV. */
-    "SELECT 1",
+    /* 9..14: this round's lines of work, built side by side, each in the slot
+     * it was given. */
+    /* 9: the outbound log (src/store/store_outbound.c): one row per message
+     * the milter saw leave, with a keyed 64-bit hash of its Message-ID (never
+     * the Message-ID itself), who sent it (the account or "uid:script") and
+     * when; pruned after [outbound] log_days. Milter counts live in memory;
+     * script locks are rows of locks (subject "uid:path"); BATV needs no
+     * table. */
+    "CREATE TABLE outbound_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  h BIGINT NOT NULL,"
+    "  at BIGINT NOT NULL,"
+    "  sender TEXT NOT NULL"
+    ");"
+    "CREATE INDEX outbound_log_h ON outbound_log (h);"
+    "CREATE INDEX outbound_log_at ON outbound_log (at);",
+    /* 10: DMARC aggregate reports and domain audit results
+     * (src/store/store_audit.c): one dmarc_reports row per report (unique by
+     * reporter, report id and domain: a report sent twice counts once) with
+     * its rows, each marked ours when the source address is one of our own;
+     * one domain_audits row per domain and audit run (the records seen and the
+     * findings' keys), so that a later run tells what changed. */
+    "CREATE TABLE dmarc_reports ("
+    "  id INTEGER PRIMARY KEY,"
+    "  report_key TEXT NOT NULL,"
+    "  org_name TEXT,"
+    "  email TEXT,"
+    "  report_id TEXT,"
+    "  domain TEXT NOT NULL,"
+    "  begin_at BIGINT NOT NULL,"
+    "  end_at BIGINT NOT NULL,"
+    "  policy TEXT,"
+    "  received_at BIGINT NOT NULL,"
+    "  source_report BIGINT,"
+    "  customer_id TEXT,"
+    "  total BIGINT NOT NULL,"
+    "  forged BIGINT NOT NULL,"
+    "  incident_id BIGINT"
+    ");"
+    "CREATE UNIQUE INDEX dmarc_reports_key ON dmarc_reports (report_key);"
+    "CREATE INDEX dmarc_reports_domain ON dmarc_reports (domain, end_at);"
+    "CREATE TABLE dmarc_rows ("
+    "  id INTEGER PRIMARY KEY,"
+    "  dmarc_id BIGINT NOT NULL REFERENCES dmarc_reports (id),"
+    "  source_ip TEXT NOT NULL,"
+    "  messages BIGINT NOT NULL,"
+    "  disposition TEXT,"
+    "  dkim TEXT,"
+    "  spf TEXT,"
+    "  header_from TEXT,"
+    "  envelope_from TEXT,"
+    "  dkim_domain TEXT,"
+    "  dkim_result TEXT,"
+    "  spf_domain TEXT,"
+    "  spf_result TEXT,"
+    "  ours INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX dmarc_rows_report ON dmarc_rows (dmarc_id);"
+    "CREATE TABLE domain_audits ("
+    "  id INTEGER PRIMARY KEY,"
+    "  domain TEXT NOT NULL,"
+    "  checked_at BIGINT NOT NULL,"
+    "  spf TEXT,"
+    "  dmarc TEXT,"
+    "  mx TEXT,"
+    "  findings TEXT NOT NULL"
+    ");"
+    "CREATE INDEX domain_audits_domain ON domain_audits (domain, checked_at);",
     /* 11: listing incidents, outbound address per message, feed health.
      * outbound_counts (store_outbound_counts.c): mails per hour (its first
      * second), outbound address and sender (kind account or script), summed
@@ -327,67 +390,6 @@ const char *const store_sql_migrations[] = {
     "  expires_at BIGINT NOT NULL"
     ");"
     "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);",
-    /* 10: DMARC aggregate reports and domain audit results
-     * (src/store/store_audit.c): one dmarc_reports row per report (unique by
-     * reporter, report id and domain: a report sent twice counts once) with
-     * its rows, each marked ours when the source address is one of our own;
-     * one domain_audits row per domain and audit run (the records seen and the
-     * findings' keys), so that a later run tells what changed. */
-    "CREATE TABLE dmarc_reports ("
-    "  id INTEGER PRIMARY KEY,"
-    "  report_key TEXT NOT NULL,"
-    "  org_name TEXT,"
-    "  email TEXT,"
-    "  report_id TEXT,"
-    "  domain TEXT NOT NULL,"
-    "  begin_at BIGINT NOT NULL,"
-    "  end_at BIGINT NOT NULL,"
-    "  policy TEXT,"
-    "  received_at BIGINT NOT NULL,"
-    "  source_report BIGINT,"
-    "  customer_id TEXT,"
-    "  total BIGINT NOT NULL,"
-    "  forged BIGINT NOT NULL,"
-    "  incident_id BIGINT"
-    ");"
-    "CREATE UNIQUE INDEX dmarc_reports_key ON dmarc_reports (report_key);"
-    "CREATE INDEX dmarc_reports_domain ON dmarc_reports (domain, end_at);"
-    "CREATE TABLE dmarc_rows ("
-    "  id INTEGER PRIMARY KEY,"
-    "  dmarc_id BIGINT NOT NULL REFERENCES dmarc_reports (id),"
-    "  source_ip TEXT NOT NULL,"
-    "  messages BIGINT NOT NULL,"
-    "  disposition TEXT,"
-    "  dkim TEXT,"
-    "  spf TEXT,"
-    "  header_from TEXT,"
-    "  envelope_from TEXT,"
-    "  dkim_domain TEXT,"
-    "  dkim_result TEXT,"
-    "  spf_domain TEXT,"
-    "  spf_result TEXT,"
-    "  ours INTEGER NOT NULL"
-    ");"
-    "CREATE INDEX dmarc_rows_report ON dmarc_rows (dmarc_id);"
-    "CREATE TABLE domain_audits ("
-    "  id INTEGER PRIMARY KEY,"
-    "  domain TEXT NOT NULL,"
-    "  checked_at BIGINT NOT NULL,"
-    "  spf TEXT,"
-    "  dmarc TEXT,"
-    "  mx TEXT,"
-    "  findings TEXT NOT NULL"
-    ");"
-    "CREATE INDEX domain_audits_domain ON domain_audits (domain, checked_at);",
-    /* 14: replay clock and decisions: which reports `ingest --replay` stored
-     * (1: their mails and hooks held back, 2: with --notify; the newest
-     * filing time, which a replay may not go back before, uses slot 11's
-     * reports_received), and an index of the reports the desk worker has
-     * still to file: without it each pass
-     * walked every processed report (and its raw message) before the first
-     * pending one, quadratic in a month's replay. */
-    "ALTER TABLE reports ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX reports_pending ON reports (id) WHERE processed = 0;",
     /* 13: per-customer sending limits from the directory (NULL: the
      * configured ones; the partial index lets the policy server read only
      * the customers that have some), retention (purged reports), held mail. */
@@ -417,8 +419,15 @@ const char *const store_sql_migrations[] = {
     "  result TEXT"
     ");"
     "CREATE INDEX held_actions_pending ON held_actions (done_at, id);",
-    /* 14: replay clock and decisions. */
-    "SELECT 1",
+    /* 14: replay clock and decisions: which reports `ingest --replay` stored
+     * (1: their mails and hooks held back, 2: with --notify; the newest
+     * filing time, which a replay may not go back before, uses slot 11's
+     * reports_received), and an index of the reports the desk worker has
+     * still to file: without it each pass
+     * walked every processed report (and its raw message) before the first
+     * pending one, quadratic in a month's replay. */
+    "ALTER TABLE reports ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX reports_pending ON reports (id) WHERE processed = 0;",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 
