@@ -201,6 +201,37 @@ check "GET /incidents?state=all: the states now" "$(jq_ "sorted((x['id'], x['sta
   "[($alice, 'resolved'), ($carol, 'resolved'), ($fjord, 'dismissed')]"
 
 # --- metrics ---
+# A policy server on the same store answers a few requests; its figures
+# (answers by action, decision times) reach the store within ~5 s.
+pport=$(free_port)
+puser=
+if [ "$(id -u)" = 0 ]; then # serve drops its privileges: to nobody, who must write the store
+  puser="user = nobody"
+  chown nobody "$work" "$work"/desk.db* 2>/dev/null
+fi
+{ cat "$work/desk.conf"; printf '[policy]\nlisten = inet:127.0.0.1:%s\nstate_file = %s\n%s\n' "$pport" "$work/policy.state" "$puser"; } \
+  > "$work/policy.conf"
+"$bin" -c "$work/policy.conf" serve 2>"$work/serve.log" &
+serve_pid=$!
+/usr/bin/python3 - "$pport" <<'EOF_PY'
+import socket, sys, time
+for t in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5); break
+    except OSError:
+        time.sleep(0.05)
+for i in range(7):
+    s.sendall(("request=smtpd_access_policy\nprotocol_state=RCPT\nsasl_username=m%d@customer.example\n"
+               "recipient=r@example.org\ninstance=i%d\n\n" % (i, i)).encode())
+    buf = b""
+    while not buf.endswith(b"\n\n"):
+        buf += s.recv(4096)
+EOF_PY
+for i in $(seq 1 100); do
+  [ "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM policy_stats WHERE stats LIKE '%\"requests\":7%'")" = 1 ] && break
+  sleep 0.1
+done
+kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null
 dbq "$work/desk.db" "INSERT INTO rbl_listings (address, zone, codes, listed_at, last_seen) VALUES ('198.51.100.25', 'zen.spamhaus.org', '127.0.0.2', 1700000000, 1700000000)" >/dev/null
 dbq "$work/desk.db" "INSERT INTO policy_events (at, account, stage, reason, decided_by) VALUES (1700000000, 'x@customer.example', 'lock', 'volume', 'abusedesk policy')" >/dev/null
 code=$(curl -s -o "$work/metrics" -w '%{http_code}' "$base/metrics")
@@ -223,7 +254,8 @@ need = ["abusedesk_reports", "abusedesk_incidents", "abusedesk_locks", "abusedes
         "abusedesk_outbox_mails", "abusedesk_outbox_queue_length", "abusedesk_outbox_failures",
         "abusedesk_hook_jobs", "abusedesk_policy_findings", "abusedesk_rbl_listings",
         "abusedesk_rbl_listed", "abusedesk_web_requests", "abusedesk_web_login_failures",
-        "abusedesk_up"]
+        "abusedesk_up", "abusedesk_policy_answers", "abusedesk_policy_decision_seconds",
+        "abusedesk_policy_servers"]
 missing = [n for n in need if n not in fams]
 print("missing", missing)
 print("reports", sum(int(s.value) for s in fams["abusedesk_reports"].samples),
@@ -236,6 +268,11 @@ print("outbox", val("abusedesk_outbox_queue_length"), val("abusedesk_outbox_fail
 print("policy", val("abusedesk_policy_findings", stage="lock", decided_by="abusedesk policy"))
 print("rbl", val("abusedesk_rbl_listings", zone="zen.spamhaus.org"), val("abusedesk_rbl_listed"))
 print("help", all(f.documentation for f in fams.values()))
+h = {s.labels.get("le"): s.value for s in fams["abusedesk_policy_decision_seconds"].samples if s.name.endswith("_bucket")}
+cnt = [s.value for s in fams["abusedesk_policy_decision_seconds"].samples if s.name.endswith("_count")]
+print("answers", val("abusedesk_policy_answers", action="dunno"), val("abusedesk_policy_answers", action="reject"),
+      int(h.get("+Inf", -1)), int(cnt[0]) if cnt else -1, fams["abusedesk_policy_decision_seconds"].type,
+      val("abusedesk_policy_servers"))
 EOF
 )
 echo "$parsed" | sed 's/^/     /'
@@ -249,6 +286,8 @@ check "metrics: outbox queue length and failures" "$(sed -n 5p <<<"$parsed")" \
 check "metrics: policy findings" "$(sed -n 6p <<<"$parsed")" "policy 1"
 check "metrics: DNSBL listings" "$(sed -n 7p <<<"$parsed")" "rbl 1 1"
 check "metrics: every family documented" "$(sed -n 8p <<<"$parsed")" "help True"
+check "metrics: policy answers by action and the decision-time histogram" "$(sed -n 9p <<<"$parsed")" \
+  "answers 7 0 7 7 histogram 1"
 # A second server that allows /metrics only from elsewhere.
 port2=$(free_port)
 web_conf "$work/desk2.conf" "$port2" "metrics_allow = 192.0.2.0/24"

@@ -162,8 +162,35 @@ static void progressed(struct policy_conn *c)
     g_queue_push_tail_link(&c->cl->lru, &c->cl_link);
 }
 
+const char *const policy_answer_names[POLICY_ANSWER_KINDS] = {
+    "dunno", "ok", "reject", "defer", "hold", "warn", "other"
+};
+const int64_t policy_latency_bounds_us[POLICY_LATENCY_BUCKETS] = {
+    50, 100, 250, 500, 1000, 2000, 5000, 10000, 50000, 250000
+};
+
+static enum policy_answer_kind answer_kind(const char *action)
+{
+    static const struct {
+        const char *word;
+        size_t len;
+        enum policy_answer_kind kind;
+    } words[] = {
+        { "DUNNO", 5, POLICY_ANSWER_DUNNO }, { "OK", 2, POLICY_ANSWER_OK },
+        { "REJECT", 6, POLICY_ANSWER_REJECT }, { "DEFER", 5, POLICY_ANSWER_DEFER },
+        { "HOLD", 4, POLICY_ANSWER_HOLD }, { "WARN", 4, POLICY_ANSWER_WARN },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
+        if (!g_ascii_strncasecmp(action, words[i].word, words[i].len)) /* DEFER_IF_PERMIT too */
+            return words[i].kind;
+    if (action[0] >= '4' && action[0] <= '5')
+        return POLICY_ANSWER_REJECT; /* a 4xx/5xx code of its own */
+    return POLICY_ANSWER_OTHER;
+}
+
 void policy_server_answer(struct policy_conn *c, const char *action)
 {
+    c->s->st.answers[answer_kind(action)]++;
     /* Answers go straight to the socket when nothing is queued before them: a
      * policy answer is a few hundred bytes and the socket buffer almost always
      * has room, and going through the bufferevent's output costs two
@@ -295,7 +322,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
                         "policy: client %s: malformed request: %s", c->cl->key, err.msg);
                 policy_server_answer(c, "WARN malformed policy request");
             } else {
+                int64_t t0 = mono_us();
                 s->fn(s->ctx, &r, c);
+                int64_t dt = mono_us() - t0;
+                size_t b = 0;
+                while (b < POLICY_LATENCY_BUCKETS && dt > policy_latency_bounds_us[b])
+                    b++;
+                s->st.latency[b]++;
+                s->st.latency_sum_us += (uint64_t)(dt > 0 ? dt : 0);
             }
         }
         evbuffer_drain(in, (size_t)end);

@@ -48,7 +48,23 @@ struct policy_server_opts {
 };
 
 /* Counters since the start, for the log. */
+/* Answers by their action's first word, and the time the server took to
+ * decide (from a complete request to its answer), in Prometheus-style
+ * cumulative-free buckets: latency[i] counts answers of at most
+ * policy_latency_bounds_us[i] (and above the one before); the last bucket
+ * counts the rest. */
+enum policy_answer_kind {
+    POLICY_ANSWER_DUNNO, POLICY_ANSWER_OK, POLICY_ANSWER_REJECT, POLICY_ANSWER_DEFER,
+    POLICY_ANSWER_HOLD, POLICY_ANSWER_WARN, POLICY_ANSWER_OTHER, POLICY_ANSWER_KINDS
+};
+#define POLICY_LATENCY_BUCKETS 10
+extern const char *const policy_answer_names[POLICY_ANSWER_KINDS];
+extern const int64_t policy_latency_bounds_us[POLICY_LATENCY_BUCKETS];
+
 struct policy_server_stats {
+    uint64_t answers[POLICY_ANSWER_KINDS];
+    uint64_t latency[POLICY_LATENCY_BUCKETS + 1];
+    uint64_t latency_sum_us;
     uint64_t requests, malformed;
     uint64_t refused;           /* connections closed at once: limits reached */
     uint64_t evicted;           /* connections closed to make room */

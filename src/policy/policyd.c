@@ -68,6 +68,7 @@ struct job {
     int64_t at;
     unsigned tries;
     struct outcount_batch *counts;  /* not a finding: outbound counts to add */
+    char *stats;                    /* not a finding: this server's figures (JSON) */
 };
 
 struct policyd {
@@ -294,6 +295,7 @@ static void job_free(struct job *j)
     g_free(j->account);
     g_free(j->reason);
     outcount_batch_free(j->counts);
+    g_free(j->stats);
     g_free(j);
 }
 
@@ -364,14 +366,17 @@ static gpointer writer_main(gpointer arg)
             rc = store_open_with(d->writer_backend, d->writer_db, d->writer_conninfo,
                                  d->writer_busy_ms, &st, &err);
         int64_t lock_id = 0;
-        if (rc == 0 && j->counts)
+        if (rc == 0 && j->stats)
+            rc = store_policy_stats_put(st, j->account, j->at, j->stats, &err);
+        else if (rc == 0 && j->counts)
             rc = store_outbound_counts_add(st, j->counts->d, j->counts->n, &err);
         else if (rc == 0)
             rc = store_policy_event_add(st, j->account, j->lock ? "lock" : "alert", j->reason,
                                         j->lock, DECIDED_BY, j->at, &lock_id, &err);
         if (rc == 0) {
-            log_msg(lg, j->counts ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "policy: %s: %s recorded%s",
-                    j->account, j->counts ? j->reason : "finding", lock_id ? ", lock written" : "");
+            log_msg(lg, j->counts || j->stats ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+                    "policy: %s: %s recorded%s", j->account,
+                    j->counts || j->stats ? j->reason : "finding", lock_id ? ", lock written" : "");
             if (j->lock)
                 g_async_queue_push(d->done, g_strdup(j->account));
             job_free(j);
@@ -719,6 +724,38 @@ static void count_out(struct policyd *d, const struct policy_req *r, int64_t now
     outcount_add(d->oc, now, addrs, "account", r->sasl_username, r->instance);
 }
 
+/* This server's answers by action and decision times, since it started, for
+ * the dashboard's /metrics (store_policy_stats_put, by the writer thread):
+ * {"answers":{"dunno":N,...},"latency_us":{"le":[bounds],"n":[per bucket,
+ * the last above every bound]},"latency_sum_us":N,"requests":N}. */
+static void stats_push(struct policyd *d)
+{
+    if (!d->srv)
+        return;
+    const struct policy_server_stats *ps = policy_server_stats(d->srv);
+    GString *g = g_string_new("{\"answers\":{");
+    for (int i = 0; i < POLICY_ANSWER_KINDS; i++)
+        g_string_append_printf(g, "%s\"%s\":%llu", i ? "," : "", policy_answer_names[i],
+                               (unsigned long long)ps->answers[i]);
+    g_string_append(g, "},\"latency_us\":{\"le\":[");
+    for (int i = 0; i < POLICY_LATENCY_BUCKETS; i++)
+        g_string_append_printf(g, "%s%lld", i ? "," : "", (long long)policy_latency_bounds_us[i]);
+    g_string_append(g, "],\"n\":[");
+    for (int i = 0; i <= POLICY_LATENCY_BUCKETS; i++)
+        g_string_append_printf(g, "%s%llu", i ? "," : "", (unsigned long long)ps->latency[i]);
+    g_string_append_printf(g, "]},\"latency_sum_us\":%llu,\"requests\":%llu}",
+                           (unsigned long long)ps->latency_sum_us,
+                           (unsigned long long)ps->requests);
+    const char *listen = d->cfg->policy_listen && d->cfg->policy_listen[0]
+                             ? d->cfg->policy_listen[0] : "";
+    struct job *j = g_new0(struct job, 1);
+    j->account = g_strdup_printf("%s %s", g_get_host_name(), listen);
+    j->reason = g_strdup("figures");
+    j->at = now_s();
+    j->stats = g_string_free(g, FALSE);
+    g_async_queue_push(d->jobs, j);
+}
+
 /* Hands the counts so far to the writer thread (a timer, and at the stop). */
 static void counts_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -728,6 +765,7 @@ static void counts_flush(evutil_socket_t fd, short what, void *arg)
      * table instead, and hand it over when the writer caught up. */
     if ((what & EV_TIMEOUT) && g_async_queue_length(d->jobs) > 64)
         return;
+    stats_push(d);
     struct outcount_batch *b = outcount_take(d->oc, now_s());
     if (!b)
         return;

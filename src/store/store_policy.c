@@ -17,6 +17,11 @@ static const char sql_locks[] =
     " LEFT JOIN customers c ON c.id = l.customer_id WHERE l.unlocked_at IS NULL";
 static const char sql_unlocks[] =
     "SELECT subject, unlocked_at FROM locks WHERE unlocked_at >= $1";
+static const char sql_stats_put[] =
+    "INSERT INTO policy_stats (server, updated_at, stats) VALUES ($1, $2, $3)"
+    " ON CONFLICT (server) DO UPDATE SET updated_at = excluded.updated_at, stats = excluded.stats";
+static const char sql_stats_each[] =
+    "SELECT server, updated_at, stats FROM policy_stats WHERE updated_at >= $1 ORDER BY server";
 static const char sql_locked[] =
     "SELECT id FROM locks WHERE subject = $1 AND unlocked_at IS NULL LIMIT 1";
 static const char sql_customer_of[] = "SELECT customer_id FROM accounts WHERE name = $1";
@@ -61,6 +66,36 @@ int store_policy_unlocks_since(struct store *st, int64_t since,
     store_q_int(q, 1, since);
     while ((rc = store_q_step(q, err)) == 1)
         fn(store_q_col_text(q, 0), store_q_col_int(q, 1), ctx);
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
+}
+
+int store_policy_stats_put(struct store *st, const char *server, int64_t at, const char *json,
+                           struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_stats_put, &q, err);
+    if (rc)
+        return rc;
+    store_q_text(q, 1, server);
+    store_q_int(q, 2, at);
+    store_q_text(q, 3, json);
+    rc = store_q_run(q, err);
+    return rc;
+}
+
+int store_policy_stats_each(struct store *st, int64_t since,
+                            void (*fn)(const char *server, int64_t at, const char *json,
+                                       void *ctx),
+                            void *ctx, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_stats_each, &q, err);
+    if (rc)
+        return rc;
+    store_q_int(q, 1, since);
+    while ((rc = store_q_step(q, err)) == 1)
+        fn(store_q_col_text(q, 0), store_q_col_int(q, 1), store_q_col_text(q, 2), ctx);
     store_q_reset(q);
     return rc < 0 ? rc : 0;
 }

@@ -31,6 +31,17 @@ int store_policy_unlocks_since(struct store *st, int64_t since,
                                void (*fn)(const char *subject, int64_t unlocked_at, void *ctx),
                                void *ctx, struct ad_err *err);
 
+/* A policy server's own figures (JSON of its choosing, see policyd.c) under
+ * its name (host and listen address): one row per server, replaced. */
+int store_policy_stats_put(struct store *st, const char *server, int64_t at, const char *json,
+                           struct ad_err *err);
+
+/* Calls fn for every server's figures updated at or after since. */
+int store_policy_stats_each(struct store *st, int64_t since,
+                            void (*fn)(const char *server, int64_t at, const char *json,
+                                       void *ctx),
+                            void *ctx, struct ad_err *err);
+
 /* A number that changes whenever another connection committed a change to
  * the locks or customers (store_data_version(): SQLite's data_version, a
  * notification counter on PostgreSQL). */

@@ -428,6 +428,15 @@ const char *const store_sql_migrations[] = {
      * pending one, quadratic in a month's replay. */
     "ALTER TABLE reports ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX reports_pending ON reports (id) WHERE processed = 0;",
+    /* 15: each policy server's own figures (src/store/store_policy.c), for the
+     * dashboard's /metrics: answers by action and the decision time
+     * histogram, counted since that process started, as JSON, one row per
+     * server (host and listen address), replaced every 10 seconds. */
+    "CREATE TABLE policy_stats ("
+    "  server TEXT PRIMARY KEY,"
+    "  updated_at BIGINT NOT NULL,"
+    "  stats TEXT NOT NULL"
+    ");",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 

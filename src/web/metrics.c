@@ -12,6 +12,11 @@
 
 #include <string.h>
 
+#include <jansson.h>
+
+#include "policy/policy_server.h"
+#include "store/store_policy.h"
+
 static void esc(GString *o, const char *s)
 {
     for (; s && *s; s++) {
@@ -84,6 +89,97 @@ static void one(GString *o, const char *name, const char *type, const char *help
     g_string_append_printf(o, "%s %.17g\n", name, v);
 }
 
+/* ---- the policy servers' own figures (policy_stats, every ~5 s) ---------- */
+
+#define PS_MAX_BUCKETS 32
+struct pstats {
+    GHashTable *answers;        /* action -> gint64 * */
+    double le[PS_MAX_BUCKETS];  /* bounds, seconds */
+    int64_t n[PS_MAX_BUCKETS + 1];
+    size_t n_le;
+    bool le_set;
+    int64_t sum_us, servers;
+};
+
+static void pstats_row(const char *server, int64_t at, const char *text, void *ctx)
+{
+    (void)server;
+    (void)at;
+    struct pstats *p = ctx;
+    json_t *o = json_loads(text ? text : "", 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(o, "answers"), k, v) {
+        gint64 *c = g_hash_table_lookup(p->answers, k);
+        if (!c) {
+            c = g_new0(gint64, 1);
+            g_hash_table_insert(p->answers, g_strdup(k), c);
+        }
+        *c += json_integer_value(v);
+    }
+    json_t *le = json_object_get(json_object_get(o, "latency_us"), "le");
+    json_t *n = json_object_get(json_object_get(o, "latency_us"), "n");
+    size_t nle = json_array_size(le);
+    /* every server of one version has the same bounds; another set is left out */
+    if (nle > 0 && nle <= PS_MAX_BUCKETS && json_array_size(n) == nle + 1
+        && (!p->le_set || p->n_le == nle)) {
+        for (size_t i = 0; i < nle; i++)
+            p->le[i] = (double)json_integer_value(json_array_get(le, i)) / 1e6;
+        for (size_t i = 0; i <= nle; i++)
+            p->n[i] += json_integer_value(json_array_get(n, i));
+        p->n_le = nle;
+        p->le_set = true;
+        p->sum_us += json_integer_value(json_object_get(o, "latency_sum_us"));
+    }
+    p->servers++;
+    json_decref(o);
+}
+
+static int policy_figures(GString *o, struct store *st, struct ad_err *err)
+{
+    struct pstats p = { .answers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free) };
+    /* servers that reported in the last five minutes (every ~5 s while they run) */
+    int rc = store_policy_stats_each(st, (int64_t)(g_get_real_time() / G_USEC_PER_SEC) - 300,
+                                     pstats_row, &p, err);
+    if (rc == 0) {
+        family(o, "abusedesk_policy_answers_total", "counter",
+               "Answers of the policy servers by action, since each started.");
+        for (int i = 0; i < POLICY_ANSWER_KINDS; i++) {
+            gint64 *c = g_hash_table_lookup(p.answers, policy_answer_names[i]);
+            g_string_append_printf(o, "abusedesk_policy_answers_total{action=\"%s\"} %lld\n",
+                                   policy_answer_names[i], (long long)(c ? *c : 0));
+        }
+        family(o, "abusedesk_policy_decision_seconds", "histogram",
+               "Time the policy servers took from a complete request to its answer.");
+        if (!p.le_set) {
+            p.n_le = POLICY_LATENCY_BUCKETS;
+            for (size_t i = 0; i < p.n_le; i++)
+                p.le[i] = (double)policy_latency_bounds_us[i] / 1e6;
+        }
+        int64_t cum = 0;
+        for (size_t i = 0; i < p.n_le; i++) {
+            cum += p.n[i];
+            g_string_append_printf(o, "abusedesk_policy_decision_seconds_bucket{le=\"%g\"} %lld\n",
+                                   p.le[i], (long long)cum);
+        }
+        cum += p.n[p.n_le];
+        g_string_append_printf(o, "abusedesk_policy_decision_seconds_bucket{le=\"+Inf\"} %lld\n",
+                               (long long)cum);
+        g_string_append_printf(o, "abusedesk_policy_decision_seconds_sum %.6f\n",
+                               (double)p.sum_us / 1e6);
+        g_string_append_printf(o, "abusedesk_policy_decision_seconds_count %lld\n", (long long)cum);
+        one(o, "abusedesk_policy_servers", "gauge",
+            "Policy servers that reported their figures in the last five minutes.",
+            (double)p.servers);
+    }
+    g_hash_table_destroy(p.answers);
+    return rc;
+}
+
 void web_metrics(struct web_req *r)
 {
     static const char *const states[] = { "open", "alerted", "locked", "customer_notified",
@@ -124,6 +220,8 @@ void web_metrics(struct web_req *r)
     if (rc == 0)
         one(r->out, "abusedesk_rbl_listed", "gauge", "Open DNSBL listings in all.",
             (double)listed);
+    if (rc == 0)
+        rc = policy_figures(r->out, r->app->st, &err);
     if (rc) {
         web_json_error(r, web_status_for(err.code), "%s", err.msg);
         return;
