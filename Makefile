@@ -111,7 +111,7 @@ AD_UNITS    := abusedesk.target abusedesk-policy.service abusedesk-desk.service 
 	abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer \
 	abusedesk-purge.service abusedesk-purge.timer
 # listing: the reputation monitor (rbl check --loop)
-AD_UNITS    += abusedesk-reputation.service
+AD_UNITS    += abusedesk-reputation.service abusedesk-web.service abusedesk-milter.service
 AD_DESTDIR   = $(if $(DESTDIR),$(abspath $(DESTDIR)))
 DIST        ?= dist
 DEB_BUILD_DIR ?= build-deb

@@ -132,7 +132,7 @@ lacks "package has nothing under /usr/local" "/usr/local" "$files"
 check "conffiles" "/etc/abusedesk/abusedesk.conf" "$(dpkg-deb -I "$deb" conffiles)"
 contains "Depends from shlibs" "libsqlite3" "$(dpkg-deb -f "$deb" Depends)"
 units="abusedesk.target abusedesk-policy.service abusedesk-desk.service abusedesk-delivery.service abusedesk-maintenance.service abusedesk-maintenance.timer abusedesk-purge.service abusedesk-purge.timer"
-units="$units abusedesk-reputation.service"
+units="$units abusedesk-reputation.service abusedesk-web.service abusedesk-milter.service"
 
 # ---- dpkg -i ------------------------------------------------------------------------------
 dpkg -i "$deb" >"$work/dpkg-i.log" 2>&1
@@ -212,7 +212,7 @@ check "database made by init" "abusedesk" "$(stat -c %U /var/lib/abusedesk/abuse
 # Each long-running ExecStart must still run after 3 s (a bad option, an
 # unreadable configuration or an unwritable data folder end it at once).
 execstart() { sed -n 's/^ExecStart=//p' "/lib/systemd/system/$1.service"; }
-for u in abusedesk-desk abusedesk-delivery abusedesk-reputation; do
+for u in abusedesk-desk abusedesk-delivery abusedesk-reputation abusedesk-web abusedesk-milter; do
   read -r -a cmd <<<"$(execstart "$u")"
   (cd / && timeout -s TERM 3 runuser -u abusedesk -- "${cmd[@]}") >"$work/$u.log" 2>&1
   check "$u ExecStart runs as abusedesk until stopped" 124 $?

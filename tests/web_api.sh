@@ -62,10 +62,10 @@ api GET /healthz ""
 check "healthz" "$code $(jq_ "d['status']")" "200 ok"
 api GET /api/v1/openapi.json ""
 check "openapi: 3.x with every route" "$code $(jq_ "d['openapi'][:2], sorted(d['paths'])")" \
-  "200 ('3.', ['/config', '/customers/{customer}', '/incidents', '/incidents/{id}', '/incidents/{id}/dismiss', '/incidents/{id}/lock', '/incidents/{id}/note', '/incidents/{id}/notify', '/incidents/{id}/resolve', '/incidents/{id}/unlock', '/locks', '/me', '/rbl', '/reports/{id}', '/users', '/users/{name}/delete'])"
+  "200 ('3.', ['/config', '/customers/{customer}', '/domains', '/incidents', '/incidents/{id}', '/incidents/{id}/dismiss', '/incidents/{id}/lock', '/incidents/{id}/note', '/incidents/{id}/notify', '/incidents/{id}/resolve', '/incidents/{id}/unlock', '/locks', '/me', '/rbl', '/reports/{id}', '/users', '/users/{name}/delete'])"
 
 # --- 401 without a valid token, on every route ---
-for p in /incidents "/incidents/$alice" /reports/1 /locks /customers/C1001 /rbl /users /me; do
+for p in /incidents "/incidents/$alice" /reports/1 /locks /customers/C1001 /rbl /domains /users /me; do
   api GET "/api/v1$p" ""
   check "no token: GET $p 401" "$code $(jq_ "d['status']")" "401 401"
 done
@@ -123,6 +123,10 @@ api GET /api/v1/customers/C9999 "$tok_viewer"
 check "unknown customer: 404" "$code" 404
 api GET /api/v1/locks "$tok_viewer"
 check "GET /locks: none yet" "$code $body" "200 []"
+api GET /api/v1/domains "$tok_viewer"
+check "GET /domains: the directory's domains, not audited yet" \
+  "$code $(jq_ "[(x['domain'], x['customer_id'], x['audit'], x['dmarc_30d']['reports']) for x in d['domains'] if x['customer_id'] == 'C3003']")" \
+  "200 [('cats.example', 'C3003', None, 0)]"
 api GET /api/v1/me "$tok_agent"
 check "GET /me" "$code $(jq_ "d['name'], d['role']")" "200 ('agent.smith', 'agent')"
 api GET /api/v1/users "$tok_viewer"

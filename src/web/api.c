@@ -15,6 +15,7 @@
 #include "incident/incident.h"
 #include "incident/queue.h"
 #include "store/store_locks.h"
+#include "store/store_audit.h"
 #include "store/store_rbl.h"
 #include "web/parse.h"
 
@@ -248,6 +249,59 @@ static void get_rbl(struct web_req *r)
     web_json(r, 200, json_pack("{s:o}", "listed", a));
 }
 
+/* GET /domains: every domain of the directory with its customer, the latest
+ * stored audit (abusedesk domains audit) and the DMARC reports' forgery of the
+ * last 30 days. */
+static void domain_row(const char *domain, const char *customer_id, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s, s:s?}", "domain", domain, "customer_id",
+                                         customer_id));
+}
+
+static void audit_row(const struct store_audit_run *a, void *ctx)
+{
+    char at[32];
+    json_t *f = json_array();
+    char **keys = g_strsplit(a->findings ? a->findings : "", " ", -1);
+    for (char **k = keys; *k; k++)
+        if (**k)
+            json_array_append_new(f, json_string(*k));
+    g_strfreev(keys);
+    json_object_set_new(ctx, "audit",
+                        json_pack("{s:s, s:o, s:s?, s:s?, s:s?}", "checked_at",
+                                  incident_iso(a->checked_at, at), "findings", f, "spf", a->spf,
+                                  "dmarc", a->dmarc, "mx", a->mx));
+}
+
+static void get_domains(struct web_req *r)
+{
+    json_t *a = json_array();
+    struct ad_err err = { 0 };
+    int rc = store_audit_domains_each(r->app->st, domain_row, a, &err);
+    int64_t since = (int64_t)(g_get_real_time() / G_USEC_PER_SEC) - 30 * 86400;
+    size_t i;
+    json_t *d;
+    json_array_foreach(a, i, d) {
+        if (rc)
+            break;
+        const char *name = json_string_value(json_object_get(d, "domain"));
+        json_object_set_new(d, "audit", json_null());
+        rc = store_audit_run_last(r->app->st, name, INT64_MAX, audit_row, d, &err);
+        int64_t forged = 0, total = 0, n = 0;
+        if (rc == 0)
+            rc = store_audit_dmarc_sums(r->app->st, name, since, &forged, &total, &n, &err);
+        json_object_set_new(d, "dmarc_30d",
+                            json_pack("{s:I, s:I, s:I}", "reports", (json_int_t)n, "messages",
+                                      (json_int_t)total, "forged", (json_int_t)forged));
+    }
+    if (rc) {
+        json_decref(a);
+        store_error(r, &err);
+        return;
+    }
+    web_json(r, 200, json_pack("{s:o}", "domains", a));
+}
+
 static int user_row(const struct store_web_user *u, void *ctx)
 {
     char c[32], l[32];
@@ -379,6 +433,8 @@ bool web_api_route(struct web_req *r)
         get_customer(r, seg[1]);
     else if (n == 1 && !strcmp(seg[0], "rbl") && get)
         get_rbl(r);
+    else if (n == 1 && !strcmp(seg[0], "domains") && get)
+        get_domains(r);
     else if (n == 1 && !strcmp(seg[0], "users") && get)
         get_users(r);
     else if (n == 1 && !strcmp(seg[0], "users") && post)
@@ -463,6 +519,10 @@ json_t *web_api_openapi(void)
     json_object_set_new(paths, "/rbl", json_pack("{s:o}", "get", op("Open DNSBL listings of our "
                                                                        "addresses", "reputation",
                                                                        false)));
+    json_object_set_new(paths, "/domains",
+                        json_pack("{s:o}", "get", op("Customer domains: the latest SPF, DKIM, "
+                                                     "DMARC and MX audit and the forgery DMARC "
+                                                     "reports show", "reputation", false)));
     json_t *uadd = op("Add a user (admin)", "users", true);
     json_object_set_new(uadd, "requestBody",
                         json_pack("{s:{s:{s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}", "content",
