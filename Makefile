@@ -123,7 +123,7 @@ install:
 	cmake -S . -B $(INSTALL_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DCMAKE_INSTALL_PREFIX=$(PREFIX) -DAD_SYSTEMD_UNITDIR=$(SYSTEMD_UNITDIR) \
 		-DAD_SYSUSERSDIR=$(SYSUSERSDIR) -DAD_TMPFILESDIR=$(TMPFILESDIR) $(CMAKE_FLAGS) >/dev/null
-	cmake --build $(INSTALL_BUILD_DIR) -j$(JOBS) --target abusedesk
+	cmake --build $(INSTALL_BUILD_DIR) -j$(JOBS) --target abusedesk abusedesk-dmarc
 	DESTDIR="$(AD_DESTDIR)" cmake --install $(INSTALL_BUILD_DIR)
 	@if [ -z "$(AD_DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
 		set -e; \
