@@ -77,6 +77,9 @@ int store_begin(struct store *st, struct ad_err *err);
 int store_commit(struct store *st, struct ad_err *err);
 int store_rollback(struct store *st);
 
+/* True inside an open transaction. */
+bool store_in_transaction(struct store *st);
+
 /* Looks up a report by content hash: returns 1 and *id when present, 0 when not,
  * negative on error. */
 int store_report_find(struct store *st, const char *sha256, int64_t *id, struct ad_err *err);

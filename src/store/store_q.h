@@ -77,9 +77,6 @@ int store_data_version(struct store *st, int64_t *version, struct ad_err *err);
 /* Runs fixed SQL text without parameters (SAVEPOINT, RELEASE, ...). */
 int store_exec(struct store *st, const char *sql, struct ad_err *err);
 
-/* True inside an open transaction. */
-bool store_in_transaction(struct store *st);
-
 /* Rows changed by the last INSERT, UPDATE or DELETE. */
 int store_changes(struct store *st);
 
