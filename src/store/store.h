@@ -1,6 +1,6 @@
 /*
- * store.h: the persistent store of reports (and, through store_q.h, of the
- * desk's own tables). One small interface over SQL with two backends, SQLite
+ * store.h: the persistent store of reports (and, through the typed
+ * store_TOPIC.h modules, of the desk's own tables). One small interface over SQL with two backends, SQLite
  * (a file, WAL mode) and PostgreSQL (libpq), chosen by [store] backend; the SQL
  * text is the same for both (portable SQL with $N placeholders). Versioned
  * migrations are applied on open; both backends reach the same version numbers.
