@@ -10,7 +10,7 @@
 
 #include <glib.h>
 
-#include "store/store_q.h"
+#include "store/store_args.h"
 
 static const char sql_customer_upsert[] =
     "INSERT INTO customers (id, name, contact_email, language, updated_at)"
@@ -63,64 +63,33 @@ static const char sql_customer_scripts[] =
     "SELECT uid, path FROM scripts WHERE customer_id = $1"
     " ORDER BY length(uid), uid, path";
 
-/* Runs a statement with two text parameters to its end. */
-static int put2(struct store *st, const char *sql, const char *a, const char *b,
-                struct ad_err *err)
-{
-    struct store_q *q;
-    int rc = store_q_get(st, sql, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, a);
-    store_q_text(q, 2, b);
-    rc = store_q_run(q, err);
-    store_q_reset(q);
-    return rc;
-}
-
 int store_directory_customer_put(struct store *st, const char *id, const char *name,
                                  const char *contact_email, const char *language, int64_t now,
                                  struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql_customer_upsert, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, id);
-    store_q_text(q, 2, name);
-    store_q_text(q, 3, contact_email);
-    store_q_text(q, 4, language);
-    store_q_int(q, 5, now);
-    rc = store_q_run(q, err);
-    store_q_reset(q);
-    return rc;
+    return store_run(st, sql_customer_upsert,
+                     ARGS(A_TEXT(id), A_TEXT(name), A_TEXT(contact_email), A_TEXT(language),
+                          A_INT(now)),
+                     err);
 }
 
 int store_directory_account_put(struct store *st, const char *account, const char *customer_id,
                                 struct ad_err *err)
 {
-    return put2(st, sql_account_upsert, account, customer_id, err);
+    return store_run(st, sql_account_upsert, ARGS(A_TEXT(account), A_TEXT(customer_id)), err);
 }
 
 int store_directory_domain_put(struct store *st, const char *domain, const char *customer_id,
                                struct ad_err *err)
 {
-    return put2(st, sql_domain_upsert, domain, customer_id, err);
+    return store_run(st, sql_domain_upsert, ARGS(A_TEXT(domain), A_TEXT(customer_id)), err);
 }
 
 int store_directory_uid_put(struct store *st, const char *uid, const char *customer_id,
                             const char *webroot, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql_uid_upsert, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, uid);
-    store_q_text(q, 2, customer_id);
-    store_q_text(q, 3, webroot);
-    rc = store_q_run(q, err);
-    store_q_reset(q);
-    return rc;
+    return store_run(st, sql_uid_upsert, ARGS(A_TEXT(uid), A_TEXT(customer_id), A_TEXT(webroot)),
+                     err);
 }
 
 int store_directory_lookup(struct store *st, enum store_directory_lookup what, const char *key,
@@ -132,18 +101,8 @@ int store_directory_lookup(struct store *st, enum store_directory_lookup what, c
         [STORE_DIRECTORY_UID] = sql_uid_get,
         [STORE_DIRECTORY_OWN_CONTACT] = sql_contact_own_account,
     };
-    *out = NULL;
-    struct store_q *q;
-    int rc = store_q_get(st, sql[what], &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, key);
-    if ((rc = store_q_step(q, err)) == 1) {
-        *out = g_strdup(store_q_col_text(q, 0));
-        rc = 0;
-    }
-    store_q_reset(q);
-    return rc;
+    int rc = store_first_text(st, sql[what], ARGS(A_TEXT(key)), out, err);
+    return rc < 0 ? rc : 0;
 }
 
 int store_directory_uid_webroot(struct store *st, const char *uid, char **customer_id,
@@ -168,16 +127,8 @@ int store_directory_uid_webroot(struct store *st, const char *uid, char **custom
 int store_directory_contact_set(struct store *st, const char *id, const char *contact_email,
                                 int64_t now, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql_contact_set, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, id);
-    store_q_text(q, 2, contact_email);
-    store_q_int(q, 3, now);
-    rc = store_q_run(q, err);
-    store_q_reset(q);
-    return rc;
+    return store_run(st, sql_contact_set, ARGS(A_TEXT(id), A_TEXT(contact_email), A_INT(now)),
+                     err);
 }
 
 int store_directory_customer_get(struct store *st, const char *id,

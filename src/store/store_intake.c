@@ -6,7 +6,7 @@
  */
 #include "store/store_intake.h"
 
-#include "store/store_q.h"
+#include "store/store_args.h"
 
 static const char sql_done[] = "UPDATE reports SET processed = 1 WHERE id = $1";
 
@@ -28,12 +28,5 @@ int store_intake_pending(struct store *st, int64_t *ids, size_t *n, struct ad_er
 
 int store_intake_done(struct store *st, int64_t id, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql_done, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    rc = store_q_run(q, err);
-    store_q_reset(q);
-    return rc;
+    return store_run(st, sql_done, ARGS(A_INT(id)), err);
 }

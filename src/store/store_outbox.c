@@ -11,7 +11,7 @@
 
 #include <glib.h>
 
-#include "store/store_q.h"
+#include "store/store_args.h"
 
 static const char sql_mail_insert[] =
     "INSERT INTO outbox (incident_id, kind, template, rcpt, subject, message_id, message,"
@@ -68,21 +68,14 @@ static const char sql_list_hooks[] =
 int store_outbox_mail_add(struct store *st, const struct store_outbox_mail_in *in, int64_t *id,
                           struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql_mail_insert, &q, err);
-    if (rc)
-        return rc;
+    struct store_arg inc = A_NULL;
     if (in->incident_id)
-        store_q_int(q, 1, in->incident_id);
-    store_q_text(q, 2, in->kind);
-    store_q_text(q, 3, in->template_name);
-    store_q_text(q, 4, in->rcpt);
-    store_q_text(q, 5, in->subject);
-    store_q_text(q, 6, in->message_id);
-    store_q_text(q, 7, in->message);
-    store_q_int(q, 8, in->now);
-    rc = store_q_run(q, err);
-    store_q_reset(q);
+        inc = (struct store_arg)A_INT(in->incident_id);
+    int rc = store_run(st, sql_mail_insert,
+                       ARGS(inc, A_TEXT(in->kind), A_TEXT(in->template_name), A_TEXT(in->rcpt),
+                            A_TEXT(in->subject), A_TEXT(in->message_id), A_TEXT(in->message),
+                            A_INT(in->now)),
+                       err);
     if (rc == 0 && id)
         *id = store_last_id(st);
     return rc;
@@ -92,20 +85,13 @@ int store_outbox_hook_add(struct store *st, int64_t incident_id, const char *kin
                           const char *event, const char *payload, const char *idem_key,
                           int64_t now, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql_hook_insert, &q, err);
-    if (rc)
-        return rc;
+    struct store_arg inc = A_NULL;
     if (incident_id)
-        store_q_int(q, 1, incident_id);
-    store_q_text(q, 2, kind);
-    store_q_text(q, 3, event);
-    store_q_text(q, 4, payload);
-    store_q_text(q, 5, idem_key);
-    store_q_int(q, 6, now);
-    rc = store_q_run(q, err);
-    store_q_reset(q);
-    return rc;
+        inc = (struct store_arg)A_INT(incident_id);
+    return store_run(st, sql_hook_insert,
+                     ARGS(inc, A_TEXT(kind), A_TEXT(event), A_TEXT(payload), A_TEXT(idem_key),
+                          A_INT(now)),
+                     err);
 }
 
 int store_outbox_due(struct store *st, enum store_outbox_queue queue, int64_t now, int64_t *ids,
@@ -167,19 +153,15 @@ void store_outbox_item_clear(struct store_outbox_item *it)
     *it = (struct store_outbox_item){ 0 };
 }
 
-/* Runs the bound statement q in a transaction of its own; *changed (may be
- * NULL) gets the rows it changed. */
-static int tx_run(struct store *st, struct store_q *q, int *changed, struct ad_err *err)
+/* Runs sql in a transaction of its own; *changed (may be NULL) gets the rows
+ * it changed. */
+static int tx_run(struct store *st, const char *sql, const struct store_arg *a, size_t n,
+                  int *changed, struct ad_err *err)
 {
     int rc = store_begin(st, err);
-    if (rc) {
-        store_q_reset(q);
+    if (rc)
         return rc;
-    }
-    rc = store_q_run(q, err);
-    store_q_reset(q);
-    if (rc == 0 && changed)
-        *changed = store_changes(st);
+    rc = store_run_changed(st, sql, a, n, changed, err);
     if (rc == 0)
         rc = store_commit(st, err);
     if (rc)
@@ -190,41 +172,24 @@ static int tx_run(struct store *st, struct store_q *q, int *changed, struct ad_e
 int store_outbox_claim(struct store *st, enum store_outbox_queue queue, int64_t id,
                        int64_t next_at, int64_t now, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, PICK(queue, sql_mail_claim, sql_hook_claim), &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_int(q, 2, next_at);
-    store_q_int(q, 3, now);
     int changed = 0;
-    rc = tx_run(st, q, &changed, err);
+    int rc = tx_run(st, PICK(queue, sql_mail_claim, sql_hook_claim),
+                    ARGS(A_INT(id), A_INT(next_at), A_INT(now)), &changed, err);
     return rc ? rc : changed == 1;
 }
 
 int store_outbox_done(struct store *st, enum store_outbox_queue queue, int64_t id, int64_t now,
                       struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, PICK(queue, sql_mail_done, sql_hook_done), &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_int(q, 2, now);
-    return tx_run(st, q, NULL, err);
+    return tx_run(st, PICK(queue, sql_mail_done, sql_hook_done), ARGS(A_INT(id), A_INT(now)),
+                  NULL, err);
 }
 
 int store_outbox_error(struct store *st, enum store_outbox_queue queue, int64_t id,
                        const char *msg, bool failed, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, PICK(queue, sql_mail_error, sql_hook_error), &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_text(q, 2, msg);
-    store_q_int(q, 3, failed ? 1 : 0);
-    return tx_run(st, q, NULL, err);
+    return tx_run(st, PICK(queue, sql_mail_error, sql_hook_error),
+                  ARGS(A_INT(id), A_TEXT(msg), A_INT(failed ? 1 : 0)), NULL, err);
 }
 
 static void read_hook(struct store_q *q, struct store_outbox_row *r)
