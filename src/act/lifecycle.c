@@ -7,7 +7,6 @@
  * (wrong state, unlock before a new password) come back as AD_ERR_REFUSED with a
  * message for the person who asked.
  */
-#include "store/sql_lifecycle.h"
 #include "lifecycle.h"
 
 #include <glib.h>
@@ -18,7 +17,8 @@
 #include "act/outbox.h"
 #include "directory/directory.h"
 #include "store/store_held.h"
-#include "store/store_q.h"
+#include "store/store_intake.h"
+#include "store/store_lifecycle.h"
 #include "util/textsafe.h"
 
 /* Distinct proven providers: an unauthenticated report names only the provider
@@ -44,23 +44,14 @@ static void inc_clear(struct inc *i)
 static int inc_load(struct lifecycle *lc, int64_t id, struct inc *i, struct ad_err *err)
 {
     memset(i, 0, sizeof *i);
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_get, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    if ((rc = store_q_step(q, err)) < 0)
+    struct store_lifecycle_incident r;
+    int rc = store_lifecycle_get(lc->st, id, &r, err);
+    if (rc < 0)
         return rc;
     if (rc == 0)
         return ad_err_set(err, AD_ERR_NOTFOUND, "incident %lld not found", (long long)id);
-    i->state = g_strdup(store_q_col_text(q, 0));
-    i->stage = g_strdup(store_q_col_text(q, 1));
-    i->kind = g_strdup(store_q_col_text(q, 2));
-    i->subject = g_strdup(store_q_col_text(q, 3));
-    i->customer_id = g_strdup(store_q_col_text(q, 4));
-    i->account = g_strdup(store_q_col_text(q, 5));
-    i->locked_at = store_q_col_null(q, 6) ? 0 : store_q_col_int(q, 6);
-    i->repeat = store_q_col_int(q, 7) != 0;
+    *i = (struct inc){ r.state, r.stage, r.kind, r.subject, r.customer_id, r.account,
+                       r.locked_at, r.repeat };
     return 0;
 }
 
@@ -83,14 +74,7 @@ static int allowed(const struct inc *i, int64_t id, const char *action, const ch
 
 static int set_state(struct lifecycle *lc, int64_t id, const char *state, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_set_state, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_text(q, 2, state);
-    store_q_int(q, 3, lc->now);
-    return store_q_run(q, err);
+    return store_lifecycle_set_state(lc->st, id, state, lc->now, err);
 }
 
 /* A webhook event for a ticket system that mirrors the desk (when [act]
@@ -356,17 +340,9 @@ static int vars_for(struct lifecycle *lc, int64_t id, const char *lang, GHashTab
         put(v, *k, "");
     /* The customer reads the reason in their language; the team also gets the
      * system's own words (internal_reason). */
-    struct store_q *q;
     struct ad_err rerr = { 0 };
     char *lock_reason = NULL, *locked_by = NULL;
-    if (store_q_get(lc->st, lifecycle_sql_lock_reason, &q, &rerr) == 0) {
-        store_q_int(q, 1, id);
-        if (store_q_step(q, &rerr) == 1) {
-            lock_reason = g_strdup(store_q_col_text(q, 0));
-            locked_by = g_strdup(store_q_col_text(q, 1));
-        }
-        store_q_reset(q);
-    }
+    store_lifecycle_lock_reason(lc->st, id, &lock_reason, &locked_by, &rerr);
     int64_t nc = json_integer_value(json_object_get(o, "complaints"));
     char *rt = reason_text(lc->cfg, lang, reason_code(lock_reason, locked_by, nc));
     put(v, "reason", rt);
@@ -409,13 +385,7 @@ static int unreachable_contact(struct lifecycle *lc, const char *addr, const cha
     *out = account && !g_ascii_strcasecmp(addr, account);
     if (*out)
         return 0;
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_account_locked, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, addr);
-    rc = store_q_step(q, err);
-    store_q_reset(q);
+    int rc = store_lifecycle_account_locked(lc->st, addr, err);
     if (rc < 0)
         return rc;
     *out = rc == 1;
@@ -629,35 +599,16 @@ static int lock_impl(struct lifecycle *lc, int64_t id, const char *by, const cha
                         (long long)id, i.subject);
         goto out;
     }
-    struct store_q *q;
     int64_t lock_id = adopt;
     if (adopt) {
-        if ((rc = store_q_get(lc->st, lifecycle_sql_lock_adopt, &q, err)))
-            goto out;
-        store_q_int(q, 1, adopt);
-        store_q_int(q, 2, id);
-        store_q_text(q, 3, i.customer_id);
-        if ((rc = store_q_run(q, err)))
+        if ((rc = store_lifecycle_lock_adopt(lc->st, adopt, id, i.customer_id, err)))
             goto out;
     } else {
-        if ((rc = store_q_get(lc->st, lifecycle_sql_lock_insert, &q, err)))
+        if ((rc = store_lifecycle_lock_add(lc->st, i.kind, i.subject, i.customer_id, id, reason,
+                                           lc->now, by, &lock_id, err)))
             goto out;
-        store_q_text(q, 1, i.kind);
-        store_q_text(q, 2, i.subject);
-        store_q_text(q, 3, i.customer_id);
-        store_q_int(q, 4, id);
-        store_q_text(q, 5, reason);
-        store_q_int(q, 6, lc->now);
-        store_q_text(q, 7, by);
-        if ((rc = store_q_run(q, err)))
-            goto out;
-        lock_id = store_last_id(lc->st);
     }
-    if ((rc = store_q_get(lc->st, lifecycle_sql_set_locked, &q, err)))
-        goto out;
-    store_q_int(q, 1, id);
-    store_q_int(q, 2, lc->now);
-    if ((rc = store_q_run(q, err)))
+    if ((rc = store_lifecycle_set_locked(lc->st, id, lc->now, err)))
         goto out;
     json_t *p = lock_payload(lc, "lock", id, &i, by, reason);
     rc = outbox_hooks(lc->cfg, lc->st, id, "lock", lock_id, p, lc->now, err);
@@ -680,12 +631,9 @@ out:
 
 static bool no_complaints(struct lifecycle *lc, int64_t id)
 {
-    struct store_q *q;
     struct ad_err err = { 0 };
-    if (store_q_get(lc->st, lifecycle_sql_complaints_of, &q, &err) != 0)
-        return false;
-    store_q_int(q, 1, id);
-    return store_q_step(q, &err) == 1 && store_q_col_int(q, 0) == 0;
+    int64_t n = 0;
+    return store_lifecycle_complaints(lc->st, id, &n, &err) == 1 && n == 0;
 }
 
 int lifecycle_notify(struct lifecycle *lc, int64_t id, const char *by, const char *case_name,
@@ -743,48 +691,25 @@ out:
 static int password_after(struct lifecycle *lc, const char *account, int64_t since, int64_t *at,
                           struct ad_err *err)
 {
-    *at = 0;
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_pw_changed_after, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, account);
-    store_q_int(q, 2, since);
-    if ((rc = store_q_step(q, err)) < 0)
-        return rc;
-    if (rc == 1)
-        *at = store_q_col_int(q, 0);
-    return 0;
+    int rc = store_lifecycle_password_after(lc->st, account, since, at, err);
+    return rc < 0 ? rc : 0;
 }
 
 static int release_locks(struct lifecycle *lc, int64_t id, const struct inc *i, const char *by,
                          const char *reason, struct ad_err *err)
 {
-    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_lock_active_incident, &q, err);
-    if (rc == 0) {
-        store_q_int(q, 1, id);
-        while ((rc = store_q_step(q, err)) == 1) {
-            int64_t l = store_q_col_int(q, 0);
-            g_array_append_val(ids, l);
-        }
-    }
-    for (guint k = 0; rc == 0 && k < ids->len; k++) {
-        int64_t l = g_array_index(ids, int64_t, k);
-        if ((rc = store_q_get(lc->st, lifecycle_sql_lock_release, &q, err)))
-            break;
-        store_q_int(q, 1, l);
-        store_q_int(q, 2, lc->now);
-        store_q_text(q, 3, by);
-        store_q_text(q, 4, reason);
-        if ((rc = store_q_run(q, err)))
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = store_lifecycle_locks_active(lc->st, id, &ids, &n, err);
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        int64_t l = ids[k];
+        if ((rc = store_lifecycle_lock_release(lc->st, l, lc->now, by, reason, err)))
             break;
         json_t *p = lock_payload(lc, "unlock", id, i, by, reason);
         rc = outbox_hooks(lc->cfg, lc->st, id, "unlock", l, p, lc->now, err);
         json_decref(p);
     }
-    g_array_free(ids, TRUE);
+    g_free(ids);
     return rc < 0 ? rc : 0;
 }
 
@@ -802,14 +727,7 @@ static int held_request(struct lifecycle *lc, int64_t id, const struct inc *i, c
 
 static int close_incident(struct lifecycle *lc, int64_t id, const char *state, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_close, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_text(q, 2, state);
-    store_q_int(q, 3, lc->now);
-    return store_q_run(q, err);
+    return store_lifecycle_close(lc->st, id, state, lc->now, err);
 }
 
 int lifecycle_unlock(struct lifecycle *lc, int64_t id, const char *by, const char *reason,
@@ -983,27 +901,14 @@ static int digest_leaked(struct lifecycle *lc, const char *acct, const char *dig
 {
     *leaked = false;
     int64_t lock_at = 0;
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_lock_latest_subject, &q, err);
-    if (rc)
+    int rc = store_lifecycle_lock_latest(lc->st, acct, &lock_at, err);
+    if (rc < 0)
         return rc;
-    store_q_text(q, 1, acct);
-    if ((rc = store_q_step(q, err)) < 0)
-        return rc;
-    if (rc == 1 && !store_q_col_null(q, 0))
-        lock_at = store_q_col_int(q, 0);
-    store_q_reset(q);
     if (!lock_at)
         return 0;
-    if ((rc = store_q_get(lc->st, lifecycle_sql_pw_seen_before, &q, err)))
-        return rc;
-    store_q_text(q, 1, acct);
-    store_q_text(q, 2, digest);
-    store_q_int(q, 3, lock_at);
-    if ((rc = store_q_step(q, err)) < 0)
+    if ((rc = store_lifecycle_password_seen(lc->st, acct, digest, lock_at, err)) < 0)
         return rc;
     *leaked = rc == 1;
-    store_q_reset(q);
     return 0;
 }
 
@@ -1033,36 +938,21 @@ int lifecycle_password_changed_digest(struct lifecycle *lc, const char *account,
                                       const char *digest, struct ad_err *err)
 {
     char *acct = g_ascii_strdown(account, -1);
-    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    struct store_q *q;
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
     bool refused = false;
     int rc = account_known(lc, acct, err);
     if (rc)
         goto out;
     if (digest && (rc = digest_leaked(lc, acct, digest, &refused, err)))
         goto out;
-    if ((rc = store_q_get(lc->st, lifecycle_sql_pw_insert, &q, err)))
+    if ((rc = store_lifecycle_password_add(lc->st, acct, at, digest, refused, lc->now, err)))
         goto out;
-    store_q_text(q, 1, acct);
-    store_q_int(q, 2, at);
-    store_q_text(q, 3, digest);
-    store_q_int(q, 4, refused ? 1 : 0);
-    store_q_int(q, 5, lc->now);
-    if ((rc = store_q_run(q, err)))
+    if ((rc = store_lifecycle_account_incidents(lc->st, acct, &ids, &n_ids, err)))
         goto out;
-    if ((rc = store_q_get(lc->st, lifecycle_sql_incidents_of_account, &q, err)))
-        goto out;
-    store_q_text(q, 1, acct);
-    while ((rc = store_q_step(q, err)) == 1) {
-        int64_t id = store_q_col_int(q, 0);
-        g_array_append_val(ids, id);
-    }
-    if (rc < 0)
-        goto out;
-    rc = 0;
     char *t = human_time(at);
-    for (guint k = 0; rc == 0 && k < ids->len; k++) {
-        int64_t id = g_array_index(ids, int64_t, k);
+    for (size_t k = 0; rc == 0 && k < n_ids; k++) {
+        int64_t id = ids[k];
         if (refused)
             rc = audit(lc, id, "panel", "password-refused", err,
                        "password change of %s at %s refused: the new password is one used "
@@ -1081,7 +971,7 @@ int lifecycle_password_changed_digest(struct lifecycle *lc, const char *account,
                         "lock (reuse of the leaked password); the account stays locked",
                         acct);
 out:
-    g_array_free(ids, TRUE);
+    g_free(ids);
     g_free(acct);
     return rc;
 }
@@ -1101,19 +991,7 @@ static int our_msgid(struct lifecycle *lc, const char *msgid, int64_t *oid, int6
     kind[0] = '\0';
     if (!msgid || !*msgid || strlen(msgid) > 250)
         return 0;
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_outbox_by_own_msgid, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, msgid);
-    rc = store_q_step(q, err);
-    if (rc == 1) {
-        *oid = store_q_col_int(q, 0);
-        *incident = store_q_col_null(q, 1) ? 0 : store_q_col_int(q, 1);
-        g_strlcpy(kind, store_q_col_text(q, 2) ? store_q_col_text(q, 2) : "", 16);
-    }
-    store_q_reset(q);
-    return rc < 0 ? rc : rc == 1;
+    return store_lifecycle_outbox_by_msgid(lc->st, msgid, oid, incident, kind, err);
 }
 
 int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char *msgid,
@@ -1153,14 +1031,8 @@ int lifecycle_reply_match(struct lifecycle *lc, const char *subject, const char 
         char *end = NULL;
         long long n = g_ascii_strtoll(p, &end, 10);
         if (end && *end == ']' && n > 0) {
-            struct store_q *q;
-            if ((rc = store_q_get(lc->st, lifecycle_sql_incident_exists, &q, err)) == 0) {
-                store_q_int(q, 1, n);
-                rc = store_q_step(q, err);
-                if (rc == 1)
-                    m->incident_id = n;
-                store_q_reset(q);
-            }
+            if ((rc = store_lifecycle_exists(lc->st, n, err)) == 1)
+                m->incident_id = n;
         }
     }
     g_free(mark);
@@ -1211,15 +1083,8 @@ int lifecycle_reply_judge(struct lifecycle *lc, const struct lifecycle_match *m,
         goto out;
     }
     char *contact = NULL;
-    struct store_q *q;
-    if ((rc = store_q_get(lc->st, lifecycle_sql_reply_contact, &q, err)))
+    if ((rc = store_lifecycle_contact(lc->st, m->incident_id, &contact, err)) < 0)
         goto out;
-    store_q_int(q, 1, m->incident_id);
-    if ((rc = store_q_step(q, err)) < 0)
-        goto out;
-    if (rc == 1)
-        contact = g_strdup(store_q_col_text(q, 0));
-    store_q_reset(q);
     rc = 0;
     bool is_contact = from && contact && !g_ascii_strcasecmp(from, contact);
     if (is_contact && from_dmarc_ok) {
@@ -1249,23 +1114,14 @@ static const char *verdict_name(enum lifecycle_verdict v)
  * that it does). */
 static int team_mail_due(struct lifecycle *lc, int64_t id, bool *due, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_team_mail_due, &q, err);
-    if (rc)
+    int64_t last = 0;
+    int rc = store_lifecycle_team_mail_at(lc->st, id, &last, err);
+    if (rc < 0)
         return rc;
-    store_q_int(q, 1, id);
-    if ((rc = store_q_step(q, err)) < 0)
-        return rc;
-    int64_t last = rc == 1 && !store_q_col_null(q, 0) ? store_q_col_int(q, 0) : 0;
-    store_q_reset(q);
     *due = !last || lc->now - last >= lc->cfg->team_interval || lc->now < last;
     if (!*due)
         return 0;
-    if ((rc = store_q_get(lc->st, lifecycle_sql_team_mail_set, &q, err)))
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_int(q, 2, lc->now);
-    return store_q_run(q, err);
+    return store_lifecycle_team_mail_set(lc->st, id, lc->now, err);
 }
 
 /* Whether an unverified reply to incident id may alert the team now: only
@@ -1279,40 +1135,26 @@ static int unverified_due(struct lifecycle *lc, int64_t id, const char *from, bo
     *due = false;
     if (!from)
         return 0;
-    struct store_q *q;
-    int rc = store_q_get(lc->st, lifecycle_sql_reply_contact, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    rc = store_q_step(q, err);
-    bool related = rc == 1 && store_q_col_text(q, 0)
-                   && !g_ascii_strcasecmp(store_q_col_text(q, 0), from);
-    store_q_reset(q);
+    char *contact = NULL;
+    int rc = store_lifecycle_contact(lc->st, id, &contact, err);
+    bool related = rc == 1 && contact && !g_ascii_strcasecmp(contact, from);
+    g_free(contact);
     if (rc < 0)
         return rc;
     const char *at = strrchr(from, '@');
     if (!related && at && at[1]) {
         char *dom = g_ascii_strdown(at + 1, -1);
-        if ((rc = store_q_get(lc->st, lifecycle_sql_customer_domain, &q, err)) == 0) {
-            store_q_int(q, 1, id);
-            store_q_text(q, 2, dom);
-            rc = store_q_step(q, err);
-            related = rc == 1;
-            store_q_reset(q);
-        }
+        rc = store_lifecycle_customer_domain(lc->st, id, dom, err);
+        related = rc == 1;
         g_free(dom);
         if (rc < 0)
             return rc;
     }
     if (!related)
         return 0;
-    if ((rc = store_q_get(lc->st, lifecycle_sql_unverified_alerts, &q, err)))
-        return rc;
-    store_q_int(q, 1, lc->now - lc->cfg->team_interval);
-    rc = store_q_step(q, err);
-    int64_t n = rc == 1 ? store_q_col_int(q, 0) : 0;
-    store_q_reset(q);
-    if (rc < 0)
+    int64_t n = 0;
+    if ((rc = store_lifecycle_unverified_alerts(lc->st, lc->now - lc->cfg->team_interval, &n,
+                                                err)) < 0)
         return rc;
     if (n >= UNVERIFIED_ALERTS_MAX)
         return 0;
@@ -1331,20 +1173,11 @@ int lifecycle_reply(struct lifecycle *lc, int64_t id, int64_t report_id, const c
     if (rc)
         return rc;
     bool verified = verdict == LIFECYCLE_REPLY_VERIFIED;
-    struct store_q *q;
-    if ((rc = store_q_get(lc->st, lifecycle_sql_reply_insert_v, &q, err)))
-        goto out;
-    store_q_int(q, 1, id);
-    store_q_int(q, 2, report_id);
-    store_q_int(q, 3, lc->now);
-    store_q_text(q, 4, verdict_name(verdict));
-    if ((rc = store_q_run(q, err)))
+    if ((rc = store_lifecycle_reply_add(lc->st, id, report_id, lc->now, verdict_name(verdict),
+                                        err)))
         goto out;
     /* A reply is not a complaint: it is never attributed or scored. */
-    if ((rc = store_q_get(lc->st, lifecycle_sql_mark_processed, &q, err)))
-        goto out;
-    store_q_int(q, 1, report_id);
-    if ((rc = store_q_run(q, err)))
+    if ((rc = store_intake_done(lc->st, report_id, err)))
         goto out;
     bool moves = verified && (!strcmp(i.state, "customer_notified") || !strcmp(i.state, "locked"));
     if (moves && (rc = set_state(lc, id, "customer_replied", err)))
@@ -1437,24 +1270,14 @@ int lifecycle_notice_bounced(struct lifecycle *lc, const char *orig_msgid, int64
     int rc = our_msgid(lc, orig_msgid, &oid, &inc, kind, err);
     if (rc <= 0)
         return rc;
-    struct store_q *q;
-    if ((rc = store_q_get(lc->st, lifecycle_sql_mark_processed, &q, err)))
-        return rc;
-    store_q_int(q, 1, report_id);
-    if ((rc = store_q_run(q, err)))
+    if ((rc = store_intake_done(lc->st, report_id, err)))
         return rc;
     char *srcpt = textsafe_line(rcpt ? rcpt : "?", 120);
     char *sstatus = textsafe_line(status ? status : "?", 40);
     bool first = false;
     if (permanent) {
-        if ((rc = store_q_get(lc->st, lifecycle_sql_notice_bounce, &q, err)))
+        if ((rc = store_lifecycle_notice_bounced(lc->st, oid, lc->now, report_id, &first, err)))
             goto out;
-        store_q_int(q, 1, oid);
-        store_q_int(q, 2, lc->now);
-        store_q_int(q, 3, report_id);
-        if ((rc = store_q_run(q, err)))
-            goto out;
-        first = store_changes(lc->st) > 0;
     }
     if (!inc) {
         rc = 1;
@@ -1500,15 +1323,10 @@ static int in_directory(struct lifecycle *lc, int64_t id, bool *known, struct ad
     if (rc)
         return rc;
     if (!strcmp(i.kind, "account")) {
-        struct store_q *q;
         char *low = g_ascii_strdown(i.subject, -1);
-        if ((rc = store_q_get(lc->st, lifecycle_sql_account_listed, &q, err)) == 0) {
-            store_q_text(q, 1, low);
-            rc = store_q_step(q, err);
-            *known = rc == 1;
-            store_q_reset(q);
-            rc = rc < 0 ? rc : 0;
-        }
+        rc = store_lifecycle_account_listed(lc->st, low, err);
+        *known = rc == 1;
+        rc = rc < 0 ? rc : 0;
         g_free(low);
     } else if (!strcmp(i.kind, "script")) {
         const char *colon = strchr(i.subject, ':');
@@ -1545,14 +1363,9 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
         inc_clear(&i);
         if (!lockable)
             return 0;
-        struct store_q *q;
-        if ((rc = store_q_get(lc->st, lifecycle_sql_providers_of, &q, err)))
+        int64_t np = 0;
+        if ((rc = store_lifecycle_providers(lc->st, o->incident_id, &np, err)) < 0)
             return rc;
-        store_q_int(q, 1, o->incident_id);
-        if ((rc = store_q_step(q, err)) < 0)
-            return rc;
-        int64_t np = rc == 1 ? store_q_col_int(q, 0) : 0;
-        store_q_reset(q);
         bool known = false;
         if ((rc = in_directory(lc, o->incident_id, &known, err)))
             return rc;
@@ -1588,13 +1401,8 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
     char buf[200];
     int64_t n_providers = 0;
     if (o->stage == INCIDENT_STAGE_LOCK) {
-        struct store_q *q;
-        if ((rc = store_q_get(lc->st, lifecycle_sql_providers_of, &q, err)))
+        if ((rc = store_lifecycle_providers(lc->st, o->incident_id, &n_providers, err)) < 0)
             return rc;
-        store_q_int(q, 1, o->incident_id);
-        if ((rc = store_q_step(q, err)) < 0)
-            return rc;
-        n_providers = rc == 1 ? store_q_col_int(q, 0) : 0;
         rc = 0;
     }
     bool known = false;
@@ -1662,7 +1470,6 @@ int lifecycle_policy_event_lock(struct lifecycle *lc, const char *account,
 {
     char *acct = g_ascii_strdown(account, -1);
     char *cust = NULL;
-    struct store_q *q;
     int64_t id = 0;
     bool opened = false;
     GArray *hist = NULL;
@@ -1672,41 +1479,23 @@ int lifecycle_policy_event_lock(struct lifecycle *lc, const char *account,
         goto out;
     /* One incident per sender: the account's open incident, whatever raised it
      * (complaints, a limit, an anomaly, a person), takes this finding too. */
-    if ((rc = store_q_get(lc->st, lifecycle_sql_policy_open_find, &q, err)))
+    char *cur = NULL;
+    if ((rc = store_lifecycle_policy_open(lc->st, acct, &id, &cur, err)) < 0)
         goto out;
-    store_q_text(q, 1, acct);
-    if ((rc = store_q_step(q, err)) < 0)
-        goto out;
-    char *cur = rc == 1 ? g_strdup(store_q_col_text(q, 1)) : NULL;
-    if (rc == 1)
-        id = store_q_col_int(q, 0);
-    store_q_reset(q);
     rc = 0;
     if (!id) {
         /* Repeat offender from the closed incidents, as for complaints. */
         if ((rc = incident_history(lc->cfg, lc->st, 0, cust, "account", acct, lc->now, &hist,
                                    err)))
             goto out;
-        if ((rc = store_q_get(lc->st, lifecycle_sql_policy_insert, &q, err)) == 0) {
-            store_q_text(q, 1, acct);
-            store_q_text(q, 2, cust);
-            store_q_text(q, 3, stage >= INCIDENT_STAGE_ALERT ? "alerted" : "open");
-            store_q_text(q, 4, sname);
-            store_q_int(q, 5, lc->now);
-            store_q_int(q, 6, hist->len > 0 ? 1 : 0);
-            rc = store_q_run(q, err);
-            id = store_last_id(lc->st);
-            opened = true;
-        }
+        rc = store_lifecycle_policy_new(lc->st, acct, cust,
+                                        stage >= INCIDENT_STAGE_ALERT ? "alerted" : "open", sname,
+                                        hist->len > 0, lc->now, &id, err);
+        opened = true;
     } else if (!cur || stage > (!strcmp(cur, "lock")    ? INCIDENT_STAGE_LOCK
                                 : !strcmp(cur, "alert") ? INCIDENT_STAGE_ALERT
                                                         : INCIDENT_STAGE_OBSERVE)) {
-        if ((rc = store_q_get(lc->st, lifecycle_sql_policy_stage, &q, err)) == 0) {
-            store_q_int(q, 1, id);
-            store_q_text(q, 2, sname);
-            store_q_int(q, 3, lc->now);
-            rc = store_q_run(q, err);
-        }
+        rc = store_lifecycle_policy_stage(lc->st, id, sname, lc->now, err);
     }
     g_free(cur);
     if (rc)
@@ -1749,20 +1538,6 @@ static int stage_rank(const char *s)
     return !s ? 0 : !strcmp(s, "lock") ? 3 : !strcmp(s, "alert") ? 2 : !strcmp(s, "observe") ? 1 : 0;
 }
 
-/* Runs one of the merge statements with ($1, $2) = (into, from) or ($1) = from. */
-static int merge_step(struct lifecycle *lc, const char *sql, int64_t a, int64_t b,
-                      struct ad_err *err)
-{
-    struct store_q *q;
-    int rc = store_q_get(lc->st, sql, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, a);
-    if (b)
-        store_q_int(q, 2, b);
-    return store_q_run(q, err);
-}
-
 int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size_t n,
                     const char *by, struct ad_err *err)
 {
@@ -1800,41 +1575,18 @@ int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size
             inc_clear(&f);
             break;
         }
-        struct store_q *q;
-        if ((rc = store_q_get(lc->st, lifecycle_sql_merge_src, &q, err)) == 0) {
-            store_q_int(q, 1, from);
-            if ((rc = store_q_step(q, err)) == 1) {
-                trusted |= store_q_col_int(q, 0);
-                repeat |= store_q_col_int(q, 1);
-            }
-            store_q_reset(q);
-            rc = rc < 0 ? rc : 0;
-        }
+        int64_t f_trusted = 0, f_repeat = 0;
+        rc = store_lifecycle_merge_flags(lc->st, from, &f_trusted, &f_repeat, err);
+        trusted |= f_trusted;
+        repeat |= f_repeat;
+        rc = rc < 0 ? rc : 0;
         if (stage_rank(f.stage) > best) {
             best = stage_rank(f.stage);
             g_free(best_copy);
             best_name = best_copy = g_strdup(f.stage);
         }
         if (rc == 0)
-            rc = merge_step(lc, lifecycle_sql_merge_reports, into, from, err);
-        if (rc == 0)
-            rc = merge_step(lc, lifecycle_sql_merge_reports_del, from, 0, err);
-        if (rc == 0)
-            rc = merge_step(lc, lifecycle_sql_merge_replies, into, from, err);
-        if (rc == 0)
-            rc = merge_step(lc, lifecycle_sql_merge_replies_del, from, 0, err);
-        if (rc == 0)
-            rc = merge_step(lc, lifecycle_sql_merge_outbox, into, from, err);
-        if (rc == 0)
-            rc = merge_step(lc, lifecycle_sql_merge_hooks, into, from, err);
-        if (rc == 0)
-            rc = merge_step(lc, lifecycle_sql_merge_locks, into, from, err);
-        if (rc == 0 && (rc = store_q_get(lc->st, lifecycle_sql_merge_close, &q, err)) == 0) {
-            store_q_int(q, 1, from);
-            store_q_int(q, 2, into);
-            store_q_int(q, 3, lc->now);
-            rc = store_q_run(q, err);
-        }
+            rc = store_lifecycle_merge_move(lc->st, into, from, lc->now, err);
         if (rc == 0)
             rc = audit(lc, from, by, "merged", err, "%s -> merged into incident %lld", f.state,
                        (long long)into);
@@ -1846,33 +1598,17 @@ int lifecycle_merge(struct lifecycle *lc, int64_t into, const int64_t *ids, size
         inc_clear(&f);
     }
     if (rc == 0) {
-        struct store_q *q;
-        if ((rc = store_q_get(lc->st, lifecycle_sql_merge_target, &q, err)) == 0) {
-            store_q_int(q, 1, into);
-            store_q_text(q, 2, best_name);
-            store_q_int(q, 3, trusted);
-            store_q_int(q, 4, repeat);
-            store_q_int(q, 5, lc->now);
-            rc = store_q_run(q, err);
-        }
+        rc = store_lifecycle_merge_target(lc->st, into, best_name, trusted, repeat, lc->now, err);
     }
     if (rc == 0)
         rc = incident_recount(lc->st, into, t.kind, lc->now, err);
     /* A lock that came with a merged incident locks this one. */
     if (rc == 0 && (!strcmp(t.state, "open") || !strcmp(t.state, "alerted"))) {
-        struct store_q *q;
-        if ((rc = store_q_get(lc->st, lifecycle_sql_lock_active_incident, &q, err)) == 0) {
-            store_q_int(q, 1, into);
-            int has = store_q_step(q, err);
-            store_q_reset(q);
-            if (has < 0)
-                rc = has;
-            else if (has == 1 && (rc = store_q_get(lc->st, lifecycle_sql_set_locked, &q, err)) == 0) {
-                store_q_int(q, 1, into);
-                store_q_int(q, 2, lc->now);
-                rc = store_q_run(q, err);
-            }
-        }
+        int64_t *locks = NULL;
+        size_t has = 0;
+        if ((rc = store_lifecycle_locks_active(lc->st, into, &locks, &has, err)) == 0 && has)
+            rc = store_lifecycle_set_locked(lc->st, into, lc->now, err);
+        g_free(locks);
     }
     g_free(best_copy);
 out:
@@ -1883,18 +1619,8 @@ out:
 int lifecycle_is_locked(struct store *st, const char *subject, int64_t *incident_id,
                         struct ad_err *err)
 {
-    *incident_id = 0;
-    struct store_q *q;
     char *s = g_ascii_strdown(subject, -1);
-    int rc = store_q_get(st, lifecycle_sql_lock_active_subject, &q, err);
-    if (rc == 0) {
-        store_q_text(q, 1, s);
-        rc = store_q_step(q, err);
-        if (rc == 1) {
-            *incident_id = store_q_col_null(q, 0) ? 0 : store_q_col_int(q, 0);
-            rc = 1;
-        }
-    }
+    int rc = store_lifecycle_lock_of(st, s, incident_id, err);
     g_free(s);
     return rc;
 }

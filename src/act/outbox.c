@@ -5,7 +5,6 @@
  * transaction). Mails are built with GMime. A transport failure is never an
  * error of the flush: it is recorded on the item and retried.
  */
-#include "store/sql_outbox.h"
 #include "outbox.h"
 
 #include <gmime/gmime.h>
@@ -18,7 +17,7 @@
 #include "act/webhook.h"
 #include "incident/incident.h"
 #include "parse/parse.h"
-#include "store/store_q.h"
+#include "store/store_outbox.h"
 #include "util/redact.h"
 
 /* Claims only what is still due: a concurrent flusher (the daemon, an ingest)
@@ -84,21 +83,9 @@ int outbox_mail(const struct config *cfg, struct store *st, int64_t incident_id,
     char *text = g_mime_object_to_string(mo, NULL);
     g_object_unref(m);
 
-    struct store_q *q;
-    if ((rc = store_q_get(st, outbox_sql_mail_insert, &q, err)) == 0) {
-        if (incident_id)
-            store_q_int(q, 1, incident_id);
-        store_q_text(q, 2, kind);
-        store_q_text(q, 3, template_name);
-        store_q_text(q, 4, to);
-        store_q_text(q, 5, subject);
-        store_q_text(q, 6, mid);
-        store_q_text(q, 7, text);
-        store_q_int(q, 8, now);
-        rc = store_q_run(q, err);
-        if (rc == 0 && outbox_id)
-            *outbox_id = store_last_id(st);
-    }
+    struct store_outbox_mail_in in = { incident_id, kind, template_name, to, subject, mid, text,
+                                       now };
+    rc = store_outbox_mail_add(st, &in, outbox_id, err);
     g_free(text);
     g_free(mid);
     g_free(dom);
@@ -110,18 +97,7 @@ int outbox_mail(const struct config *cfg, struct store *st, int64_t incident_id,
 static int hook_insert(struct store *st, int64_t incident_id, const char *kind, const char *event,
                        const char *payload, const char *key, int64_t now, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, outbox_sql_hook_insert, &q, err);
-    if (rc)
-        return rc;
-    if (incident_id)
-        store_q_int(q, 1, incident_id);
-    store_q_text(q, 2, kind);
-    store_q_text(q, 3, event);
-    store_q_text(q, 4, payload);
-    store_q_text(q, 5, key);
-    store_q_int(q, 6, now);
-    return store_q_run(q, err);
+    return store_outbox_hook_add(st, incident_id, kind, event, payload, key, now, err);
 }
 
 int outbox_webhook(const struct config *cfg, struct store *st, int64_t incident_id,
@@ -191,51 +167,13 @@ static int64_t backoff(const struct config *cfg, int64_t attempts)
     return wait < cfg->retry_max ? wait : cfg->retry_max;
 }
 
-/* Runs the bound statement q in a transaction of its own; *changed (may be
- * NULL) gets the rows it changed. */
-static int tx_run(struct store *st, struct store_q *q, int *changed, struct ad_err *err)
-{
-    int rc = store_begin(st, err);
-    if (rc)
-        return rc;
-    rc = store_q_run(q, err);
-    if (rc == 0 && changed)
-        *changed = store_changes(st);
-    if (rc == 0)
-        rc = store_commit(st, err);
-    if (rc)
-        store_rollback(st);
-    return rc;
-}
-
 /* Claims item id for one attempt: counted and pushed back (retry backoff)
  * before the attempt, so a kill during it retries later. Returns 1 when
  * claimed, 0 when another flusher has it or it is no longer due, or < 0. */
-static int claim(const struct config *cfg, struct store *st, const char *sql, int64_t id,
-                 int64_t attempts, int64_t now, struct ad_err *err)
+static int claim(const struct config *cfg, struct store *st, enum store_outbox_queue queue,
+                 int64_t id, int64_t attempts, int64_t now, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_int(q, 2, now + backoff(cfg, attempts));
-    store_q_int(q, 3, now);
-    int changed = 0;
-    rc = tx_run(st, q, &changed, err);
-    return rc ? rc : changed == 1;
-}
-
-static int mark_done(struct store *st, const char *sql, int64_t id, int64_t now,
-                     struct ad_err *err)
-{
-    struct store_q *q;
-    int rc = store_q_get(st, sql, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_int(q, 2, now);
-    return tx_run(st, q, NULL, err);
+    return store_outbox_claim(st, queue, id, now + backoff(cfg, attempts), now, err);
 }
 
 /* An error of a mail or hook goes to the log, last_error and the audit log:
@@ -250,21 +188,15 @@ static void clean_error(const struct config *cfg, struct ad_err *e)
 
 /* last_error is shown to the team and kept: the message is cleaned again
  * here, whoever made it. */
-static int mark_error(struct store *st, const struct config *cfg, const char *sql, int64_t id,
-                      const char *msg, bool failed, struct ad_err *err)
+static int mark_error(struct store *st, const struct config *cfg, enum store_outbox_queue queue,
+                      int64_t id, const char *msg, bool failed, struct ad_err *err)
 {
     const char *secrets[] = { cfg->smtp_password, cfg->webhook_secret, cfg->smtp_username,
                               NULL };
-    struct store_q *q;
-    int rc = store_q_get(st, sql, &q, err);
-    if (rc)
-        return rc;
     char *clean = redact_text(msg, secrets);
-    store_q_int(q, 1, id);
-    store_q_text(q, 2, clean);
+    int rc = store_outbox_error(st, queue, id, clean, failed, err);
     g_free(clean);
-    store_q_int(q, 3, failed ? 1 : 0);
-    return tx_run(st, q, NULL, err);
+    return rc;
 }
 
 /* Only a store or memory failure is worth trying again later, besides BUSY. */
@@ -287,40 +219,32 @@ static int audit_tx(struct store *st, int64_t incident_id, const char *action, c
     return rc;
 }
 
-static GArray *due_ids(struct store *st, const char *sql, int64_t now, int *rc, struct ad_err *err)
+static GArray *due_ids(struct store *st, enum store_outbox_queue queue, int64_t now, int *rc,
+                       struct ad_err *err)
 {
     GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    struct store_q *q;
-    *rc = store_q_get(st, sql, &q, err);
-    if (*rc)
-        return ids;
-    store_q_int(q, 1, now);
-    while ((*rc = store_q_step(q, err)) == 1) {
-        int64_t id = store_q_col_int(q, 0);
-        g_array_append_val(ids, id);
-    }
-    store_q_reset(q);
+    int64_t batch[STORE_OUTBOX_BATCH];
+    size_t n = 0;
+    *rc = store_outbox_due(st, queue, now, batch, &n, err);
+    g_array_append_vals(ids, batch, (guint)n);
     return ids;
 }
 
 static int flush_mail(const struct config *cfg, struct store *st, const struct logger *log,
                       int64_t id, int64_t now, struct outbox_stats *stats, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, outbox_sql_mail_get, &q, err);
-    if (rc)
+    struct store_outbox_item it;
+    int rc = store_outbox_get(st, STORE_OUTBOX_MAIL, id, &it, err);
+    if (rc <= 0)
         return rc;
-    store_q_int(q, 1, id);
-    if ((rc = store_q_step(q, err)) <= 0)
-        return rc;
-    int64_t incident = store_q_col_int(q, 1);
-    char *rcpt = g_strdup(store_q_col_text(q, 2));
-    char *msg = g_strdup(store_q_col_text(q, 3));
-    int64_t attempts = store_q_col_int(q, 4) + 1;
-    int64_t created = store_q_col_int(q, 5);
-    char *what = g_strdup_printf("%s mail (%s)", store_q_col_text(q, 8), store_q_col_text(q, 9));
-    store_q_reset(q); /* no read snapshot held across the SMTP transaction */
-    if ((rc = claim(cfg, st, outbox_sql_mail_claim, id, attempts, now, err)) <= 0)
+    int64_t incident = it.incident_id;
+    char *rcpt = g_steal_pointer(&it.rcpt);
+    char *msg = g_steal_pointer(&it.message);
+    int64_t attempts = it.attempts + 1;
+    int64_t created = it.created_at;
+    char *what = g_strdup_printf("%s mail (%s)", it.kind, it.template_name);
+    store_outbox_item_clear(&it);
+    if ((rc = claim(cfg, st, STORE_OUTBOX_MAIL, id, attempts, now, err)) <= 0)
         goto out;
     rc = 0;
     struct mailer_cfg mc = { cfg->smarthost, cfg->smtp_username, cfg->smtp_password,
@@ -329,7 +253,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
     int src = mailer_send(&mc, cfg->notify_from, rcpt, msg, strlen(msg), &serr);
     clean_error(cfg, &serr);
     if (src == 0) {
-        if ((rc = mark_done(st, outbox_sql_mail_done, id, now, err)))
+        if ((rc = store_outbox_done(st, STORE_OUTBOX_MAIL, id, now, err)))
             goto out;
         stats->mails_sent++;
         log_msg(log, LOG_LEVEL_INFO, "outbox: mail %lld (%s) sent to %s", (long long)id, what,
@@ -341,7 +265,7 @@ static int flush_mail(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(src) || now - created >= cfg->give_up_after;
-    if ((rc = mark_error(st, cfg, outbox_sql_mail_error, id, serr.msg, give_up, err)))
+    if ((rc = mark_error(st, cfg, STORE_OUTBOX_MAIL, id, serr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
             "outbox: mail %lld to %s %s: %s", (long long)id, rcpt,
@@ -389,22 +313,19 @@ static int run_hook(const struct config *cfg, const char *kind, const char *even
 static int flush_hook(const struct config *cfg, struct store *st, const struct logger *log,
                       int64_t id, int64_t now, struct outbox_stats *stats, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, outbox_sql_hook_get, &q, err);
-    if (rc)
+    struct store_outbox_item it;
+    int rc = store_outbox_get(st, STORE_OUTBOX_HOOK, id, &it, err);
+    if (rc <= 0)
         return rc;
-    store_q_int(q, 1, id);
-    if ((rc = store_q_step(q, err)) <= 0)
-        return rc;
-    int64_t incident = store_q_col_int(q, 1);
-    char *kind = g_strdup(store_q_col_text(q, 2));
-    char *event = g_strdup(store_q_col_text(q, 3));
-    char *payload = g_strdup(store_q_col_text(q, 4));
-    char *key = g_strdup(store_q_col_text(q, 5));
-    int64_t attempts = store_q_col_int(q, 6) + 1;
-    int64_t created = store_q_col_int(q, 7);
-    store_q_reset(q);
-    if ((rc = claim(cfg, st, outbox_sql_hook_claim, id, attempts, now, err)) <= 0)
+    int64_t incident = it.incident_id;
+    char *kind = g_steal_pointer(&it.kind);
+    char *event = g_steal_pointer(&it.event);
+    char *payload = g_steal_pointer(&it.payload);
+    char *key = g_steal_pointer(&it.idem_key);
+    int64_t attempts = it.attempts + 1;
+    int64_t created = it.created_at;
+    store_outbox_item_clear(&it);
+    if ((rc = claim(cfg, st, STORE_OUTBOX_HOOK, id, attempts, now, err)) <= 0)
         goto out;
     rc = 0;
     struct ad_err herr = { 0 };
@@ -412,7 +333,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
     clean_error(cfg, &herr);
     char d[700];
     if (hrc == 0) {
-        if ((rc = mark_done(st, outbox_sql_hook_done, id, now, err)))
+        if ((rc = store_outbox_done(st, STORE_OUTBOX_HOOK, id, now, err)))
             goto out;
         stats->hooks_done++;
         log_msg(log, LOG_LEVEL_INFO, "outbox: %s hook %s (%s) done", kind, event, key);
@@ -423,7 +344,7 @@ static int flush_hook(const struct config *cfg, struct store *st, const struct l
         goto out;
     }
     bool give_up = !retryable(hrc) || now - created >= cfg->give_up_after;
-    if ((rc = mark_error(st, cfg, outbox_sql_hook_error, id, herr.msg, give_up, err)))
+    if ((rc = mark_error(st, cfg, STORE_OUTBOX_HOOK, id, herr.msg, give_up, err)))
         goto out;
     log_msg(log, give_up ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "outbox: %s hook %s (%s) %s: %s",
             kind, event, key, give_up ? "failed for good" : "will be retried", herr.msg);
@@ -453,13 +374,13 @@ int outbox_flush(const struct config *cfg, struct store *st, const struct logger
     int rc = 0;
     /* Hooks first: the lock takes effect at the provider before the customer
      * reads about it. */
-    GArray *ids = due_ids(st, outbox_sql_hook_due, now, &rc, err);
+    GArray *ids = due_ids(st, STORE_OUTBOX_HOOK, now, &rc, err);
     for (guint i = 0; rc == 0 && i < ids->len; i++)
         rc = flush_hook(cfg, st, log, g_array_index(ids, int64_t, i), now, stats, err);
     g_array_free(ids, TRUE);
     if (rc < 0)
         return rc;
-    ids = due_ids(st, outbox_sql_mail_due, now, &rc, err);
+    ids = due_ids(st, STORE_OUTBOX_MAIL, now, &rc, err);
     for (guint i = 0; rc == 0 && i < ids->len; i++)
         rc = flush_mail(cfg, st, log, g_array_index(ids, int64_t, i), now, stats, err);
     g_array_free(ids, TRUE);
@@ -474,51 +395,55 @@ static json_t *jt(int64_t t)
     return t > 0 ? json_string(incident_iso(t, b)) : json_null();
 }
 
+static json_t *jid(int64_t id)
+{
+    return id ? json_integer(id) : json_null();
+}
+
+static int list_hook(const struct store_outbox_row *r, void *ctx)
+{
+    GPtrArray *items = ctx;
+    char what[200];
+    g_snprintf(what, sizeof what, "%s %s (%s)", r->event, r->kind, r->idem_key);
+    g_ptr_array_add(items, json_pack("{s:s, s:I, s:o, s:s, s:n, s:s, s:I, s:o, s:o, s:o, s:o}",
+                                     "type", "hook", "id", (json_int_t)r->id,
+                                     "incident_id", jid(r->incident_id),
+                                     "what", what, "to", "state",
+                                     r->done ? "done" : r->failed ? "failed" : "pending",
+                                     "attempts", (json_int_t)r->attempts,
+                                     "next_at", r->done || r->failed ? json_null() : jt(r->next_at),
+                                     "last_error", r->last_error ? json_string(r->last_error) : json_null(),
+                                     "created_at", jt(r->created_at),
+                                     "done_at", r->done ? jt(r->done_at) : json_null()));
+    return 0;
+}
+
+static int list_mail(const struct store_outbox_row *r, void *ctx)
+{
+    GPtrArray *items = ctx;
+    /* a notice that came back undelivered stays in the queue's view */
+    char what[400];
+    g_snprintf(what, sizeof what, "%s: %s", r->template_name, r->subject);
+    g_ptr_array_add(items, json_pack("{s:s, s:I, s:o, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o}",
+                                     "type", "mail", "id", (json_int_t)r->id,
+                                     "incident_id", jid(r->incident_id),
+                                     "what", what, "to", r->rcpt, "state",
+                                     r->bounced ? "bounced" : r->done ? "sent" : r->failed ? "failed" : "pending",
+                                     "attempts", (json_int_t)r->attempts,
+                                     "next_at", r->done || r->failed ? json_null() : jt(r->next_at),
+                                     "last_error", r->last_error ? json_string(r->last_error) : json_null(),
+                                     "created_at", jt(r->created_at),
+                                     "done_at", r->done ? jt(r->done_at) : json_null()));
+    return 0;
+}
+
 int outbox_each(struct store *st, bool all, int (*fn)(json_t *item, void *ctx), void *ctx,
                 struct ad_err *err)
 {
     GPtrArray *items = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
-    struct store_q *q;
-    int rc = store_q_get(st, outbox_sql_list_hooks, &q, err);
-    if (rc == 0) {
-        store_q_int(q, 1, all ? 1 : 0);
-        while ((rc = store_q_step(q, err)) == 1) {
-            bool done = !store_q_col_null(q, 9), failed = store_q_col_int(q, 10) != 0;
-            char what[200];
-            g_snprintf(what, sizeof what, "%s %s (%s)", store_q_col_text(q, 3),
-                       store_q_col_text(q, 2), store_q_col_text(q, 4));
-            g_ptr_array_add(items, json_pack("{s:s, s:I, s:o, s:s, s:n, s:s, s:I, s:o, s:o, s:o, s:o}",
-                                             "type", "hook", "id", (json_int_t)store_q_col_int(q, 0),
-                                             "incident_id", store_q_col_null(q, 1) ? json_null() : json_integer(store_q_col_int(q, 1)),
-                                             "what", what, "to", "state",
-                                             done ? "done" : failed ? "failed" : "pending",
-                                             "attempts", (json_int_t)store_q_col_int(q, 5),
-                                             "next_at", done || failed ? json_null() : jt(store_q_col_int(q, 6)),
-                                             "last_error", store_q_col_text(q, 7) ? json_string(store_q_col_text(q, 7)) : json_null(),
-                                             "created_at", jt(store_q_col_int(q, 8)),
-                                             "done_at", done ? jt(store_q_col_int(q, 9)) : json_null()));
-        }
-    }
-    if (rc == 0 && (rc = store_q_get(st, outbox_sql_list_mails, &q, err)) == 0) {
-        store_q_int(q, 1, all ? 1 : 0);
-        while ((rc = store_q_step(q, err)) == 1) {
-            bool sent = !store_q_col_null(q, 9), failed = store_q_col_int(q, 10) != 0;
-            /* a notice that came back undelivered stays in the queue's view */
-            bool bounced = !store_q_col_null(q, 11);
-            char what[400];
-            g_snprintf(what, sizeof what, "%s: %s", store_q_col_text(q, 2), store_q_col_text(q, 4));
-            g_ptr_array_add(items, json_pack("{s:s, s:I, s:o, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o}",
-                                             "type", "mail", "id", (json_int_t)store_q_col_int(q, 0),
-                                             "incident_id", store_q_col_null(q, 1) ? json_null() : json_integer(store_q_col_int(q, 1)),
-                                             "what", what, "to", store_q_col_text(q, 3), "state",
-                                             bounced ? "bounced" : sent ? "sent" : failed ? "failed" : "pending",
-                                             "attempts", (json_int_t)store_q_col_int(q, 5),
-                                             "next_at", sent || failed ? json_null() : jt(store_q_col_int(q, 6)),
-                                             "last_error", store_q_col_text(q, 7) ? json_string(store_q_col_text(q, 7)) : json_null(),
-                                             "created_at", jt(store_q_col_int(q, 8)),
-                                             "done_at", sent ? jt(store_q_col_int(q, 9)) : json_null()));
-        }
-    }
+    int rc = store_outbox_each(st, STORE_OUTBOX_HOOK, all, list_hook, items, err);
+    if (rc == 0)
+        rc = store_outbox_each(st, STORE_OUTBOX_MAIL, all, list_mail, items, err);
     for (guint i = 0; rc == 0 && i < items->len; i++)
         if (fn(g_ptr_array_index(items, i), ctx))
             break;

@@ -30,7 +30,6 @@
 #include "store/store_locks.h"
 #include "store/store_stats.h"
 #include "store/store_held.h"
-#include "store/store_q.h"
 #include "util/fsutil.h"
 #include "util/textsafe.h"
 

@@ -18,21 +18,20 @@
  * AD_ERR_NOTFOUND for an unknown customer. Strings handed out are g_malloc'd and
  * the caller's; nothing is kept between calls except the store's statement cache.
  */
-#include "store/sql_directory.h"
 #include "directory.h"
 
 #include <glib.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "store/store_directory.h"
 #include "store/store_dirsync.h"
-#include "store/store_q.h"
 
-/* All SQL of the directory: portable (SQLite >= 3.24 and PostgreSQL), with $N
- * placeholders. Upserts move an account, domain or uid to the customer named last;
- * a customer's updated_at changes only when one of its fields does. */
-/* A uid's web space root: the one the file gives; without one, the stored root
- * stays while the uid stays with its customer and is dropped when it moves. */
+/* The SQL of the directory is in store_directory.c: upserts move an account,
+ * domain or uid to the customer named last; a customer's updated_at changes only
+ * when one of its fields does. A uid's web space root: the one the file gives;
+ * without one, the stored root stays while the uid stays with its customer and is
+ * dropped when it moves. */
 
 enum {
     DIRECTORY_MAX_LINE = 4096,      /* bytes per physical line, terminator excluded */
@@ -744,17 +743,12 @@ static bool imp_check(struct imp *im, int k, char *v)
     }
 }
 
-/* Runs one upsert with two text parameters. */
-static int imp_put2(struct imp *im, const char *sql, const char *a, const char *b,
-                    struct ad_err *err)
+/* Stores an account or domain (column k) for customer b. */
+static int imp_put2(struct imp *im, int k, const char *a, const char *b, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(im->st, sql, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, a);
-    store_q_text(q, 2, b);
-    return store_q_run(q, err);
+    if (k == DCOL_ACCOUNT)
+        return store_directory_account_put(im->st, a, b, err);
+    return store_directory_domain_put(im->st, a, b, err);
 }
 
 static struct seen *seen_new(const char *customer_id, size_t line)
@@ -773,17 +767,8 @@ static int imp_uid(struct imp *im, struct seen *s, const char *uid, const char *
 {
     if (s && (s->webroot || !*webroot))
         return 0;
-    struct store_q *q;
-    int rc = store_q_get(im->st, directory_sql_uid_upsert, &q, err);
+    int rc = store_directory_uid_put(im->st, uid, customer_id, *webroot ? webroot : NULL, err);
     if (rc)
-        return rc;
-    store_q_text(q, 1, uid);
-    store_q_text(q, 2, customer_id);
-    if (*webroot)
-        store_q_text(q, 3, webroot);
-    else
-        store_q_null(q, 3);
-    if ((rc = store_q_run(q, err)))
         return rc;
     if (!s) {
         s = seen_new(customer_id, line);
@@ -894,17 +879,9 @@ static int imp_row(struct imp *im, struct ad_err *err)
     gpointer key = NULL, old = NULL;
     if (!g_hash_table_lookup_extended(im->customers, v[DCOL_ID], &key, &old) ||
         strcmp(old, sig) != 0) {
-        struct store_q *q;
-        if ((rc = store_q_get(im->st, directory_sql_customer_upsert, &q, err))) {
-            g_free(sig);
-            goto out;
-        }
-        store_q_text(q, 1, v[DCOL_ID]);
-        store_q_text(q, 2, v[DCOL_NAME]);
-        store_q_text(q, 3, v[DCOL_CONTACT]);
-        store_q_text(q, 4, v[DCOL_LANG]);
-        store_q_int(q, 5, im->now);
-        if ((rc = store_q_run(q, err)) || (rc = imp_limits(im, v, err))) {
+        if ((rc = store_directory_customer_put(im->st, v[DCOL_ID], v[DCOL_NAME], v[DCOL_CONTACT],
+                                               v[DCOL_LANG], im->now, err)) ||
+            (rc = imp_limits(im, v, err))) {
             g_free(sig);
             goto out;
         }
@@ -920,16 +897,13 @@ static int imp_row(struct imp *im, struct ad_err *err)
         g_free(sig);
     }
 
-    static const char *const sql[DCOL_N] = {
-        [DCOL_ACCOUNT] = directory_sql_account_upsert, [DCOL_DOMAIN] = directory_sql_domain_upsert,
-    };
     for (size_t i = 0; i < G_N_ELEMENTS(owned); i++) {
         int k = owned[i];
         if (!*v[k] || (g_hash_table_contains(im->seen[k], v[k]) && k != DCOL_UID))
             continue;
         if (k == DCOL_UID)
             rc = imp_uid(im, su, v[DCOL_UID], key, v[DCOL_WEBROOT], line, err);
-        else if (!(rc = imp_put2(im, sql[k], v[k], v[DCOL_ID], err)))
+        else if (!(rc = imp_put2(im, k, v[k], v[DCOL_ID], err)))
             g_hash_table_insert(im->seen[k], g_strdup(v[k]), seen_new(key, line));
         if (rc)
             goto out;
@@ -1195,25 +1169,11 @@ out:
 
 /* ---- lookups ----------------------------------------------------------------- */
 
-/* Runs a one-column lookup by one text key: *out is a g_malloc'd copy of the
- * first row's value or NULL. The statement is stepped to its end so that no read
- * stays open on the connection. */
-static int lookup(struct store *st, const char *sql, const char *key, char **out,
-                  struct ad_err *err)
+/* A lookup by one key: *out is a g_malloc'd copy of what it maps to or NULL. */
+static int lookup(struct store *st, enum store_directory_lookup what, const char *key,
+                  char **out, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, key);
-    if ((rc = store_q_step(q, err)) != 1)
-        return rc;
-    *out = g_strdup(store_q_col_text(q, 0));
-    if ((rc = store_q_run(q, err))) {
-        g_free(*out);
-        *out = NULL;
-    }
-    return rc;
+    return store_directory_lookup(st, what, key, out, err);
 }
 
 int directory_account_customer(struct store *st, const char *account, char **customer_id,
@@ -1223,7 +1183,7 @@ int directory_account_customer(struct store *st, const char *account, char **cus
     if (!account || !*account)
         return 0;
     char *key = addr_norm(account);
-    int rc = lookup(st, directory_sql_account_get, key, customer_id, err);
+    int rc = lookup(st, STORE_DIRECTORY_ACCOUNT, key, customer_id, err);
     g_free(key);
     return rc;
 }
@@ -1239,7 +1199,7 @@ int directory_domain_customer(struct store *st, const char *domain, char **custo
     /* Longest suffix first, whole labels only; a single label (a TLD) is never
      * listed, so the loop stops before it. */
     for (const char *s = d; s && strchr(s, '.'); s = strchr(s, '.') + 1) {
-        if ((rc = lookup(st, directory_sql_domain_get, s, customer_id, err)) || *customer_id)
+        if ((rc = lookup(st, STORE_DIRECTORY_DOMAIN, s, customer_id, err)) || *customer_id)
             break;
     }
     g_free(d);
@@ -1252,7 +1212,7 @@ int directory_uid_customer(struct store *st, const char *uid, char **customer_id
     *customer_id = NULL;
     if (!uid || !*uid)
         return 0;
-    return lookup(st, directory_sql_uid_get, uid, customer_id, err);
+    return lookup(st, STORE_DIRECTORY_UID, uid, customer_id, err);
 }
 
 int directory_uid_webroot(struct store *st, const char *uid, char **webroot, char **customer_id,
@@ -1262,22 +1222,7 @@ int directory_uid_webroot(struct store *st, const char *uid, char **webroot, cha
     *customer_id = NULL;
     if (!uid || !*uid)
         return 0;
-    struct store_q *q;
-    int rc = store_q_get(st, directory_sql_uid_webroot_get, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, uid);
-    if ((rc = store_q_step(q, err)) != 1)
-        return rc;
-    *customer_id = g_strdup(store_q_col_text(q, 0));
-    const char *w = store_q_col_null(q, 1) ? NULL : store_q_col_text(q, 1);
-    *webroot = w && *w ? g_strdup(w) : NULL;
-    if ((rc = store_q_run(q, err))) {
-        g_free(*customer_id);
-        g_free(*webroot);
-        *customer_id = *webroot = NULL;
-    }
-    return rc;
+    return store_directory_uid_webroot(st, uid, customer_id, webroot, err);
 }
 
 int directory_contact_own_account(struct store *st, const char *id, char **contact,
@@ -1286,7 +1231,7 @@ int directory_contact_own_account(struct store *st, const char *id, char **conta
     *contact = NULL;
     if (!id)
         return 0;
-    return lookup(st, directory_sql_contact_own_account, id, contact, err);
+    return lookup(st, STORE_DIRECTORY_OWN_CONTACT, id, contact, err);
 }
 
 int directory_set_contact(struct store *st, const char *id, const char *address, char **old,
@@ -1312,13 +1257,8 @@ int directory_set_contact(struct store *st, const char *id, const char *address,
     *old = c.contact_email;
     c.contact_email = NULL;
     directory_customer_clear(&c);
-    struct store_q *q;
-    if ((rc = store_q_get(st, directory_sql_contact_set, &q, err)))
-        goto out;
-    store_q_text(q, 1, id);
-    store_q_text(q, 2, addr);
-    store_q_int(q, 3, g_get_real_time() / G_USEC_PER_SEC);
-    if ((rc = store_q_run(q, err)))
+    if ((rc = store_directory_contact_set(st, id, addr, g_get_real_time() / G_USEC_PER_SEC,
+                                          err)))
         goto out;
     if (own) {
         rc = store_commit(st, err);
@@ -1350,57 +1290,17 @@ int directory_customer_get(struct store *st, const char *id, struct directory_cu
                            struct ad_err *err)
 {
     *out = (struct directory_customer){ 0 };
-    struct store_q *q;
-    int rc = store_q_get(st, directory_sql_customer_get, &q, err);
+    struct store_directory_customer c;
+    int rc = store_directory_customer_get(st, id, &c, err);
     if (rc)
         return rc;
-    store_q_text(q, 1, id);
-    rc = store_q_step(q, err);
-    if (rc == 0)
-        return ad_err_set(err, AD_ERR_NOTFOUND, "customer '%s' is not in the directory", id);
-    if (rc < 0)
-        return rc;
-    out->id = g_strdup(store_q_col_text(q, 0));
-    out->name = g_strdup(store_q_col_text(q, 1));
-    out->contact_email = g_strdup(store_q_col_text(q, 2));
-    out->language = g_strdup(store_q_col_text(q, 3));
-    if ((rc = store_q_run(q, err)))
-        directory_customer_clear(out);
-    return rc;
+    *out = (struct directory_customer){ c.id, c.name, c.contact_email, c.language };
+    return 0;
 }
 
 int directory_customer_each(struct store *st, const char *id,
                             void (*fn)(const char *kind, const char *value, void *ctx),
                             void *ctx, struct ad_err *err)
 {
-    static const struct {
-        const char *sql, *kind;
-    } lists[] = {
-        { directory_sql_customer_accounts, "account" },
-        { directory_sql_customer_domains, "domain" },
-        { directory_sql_customer_scripts, "uid" },
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
-        struct store_q *q;
-        int rc = store_q_get(st, lists[i].sql, &q, err);
-        if (rc)
-            return rc;
-        store_q_text(q, 1, id);
-        while ((rc = store_q_step(q, err)) == 1) {
-            const char *v = store_q_col_text(q, 0);
-            if (lists[i].sql == directory_sql_customer_scripts) {
-                const char *path = store_q_col_text(q, 1);
-                if (path && *path) {
-                    char *script = g_strdup_printf("%s:%s", v ? v : "", path);
-                    fn("script", script, ctx);
-                    g_free(script);
-                    continue;
-                }
-            }
-            fn(lists[i].kind, v ? v : "", ctx);
-        }
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return store_directory_owned_each(st, id, fn, ctx, err);
 }

@@ -2,14 +2,13 @@
  * incident.c: attribution, scoring, per-sender sums, stages and incidents (see
  * incident.h). Called by the intake for each new report (inside its
  * transaction), by `abusedesk process` for reports left unprocessed, and by the
- * incident commands of the CLI. All SQL is below, portable, with $N placeholders.
+ * incident commands of the CLI. Its SQL is in src/store/store_incident.c.
  *
  * Failure: a store error is returned and the savepoint rolled back, so a report
  * is either fully processed (attribution, score, complaints, incident, audit,
  * processed flag) or not at all. Bad input cannot fail here: attribution and
  * scoring never fail.
  */
-#include "store/sql_incident.h"
 #include "incident.h"
 
 #include <glib.h>
@@ -20,24 +19,10 @@
 #include "directory/directory.h"
 #include "parse/parse.h"
 #include "score/score.h"
-#include "store/store_q.h"
+#include "store/store_incident.h"
+#include "store/store_intake.h"
 #include "store/store_tx.h"
 #include "util/redact.h"
-
-/* ---- SQL ---------------------------------------------------------------- */
-
-/* History: earlier incidents that were dealt with (resolved: not open, not
- * dismissed false alarms, not merged into another), raised by evidence we trust
- * (authenticated complaints or our own systems), and about a sender of the
- * customer (a joe job is not the customer's doing). */
-/* Incident totals from its own reports: driven by incident_reports (CROSS JOIN
- * keeps SQLite's join order), so the cost is the incident's size. */
-/* The stage moves an incident from open to alerted; later lifecycle states
- * (locked, customer_notified, ...) stay. */
-/* A reopened incident starts again from the stage its new complaints reach, so
- * that more complaints escalate it (and may lock) as for a new one. */
-
-/* Providers: proven ones by name, claimed ones marked as such. */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -114,23 +99,13 @@ int incident_audit_at(struct store *st, int64_t at, int64_t incident_id, int64_t
                       const char *actor, const char *action, const char *detail,
                       struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_audit_insert, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, at > 0 ? at : (int64_t)(g_get_real_time() / G_USEC_PER_SEC));
-    if (incident_id)
-        store_q_int(q, 2, incident_id);
-    if (report_id)
-        store_q_int(q, 3, report_id);
-    store_q_text(q, 4, actor);
-    store_q_text(q, 5, action);
     /* The audit log is kept for good: a URL in a detail (a hook's error, a
      * note) loses its credentials and secret query parameters. */
     char *clean = redact_text(detail, NULL);
-    store_q_text(q, 6, clean);
+    int rc = store_incident_audit_add(st, at > 0 ? at : (int64_t)(g_get_real_time() / G_USEC_PER_SEC),
+                                      incident_id, report_id, actor, action, clean, err);
     g_free(clean);
-    return store_q_run(q, err);
+    return rc;
 }
 
 /* Sum and count of counted complaints about a sender in (at - window, at]:
@@ -143,26 +118,10 @@ struct wsum {
 static int window_sum(struct store *st, const char *kind, const char *subject, int64_t at,
                       long long window, struct wsum *w, struct ad_err *err)
 {
-    memset(w, 0, sizeof *w);
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_window, &q, err);
-    if (rc)
-        return rc;
-    store_q_text(q, 1, kind);
-    store_q_text(q, 2, subject);
-    store_q_int(q, 3, at - window);
-    store_q_int(q, 4, at);
-    rc = store_q_step(q, err);
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        w->sum = store_q_col_double(q, 0);
-        w->n = store_q_col_int(q, 1);
-        w->auth_sum = store_q_col_double(q, 2);
-        w->auth_n = store_q_col_int(q, 3);
-    }
-    store_q_reset(q);
-    return 0;
+    struct store_incident_wsum ws;
+    int rc = store_incident_window(st, kind, subject, at - window, at, &ws, err);
+    *w = (struct wsum){ ws.sum, ws.auth_sum, ws.n, ws.auth_n };
+    return rc;
 }
 
 /* Ids of earlier incidents of the same customer or sender within the repeat
@@ -172,20 +131,12 @@ int incident_history(const struct config *cfg, struct store *st, int64_t self,
                        GArray **out, struct ad_err *err)
 {
     *out = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_history, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, self);
-    store_q_int(q, 2, at - cfg->repeat_period);
-    store_q_text(q, 3, customer_id);
-    store_q_text(q, 4, kind);
-    store_q_text(q, 5, subject);
-    store_q_int(q, 6, at);
-    while ((rc = store_q_step(q, err)) == 1) {
-        int64_t id = store_q_col_int(q, 0);
-        g_array_append_val(*out, id);
-    }
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = store_incident_history(st, self, at - cfg->repeat_period, at, customer_id, kind,
+                                    subject, &ids, &n, err);
+    g_array_append_vals(*out, ids, (guint)n);
+    g_free(ids);
     return rc;
 }
 
@@ -251,79 +202,14 @@ static int add_complaint(struct store *st, int64_t report_id, const char *kind, 
 {
     if (!subject)
         return 0;
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_complaint_insert, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, report_id);
-    store_q_text(q, 2, kind);
-    store_q_text(q, 3, subject);
-    store_q_int(q, 4, at);
-    store_q_double(q, 5, sc->total);
-    store_q_int(q, 6, sc->counted ? 1 : 0);
-    store_q_int(q, 7, sc->authenticated ? 1 : 0);
-    return store_q_run(q, err);
+    return store_incident_complaint_add(st, report_id, kind, subject, at, sc->total, sc->counted,
+                                        sc->authenticated, err);
 }
 
 int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now,
                      struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_incident_sums, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_text(q, 2, kind);
-    if ((rc = store_q_step(q, err)) < 0)
-        return rc;
-    double score = rc == 1 ? store_q_col_double(q, 0) : 0;
-    int64_t n = rc == 1 ? store_q_col_int(q, 1) : 0;
-    int64_t first = rc == 1 ? store_q_col_int(q, 2) : 0;
-    int64_t last = rc == 1 ? store_q_col_int(q, 3) : 0;
-    if ((rc = store_q_get(st, incident_sql_incident_totals, &q, err)))
-        return rc;
-    store_q_int(q, 1, id);
-    store_q_double(q, 2, score);
-    store_q_int(q, 3, n);
-    store_q_int(q, 4, first);
-    store_q_int(q, 5, last);
-    store_q_int(q, 6, now);
-    return store_q_run(q, err);
-}
-
-/* incident_recount() for one report just attached to incident id: its
- * complaint of kind added to the totals (the same sums, without reading every
- * earlier report of the incident again: for a spam run of a thousand
- * complaints that was most of the work of each). */
-static int recount_add(struct store *st, int64_t id, const char *kind, int64_t report_id,
-                       int64_t now, struct ad_err *err)
-{
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_complaint_of, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, report_id);
-    store_q_text(q, 2, kind);
-    if ((rc = store_q_step(q, err)) < 0)
-        return rc;
-    bool found = rc == 1;
-    double score = found ? store_q_col_double(q, 0) : 0;
-    int64_t counted = found ? store_q_col_int(q, 1) : 0;
-    int64_t at = found ? store_q_col_int(q, 2) : 0;
-    store_q_reset(q);
-    if ((rc = store_q_get(st, found ? incident_sql_incident_add_one : incident_sql_incident_touch,
-                          &q, err)))
-        return rc;
-    store_q_int(q, 1, id);
-    if (found) {
-        store_q_double(q, 2, counted == 1 ? score : 0);
-        store_q_int(q, 3, counted == 1 ? 1 : 0);
-        store_q_int(q, 4, at);
-        store_q_int(q, 5, now);
-    } else {
-        store_q_int(q, 2, now);
-    }
-    return store_q_run(q, err);
+    return store_incident_recount(st, id, kind, now, err);
 }
 
 /* ---- processing --------------------------------------------------------- */
@@ -345,16 +231,13 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                    const struct report *r, int64_t at, const struct score_reporter *rep,
                    const struct logger *log, struct incident_outcome *out, struct ad_err *err)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_processed, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, report_id);
-    if ((rc = store_q_step(q, err)) < 0)
+    bool done_before = false;
+    int rc = store_incident_report_processed(st, report_id, &done_before, err);
+    if (rc < 0)
         return rc;
     if (rc == 0)
         return ad_err_set(err, AD_ERR_NOTFOUND, "report %lld not found", (long long)report_id);
-    if (store_q_col_int(q, 0) != 0)
+    if (done_before)
         return 0; /* done before */
 
     struct attribution a;
@@ -372,53 +255,35 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     dkey = score_dedup_key(r, rep);
     int64_t dup = 0;
     if (dkey) {
-        if ((rc = store_q_get(st, incident_sql_dup_find, &q, err)))
+        if ((rc = store_incident_dup_find(st, dkey, report_id, &dup, err)) < 0)
             goto out;
-        store_q_text(q, 1, dkey);
-        store_q_int(q, 2, report_id);
-        if ((rc = store_q_step(q, err)) < 0)
-            goto out;
-        if (rc == 1)
-            dup = store_q_col_int(q, 0);
         rc = 0;
     }
     score_report_as(cfg, r, at, rep, dup, &sc);
     out->score = sc.total;
 
     ev = attribution_evidence_json(&a);
-    if ((rc = store_q_get(st, incident_sql_attr_insert, &q, err)))
-        goto out;
-    store_q_int(q, 1, report_id);
-    store_q_text(q, 2, a.attributed ? "attributed" : "unattributed");
-    store_q_text(q, 3, a.subject_kind);
-    store_q_text(q, 4, a.subject);
-    store_q_text(q, 5, a.account);
-    store_q_text(q, 6, a.script);
-    store_q_text(q, 7, a.customer_id);
-    store_q_text(q, 8, a.source_ip);
-    store_q_text(q, 9, a.reason);
-    store_q_text(q, 10, ev);
-    if ((rc = store_q_run(q, err)))
+    struct store_incident_attr_in ain = { report_id, a.attributed ? "attributed" : "unattributed",
+                                          a.subject_kind, a.subject, a.account, a.script,
+                                          a.customer_id, a.source_ip, a.reason, ev };
+    if ((rc = store_incident_attribution_add(st, &ain, err)))
         goto out;
 
     terms = score_terms_json(&sc);
-    if ((rc = store_q_get(st, incident_sql_score_insert, &q, err)))
-        goto out;
-    store_q_int(q, 1, report_id);
-    store_q_double(q, 2, sc.total);
-    store_q_int(q, 3, sc.counted ? 1 : 0);
-    if (sc.manual == SCORE_UNDETERMINED)
-        store_q_null(q, 4);
-    else
-        store_q_int(q, 4, sc.manual == SCORE_MANUAL ? 1 : 0);
-    store_q_text(q, 5, sc.provider);
-    store_q_text(q, 6, msgid);
-    store_q_int(q, 7, at);
-    store_q_text(q, 8, terms);
-    store_q_int(q, 9, sc.authenticated ? 1 : 0);
-    store_q_text(q, 10, rep ? rep->how : NULL);
-    store_q_text(q, 11, dkey);
-    if ((rc = store_q_run(q, err)))
+    struct store_incident_score_in scin = {
+        .report_id = report_id,
+        .total = sc.total,
+        .counted = sc.counted,
+        .authenticated = sc.authenticated,
+        .manual = sc.manual == SCORE_UNDETERMINED ? -1 : sc.manual == SCORE_MANUAL ? 1 : 0,
+        .provider = sc.provider,
+        .message_id = msgid,
+        .terms = terms,
+        .reporter_how = rep ? rep->how : NULL,
+        .dedup_key = dkey,
+        .at = at,
+    };
+    if ((rc = store_incident_score_add(st, &scin, err)))
         goto out;
 
     if (!a.attributed) {
@@ -446,34 +311,25 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         goto out;
 
     /* The incident of the most specific sender. */
-    if ((rc = store_q_get(st, incident_sql_open_find, &q, err)))
-        goto out;
-    store_q_text(q, 1, kind);
-    store_q_text(q, 2, subject);
-    if ((rc = store_q_step(q, err)) < 0)
-        goto out;
     int64_t inc = 0;
     enum incident_stage cur = INCIDENT_STAGE_NONE;
-    if (rc == 1) {
-        inc = store_q_col_int(q, 0);
-        cur = stage_parse(store_q_col_text(q, 1));
-    }
+    char *sname = NULL;
+    if ((rc = store_incident_open_find(st, kind, subject, &inc, &sname, err)) < 0)
+        goto out;
+    if (rc == 1)
+        cur = stage_parse(sname);
+    g_free(sname);
     rc = 0;
     /* A sender whose incident was resolved recently gets that incident back. */
     int64_t reopen = 0;
     enum incident_stage reopen_stage = INCIDENT_STAGE_NONE;
     if (!inc && cfg->reopen_window > 0) {
-        if ((rc = store_q_get(st, incident_sql_reopen_find, &q, err)))
+        if ((rc = store_incident_resolved_find(st, kind, subject, at - cfg->reopen_window,
+                                               &reopen, &sname, err)) < 0)
             goto out;
-        store_q_text(q, 1, kind);
-        store_q_text(q, 2, subject);
-        store_q_int(q, 3, at - cfg->reopen_window);
-        if ((rc = store_q_step(q, err)) < 0)
-            goto out;
-        if (rc == 1) {
-            reopen = store_q_col_int(q, 0);
-            reopen_stage = stage_parse(store_q_col_text(q, 1));
-        }
+        if (rc == 1)
+            reopen_stage = stage_parse(sname);
+        g_free(sname);
         rc = 0;
     }
     /* Earlier incidents of the customer or the sender (not the open or reopened
@@ -497,13 +353,8 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         inc = reopen;
         (void)reopen_stage;
         cur = stage;
-        if ((rc = store_q_get(st, incident_sql_reopen, &q, err)))
-            goto out;
-        store_q_int(q, 1, inc);
-        store_q_text(q, 2, stage_state(stage));
-        store_q_int(q, 3, at);
-        store_q_text(q, 4, incident_stage_name(stage));
-        if ((rc = store_q_run(q, err)))
+        if ((rc = store_incident_reopen(st, inc, stage_state(stage), incident_stage_name(stage),
+                                        at, err)))
             goto out;
         g_snprintf(detail, sizeof detail, "reopened: new complaints within [incidents] "
                    "reopen_window of the resolution; %s", why->str);
@@ -514,44 +365,21 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     if (!inc) {
         /* Open one incident for the sender, with the complaints of the largest
          * window that brought it there. */
-        if ((rc = store_q_get(st, incident_sql_incident_insert, &q, err)))
+        struct store_incident_new nin = { kind, subject, cust, account, stage_state(stage),
+                                          incident_stage_name(stage), repeat, sc.authenticated,
+                                          at };
+        if ((rc = store_incident_add(st, &nin, &inc, err)))
             goto out;
-        store_q_text(q, 1, kind);
-        store_q_text(q, 2, subject);
-        store_q_text(q, 3, cust);
-        store_q_text(q, 4, account);
-        store_q_text(q, 5, stage_state(stage));
-        store_q_text(q, 6, incident_stage_name(stage));
-        store_q_double(q, 7, 0);
-        store_q_int(q, 8, repeat ? 1 : 0);
-        store_q_int(q, 9, at);
-        store_q_int(q, 10, sc.authenticated ? 1 : 0);
-        if ((rc = store_q_run(q, err)))
-            goto out;
-        inc = store_last_id(st);
         long long maxw = 0;
         for (size_t w = 0; w < cfg->n_windows; w++)
             if (cfg->windows[w] > maxw)
                 maxw = cfg->windows[w];
-        if ((rc = store_q_get(st, incident_sql_attach_window, &q, err)))
+        if ((rc = store_incident_attach_window(st, inc, kind, subject, at - maxw, at, err)))
             goto out;
-        store_q_int(q, 1, inc);
-        store_q_text(q, 2, kind);
-        store_q_text(q, 3, subject);
-        store_q_int(q, 4, at - maxw);
-        store_q_int(q, 5, at);
-        if ((rc = store_q_run(q, err)))
+        if ((rc = store_incident_attach(st, inc, report_id, err))
+            || (rc = incident_recount(st, inc, kind, at, err)))
             goto out;
-        if ((rc = store_q_get(st, incident_sql_attach_one, &q, err)))
-            goto out;
-        store_q_int(q, 1, inc);
-        store_q_int(q, 2, report_id);
-        if ((rc = store_q_run(q, err)) || (rc = incident_recount(st, inc, kind, at, err)))
-            goto out;
-        if ((rc = store_q_get(st, incident_sql_incident_first_score, &q, err)))
-            goto out;
-        store_q_int(q, 1, inc);
-        if ((rc = store_q_run(q, err)))
+        if ((rc = store_incident_first_score(st, inc, err)))
             goto out;
         g_snprintf(detail, sizeof detail, "opened for %s %s at stage %s; %s%s", kind,
                    subject, incident_stage_name(stage), why->str,
@@ -571,36 +399,23 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
                 goto out;
         }
     } else {
-        if ((rc = store_q_get(st, incident_sql_attach_one, &q, err)))
-            goto out;
-        store_q_int(q, 1, inc);
-        store_q_int(q, 2, report_id);
-        if ((rc = store_q_run(q, err)))
+        bool added = false;
+        if ((rc = store_incident_attach_new(st, inc, report_id, &added, err)))
             goto out;
         /* attached only now (the report was not processed before): add it */
-        if ((rc = store_changes(st) > 0 ? recount_add(st, inc, kind, report_id, at, err)
-                                        : incident_recount(st, inc, kind, at, err)))
+        if ((rc = added ? store_incident_add_report(st, inc, kind, report_id, at, err)
+                        : incident_recount(st, inc, kind, at, err)))
             goto out;
-        if (sc.authenticated) {
-            if ((rc = store_q_get(st, incident_sql_incident_trusted, &q, err)))
-                goto out;
-            store_q_int(q, 1, inc);
-            if ((rc = store_q_run(q, err)))
-                goto out;
-        }
+        if (sc.authenticated && (rc = store_incident_set_trusted(st, inc, err)))
+            goto out;
         g_snprintf(detail, sizeof detail, "report %lld added, score %.2f%s%s",
                    (long long)report_id, sc.total, sc.counted ? "" : " (not counted)",
                    sc.authenticated ? "" : " (unauthenticated)");
         if ((rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "complaint", detail, err)))
             goto out;
         if (stage > cur) {
-            if ((rc = store_q_get(st, incident_sql_incident_stage, &q, err)))
-                goto out;
-            store_q_int(q, 1, inc);
-            store_q_text(q, 2, incident_stage_name(stage));
-            store_q_text(q, 3, stage_state(stage));
-            store_q_int(q, 4, at);
-            if ((rc = store_q_run(q, err)))
+            if ((rc = store_incident_set_stage(st, inc, incident_stage_name(stage),
+                                               stage_state(stage), at, err)))
                 goto out;
             g_snprintf(detail, sizeof detail, "escalated from %s to %s; %s",
                        incident_stage_name(cur), incident_stage_name(stage), why->str);
@@ -629,10 +444,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
             incident_stage_name(stage), out->opened ? " opened" : out->escalated ? " escalated" : "");
 
 done:
-    if ((rc = store_q_get(st, incident_sql_mark_processed, &q, err)))
-        goto out;
-    store_q_int(q, 1, report_id);
-    rc = store_q_run(q, err);
+    rc = store_intake_done(st, report_id, err);
 out:
     attribution_clear(&a);
     score_clear(&sc);
@@ -678,59 +490,92 @@ static json_t *jtime(int64_t t)
     return t > 0 ? json_string(incident_iso(t, buf)) : json_null();
 }
 
-static int list_strings(struct store *st, const char *sql, int64_t id, json_t *arr,
-                        json_t *counts, struct ad_err *err)
+struct counts {
+    json_t *values, *counts;
+};
+
+static void add_count(const char *value, int64_t count, void *ctx)
 {
-    struct store_q *q;
-    int rc = store_q_get(st, sql, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    while ((rc = store_q_step(q, err)) == 1) {
-        json_array_append_new(arr, json_string(store_q_col_text(q, 0)));
-        if (counts)
-            json_array_append_new(counts, json_pack("{s:s, s:I}", "value", store_q_col_text(q, 0),
-                                                    "count", (json_int_t)store_q_col_int(q, 1)));
-    }
-    return rc;
+    struct counts *c = ctx;
+    json_array_append_new(c->values, json_string(value));
+    json_array_append_new(c->counts, json_pack("{s:s, s:I}", "value", value, "count",
+                                               (json_int_t)count));
+}
+
+static void add_report(const struct store_incident_report *r, void *ctx)
+{
+    json_array_append_new(
+        ctx, json_pack("{s:I, s:o, s:f, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s?}",
+                       "report_id", (json_int_t)r->report_id, "at", jtime(r->at), "score",
+                       r->score, "counted", (int)r->counted, "reporter", r->provider, "provider",
+                       r->provider, "subject", r->subject, "kind", r->kind, "feedback_type",
+                       r->feedback_type, "authenticated", (int)r->authenticated, "reporter_how",
+                       r->reporter_how));
+}
+
+static void add_reply(const struct store_incident_reply *r, void *ctx)
+{
+    json_array_append_new(
+        ctx, json_pack("{s:I, s:o, s:s?, s:s?, s:s?}", "report_id", (json_int_t)r->report_id,
+                       "at", jtime(r->at), "verdict", r->verdict, "from", r->from_addr,
+                       "subject", r->subject));
+}
+
+static void add_notice(const struct store_incident_notice *n, void *ctx)
+{
+    const char *status = n->bounced_at ? "bounced" : n->failed ? "failed"
+                                                   : n->sent_at ? "sent" : "queued";
+    json_array_append_new(
+        ctx, json_pack("{s:I, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s, s:o}", "outbox_id",
+                       (json_int_t)n->outbox_id, "to_kind", n->kind, "template", n->template_name,
+                       "rcpt", n->rcpt, "created_at", jtime(n->created_at), "sent_at",
+                       jtime(n->sent_at), "bounced_at", jtime(n->bounced_at), "status", status,
+                       "bounce_report",
+                       n->bounced_at ? json_integer(n->bounce_report) : json_null()));
+}
+
+static void add_audit(const struct store_incident_audit *a, void *ctx)
+{
+    json_array_append_new(
+        ctx, json_pack("{s:o, s:s?, s:s?, s:s?, s:o}", "at", jtime(a->at), "actor", a->actor,
+                       "action", a->action, "detail", a->detail, "report_id",
+                       a->report_id ? json_integer(a->report_id) : json_null()));
 }
 
 int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_t now,
                   json_t **out, struct ad_err *err)
 {
     *out = NULL;
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_incident_get, &q, err);
-    if (rc)
-        return rc;
-    store_q_int(q, 1, id);
-    if ((rc = store_q_step(q, err)) < 0)
+    struct store_incident_row row;
+    int rc = store_incident_get(st, id, &row, err);
+    if (rc < 0)
         return rc;
     if (rc == 0)
         return ad_err_set(err, AD_ERR_NOTFOUND, "incident %lld not found", (long long)id);
     json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(store_q_col_int(q, 0)));
-    json_object_set_new(o, "state", jstr(store_q_col_text(q, 5)));
-    json_object_set_new(o, "stage", jstr(store_q_col_text(q, 6)));
-    json_object_set_new(o, "subject_kind", jstr(store_q_col_text(q, 1)));
-    json_object_set_new(o, "subject", jstr(store_q_col_text(q, 2)));
-    json_object_set_new(o, "customer_id", jstr(store_q_col_text(q, 3)));
-    json_object_set_new(o, "account", jstr(store_q_col_text(q, 4)));
-    json_object_set_new(o, "initial_score", json_real(store_q_col_double(q, 7)));
-    json_object_set_new(o, "score", json_real(store_q_col_double(q, 8)));
-    json_object_set_new(o, "complaints", json_integer(store_q_col_int(q, 9)));
-    json_object_set_new(o, "repeat_offender", json_boolean(store_q_col_int(q, 10)));
-    json_object_set_new(o, "first_seen", jtime(store_q_col_int(q, 11)));
-    json_object_set_new(o, "last_seen", jtime(store_q_col_int(q, 12)));
-    json_object_set_new(o, "opened_at", jtime(store_q_col_int(q, 13)));
-    json_object_set_new(o, "updated_at", jtime(store_q_col_int(q, 14)));
-    json_object_set_new(o, "closed_at", jtime(store_q_col_int(q, 15)));
+    json_object_set_new(o, "id", json_integer(row.id));
+    json_object_set_new(o, "state", jstr(row.state));
+    json_object_set_new(o, "stage", jstr(row.stage));
+    json_object_set_new(o, "subject_kind", jstr(row.subject_kind));
+    json_object_set_new(o, "subject", jstr(row.subject));
+    json_object_set_new(o, "customer_id", jstr(row.customer_id));
+    json_object_set_new(o, "account", jstr(row.account));
+    json_object_set_new(o, "initial_score", json_real(row.initial_score));
+    json_object_set_new(o, "score", json_real(row.score));
+    json_object_set_new(o, "complaints", json_integer(row.complaints));
+    json_object_set_new(o, "repeat_offender", json_boolean(row.repeat_offender));
+    json_object_set_new(o, "first_seen", jtime(row.first_seen));
+    json_object_set_new(o, "last_seen", jtime(row.last_seen));
+    json_object_set_new(o, "opened_at", jtime(row.opened_at));
+    json_object_set_new(o, "updated_at", jtime(row.updated_at));
+    json_object_set_new(o, "closed_at", jtime(row.closed_at));
     /* trusted: an authenticated complaint or our own systems raised it */
-    json_object_set_new(o, "trusted", json_boolean(store_q_col_int(q, 16)));
-    char *kind = g_strdup(store_q_col_text(q, 1));
-    char *subject = g_strdup(store_q_col_text(q, 2));
-    char *cust = g_strdup(store_q_col_text(q, 3));
-    int64_t opened = store_q_col_int(q, 13);
+    json_object_set_new(o, "trusted", json_boolean(row.trusted));
+    char *kind = g_steal_pointer(&row.subject_kind);
+    char *subject = g_steal_pointer(&row.subject);
+    char *cust = g_steal_pointer(&row.customer_id);
+    int64_t opened = row.opened_at;
+    store_incident_row_clear(&row);
     GArray *hist = NULL;
 
     /* The customer from the directory. */
@@ -753,22 +598,20 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     json_t *subjects = json_array(), *subject_counts = json_array();
     json_object_set_new(o, "subjects", subjects);
     json_object_set_new(o, "subject_counts", subject_counts);
-    if ((rc = list_strings(st, incident_sql_incident_subjects, id, subjects, subject_counts, err)))
+    struct counts sc = { subjects, subject_counts };
+    if ((rc = store_incident_counts_each(st, id, STORE_INCIDENT_SUBJECTS, add_count, &sc, err)))
         goto fail;
     json_t *providers = json_array(), *provider_counts = json_array();
     json_object_set_new(o, "providers", providers);
     json_object_set_new(o, "provider_counts", provider_counts);
-    if ((rc = list_strings(st, incident_sql_incident_providers, id, providers, provider_counts, err)))
+    struct counts pc = { providers, provider_counts };
+    if ((rc = store_incident_counts_each(st, id, STORE_INCIDENT_PROVIDERS, add_count, &pc, err)))
         goto fail;
 
-    if ((rc = store_q_get(st, incident_sql_incident_manual, &q, err)))
-        goto fail;
-    store_q_int(q, 1, id);
-    if ((rc = store_q_step(q, err)) < 0)
-        goto fail;
     {
-        int64_t man = store_q_col_int(q, 0), aut = store_q_col_int(q, 1),
-                all = store_q_col_int(q, 2);
+        int64_t man, aut, all;
+        if ((rc = store_incident_manual(st, id, &man, &aut, &all, err)))
+            goto fail;
         json_object_set_new(o, "manual_share", all ? json_real((double)man / (double)all)
                                                    : json_null());
         json_object_set_new(o, "manual_complaints", json_integer(man));
@@ -783,23 +626,22 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     json_object_set_new(o, "windows", wins);
 
     /* Attribution evidence of the first report. */
-    if ((rc = store_q_get(st, incident_sql_incident_evidence, &q, err)))
-        goto fail;
-    store_q_int(q, 1, id);
-    if ((rc = store_q_step(q, err)) < 0)
+    struct store_incident_evidence e;
+    if ((rc = store_incident_evidence(st, id, &e, err)) < 0)
         goto fail;
     if (rc == 1) {
-        json_t *ev = json_loads(store_q_col_text(q, 0) ? store_q_col_text(q, 0) : "[]", 0, NULL);
+        json_t *ev = json_loads(e.evidence ? e.evidence : "[]", 0, NULL);
         json_object_set_new(o, "evidence", ev ? ev : json_array());
-        json_object_set_new(o, "attribution_note", jstr(store_q_col_text(q, 1)));
-        json_object_set_new(o, "script", jstr(store_q_col_text(q, 2)));
-        json_object_set_new(o, "source_ip", jstr(store_q_col_text(q, 3)));
+        json_object_set_new(o, "attribution_note", jstr(e.reason));
+        json_object_set_new(o, "script", jstr(e.script));
+        json_object_set_new(o, "source_ip", jstr(e.source_ip));
     } else {
         json_object_set_new(o, "evidence", json_array());
         json_object_set_new(o, "attribution_note", json_null());
         json_object_set_new(o, "script", json_null());
         json_object_set_new(o, "source_ip", json_null());
     }
+    store_incident_evidence_clear(&e);
     rc = 0;
 
     /* Earlier incidents of the same customer or sender. */
@@ -811,91 +653,39 @@ int incident_json(const struct config *cfg, struct store *st, int64_t id, int64_
     for (guint i = 0; i < hist->len; i++) {
         int64_t hid = g_array_index(hist, int64_t, i);
         json_array_append_new(history, json_integer(hid));
-        if ((rc = store_q_get(st, incident_sql_history_row, &q, err)))
-            goto fail;
-        store_q_int(q, 1, hid);
-        if ((rc = store_q_step(q, err)) < 0)
+        struct store_incident_brief b;
+        if ((rc = store_incident_brief(st, hid, &b, err)) < 0)
             goto fail;
         if (rc == 1)
             json_array_append_new(
                 hrows, json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:o, s:f}", "id", (json_int_t)hid,
-                                 "subject_kind", store_q_col_text(q, 1), "subject",
-                                 store_q_col_text(q, 2), "state", store_q_col_text(q, 3), "stage",
-                                 store_q_col_text(q, 4), "opened_at",
-                                 jtime(store_q_col_int(q, 5)), "score", store_q_col_double(q, 6)));
+                                 "subject_kind", b.subject_kind, "subject", b.subject, "state",
+                                 b.state, "stage", b.stage, "opened_at", jtime(b.opened_at),
+                                 "score", b.score));
+        store_incident_brief_clear(&b);
         rc = 0;
     }
 
     /* The reports. */
     json_t *reports = json_array();
     json_object_set_new(o, "reports", reports);
-    if ((rc = store_q_get(st, incident_sql_incident_reports, &q, err)))
-        goto fail;
-    store_q_int(q, 1, id);
-    while ((rc = store_q_step(q, err)) == 1)
-        json_array_append_new(
-            reports, json_pack("{s:I, s:o, s:f, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s?}",
-                               "report_id", (json_int_t)store_q_col_int(q, 0), "at",
-                               jtime(store_q_col_int(q, 1)), "score", store_q_col_double(q, 2),
-                               "counted", (int)store_q_col_int(q, 3), "reporter",
-                               store_q_col_text(q, 4), "provider", store_q_col_text(q, 4),
-                               "subject", store_q_col_text(q, 5), "kind",
-                               store_q_col_text(q, 6), "feedback_type", store_q_col_text(q, 7),
-                               "authenticated", (int)store_q_col_int(q, 8), "reporter_how",
-                               store_q_col_text(q, 9)));
-    if (rc < 0)
+    if ((rc = store_incident_reports_each(st, id, add_report, reports, err)))
         goto fail;
 
     /* Replies (with how far they were verified) and the mails we sent. */
     json_t *replies = json_array();
     json_object_set_new(o, "replies", replies);
-    if ((rc = store_q_get(st, incident_sql_incident_replies, &q, err)))
-        goto fail;
-    store_q_int(q, 1, id);
-    while ((rc = store_q_step(q, err)) == 1)
-        json_array_append_new(
-            replies, json_pack("{s:I, s:o, s:s?, s:s?, s:s?}", "report_id",
-                               (json_int_t)store_q_col_int(q, 0), "at", jtime(store_q_col_int(q, 1)),
-                               "verdict", store_q_col_text(q, 2), "from", store_q_col_text(q, 3),
-                               "subject", store_q_col_text(q, 4)));
-    if (rc < 0)
+    if ((rc = store_incident_replies_each(st, id, add_reply, replies, err)))
         goto fail;
     json_t *notices = json_array();
     json_object_set_new(o, "notices", notices);
-    if ((rc = store_q_get(st, incident_sql_incident_notices, &q, err)))
-        goto fail;
-    store_q_int(q, 1, id);
-    while ((rc = store_q_step(q, err)) == 1) {
-        int64_t sent = store_q_col_null(q, 5) ? 0 : store_q_col_int(q, 5);
-        int64_t bounced = store_q_col_null(q, 7) ? 0 : store_q_col_int(q, 7);
-        const char *status = bounced ? "bounced" : store_q_col_int(q, 6) ? "failed"
-                                                   : sent ? "sent" : "queued";
-        json_array_append_new(
-            notices,
-            json_pack("{s:I, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s, s:o}", "outbox_id",
-                      (json_int_t)store_q_col_int(q, 0), "to_kind", store_q_col_text(q, 1),
-                      "template", store_q_col_text(q, 2), "rcpt", store_q_col_text(q, 3),
-                      "created_at", jtime(store_q_col_int(q, 4)), "sent_at", jtime(sent),
-                      "bounced_at", jtime(bounced), "status", status, "bounce_report",
-                      bounced ? json_integer(store_q_col_int(q, 8)) : json_null()));
-    }
-    if (rc < 0)
+    if ((rc = store_incident_notices_each(st, id, add_notice, notices, err)))
         goto fail;
 
     /* The audit log. */
     json_t *audit = json_array();
     json_object_set_new(o, "audit", audit);
-    if ((rc = store_q_get(st, incident_sql_incident_audit, &q, err)))
-        goto fail;
-    store_q_int(q, 1, id);
-    while ((rc = store_q_step(q, err)) == 1)
-        json_array_append_new(
-            audit, json_pack("{s:o, s:s?, s:s?, s:s?, s:o}", "at", jtime(store_q_col_int(q, 0)),
-                             "actor", store_q_col_text(q, 1), "action", store_q_col_text(q, 2),
-                             "detail", store_q_col_text(q, 3), "report_id",
-                             store_q_col_null(q, 4) ? json_null()
-                                                    : json_integer(store_q_col_int(q, 4))));
-    if (rc < 0)
+    if ((rc = store_incident_audit_each(st, id, add_audit, audit, err)))
         goto fail;
     rc = 0;
     *out = o;
@@ -936,25 +726,13 @@ int incident_windows_json(const struct config *cfg, struct store *st, const char
 int incident_each(struct store *st, const char *state, int (*fn)(int64_t id, void *ctx),
                   void *ctx, struct ad_err *err)
 {
-    const char *sql = !state                  ? incident_sql_incidents_all
-                      : !strcmp(state, "open") ? incident_sql_incidents_open
-                                              : incident_sql_incidents_state;
-    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    struct store_q *q;
-    int rc = store_q_get(st, sql, &q, err);
-    if (rc == 0 && sql == incident_sql_incidents_state)
-        store_q_text(q, 1, state);
-    while (rc >= 0 && (rc = store_q_step(q, err)) == 1) {
-        int64_t id = store_q_col_int(q, 0);
-        g_array_append_val(ids, id);
-    }
-    if (rc >= 0) {
-        rc = 0;
-        for (guint i = 0; i < ids->len; i++)
-            if (fn(g_array_index(ids, int64_t, i), ctx))
-                break;
-    }
-    g_array_free(ids, TRUE);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = store_incident_ids(st, state, &ids, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (fn(ids[i], ctx))
+            break;
+    g_free(ids);
     return rc;
 }
 
@@ -964,56 +742,35 @@ int incident_joejob_evidence(struct store *st, const char *customer_id, const ch
 {
     *incident_id = 0;
     *opened = false;
-    struct store_q *q;
-    int rc = store_q_get(st, incident_sql_open_find, &q, err);
-    if (rc)
+    int64_t inc = 0;
+    char *stage = NULL;
+    int rc = store_incident_open_find(st, "domain", domain, &inc, &stage, err);
+    if (rc < 0)
         return rc;
-    store_q_text(q, 1, "domain");
-    store_q_text(q, 2, domain);
-    if ((rc = store_q_step(q, err)) < 0)
-        return rc;
-    int64_t inc = rc == 1 ? store_q_col_int(q, 0) : 0;
-    const char *stage = rc == 1 ? store_q_col_text(q, 1) : NULL;
     char *stage_copy = g_strdup(stage ? stage : incident_stage_name(INCIDENT_STAGE_OBSERVE));
-    store_q_reset(q);
+    g_free(stage);
     if (!inc) {
         /* A joe job stops at alert and locks nothing; DMARC data alone opens it
          * at observe: the team sees it in the queue, the customer gets advice. */
-        if ((rc = store_q_get(st, incident_sql_incident_insert, &q, err)))
+        struct store_incident_new in = { .kind = "domain",
+                                         .subject = domain,
+                                         .customer_id = customer_id,
+                                         .account = NULL,
+                                         .state = stage_state(INCIDENT_STAGE_OBSERVE),
+                                         .stage = incident_stage_name(INCIDENT_STAGE_OBSERVE),
+                                         .repeat = false,
+                                         .trusted = false,
+                                         .at = at };
+        if ((rc = store_incident_add(st, &in, &inc, err)))
             goto out;
-        store_q_text(q, 1, "domain");
-        store_q_text(q, 2, domain);
-        store_q_text(q, 3, customer_id);
-        store_q_text(q, 4, NULL);
-        store_q_text(q, 5, stage_state(INCIDENT_STAGE_OBSERVE));
-        store_q_text(q, 6, incident_stage_name(INCIDENT_STAGE_OBSERVE));
-        store_q_double(q, 7, 0);
-        store_q_int(q, 8, 0);
-        store_q_int(q, 9, at);
-        store_q_int(q, 10, 0);
-        if ((rc = store_q_run(q, err)))
-            goto out;
-        inc = store_last_id(st);
         *opened = true;
     } else {
         /* Touch it: updated_at moves, the stage stays. */
-        if ((rc = store_q_get(st, incident_sql_incident_stage, &q, err)))
-            goto out;
-        store_q_int(q, 1, inc);
-        store_q_text(q, 2, stage_copy);
-        store_q_text(q, 3, "open");
-        store_q_int(q, 4, at);
-        if ((rc = store_q_run(q, err)))
+        if ((rc = store_incident_set_stage(st, inc, stage_copy, "open", at, err)))
             goto out;
     }
-    if (report_id) {
-        if ((rc = store_q_get(st, incident_sql_attach_one, &q, err)))
-            goto out;
-        store_q_int(q, 1, inc);
-        store_q_int(q, 2, report_id);
-        if ((rc = store_q_run(q, err)))
-            goto out;
-    }
+    if (report_id && (rc = store_incident_attach(st, inc, report_id, err)))
+        goto out;
     rc = incident_audit(st, inc, report_id, "abusedesk", *opened ? "opened" : "forgery", detail,
                         err);
     *incident_id = inc;

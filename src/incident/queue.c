@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "incident/incident.h"
-#include "store/sql_cli_desk.h"
-#include "store/store_q.h"
+#include "store/store_explain.h"
 
 void incident_filter_init(struct incident_filter *f)
 {
@@ -208,6 +207,31 @@ int incident_list(const struct config *cfg, struct store *st, const struct incid
     return 0;
 }
 
+struct explain_senders {
+    const struct config *cfg;
+    struct store *st;
+    int64_t now;
+    json_t *senders;
+    struct ad_err *err;
+};
+
+/* Adds a sender the report was filed under, with its sums now. */
+static int explain_sender(const char *kind, const char *subject, void *ctx)
+{
+    struct explain_senders *es = ctx;
+    json_t *w = NULL;
+    int rc = incident_windows_json(es->cfg, es->st, kind, subject, es->now, &w, es->err);
+    if (rc == 0)
+        json_array_append_new(es->senders, json_pack("{s:s, s:s, s:o}", "subject_kind", kind,
+                                                     "subject", subject, "windows", w));
+    return rc;
+}
+
+static void explain_incident(int64_t incident_id, void *ctx)
+{
+    json_array_append_new(ctx, json_integer(incident_id));
+}
+
 int incident_explain_json(const struct config *cfg, struct store *st, int64_t id, int64_t now,
                           json_t **out, struct ad_err *err)
 {
@@ -221,81 +245,49 @@ int incident_explain_json(const struct config *cfg, struct store *st, int64_t id
                   row.kind, "feedback_type", row.feedback_type, "subject", row.subject, "from",
                   row.from_addr, "received_at", row.received_at);
     store_row_clear(&row);
-    struct store_q *q;
-    if ((rc = store_q_get(st, cli_desk_sql_explain_attr, &q, err)) == 0) {
-        store_q_int(q, 1, id);
-        rc = store_q_step(q, err);
-    }
+    struct store_explain_attr at;
+    rc = store_explain_attribution(st, id, &at, err);
     if (rc < 0)
         goto fail;
     if (rc == 0) {
         json_object_set_new(o, "attribution", json_null());
     } else {
-        json_t *ev = json_loads(store_q_col_text(q, 8) ? store_q_col_text(q, 8) : "[]", 0, NULL);
+        json_t *ev = json_loads(at.evidence ? at.evidence : "[]", 0, NULL);
         json_object_set_new(
             o, "attribution",
             json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o}", "status",
-                      store_q_col_text(q, 0), "subject_kind", store_q_col_text(q, 1), "subject",
-                      store_q_col_text(q, 2), "account", store_q_col_text(q, 3), "script",
-                      store_q_col_text(q, 4), "customer_id", store_q_col_text(q, 5), "source_ip",
-                      store_q_col_text(q, 6), "reason", store_q_col_text(q, 7), "evidence",
-                      ev ? ev : json_array()));
+                      at.status, "subject_kind", at.subject_kind, "subject", at.subject,
+                      "account", at.account, "script", at.script, "customer_id",
+                      at.customer_id, "source_ip", at.source_ip, "reason", at.reason,
+                      "evidence", ev ? ev : json_array()));
+        store_explain_attr_clear(&at);
     }
-    store_q_reset(q);
-    if ((rc = store_q_get(st, cli_desk_sql_explain_score, &q, err)) == 0) {
-        store_q_int(q, 1, id);
-        rc = store_q_step(q, err);
-    }
+    struct store_explain_score sc;
+    rc = store_explain_score(st, id, &sc, err);
     if (rc < 0)
         goto fail;
     if (rc == 0) {
         json_object_set_new(o, "score", json_null());
     } else {
-        json_t *terms = json_loads(store_q_col_text(q, 6) ? store_q_col_text(q, 6) : "[]", 0, NULL);
+        json_t *terms = json_loads(sc.terms ? sc.terms : "[]", 0, NULL);
         json_object_set_new(
             o, "score",
-            json_pack("{s:f, s:b, s:o, s:s?, s:s?, s:o}", "total", store_q_col_double(q, 0),
-                      "counted", (int)store_q_col_int(q, 1), "manual",
-                      store_q_col_null(q, 2) ? json_null()
-                                             : json_boolean(store_q_col_int(q, 2) == 1),
-                      "provider", store_q_col_text(q, 3), "message_id", store_q_col_text(q, 4),
-                      "terms", terms ? terms : json_array()));
+            json_pack("{s:f, s:b, s:o, s:s?, s:s?, s:o}", "total", sc.total, "counted",
+                      (int)sc.counted, "manual",
+                      sc.manual_null ? json_null() : json_boolean(sc.manual), "provider",
+                      sc.provider, "message_id", sc.message_id, "terms",
+                      terms ? terms : json_array()));
+        store_explain_score_clear(&sc);
     }
-    store_q_reset(q);
     /* The sums of every sender the report was filed under, now. */
     json_t *senders = json_array();
     json_object_set_new(o, "senders", senders);
-    if ((rc = store_q_get(st, cli_desk_sql_explain_senders, &q, err)) == 0) {
-        store_q_int(q, 1, id);
-        GPtrArray *pairs = g_ptr_array_new_with_free_func(g_free);
-        while ((rc = store_q_step(q, err)) == 1) {
-            g_ptr_array_add(pairs, g_strdup(store_q_col_text(q, 0)));
-            g_ptr_array_add(pairs, g_strdup(store_q_col_text(q, 1)));
-        }
-        store_q_reset(q);
-        for (guint k = 0; rc == 0 && k + 1 < pairs->len; k += 2) {
-            json_t *w = NULL;
-            rc = incident_windows_json(cfg, st, pairs->pdata[k], pairs->pdata[k + 1], now, &w,
-                                       err);
-            if (rc == 0)
-                json_array_append_new(senders, json_pack("{s:s, s:s, s:o}", "subject_kind",
-                                                         (char *)pairs->pdata[k], "subject",
-                                                         (char *)pairs->pdata[k + 1], "windows",
-                                                         w));
-        }
-        g_ptr_array_free(pairs, TRUE);
-    }
-    if (rc < 0)
+    struct explain_senders es = { cfg, st, now, senders, err };
+    if ((rc = store_explain_senders(st, id, explain_sender, &es, err)) < 0)
         goto fail;
     json_t *incs = json_array();
     json_object_set_new(o, "incidents", incs);
-    if ((rc = store_q_get(st, cli_desk_sql_explain_incident, &q, err)) == 0) {
-        store_q_int(q, 1, id);
-        while ((rc = store_q_step(q, err)) == 1)
-            json_array_append_new(incs, json_integer(store_q_col_int(q, 0)));
-        store_q_reset(q);
-    }
-    if (rc < 0)
+    if ((rc = store_explain_incidents(st, id, explain_incident, incs, err)) < 0)
         goto fail;
     *out = o;
     return 0;

@@ -13,7 +13,6 @@
  * quarantine folder with a .reason file. Errors come back in struct ad_err;
  * AD_ERR_BUSY means "the store is unavailable, try again later".
  */
-#include "store/sql_intake.h"
 #include "intake.h"
 
 #include "act/lifecycle.h"
@@ -23,8 +22,8 @@
 #include "intake/arrival.h"
 #include "reputation/dmarc_desk.h"
 #include "store/store_policy.h"
+#include "store/store_intake.h"
 #include "store/store_replay.h"
-#include "store/store_q.h"
 #include "store/store_tx.h"
 #include "trust/dkimverify.h"
 #include "trust/reporter.h"
@@ -320,13 +319,8 @@ static int dmarc_step(struct intake *in, int64_t id, const struct msgbuf *m, int
         dmarc_desk_outcome_clear(&o);
     }
     dmarc_report_free(dr);
-    if (rc == 0 && *handled) {
-        struct store_q *q;
-        if ((rc = store_q_get(in->st, intake_sql_mark_done, &q, err)) == 0) {
-            store_q_int(q, 1, id);
-            rc = store_q_run(q, err);
-        }
-    }
+    if (rc == 0 && *handled)
+        rc = store_intake_done(in->st, id, err);
     return rc;
 }
 
@@ -392,11 +386,8 @@ static int desk(struct intake *in, int64_t id, const struct report *r, const str
         /* Our own mail, about no incident: keep it, do nothing with it. */
         rc = incident_audit_at(in->st, now, 0, id, "abusedesk", "own-mail",
                             "our own mail came back to the desk: not a complaint", err);
-        struct store_q *q;
-        if (rc == 0 && (rc = store_q_get(in->st, intake_sql_mark_done, &q, err)) == 0) {
-            store_q_int(q, 1, id);
-            rc = store_q_run(q, err);
-        }
+        if (rc == 0)
+            rc = store_intake_done(in->st, id, err);
         handled = true;
     }
     if (rc == 0 && !handled) {
@@ -451,14 +442,10 @@ int intake_process_pending(struct intake *in, size_t *n, struct ad_err *err)
         return rc;
     for (;;) {
         GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-        struct store_q *q;
-        if ((rc = store_q_get(in->st, intake_sql_pending, &q, err)) == 0) {
-            while ((rc = store_q_step(q, err)) == 1) {
-                int64_t id = store_q_col_int(q, 0);
-                g_array_append_val(ids, id);
-            }
-            store_q_reset(q);
-        }
+        int64_t batch[STORE_INTAKE_BATCH];
+        size_t n_pending = 0;
+        rc = store_intake_pending(in->st, batch, &n_pending, err);
+        g_array_append_vals(ids, batch, (guint)n_pending);
         if (rc < 0 || ids->len == 0) {
             g_array_free(ids, TRUE);
             return rc < 0 ? rc : 0;

@@ -1,6 +1,6 @@
 /*
- * store.h: the persistent store of reports (and, through store_q.h, of the
- * desk's own tables). One small interface over SQL with two backends, SQLite
+ * store.h: the persistent store of reports (and, through the typed
+ * store_TOPIC.h modules, of the desk's own tables). One small interface over SQL with two backends, SQLite
  * (a file, WAL mode) and PostgreSQL (libpq), chosen by [store] backend; the SQL
  * text is the same for both (portable SQL with $N placeholders). Versioned
  * migrations are applied on open; both backends reach the same version numbers.
@@ -77,6 +77,14 @@ int store_schema_version(struct store *st);
 int store_begin(struct store *st, struct ad_err *err);
 int store_commit(struct store *st, struct ad_err *err);
 int store_rollback(struct store *st);
+
+/* True inside an open transaction. */
+bool store_in_transaction(struct store *st);
+
+/* Ends the current use of every cached statement (see store_q_reset_all()):
+ * a long-lived process (the web server) calls it after each request, so no
+ * read snapshot stays open across requests. */
+void store_reset_statements(struct store *st);
 
 /* Looks up a report by content hash: returns 1 and *id when present, 0 when not,
  * negative on error. */

@@ -61,6 +61,8 @@ struct store_q {
     unsigned char *blob;            /* unescaped bytea of blob_col in the current row */
     int blob_col;
     size_t blob_len;
+    int bind_rc;                    /* SQLite: first failed bind since store_q_get(), 0 */
+    int bind_n;                     /* its parameter */
 };
 
 /* The statement cache of a new store (store_q.c). */

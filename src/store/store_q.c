@@ -56,6 +56,7 @@ int store_q_get(struct store *st, const char *sql, struct store_q **out, struct 
         sqlite3_reset(q->s);
         sqlite3_clear_bindings(q->s);
     }
+    q->bind_rc = 0;
     *out = q;
     return 0;
 }
@@ -65,6 +66,16 @@ static int index_of(struct store_q *q, int n)
     char name[16];
     snprintf(name, sizeof name, "$%d", n);
     return sqlite3_bind_parameter_index(q->s, name);
+}
+
+/* Keeps the first failed bind (too big, out of memory): the next step reports it
+ * instead of running the statement with that parameter missing. */
+static void bound(struct store_q *q, int n, int rc)
+{
+    if (rc != SQLITE_OK && q->bind_rc == 0) {
+        q->bind_rc = rc;
+        q->bind_n = n;
+    }
 }
 
 void store_q_text(struct store_q *q, int n, const char *s)
@@ -77,9 +88,9 @@ void store_q_text(struct store_q *q, int n, const char *s)
     if (i <= 0)
         return;
     if (s)
-        sqlite3_bind_text(q->s, i, s, -1, SQLITE_TRANSIENT);
+        bound(q, n, sqlite3_bind_text(q->s, i, s, -1, SQLITE_TRANSIENT));
     else
-        sqlite3_bind_null(q->s, i);
+        bound(q, n, sqlite3_bind_null(q->s, i));
 }
 
 void store_q_blob(struct store_q *q, int n, const void *p, size_t len)
@@ -92,9 +103,9 @@ void store_q_blob(struct store_q *q, int n, const void *p, size_t len)
     if (i <= 0)
         return;
     if (p)
-        sqlite3_bind_blob64(q->s, i, p, len, SQLITE_TRANSIENT);
+        bound(q, n, sqlite3_bind_blob64(q->s, i, p, len, SQLITE_TRANSIENT));
     else
-        sqlite3_bind_null(q->s, i);
+        bound(q, n, sqlite3_bind_null(q->s, i));
 }
 
 void store_q_int(struct store_q *q, int n, int64_t v)
@@ -107,7 +118,7 @@ void store_q_int(struct store_q *q, int n, int64_t v)
     }
     int i = index_of(q, n);
     if (i > 0)
-        sqlite3_bind_int64(q->s, i, v);
+        bound(q, n, sqlite3_bind_int64(q->s, i, v));
 }
 
 void store_q_double(struct store_q *q, int n, double v)
@@ -119,7 +130,7 @@ void store_q_double(struct store_q *q, int n, double v)
     }
     int i = index_of(q, n);
     if (i > 0)
-        sqlite3_bind_double(q->s, i, v);
+        bound(q, n, sqlite3_bind_double(q->s, i, v));
 }
 
 void store_q_null(struct store_q *q, int n)
@@ -130,13 +141,19 @@ void store_q_null(struct store_q *q, int n)
     }
     int i = index_of(q, n);
     if (i > 0)
-        sqlite3_bind_null(q->s, i);
+        bound(q, n, sqlite3_bind_null(q->s, i));
 }
 
 int store_q_step(struct store_q *q, struct ad_err *err)
 {
     if (q->st->backend == STORE_PG)
         return store_pg_q_step(q, err);
+    if (q->bind_rc) {
+        int code = q->bind_rc == SQLITE_NOMEM ? AD_ERR_NOMEM : AD_ERR_STORE;
+        ad_err_set(err, code, "store: parameter $%d: %s (%.60s...)", q->bind_n,
+                   sqlite3_errstr(q->bind_rc), q->sql);
+        return code;
+    }
     int rc = sqlite3_step(q->s);
     if (rc == SQLITE_ROW)
         return 1;
@@ -266,4 +283,9 @@ static void reset_one(gpointer key, gpointer value, gpointer user)
 void store_q_reset_all(struct store *st)
 {
     g_hash_table_foreach(st->cache, reset_one, NULL);
+}
+
+void store_reset_statements(struct store *st)
+{
+    store_q_reset_all(st);
 }

@@ -1,9 +1,11 @@
 /*
  * store_q.h: prepared statements for the desk's own tables (directory,
- * attributions, scores, complaints, incidents, audit). Modules above the store
- * keep their SQL text in one *_sql.c file per module, in portable SQL with $N
- * placeholders, and run it only through these calls, which both backends
- * (SQLite, PostgreSQL) implement. Statements are prepared once per store (per
+ * attributions, scores, complaints, incidents, audit). Only the typed store
+ * modules (src/store/store_TOPIC.c, one per topic: store_incident.c,
+ * store_lifecycle.c, store_outbox.c, ...) include it: they keep their SQL text
+ * static, in portable SQL with $N placeholders, and run it only through these
+ * calls, which both backends (SQLite, PostgreSQL) implement; modules above the
+ * store call their typed functions and never see a statement. Statements are prepared once per store (per
  * connection on PostgreSQL) and cached by the address of their text: pass the
  * same static string every time.
  *
@@ -30,7 +32,10 @@ struct store_q;
  * hold two uses of the same text at once. */
 int store_q_get(struct store *st, const char *sql, struct store_q **q, struct ad_err *err);
 
-/* Bind parameter $n (1-based). A NULL string binds SQL NULL. */
+/* Bind parameter $n (1-based). A NULL string binds SQL NULL. A bind that
+ * fails (a value over the database's length limit, out of memory) makes the
+ * next store_q_step() fail with AD_ERR_STORE (AD_ERR_NOMEM) naming the
+ * parameter, instead of running the statement without it. */
 void store_q_text(struct store_q *q, int n, const char *s);
 void store_q_int(struct store_q *q, int n, int64_t v);
 void store_q_double(struct store_q *q, int n, double v);
@@ -82,9 +87,6 @@ int store_data_version(struct store *st, int64_t *version, struct ad_err *err);
 
 /* Runs fixed SQL text without parameters (SAVEPOINT, RELEASE, ...). */
 int store_exec(struct store *st, const char *sql, struct ad_err *err);
-
-/* True inside an open transaction. */
-bool store_in_transaction(struct store *st);
 
 /* Rows changed by the last INSERT, UPDATE or DELETE. */
 int store_changes(struct store *st);

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_priv.h"
+#include "store/store_q.h"
 #include "store/store_sql.h"
 
 #define FAIL_IF_BAD(bad) \
@@ -679,6 +681,40 @@ static void test_store_close_null(void **state)
     assert_null(store_close(NULL));
 }
 
+/* A bind that fails (here: over the length limit) fails the step, naming the
+ * parameter, instead of running the statement without it; the next use of
+ * the statement is clean again. */
+static void test_store_bind_error(void **state)
+{
+    static const char sql[] = "SELECT length($1), $2";
+    struct fx *f = *state;
+    struct store *st = fx_open(f);
+    sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, 1000);
+    char big[2001];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    struct ad_err err = { 0 };
+    struct store_q *q;
+    int bad = 0;
+    assert_int_equal(store_q_get(st, sql, &q, &err), 0);
+    store_q_text(q, 1, big);
+    store_q_int(q, 2, 7);
+    bad += check_ll("too big", "step", store_q_step(q, &err), AD_ERR_STORE);
+    if (!strstr(err.msg, "$1")) {
+        print_error("too big: message '%s' does not name $1\n", err.msg);
+        bad++;
+    }
+    store_q_reset(q);
+    assert_int_equal(store_q_get(st, sql, &q, &err), 0);
+    store_q_text(q, 1, "abc");
+    store_q_int(q, 2, 7);
+    bad += check_ll("after", "step", store_q_step(q, &err), 1);
+    bad += check_ll("after", "length", store_q_col_int(q, 0), 3);
+    bad += check_ll("after", "$2", store_q_col_int(q, 1), 7);
+    store_q_reset(q);
+    FAIL_IF_BAD(bad);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -698,6 +734,7 @@ int main(void)
         T(test_store_open_unreachable),
         T(test_store_newer_schema),
         T(test_store_open_not_a_database),
+        T(test_store_bind_error),
         cmocka_unit_test(test_store_close_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,7 +26,7 @@
 
 #include "act/lifecycle.h"
 #include "incident/incident.h"
-#include "store/store_q.h"
+#include "store/store.h"
 #include "util/textsafe.h"
 #include "web/parse.h"
 
@@ -408,7 +408,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         dispatch(&r);
     }
     /* Whatever a module left stepped, the next request sees the store anew. */
-    store_q_reset_all(app->st);
+    store_reset_statements(app->st);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         r.out->len, r.out->str, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(resp, "Content-Type", r.ctype);
