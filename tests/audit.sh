@@ -209,9 +209,11 @@ check "monitor: nothing changed since, no new mail" "$(tam)" 1
 # First run (an empty store): the domains with errors are told.
 db2="$work/var/first.db"
 sed "s|^path = .*|path = $db2|" "$work/sched.conf" >"$work/first.conf"
-(db_select "$db2"; "$bin" -c "$work/first.conf" init >/dev/null && "$bin" -c "$work/first.conf" directory import "$work/dir.csv" >/dev/null \
-  && "$bin" -c "$work/first.conf" rbl check --loop 1s --rounds 1 2>>"$work/mon.log") || { echo "FAIL first store"; fails=$((fails + 1)); }
-first=$(db_select "$db2"; dbq "$db2" "SELECT message FROM outbox WHERE template='team_audit'" | python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(sys.stdin.buffer.read()).decode())')
+db_select "$db2"
+{ "$bin" -c "$work/first.conf" init >/dev/null 2>&1 && "$bin" -c "$work/first.conf" directory import "$work/dir.csv" >/dev/null \
+  && "$bin" -c "$work/first.conf" rbl check --loop 1s --rounds 1 2>>"$work/mon.log"; } || { echo "FAIL first store"; fails=$((fails + 1)); }
+first=$(dbq "$db2" "SELECT message FROM outbox WHERE template='team_audit'" | python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(sys.stdin.buffer.read()).decode())')
+db_select "$db"
 has "first run: the domain with errors told" "$first" "^nospf.example (customer C2, Fjord)"
 has "first run: its error" "$first" "spf missing (error)"
 has "first run: with advice" "$first" "-> Publish an SPF record for nospf.example"
@@ -223,6 +225,7 @@ r2=$(runs)
 mon
 check "DNS down: no run stored" "$(runs)" "$r2"
 check "DNS down: no mail" "$(tam)" 1
+has "DNS down: logged" "$(cat "$work/mon.log")" "domain audit: 8 of 8 domains incomplete"
 
 echo "audit: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -533,6 +533,9 @@ int domains_audit_scheduled(struct cli *cli, struct store *st, int64_t now, bool
                     "%zu incomplete (not stored)", done->len, n_listed + n_more,
                     raced ? " (another monitor ran it)" : "", n_incomplete);
     }
+    if (rc == 0 && n_incomplete)
+        log_msg(&cli->log, LOG_LEVEL_WARNING, "domain audit: %zu of %u domains incomplete "
+                "(lookups failed): neither stored nor told", n_incomplete, items->len);
     g_string_free(body, TRUE);
     g_ptr_array_free(done_keys, TRUE);
     g_ptr_array_free(done, TRUE);
