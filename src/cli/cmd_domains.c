@@ -7,7 +7,10 @@
  * reports of the last 30 days is a finding too. Every run is stored per
  * domain (store/store_audit.h), so that the next run says what changed since
  * ("SPF removed since 2026-11-22"): --changes prints only that (a scheduled
- * run for the team), --json carries it in `changed`. Exit status: 0 no
+ * run for the team), --json carries it in `changed`. The reputation monitor
+ * (cmd_rbl.c) calls domains_audit_scheduled() every round: it audits every
+ * domain when [reputation] audit_interval has passed since the newest stored
+ * run and queues one team mail (team_audit) with the changes. Exit status: 0 no
  * finding of severity error, 1 some, 64 usage, 66 no database, 75 store
  * unavailable, 78 configuration.
  */
