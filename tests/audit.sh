@@ -165,5 +165,67 @@ ad domains audit 'bad;name' >/dev/null 2>&1; check "bad domain: usage" "$?" 64
 ad domains >/dev/null 2>&1; check "no subcommand: usage" "$?" 64
 ad domains audit good.example >/dev/null 2>&1; check "good.example alone now: exit 1 (SPF missing)" "$?" 1
 
+# The reputation monitor's scheduled audit ([reputation] audit_interval): a
+# monitor round (no DNSBL zones: the early warning, the feeds, the audit)
+# audits every directory domain when the interval has passed since the newest
+# stored run, and mails the team what changed.
+sed -e 's/^\[reputation\]$/[reputation]\naudit_interval = 1s/' \
+    -e 's/^\[notify\]$/[notify]\nabuse_team = abuse-team@hoster.example\nteam_language = en/' \
+    "$work/abusedesk.conf" >"$work/sched.conf"
+mon() { "$bin" -c "$work/sched.conf" rbl check --loop 1s --rounds 1 2>>"$work/mon.log"; }
+hasnt "config check: audit_interval accepted" "$("$bin" -c "$work/sched.conf" config check 2>&1)" "audit_interval"
+sed 's/^audit_interval = 1s$/audit_interval = 5 days/' "$work/sched.conf" >"$work/bad.conf"
+has "config check: bad audit_interval refused" "$("$bin" -c "$work/bad.conf" config check 2>&1)" "audit_interval: expected a duration"
+tam() { dbq "$db" "SELECT COUNT(*) FROM outbox WHERE template='team_audit'"; }
+runs() { dbq "$db" "SELECT COUNT(*) FROM domain_audits"; }
+sleep 1.1
+r0=$(runs)
+mon; check "monitor: exit 0" "$?" 0
+check "monitor: every domain audited and stored" "$(( $(runs) - r0 ))" 8
+check "monitor: nothing changed, no mail" "$(tam)" 0
+r1=$(runs)
+sed 's/^audit_interval = 1s$/audit_interval = 1h/' "$work/sched.conf" >"$work/hour.conf"
+"$bin" -c "$work/hour.conf" rbl check --loop 1s --rounds 1 2>>"$work/mon.log"
+check "monitor: not due within audit_interval (1h)" "$(runs)" "$r1"
+# A zone change: foreign.example's DMARC weakened to p=none.
+DNS_RECORDS=("${DNS_RECORDS[@]/#_dmarc.foreign.example$'\t'TXT$'\t'v=DMARC1; p=quarantine;/_dmarc.foreign.example$'\t'TXT$'\t'v=DMARC1; p=none;}")
+dns_add_txt info3.good.example "placeholder3"
+check "DNS: foreign.example still has DMARC" "$(dns_query _dmarc.foreign.example TXT | cut -d" " -f2)" 1
+sleep 1.1
+mon
+check "monitor: one team mail after the change" "$(tam)" 1
+check "team mail: to the team" "$(dbq "$db" "SELECT rcpt FROM outbox WHERE template='team_audit'")" "abuse-team@hoster.example"
+has "team mail: subject" "$(dbq "$db" "SELECT subject FROM outbox WHERE template='team_audit'")" "Domain audit: 1 customer domains need a look"
+mail=$(dbq "$db" "SELECT message FROM outbox WHERE template='team_audit'" | python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(sys.stdin.buffer.read()).decode())')
+has "team mail: names the domain and customer" "$mail" "^foreign.example (customer C3, Other)"
+has "team mail: what changed" "$mail" "DMARC changed since 20[0-9-]*: v=DMARC1; p=quarantine;.* -> v=DMARC1; p=none;"
+has "team mail: new finding" "$mail" "new finding since .*dmarc:p_none"
+has "team mail: finding" "$mail" "dmarc p_none (warning): p=none"
+has "team mail: advice" "$mail" "-> Your DMARC policy is \"p=none\": mail forged with foreign.example"
+hasnt "team mail: only the changed domain" "$mail" "nospf.example"
+sleep 1.1
+mon
+check "monitor: nothing changed since, no new mail" "$(tam)" 1
+# First run (an empty store): the domains with errors are told.
+db2="$work/var/first.db"
+sed "s|^path = .*|path = $db2|" "$work/sched.conf" >"$work/first.conf"
+db_select "$db2"
+{ "$bin" -c "$work/first.conf" init >/dev/null 2>&1 && "$bin" -c "$work/first.conf" directory import "$work/dir.csv" >/dev/null \
+  && "$bin" -c "$work/first.conf" rbl check --loop 1s --rounds 1 2>>"$work/mon.log"; } || { echo "FAIL first store"; fails=$((fails + 1)); }
+first=$(dbq "$db2" "SELECT message FROM outbox WHERE template='team_audit'" | python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(sys.stdin.buffer.read()).decode())')
+db_select "$db"
+has "first run: the domain with errors told" "$first" "^nospf.example (customer C2, Fjord)"
+has "first run: its error" "$first" "spf missing (error)"
+has "first run: with advice" "$first" "-> Publish an SPF record for nospf.example"
+hasnt "first run: a domain with warnings only not told" "$first" "^plusall.example"
+# A DNS failure: nothing stored, nothing mailed.
+dns_stop
+sleep 1.1
+r2=$(runs)
+mon
+check "DNS down: no run stored" "$(runs)" "$r2"
+check "DNS down: no mail" "$(tam)" 1
+has "DNS down: logged" "$(cat "$work/mon.log")" "domain audit: 8 of 8 domains incomplete"
+
 echo "audit: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -466,6 +466,13 @@ static const struct shipped shipped[] = {
         "last_report", "2024-05-01T10:00:00Z", "usual_interval", "1.0 hours", "per_day",
         "24.0", "reports", "336" },
       { "ticket", "provider", "problem", "last_report" } },
+    /* audit: the reputation monitor's scheduled domain audit (cli/cmd_domains.c) */
+    { "team_audit",
+      { "n_changed", "1", "n_domains", "42", "changes",
+        "baeckerei-mueller.example (customer C1002, Bäckerei Müller GmbH)\n"
+        "  - SPF removed since 2024-05-01 (was: v=spf1 mx -all)\n"
+        "  spf missing (error): no SPF record\n    -> Publish an SPF record." },
+      { "ticket", "n_changed", "changes" } },
 };
 
 static GHashTable *shipped_vars(const struct shipped *s)

@@ -63,6 +63,15 @@ int cmd_web(struct cli *cli, int argc, char **argv);
 int cmd_replay_report(struct cli *cli, int argc, char **argv);
 int cmd_dmarc(struct cli *cli, int argc, char **argv);
 int cmd_domains(struct cli *cli, int argc, char **argv);
+struct store;
+/* The reputation monitor's domain audit (cmd_domains.c): when [reputation]
+ * audit_interval has passed since the newest stored audit run, audits every
+ * directory domain, stores the complete runs and queues one team mail
+ * (team_audit) when something changed or, on a domain's first run, it has
+ * errors. Domains whose lookups failed are neither stored nor told. *mailed
+ * (may be NULL): a mail was queued. 0 or a negative AD_ERR_* with err. */
+int domains_audit_scheduled(struct cli *cli, struct store *st, int64_t now, bool *mailed,
+                            struct ad_err *err);
 int cmd_purge(struct cli *cli, int argc, char **argv);
 int cmd_held(struct cli *cli, int argc, char **argv);
 int cmd_batv(struct cli *cli, int argc, char **argv);

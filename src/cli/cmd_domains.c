@@ -7,7 +7,10 @@
  * reports of the last 30 days is a finding too. Every run is stored per
  * domain (store/store_audit.h), so that the next run says what changed since
  * ("SPF removed since 2026-11-22"): --changes prints only that (a scheduled
- * run for the team), --json carries it in `changed`. Exit status: 0 no
+ * run for the team), --json carries it in `changed`. The reputation monitor
+ * (cmd_rbl.c) calls domains_audit_scheduled() every round: it audits every
+ * domain when [reputation] audit_interval has passed since the newest stored
+ * run and queues one team mail (team_audit) with the changes. Exit status: 0 no
  * finding of severity error, 1 some, 64 usage, 66 no database, 75 store
  * unavailable, 78 configuration.
  */
@@ -20,6 +23,7 @@
 
 #include "cli.h"
 #include "directory/directory.h"
+#include "act/outbox.h"
 #include "incident/incident.h"
 #include "reputation/audit.h"
 #include "reputation/rbl.h"
@@ -154,6 +158,63 @@ static void changes(const struct prev *p, const struct audit_domain *d, const ch
     g_strfreev(cur);
 }
 
+/* The outbound addresses (as the DNSBL check takes them, *ours: g_free())
+ * and a new audit run. NULL with err when the configuration is unusable. */
+static struct audit *audit_start(const struct config *cfg, struct rbl_addr **ours,
+                                 struct ad_err *err)
+{
+    size_t n_ours = 0;
+    bool own = cfg->rbl_addresses && cfg->rbl_addresses[0];
+    int arc = own ? rbl_addresses_parse(cfg->rbl_addresses, "[reputation] addresses", ours,
+                                        &n_ours, err)
+                  : rbl_addresses_expand(cfg->our_ips, cfg->n_our_ips, "[network] our_ips", ours,
+                                         &n_ours, err);
+    if (arc)
+        return NULL;
+    struct audit_opts o = {
+        .resolver = cfg->rbl_resolver,
+        .timeout_ms = (int)(cfg->rbl_dns_timeout * 1000),
+        .dkim_selectors = cfg->audit_dkim_selectors,
+        .dmarc_rua = cfg->audit_dmarc_rua,
+        .ours = *ours,
+        .n_ours = n_ours,
+    };
+    struct audit *a = audit_new(&o, err);
+    if (!a) {
+        g_free(*ours);
+        *ours = NULL;
+    }
+    return a;
+}
+
+/* Audits one domain (forgery in the DMARC reports of the last 30 days
+ * included) and compares it with its last stored run: *d (audit_domain_free())
+ * and *keys (g_free()) always set, p and changed filled. With store, a
+ * complete run is stored. 0, or a store error in err. */
+static int audit_one(struct store *st, struct audit *a, const char *domain, int64_t now,
+                     bool store, struct audit_domain **dp, char **keysp, struct prev *p,
+                     GPtrArray *changed, struct ad_err *err)
+{
+    struct audit_domain *d = *dp = audit_domain_check(a, domain);
+    int64_t forged = 0, total = 0, n_reports = 0;
+    int rc = store_audit_dmarc_sums(st, domain, now - DOMAINS_FORGERY_WINDOW, &forged, &total,
+                                    &n_reports, err);
+    if (rc == 0 && forged > 0)
+        audit_domain_add(d, "dmarc", "forgery", "warning",
+                         "%lld of %lld messages in %lld DMARC reports of the last 30 days "
+                         "failed DMARC from addresses outside our ranges: the domain is "
+                         "being forged", (long long)forged, (long long)total,
+                         (long long)n_reports);
+    char *keys = *keysp = audit_domain_keys(d);
+    if (rc == 0)
+        rc = store_audit_run_last(st, domain, now + 1, got_prev, p, err);
+    changes(p, d, keys, changed);
+    struct store_audit_run run = { 0, now, domain, d->spf, d->dmarc, d->mx, keys };
+    if (rc == 0 && store && !d->incomplete)
+        rc = store_audit_run_add(st, &run, err);
+    return rc;
+}
+
 static bool domain_arg_ok(const char *d)
 {
     size_t n = strlen(d);
@@ -193,22 +254,17 @@ static int audit_cmd(struct cli *cli, int argc, char **argv)
             g_array_append_val(items, it);
         }
     }
-    /* Our outbound addresses, as the DNSBL check takes them. */
     struct ad_err err = { 0 };
     struct rbl_addr *ours = NULL;
-    size_t n_ours = 0;
-    bool own = cli->cfg.rbl_addresses && cli->cfg.rbl_addresses[0];
-    int arc = own ? rbl_addresses_parse(cli->cfg.rbl_addresses, "[reputation] addresses", &ours,
-                                        &n_ours, &err)
-                  : rbl_addresses_expand(cli->cfg.our_ips, cli->cfg.n_our_ips,
-                                         "[network] our_ips", &ours, &n_ours, &err);
-    if (arc) {
+    struct audit *a = audit_start(&cli->cfg, &ours, &err);
+    if (!a) {
         fprintf(stderr, "abusedesk domains: %s\n", err.msg);
         rc = EXIT_CONFIG;
         goto out;
     }
     struct store *st = NULL;
     if ((rc = cli_open_store(cli, &st)) != 0) {
+        audit_free(a);
         g_free(ours);
         goto out;
     }
@@ -216,19 +272,6 @@ static int audit_cmd(struct cli *cli, int argc, char **argv)
     if (all && store_audit_domains_each(st, collect, items, &err) != 0) {
         fprintf(stderr, "abusedesk domains: %s\n", err.msg);
         rc = EXIT_TEMPFAIL;
-    }
-    struct audit_opts o = {
-        .resolver = cli->cfg.rbl_resolver,
-        .timeout_ms = (int)(cli->cfg.rbl_dns_timeout * 1000),
-        .dkim_selectors = cli->cfg.audit_dkim_selectors,
-        .dmarc_rua = cli->cfg.audit_dmarc_rua,
-        .ours = ours,
-        .n_ours = n_ours,
-    };
-    struct audit *a = rc ? NULL : audit_new(&o, &err);
-    if (!rc && !a) {
-        fprintf(stderr, "abusedesk domains: %s\n", err.msg);
-        rc = EXIT_CONFIG;
     }
     GHashTable *files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                               (GDestroyNotify)g_key_file_free);
@@ -248,29 +291,11 @@ static int audit_cmd(struct cli *cli, int argc, char **argv)
         if (it->customer_id && directory_customer_get(st, it->customer_id, &cust, NULL) == 0
             && cust.language && (!strcmp(cust.language, "de") || !strcmp(cust.language, "en")))
             lang = cust.language;
-        struct audit_domain *d = audit_domain_check(a, it->domain);
-        int64_t forged = 0, total = 0, n_reports = 0;
-        if (store_audit_dmarc_sums(st, it->domain, now - DOMAINS_FORGERY_WINDOW, &forged, &total,
-                                   &n_reports, &err) != 0) {
-            fprintf(stderr, "abusedesk domains: %s\n", err.msg);
-            rc = EXIT_TEMPFAIL;
-        } else if (forged > 0) {
-            audit_domain_add(d, "dmarc", "forgery", "warning",
-                             "%lld of %lld messages in %lld DMARC reports of the last 30 days "
-                             "failed DMARC from addresses outside our ranges: the domain is "
-                             "being forged", (long long)forged, (long long)total,
-                             (long long)n_reports);
-        }
-        char *keys = audit_domain_keys(d);
+        struct audit_domain *d = NULL;
+        char *keys = NULL;
         struct prev p = { 0 };
         GPtrArray *changed = g_ptr_array_new_with_free_func(g_free);
-        if (rc == 0 && store_audit_run_last(st, it->domain, now + 1, got_prev, &p, &err) != 0) {
-            fprintf(stderr, "abusedesk domains: %s\n", err.msg);
-            rc = EXIT_TEMPFAIL;
-        }
-        changes(&p, d, keys, changed);
-        struct store_audit_run run = { 0, now, it->domain, d->spf, d->dmarc, d->mx, keys };
-        if (rc == 0 && !d->incomplete && store_audit_run_add(st, &run, &err) != 0) {
+        if (audit_one(st, a, it->domain, now, true, &d, &keys, &p, changed, &err) != 0) {
             fprintf(stderr, "abusedesk domains: %s\n", err.msg);
             rc = EXIT_TEMPFAIL;
         }
@@ -361,6 +386,170 @@ out:
         g_free(g_array_index(items, struct domain_item, i).customer_id);
     }
     g_array_free(items, TRUE);
+    return rc;
+}
+
+/* ---- the reputation monitor's scheduled audit ---------------------------------- */
+
+#define DOMAINS_MAIL_MAX 200    /* domains listed in one team mail at most */
+
+static void put(GHashTable *v, const char *k, char *owned)
+{
+    g_hash_table_replace(v, g_strdup(k), owned ? owned : g_strdup(""));
+}
+
+/* The team mail's section of one domain: its customer, what changed (or, on
+ * its first run, its errors) and the advice for its findings. */
+static void mail_section(const struct config *cfg, struct store *st, GHashTable *files,
+                         const struct domain_item *it, const struct audit_domain *d,
+                         const GPtrArray *changed, GString *out)
+{
+    struct directory_customer cust = { 0 };
+    if (it->customer_id)
+        directory_customer_get(st, it->customer_id, &cust, NULL);
+    char *dom = textsafe_line(d->domain, 253);
+    char *cid = textsafe_line(it->customer_id ? it->customer_id : "-", 80);
+    char *cname = cust.name ? textsafe_line(cust.name, 80) : NULL;
+    g_string_append_printf(out, "%s%s (customer %s%s%s)\n", out->len ? "\n" : "", dom, cid,
+                           cname ? ", " : "", cname ? cname : "");
+    for (guint k = 0; k < changed->len; k++) {
+        char *c = textsafe_line(changed->pdata[k], 300);
+        g_string_append_printf(out, "  - %s\n", c);
+        g_free(c);
+    }
+    const char *lang = cfg->team_language && *cfg->team_language ? cfg->team_language : "en";
+    for (guint k = 0; k < d->findings->len; k++) {
+        const struct audit_finding *f = d->findings->pdata[k];
+        if (!changed->len && strcmp(f->severity, "error"))
+            continue;
+        char *m = textsafe_line(f->message, 300);
+        char *adv = advice_for(cfg, files, lang, f->check, f->code, d->domain);
+        char *ta = textsafe_line(adv, 600);
+        g_string_append_printf(out, "  %s %s (%s): %s\n    -> %s\n", f->check, f->code,
+                               f->severity, m, ta);
+        g_free(ta);
+        g_free(adv);
+        g_free(m);
+    }
+    g_free(cname);
+    g_free(cid);
+    g_free(dom);
+    directory_customer_clear(&cust);
+}
+
+static void domain_free(gpointer d)
+{
+    audit_domain_free(d);
+}
+
+int domains_audit_scheduled(struct cli *cli, struct store *st, int64_t now, bool *mailed,
+                            struct ad_err *err)
+{
+    const struct config *cfg = &cli->cfg;
+    if (mailed)
+        *mailed = false;
+    if (cfg->rep_audit_interval <= 0)
+        return 0;
+    int64_t last = 0;
+    int rc = store_audit_run_latest(st, &last, err);
+    if (rc || (last > 0 && now - last < cfg->rep_audit_interval))
+        return rc;
+    struct rbl_addr *ours = NULL;
+    struct audit *a = audit_start(cfg, &ours, err);
+    if (!a)
+        return AD_ERR_CONFIG;
+    GArray *items = g_array_new(FALSE, TRUE, sizeof(struct domain_item));
+    rc = store_audit_domains_each(st, collect, items, err);
+    GHashTable *files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify)g_key_file_free);
+    /* The runs are stored with the mail in one transaction at the end: a run
+     * whose changes were not told is not stored either. */
+    GPtrArray *done = g_ptr_array_new_with_free_func(domain_free);
+    GPtrArray *done_keys = g_ptr_array_new_with_free_func(g_free);
+    GString *body = g_string_new(NULL);
+    size_t n_listed = 0, n_more = 0, n_incomplete = 0;
+    for (guint i = 0; rc == 0 && i < items->len; i++) {
+        const struct domain_item *it = &g_array_index(items, struct domain_item, i);
+        struct audit_domain *d = NULL;
+        char *keys = NULL;
+        struct prev p = { 0 };
+        GPtrArray *changed = g_ptr_array_new_with_free_func(g_free);
+        rc = audit_one(st, a, it->domain, now, false, &d, &keys, &p, changed, err);
+        bool has_error = false;
+        for (guint k = 0; k < d->findings->len; k++)
+            if (!strcmp(((struct audit_finding *)d->findings->pdata[k])->severity, "error"))
+                has_error = true;
+        if (rc == 0 && d->incomplete) {
+            n_incomplete++;     /* DNS trouble: neither told nor stored */
+            audit_domain_free(d);
+            g_free(keys);
+        } else {
+            if (rc == 0 && (changed->len || (!p.have && has_error))) {
+                if (n_listed < DOMAINS_MAIL_MAX) {
+                    mail_section(cfg, st, files, it, d, changed, body);
+                    n_listed++;
+                } else {
+                    n_more++;
+                }
+            }
+            g_ptr_array_add(done, d);
+            g_ptr_array_add(done_keys, keys);
+        }
+        prev_clear(&p);
+        g_ptr_array_free(changed, TRUE);
+    }
+    if (n_more)
+        g_string_append_printf(body, "\n... and %zu more domains (abusedesk domains audit "
+                               "--changes shows them).\n", n_more);
+    if (rc == 0 && done->len)
+        rc = store_begin(st, err);
+    if (rc == 0 && done->len) {
+        /* Another monitor may have run the audit meanwhile: then it told. */
+        int64_t again = 0;
+        rc = store_audit_run_latest(st, &again, err);
+        bool raced = rc == 0 && again != last;
+        for (guint i = 0; rc == 0 && !raced && i < done->len; i++) {
+            const struct audit_domain *d = done->pdata[i];
+            struct store_audit_run run = { 0, now, d->domain, d->spf, d->dmarc, d->mx,
+                                           done_keys->pdata[i] };
+            rc = store_audit_run_add(st, &run, err);
+        }
+        if (rc == 0 && !raced && n_listed && cfg->abuse_team && *cfg->abuse_team) {
+            GHashTable *v = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+            put(v, "ticket", g_strdup_printf("[%s]", cfg->ticket_prefix));
+            put(v, "n_changed", g_strdup_printf("%zu", n_listed + n_more));
+            put(v, "n_domains", g_strdup_printf("%u", done->len));
+            put(v, "changes", g_strdup(body->str));
+            put(v, "desk_name", g_strdup(cfg->desk_name));
+            rc = outbox_mail(cfg, st, 0, "team", "team_audit", cfg->team_language, v,
+                             cfg->abuse_team, cfg->desk_name, now, NULL, err);
+            g_hash_table_destroy(v);
+            if (rc == 0 && mailed)
+                *mailed = true;
+        }
+        if (rc == 0 && !raced)
+            rc = store_commit(st, err);
+        else
+            store_rollback(st);
+        if (rc == 0)
+            log_msg(&cli->log, LOG_LEVEL_INFO, "domain audit: %u domains, %zu changed%s, "
+                    "%zu incomplete (not stored)", done->len, n_listed + n_more,
+                    raced ? " (another monitor ran it)" : "", n_incomplete);
+    }
+    if (rc == 0 && n_incomplete)
+        log_msg(&cli->log, LOG_LEVEL_WARNING, "domain audit: %zu of %u domains incomplete "
+                "(lookups failed): neither stored nor told", n_incomplete, items->len);
+    g_string_free(body, TRUE);
+    g_ptr_array_free(done_keys, TRUE);
+    g_ptr_array_free(done, TRUE);
+    g_hash_table_destroy(files);
+    for (guint i = 0; i < items->len; i++) {
+        g_free(g_array_index(items, struct domain_item, i).domain);
+        g_free(g_array_index(items, struct domain_item, i).customer_id);
+    }
+    g_array_free(items, TRUE);
+    audit_free(a);
+    g_free(ours);
     return rc;
 }
 

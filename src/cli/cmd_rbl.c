@@ -54,8 +54,9 @@ static void usage(FILE *f)
             "alerts the team with the delisting steps; all lists clean closes it.\n"
             "--loop: the reputation monitor (abusedesk run starts it): a check every\n"
             "INTERVAL (default [reputation] interval), then the early warning (reputation\n"
-            "bounces rising on an address) and the feed health (abusedesk feeds); results\n"
-            "go to the log. --rounds N stops after N rounds.\n"
+            "bounces rising on an address) and the feed health (abusedesk feeds), and\n"
+            "every [reputation] audit_interval the domain audit (what changed is mailed\n"
+            "to the team); results go to the log. --rounds N stops after N rounds.\n"
             "zones: what abusedesk knows of the well-known lists (* = configured).\n"
             "history: listing and delisting events, newest first.\n");
 }
@@ -473,7 +474,8 @@ static void rbl_on_signal(int sig)
     rbl_stop = 1;
 }
 
-/* The rest of a monitor round: the bounces' early warning and the feeds. */
+/* The rest of a monitor round: the bounces' early warning, the feeds and,
+ * every [reputation] audit_interval, the domain audit. */
 static void monitor_rest(struct cli *cli, struct store *st)
 {
     struct ad_err err = { 0 };
@@ -486,6 +488,8 @@ static void monitor_rest(struct cli *cli, struct store *st)
         feeds_alert(&cli->cfg, st, &cli->log, now, f, n, &alerted, &err) != 0)
         log_msg(&cli->log, LOG_LEVEL_ERROR, "reputation monitor: feeds: %s", err.msg);
     g_free(f);
+    if (domains_audit_scheduled(cli, st, now, NULL, &err) != 0)
+        log_msg(&cli->log, LOG_LEVEL_ERROR, "reputation monitor: domain audit: %s", err.msg);
 }
 
 static int rbl_check(struct cli *cli, int argc, char **argv)

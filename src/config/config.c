@@ -295,6 +295,11 @@ static const struct ckey schema[] = {
       "the address we collect DMARC aggregate reports at (e.g. dmarc@abuse.example.net); "
       "`abusedesk domains audit` flags customer domains whose DMARC record does not send "
       "rua= reports there (empty: not checked)", 0 },
+    { "reputation", "audit_interval", CT_DURATION, OFF(rep_audit_interval), "7d", 0,
+      365 * 86400LL, NULL,
+      "how often the reputation monitor runs the domain audit of every directory domain and "
+      "mails the team (template team_audit) what changed since the last run (0: never; "
+      "`abusedesk domains audit` runs count too)", 0 },
     { "policy", "listen", CT_LIST, OFF(policy_listen), "inet:127.0.0.1:10040", 0, 0, NULL,
       "where `abusedesk serve` answers Postfix policy requests: inet:HOST:PORT and/or "
       "unix:PATH (a list); changing it needs a restart", 0 },

@@ -177,6 +177,7 @@ struct config {
     /* audit: [reputation] domain audit and DMARC reports (src/reputation/audit.c) */
     char **audit_dkim_selectors;    /* dkim_selectors, NULL-terminated */
     char *audit_dmarc_rua;          /* our rua address, "" = not checked */
+    long long rep_audit_interval;   /* seconds between the monitor's audits, 0 = off */
     /* [batv] (doc/batv.md) */
     char **batv_domains;        /* NULL-terminated; empty: BATV off */
     char *batv_keys_file;

@@ -173,7 +173,8 @@ static const char *const notices[] = { "compromised", "compromised_volume", "scr
 static const char *const team_notices[] = { "team_alert", "team_reply",
                                              /* listing: the reputation monitor's */
                                              "team_listing", "team_early_warning", "team_feed",
-                                             NULL };
+                                             /* audit: the scheduled domain audit's */
+                                             "team_audit", NULL };
 
 static void check_templates(struct ctx *c, const struct config *cfg)
 {

@@ -41,6 +41,8 @@ static const char sql_run_last[] =
     "SELECT id, checked_at, domain, spf, dmarc, mx, findings FROM domain_audits"
     " WHERE domain = $1 AND checked_at < $2 ORDER BY checked_at DESC, id DESC LIMIT 1";
 
+static const char sql_run_latest[] = "SELECT COALESCE(MAX(checked_at), 0) FROM domain_audits";
+
 static const char sql_domains[] = "SELECT domain, customer_id FROM domains ORDER BY domain";
 
 int store_audit_domains_each(struct store *st,
@@ -277,6 +279,20 @@ int store_audit_run_last(struct store *st, const char *domain, int64_t before,
         };
         fn(&a, ctx);
     }
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
+}
+
+int store_audit_run_latest(struct store *st, int64_t *at, struct ad_err *err)
+{
+    struct store_q *q;
+    int rc = store_q_get(st, sql_run_latest, &q, err);
+    if (rc)
+        return rc;
+    *at = 0;
+    rc = store_q_step(q, err);
+    if (rc == 1)
+        *at = store_q_col_int(q, 0);
     store_q_reset(q);
     return rc < 0 ? rc : 0;
 }

@@ -83,6 +83,10 @@ int store_audit_run_last(struct store *st, const char *domain, int64_t before,
                          void (*fn)(const struct store_audit_run *a, void *ctx), void *ctx,
                          struct ad_err *err);
 
+/* *at: the time of the newest stored audit run of any domain (0: none), for
+ * the reputation monitor's schedule ([reputation] audit_interval). */
+int store_audit_run_latest(struct store *st, int64_t *at, struct ad_err *err);
+
 /* Calls fn for every domain of the customer directory (lower case) with its
  * customer, sorted; strings borrowed for the call. */
 int store_audit_domains_each(struct store *st,
