@@ -359,6 +359,9 @@ check "UI form with the session's CSRF token: 303" "$code" 303
 check "UI note audited under the user" \
   "$(dbq "$work/desk.db" "SELECT actor FROM audit WHERE action = 'note' AND detail LIKE '%from the page%'")" agent.smith
 check "web_login audited" "$(dbq "$work/desk.db" "SELECT COUNT(*) FROM audit WHERE action = 'web_login' AND actor = 'agent.smith'")" 1
+page=$(curl -s -b "$jar" "$base/charts")
+check "charts page: the policy server's live figures (7 requests, 7 DUNNO)" \
+  "$(grep -o "inet:127.0.0.1:$pport</td><td class=\"num\">[0-9]*s</td><td class=\"num\">7</td><td class=\"num\">7</td>" <<<"$page" | wc -l)" 1
 
 # --- users and tokens on the command line ---
 u() { "$bin" -c "$conf" user "$@"; }

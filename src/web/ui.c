@@ -17,7 +17,9 @@
 
 #include "incident/incident.h"
 #include "incident/queue.h"
+#include "policy/policy_server.h"
 #include "store/store_locks.h"
+#include "store/store_policy.h"
 #include "store/store_rbl.h"
 #include "web/parse.h"
 
@@ -94,6 +96,11 @@ static const char *const words[][3] = {
     { "per_day", "Incidents opened per day (30 days)", "Eröffnete Vorfälle pro Tag (30 Tage)" },
     { "findings", "Policy server findings", "Befunde des Policy-Servers" },
     { "listings", "DNSBL listings of our addresses", "DNSBL-Einträge unserer Adressen" },
+    { "policy_live", "Policy servers (since each started; updated every 5 s)",
+      "Policy-Server (seit ihrem Start; alle 5 s aktualisiert)" },
+    { "server", "Server", "Server" },
+    { "requests", "Requests", "Anfragen" },
+    { "updated", "Updated", "Aktualisiert" },
     { "report", "Report", "Meldung" },
     { "attribution", "Attribution", "Zuordnung" },
     { "term", "Term", "Term" },
@@ -1085,6 +1092,71 @@ static void rbl_li(int64_t id, const char *address, const char *zone, int64_t li
     put(r, "</li>");
 }
 
+/* The policy servers' own figures (policy_stats): one row per server that
+ * reported in the last five minutes, with its answers and the decision time
+ * below which half and 99% of its answers fell (the histogram's bound). */
+static const char *bucket_bound(const uint64_t *n, size_t nb, json_t *le, double q, char *buf,
+                                size_t len)
+{
+    uint64_t total = 0, cum = 0;
+    for (size_t i = 0; i <= nb; i++)
+        total += n[i];
+    if (!total)
+        return "–";
+    for (size_t i = 0; i < nb; i++) {
+        cum += n[i];
+        if ((double)cum >= q * (double)total) {
+            g_snprintf(buf, len, "≤ %.2f ms", (double)json_integer_value(json_array_get(le, i)) / 1000);
+            return buf;
+        }
+    }
+    g_snprintf(buf, len, "> %.0f ms", (double)json_integer_value(json_array_get(le, nb - 1)) / 1000);
+    return buf;
+}
+
+static void policy_tr(const char *server, int64_t at, const char *text, void *ctx)
+{
+    struct web_req *r = ctx;
+    json_t *o = json_loads(text ? text : "", 0, NULL);
+    json_t *ans = json_object_get(o, "answers");
+    json_t *le = json_object_get(json_object_get(o, "latency_us"), "le");
+    json_t *n = json_object_get(json_object_get(o, "latency_us"), "n");
+    put(r, "<tr><td>");
+    hs(r, server);
+    putf(r, "</td><td class=\"num\">%llds</td><td class=\"num\">%lld</td>",
+         (long long)(r->now - at), (long long)json_integer_value(json_object_get(o, "requests")));
+    static const char *const acts[] = { "dunno", "reject", "defer", "hold" };
+    for (size_t i = 0; i < G_N_ELEMENTS(acts); i++)
+        putf(r, "<td class=\"num\">%lld</td>",
+             (long long)json_integer_value(json_object_get(ans, acts[i])));
+    size_t nb = json_array_size(le);
+    uint64_t cnt[33] = { 0 };
+    if (nb > 0 && nb < 32 && json_array_size(n) == nb + 1) {
+        for (size_t i = 0; i <= nb; i++)
+            cnt[i] = (uint64_t)json_integer_value(json_array_get(n, i));
+        char a[32], b[32];
+        putf(r, "<td>%s</td><td>%s</td>", bucket_bound(cnt, nb, le, 0.5, a, sizeof a),
+             bucket_bound(cnt, nb, le, 0.99, b, sizeof b));
+    } else {
+        put(r, "<td>–</td><td>–</td>");
+    }
+    put(r, "</tr>");
+    json_decref(o);
+}
+
+static int policy_section(struct web_req *r, struct ad_err *err)
+{
+    putf(r, "<section><h2>%s</h2><table><tr><th>%s</th><th>%s</th><th>%s</th><th>DUNNO</th>"
+            "<th>REJECT</th><th>DEFER</th><th>HOLD</th><th>p50</th><th>p99</th></tr>",
+         T(r, "policy_live"), T(r, "server"), T(r, "updated"), T(r, "requests"));
+    gsize before = r->out->len;
+    int rc = store_policy_stats_each(r->app->st, r->now - 300, policy_tr, r, err);
+    if (rc == 0 && r->out->len == before)
+        putf(r, "<tr><td colspan=\"9\">%s</td></tr>", T(r, "none_yet"));
+    put(r, "</table></section>");
+    return rc;
+}
+
 static void charts_page(struct web_req *r)
 {
     head(r, T(r, "charts"));
@@ -1108,6 +1180,8 @@ static void charts_page(struct web_req *r)
             putf(r, "<li>%s</li>", T(r, "none_yet"));
         put(r, "</ul></section></div>");
     }
+    if (rc == 0)
+        rc = policy_section(r, &err);
     if (rc) {
         message_page(r, web_status_for(err.code), err.msg);
         return;
