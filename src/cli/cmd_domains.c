@@ -169,8 +169,21 @@ static struct audit *audit_start(const struct config *cfg, struct rbl_addr **our
                                         &n_ours, err)
                   : rbl_addresses_expand(cfg->our_ips, cfg->n_our_ips, "[network] our_ips", ours,
                                          &n_ours, err);
-    if (arc)
+    if (arc && own)
         return NULL;
+    if (arc) {
+        /* [network] our_ips too wide to list (an IPv6 /48, a /16): the audit
+         * goes on without the "our addresses are covered by SPF" check;
+         * [reputation] addresses names the outbound addresses for it. */
+        char *m = textsafe_terminal(err->msg);
+        fprintf(stderr, "abusedesk: note: domain audit: SPF coverage of our addresses not "
+                        "checked: %s\n", m);
+        g_free(m);
+        memset(err, 0, sizeof *err);
+        g_free(*ours);
+        *ours = NULL;
+        n_ours = 0;
+    }
     struct audit_opts o = {
         .resolver = cfg->rbl_resolver,
         .timeout_ms = (int)(cfg->rbl_dns_timeout * 1000),
