@@ -648,6 +648,8 @@ static int connect_redis(struct shared *s, bool *reseeded)
     if (s->db) {
         char db[16];
         g_snprintf(db, sizeof db, "%u", s->db);
+        /* Redis's own SELECT command ([policy] redis_db, the logical database
+         * number), sent over hiredis: not SQL; the store is not involved. */
         const char *sel[] = { "SELECT", db };
         if (!(r = cmd(s, &why, 2, sel)))
             goto fail;

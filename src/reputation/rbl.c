@@ -418,64 +418,6 @@ enum rbl_status rbl_classify(const struct rbl_zone_info *info, const uint32_t *c
 
 /* ---- resolvers ---------------------------------------------------------------- */
 
-/* One entry ("IPv4", "IPv4:port", "IPv6", "[IPv6]", "[IPv6]:port") into node. */
-static bool parse_server(const char *s, size_t len, struct ares_addr_port_node *node)
-{
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *port = NULL, *colon = memchr(s, ':', len);
-    size_t port_len = 0, host_len;
-    bool v6;
-    if (s[0] == '[') {
-        const char *close = memchr(s, ']', len);
-        if (!close)
-            return false;
-        host_len = (size_t)(close - s) - 1;
-        size_t rest = len - (size_t)(close - s) - 1;
-        if (rest > 0) {
-            if (close[1] != ':')
-                return false;
-            port = close + 2;
-            port_len = rest - 1;
-        }
-        v6 = true;
-    } else if (colon && memchr(colon + 1, ':', len - (size_t)(colon - s) - 1)) {
-        host_len = len;
-        v6 = true;
-    } else {
-        host_len = colon ? (size_t)(colon - s) : len;
-        if (colon) {
-            port = colon + 1;
-            port_len = len - host_len - 1;
-        }
-        v6 = false;
-    }
-    if (host_len == 0 || host_len >= sizeof host)
-        return false;
-    memcpy(host, s[0] == '[' ? s + 1 : s, host_len);
-    host[host_len] = '\0';
-    memset(node, 0, sizeof *node);
-    node->family = v6 ? AF_INET6 : AF_INET;
-    if (inet_pton(node->family, host, v6 ? (void *)&node->addr.addr6 : (void *)&node->addr.addr4)
-        != 1)
-        return false;
-    long p = 53;
-    if (port) {
-        if (port_len == 0 || port_len > 5)
-            return false;
-        p = 0;
-        for (size_t i = 0; i < port_len; i++) {
-            if (!isdigit((unsigned char)port[i]))
-                return false;
-            p = p * 10 + (port[i] - '0');
-        }
-        if (p < 1 || p > 65535)
-            return false;
-    }
-    node->udp_port = (int)p;
-    node->tcp_port = (int)p;
-    return true;
-}
-
 /* Splits at ',', ';' and blanks into nodes (linked); *n = 0: the system's. */
 static int parse_resolvers(const char *list, struct ares_addr_port_node nodes[RBL_MAX_RESOLVERS],
                            size_t *n, struct ad_err *err)
@@ -499,7 +441,7 @@ static int parse_resolvers(const char *list, struct ares_addr_port_node nodes[RB
         if (*n == RBL_MAX_RESOLVERS)
             return ad_err_set(err, AD_ERR_CONFIG, "[reputation] resolver: more than %d servers",
                               RBL_MAX_RESOLVERS);
-        if (!parse_server(p, (size_t)(e - p), &nodes[*n]))
+        if (!dnswait_parse_server(p, (size_t)(e - p), &nodes[*n]))
             return ad_err_set(err, AD_ERR_CONFIG,
                               "[reputation] resolver: '%.*s' is not IP[:PORT] or [IPv6]:PORT "
                               "(addresses, not names)", (int)(e - p), p);

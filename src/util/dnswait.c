@@ -5,7 +5,10 @@
  */
 #include "util/dnswait.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/time.h>
 
 int dnswait_once(ares_channel chan, long long left_ms)
@@ -47,3 +50,61 @@ int dnswait_once(ares_channel chan, long long left_ms)
         ares_process_fd(chan, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     return 0;
 }
+
+bool dnswait_parse_server(const char *s, size_t len, struct ares_addr_port_node *node)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *port = NULL, *colon = memchr(s, ':', len);
+    size_t port_len = 0, host_len;
+    bool v6;
+    if (len > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (!close)
+            return false;
+        host_len = (size_t)(close - s) - 1;
+        size_t rest = len - (size_t)(close - s) - 1;
+        if (rest > 0) {
+            if (close[1] != ':')
+                return false;
+            port = close + 2;
+            port_len = rest - 1;
+        }
+        v6 = true;
+    } else if (colon && memchr(colon + 1, ':', len - (size_t)(colon - s) - 1)) {
+        host_len = len;
+        v6 = true;
+    } else {
+        host_len = colon ? (size_t)(colon - s) : len;
+        if (colon) {
+            port = colon + 1;
+            port_len = len - host_len - 1;
+        }
+        v6 = false;
+    }
+    if (host_len == 0 || host_len >= sizeof host)
+        return false;
+    memcpy(host, s[0] == '[' ? s + 1 : s, host_len);
+    host[host_len] = '\0';
+    memset(node, 0, sizeof *node);
+    node->family = v6 ? AF_INET6 : AF_INET;
+    if (inet_pton(node->family, host, v6 ? (void *)&node->addr.addr6 : (void *)&node->addr.addr4)
+        != 1)
+        return false;
+    long p = 53;
+    if (port) {
+        if (port_len == 0 || port_len > 5)
+            return false;
+        p = 0;
+        for (size_t i = 0; i < port_len; i++) {
+            if (!isdigit((unsigned char)port[i]))
+                return false;
+            p = p * 10 + (port[i] - '0');
+        }
+        if (p < 1 || p > 65535)
+            return false;
+    }
+    node->udp_port = (int)p;
+    node->tcp_port = (int)p;
+    return true;
+}
+
