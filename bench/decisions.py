@@ -101,10 +101,14 @@ class Month:
             d += self.rng.uniform(1, 5) * DAY
         return int(d) + 5
 
-    def add(self, subject, sent, kind, subj_line, forged=False, joejob=False, p=None):
-        """One complaint about a mail sent at `sent` by `subject`."""
+    def add(self, subject, sent, kind, subj_line, forged=False, joejob=False, p=None,
+            opened=0, extra=(), client=None):
+        """One complaint about a mail sent at `sent` by `subject`, which its
+        recipient opened (and reported) `opened` seconds later; `extra`:
+        more header lines of the mail; `client`: the submission client's
+        address (None: a botnet's, one per mail)."""
         p = p or self.provider()
-        arrival = sent + self.delay(p)
+        arrival = sent + opened + self.delay(p)
         if arrival >= self.end:
             return
         self.seq += 1
@@ -112,7 +116,8 @@ class Month:
         rcpt = "r%d@%s" % (n, p[0])
         msgid = "<m%d.%d@%s>" % (n, sent, "out.hoster.example")
         auth = p[1] is not None and not forged
-        raw = self.render(subject, sent, arrival, kind, subj_line, p, rcpt, msgid, auth, joejob, n)
+        raw = self.render(subject, sent, arrival, kind, subj_line, p, rcpt, msgid, auth, joejob, n,
+                          extra, client)
         self.reports.append((arrival, n, raw))
         t = self.truth.setdefault(subject, {"kind": kind, "compromised": False, "auth": [],
                                             "all": []})
@@ -125,13 +130,14 @@ class Month:
         if r < 0.02:
             self.seq += 1
             raw2 = self.render(subject, sent, arrival + 60, kind, subj_line, p, rcpt, msgid, auth,
-                               joejob, self.seq)
+                               joejob, self.seq, extra, client)
             if arrival + 60 < self.end:
                 self.reports.append((arrival + 60, self.seq, raw2))
         elif r < 0.03:
             self.reports.append((arrival, n, raw))
 
-    def render(self, subject, sent, arrival, kind, subj_line, p, rcpt, msgid, auth, joejob, n):
+    def render(self, subject, sent, arrival, kind, subj_line, p, rcpt, msgid, auth, joejob, n,
+               extra=(), client=None):
         dom, signer, _, _, ua = p
         lines = []
         if auth:
@@ -159,11 +165,12 @@ class Month:
                                                     fmt_date(sent))]
         else:
             orig_from = subject
+            ip = client or "203.0.113.%d" % (n % 250)
             hops = ["Received: from smtp.hoster.example (smtp.hoster.example [198.51.100.25]) by "
                     "mx.%s with ESMTPS id R%d; %s" % (dom, n, fmt_date(sent + 2)),
-                    "Received: from [203.0.113.%d] (dsl.example.test [203.0.113.%d]) "
+                    "Received: from [%s] (client.example.test [%s]) "
                     "(Authenticated sender: %s) by smtp.hoster.example (Postfix) with ESMTPSA "
-                    "id S%d; %s" % (n % 250, n % 250, subject, n, fmt_date(sent))]
+                    "id S%d; %s" % (ip, ip, subject, n, fmt_date(sent))]
         lines += [
             "From: Feedback Loop <fbl@%s>" % dom,
             "To: abuse@hoster.example",
@@ -198,6 +205,7 @@ class Month:
             "Subject: %s" % subj_line,
             "Date: %s" % fmt_date(sent),
             "Message-ID: %s" % msgid,
+        ] + list(extra) + [
             "",
             "Spam body %d." % n,
             "",
@@ -209,7 +217,9 @@ class Month:
     # -- populations ----------------------------------------------------------
     def rising_run(self, subject, kind, start):
         """A spam run: complaints start at `start` and rise (compromised
-        mailbox or abused script) for 2 to 24 hours."""
+        mailbox or abused script) for 2 to 24 hours. Half the runs keep one
+        subject line, half change it from mail to mail; the mail comes from
+        a botnet's addresses (a new one per mail)."""
         t = self.truth.setdefault(subject, {"kind": kind, "compromised": True, "auth": [],
                                             "all": []})
         t["compromised"] = True
@@ -217,6 +227,7 @@ class Month:
         length = self.rng.uniform(2, 24) * 3600
         r0 = self.rng.uniform(1, 4) / 3600.0
         r1 = self.rng.uniform(20, 90) / 3600.0
+        one = self.rng.choice(SPAM_SUBJECTS) if self.rng.random() < 0.5 else None
         s = start
         while True:
             frac = (s - start) / length
@@ -224,7 +235,12 @@ class Month:
             s += self.rng.expovariate(rate)
             if s > start + length:
                 break
-            self.add(subject, int(s), kind, self.rng.choice(SPAM_SUBJECTS))
+            self.add(subject, int(s), kind, one or self.rng.choice(SPAM_SUBJECTS))
+
+    def client_of(self, account):
+        """The address an account's owner submits from (home or office)."""
+        i = int(account[1:6])
+        return "100.64.%d.%d" % (i // 256 % 256, i % 256)
 
     def generate(self):
         rng = self.rng
@@ -248,17 +264,26 @@ class Month:
         for a in accounts[n_comp:]:
             k = self.poisson(0.4)
             for _ in range(k):
-                self.add(a, int(rng.uniform(start, end)), "account", rng.choice(LEGIT_SUBJECTS))
-        # newsletters: four sends a month, each a burst of clicks on "spam"
-        # as the recipients open it over the day (Poisson, mean 1 to 5: a
+                self.add(a, int(rng.uniform(start, end)), "account", rng.choice(LEGIT_SUBJECTS),
+                         client=self.client_of(a))
+        # newsletters: four sends a month, each one mail (one subject, list
+        # headers as Gmail and Yahoo require of bulk senders since 2024) sent
+        # to the list within 20 minutes, and a burst of clicks on "spam" as
+        # the recipients open it over the day (Poisson, mean 1 to 5: a
         # complaint rate of 0.1 % on lists of 1,000 to 5,000)
         for a in newsletters:
             size = rng.choice([1, 2, 3, 5])
+            dom = a.split("@")[1]
+            extra = ("List-Unsubscribe: <https://news.%s/u>, <mailto:unsubscribe@%s>" % (dom, dom),
+                     "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                     "List-Id: News <news.%s>" % dom)
             for _ in range(4):
                 sent = rng.uniform(start, end - DAY)
+                line = rng.choice(NEWS_SUBJECTS)
                 for _ in range(self.poisson(size)):
-                    self.add(a, int(sent + rng.expovariate(1 / 21600.0)), "account",
-                             rng.choice(NEWS_SUBJECTS))
+                    self.add(a, int(sent + rng.uniform(0, 1200)), "account", line,
+                             opened=int(rng.expovariate(1 / 21600.0)), extra=extra,
+                             client=self.client_of(a))
         # forged campaigns: unauthenticated complaints naming a legitimate
         # account, 30 to 300 within a few hours
         for _ in range(max(1, n // 1000)):

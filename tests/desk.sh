@@ -46,6 +46,9 @@ our_ips = 198.51.100.0/24
 # New complaints after a resolution open a new incident here (the repeat
 # offender scenario); reopening is tested with the lifecycle.
 reopen_window = 0
+# The thresholds of the sums are tested here; the spam-run rule, which would
+# lock the burst of scenario 1 at its third complaint, in tests/spamrun.sh.
+run_lock_complaints = 0
 [providers]
 yahoo.com = 1.0 manual
 hotmail.com = 1.0 manual

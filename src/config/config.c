@@ -137,6 +137,10 @@ static const struct ckey schema[] = {
       "factor for a report that no configured provider is proven to have sent (no trusted "
       "Authentication-Results pass, no valid DKIM signature of its signers); such reports can "
       "raise an alert but never lock, and never count as history", 0 },
+    { "scoring", "bulk_factor", CT_DOUBLE, OFF(bulk_factor), "0.5", 0, 1, NULL,
+      "factor for a complaint about mail marked as sent to a list (List-Unsubscribe, "
+          "List-Id, Precedence: bulk): a newsletter's recipients complain now and then; it "
+          "takes more of them to lock, and such complaints never start a spam run lock", 0 },
     { "incidents", "windows", CT_DURLIST, OFF(windows), "1h;24h;7d", 60, 366LL * 86400, NULL,
       "sliding windows over which scores and complaints are summed per sender; the thresholds "
       "below have one value per window (or one value for all)", OFF(n_windows) },
@@ -167,6 +171,16 @@ static const struct ckey schema[] = {
     { "incidents", "reopen_window", CT_DURATION, OFF(reopen_window), "7d", 0, 3650LL * 86400, NULL,
       "new complaints about a sender whose incident was resolved this recently reopen it "
       "(later ones open a new incident)", 0 },
+    { "incidents", "run_lock_complaints", CT_INT, OFF(run_lock_complaints), "3", 0, 1000, NULL,
+      "lock a sender at once when this many authenticated complaints within run_window show a "
+      "spam run: several mails (more than one subject, or one subject sent over at least "
+      "run_min_spread), none marked as sent to a list, from at least auto_lock_min_providers "
+      "providers (0 = off; the score thresholds still apply)", 0 },
+    { "incidents", "run_window", CT_DURATION, OFF(run_window), "12h", 60, 7LL * 86400, NULL,
+      "period in which the complaints of run_lock_complaints are looked for", 0 },
+    { "incidents", "run_min_spread", CT_DURATION, OFF(run_min_spread), "30m", 0, 86400, NULL,
+      "complaints about mails with one subject show a spam run only when those mails were "
+      "sent (by our servers' clock) over at least this long: a newsletter goes out at once", 0 },
     { "act", "lock_command", CT_STRING, OFF(lock_command), "", 0, 0, NULL,
       "program run when an account or script is locked, e.g. \"/usr/local/bin/panel-lock "
       "--mailbox\"; split into words like a shell would but never run by one; abusedesk appends "

@@ -88,6 +88,7 @@ struct config {
     double default_provider_weight;
     bool count_duplicates;
     double unauthenticated_factor;  /* for reports no provider is proven to have sent */
+    double bulk_factor;         /* for complaints about mail marked as sent to a list */
     /* [providers] */
     struct config_provider *providers;
     size_t n_providers;
@@ -102,6 +103,9 @@ struct config {
     long long repeat_period;    /* seconds */
     double repeat_factor;       /* thresholds are multiplied by this for repeat offenders */
     long long reopen_window;    /* seconds: new complaints reopen an incident resolved this recently */
+    int run_lock_complaints;    /* authenticated complaints about a spam run that lock; 0 = off */
+    long long run_window;       /* seconds over which they are looked for */
+    long long run_min_spread;   /* seconds: one subject must span this much sending time */
     /* [act] */
     char *lock_command, *unlock_command;    /* "" = none; parsed into argv, never run by a shell */
     char *webhook_url, *webhook_secret;     /* "" = none */

@@ -140,6 +140,49 @@ int incident_history(const struct config *cfg, struct store *st, int64_t self,
     return rc;
 }
 
+/* The spam-run rule: a mailbox or script that sends spam draws complaints
+ * about one mail after another, a newsletter about copies of one mail sent
+ * at once. run_lock_complaints authenticated complaints within run_window,
+ * from at least auto_lock_min_providers providers, none about mail marked as
+ * sent to a list, about more than one subject or about one subject our
+ * servers sent over at least run_min_spread, reach the lock stage at once,
+ * long before the score sums do. Only what a proven provider reported and our
+ * own hops' times count, so a forger can neither start this nor (short of
+ * writing list headers into the spam, which halves its weight and leaves the
+ * sums to lock it) stop it. */
+static int run_rule(const struct config *cfg, struct store *st, const char *kind,
+                    const char *subject, int64_t at, enum incident_stage *stage, GString *why,
+                    struct ad_err *err)
+{
+    if (cfg->run_lock_complaints <= 0 || (strcmp(kind, "account") && strcmp(kind, "script")))
+        return 0;
+    struct store_incident_run run;
+    int rc = store_incident_run_facts(st, kind, subject, at - cfg->run_window, at, &run, err);
+    if (rc)
+        return rc;
+    if (run.n < cfg->run_lock_complaints || run.bulk > 0
+        || run.providers < cfg->auto_lock_min_providers)
+        return 0;
+    int64_t spread = run.last_sent - run.first_sent;
+    bool several = run.subjects > 1 || (run.first_sent > 0 && spread >= cfg->run_min_spread);
+    if (!several)
+        return 0;
+    char *wn = human_window(cfg->run_window);
+    *stage = INCIDENT_STAGE_LOCK;
+    if (run.subjects > 1)
+        g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s from %lld "
+                        "providers about mails with %lld different subjects, none sent to a "
+                        "list ([incidents] run_lock_complaints)",
+                        (long long)run.n, wn, (long long)run.providers, (long long)run.subjects);
+    else
+        g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s from %lld "
+                        "providers about mails our servers sent over %lld minutes, none sent to "
+                        "a list ([incidents] run_lock_complaints, run_min_spread)",
+                        (long long)run.n, wn, (long long)run.providers, (long long)(spread / 60));
+    g_free(wn);
+    return 0;
+}
+
 /* The stage a sender's sums reach; why says which window and threshold. Every
  * complaint counts toward observe and alert, only authenticated ones toward
  * lock (a forged campaign of any size can at most alert the team). A joe job
@@ -194,16 +237,91 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
         if (*stage == INCIDENT_STAGE_LOCK)
             break; /* the highest: a later window cannot raise it (nor the why) */
     }
+    if (*stage < INCIDENT_STAGE_LOCK)
+        return run_rule(cfg, st, kind, subject, at, stage, why, err);
+    return 0;
+}
+
+/* A hash of a subject with reply and forward prefixes, case and runs of
+ * white space taken out (FNV-1a, 64 bits): "Re: Offer" and "offer" are one
+ * mail's subject. 0 for none. Only compared for equality, never shown. */
+static int64_t subject_hash(const char *subj)
+{
+    if (!subj)
+        return 0;
+    const char *p = subj;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        static const char *const pre[] = { "re:", "fwd:", "fw:", "aw:", "wg:", "tr:", "sv:" };
+        size_t k = 0;
+        for (; k < G_N_ELEMENTS(pre); k++)
+            if (g_ascii_strncasecmp(p, pre[k], strlen(pre[k])) == 0)
+                break;
+        if (k == G_N_ELEMENTS(pre))
+            break;
+        p += strlen(pre[k]);
+    }
+    uint64_t h = 14695981039346656037ULL;
+    bool space = false, any = false;
+    for (; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = any;
+            continue;
+        }
+        if (space) {
+            h = (h ^ ' ') * 1099511628211ULL;
+            space = false;
+        }
+        h = (h ^ (unsigned char)g_ascii_tolower((char)c)) * 1099511628211ULL;
+        any = true;
+    }
+    if (!any)
+        return 0;
+    int64_t out = (int64_t)(h >> 1); /* positive, fits BIGINT */
+    return out ? out : 1;
+}
+
+/* When our servers sent the reported mail: the time our first hop in its
+ * Received chain gives (our own clock), else its Date (the sender's), else 0. */
+static int64_t sent_time(const struct report *r, const struct attribution *a)
+{
+    const struct original *o = r->original;
+    if (!o)
+        return 0;
+    int64_t t = 0;
+    if (a->our_hop >= 0 && (guint)a->our_hop < o->received->len) {
+        const struct received_hop *h = g_ptr_array_index(o->received, a->our_hop);
+        if (h->date && score_iso_time(h->date, &t))
+            return t;
+    }
+    if (o->date && score_iso_time(o->date, &t))
+        return t;
     return 0;
 }
 
 static int add_complaint(struct store *st, int64_t report_id, const char *kind, const char *subject,
-                         int64_t at, const struct score *sc, struct ad_err *err)
+                         int64_t at, const struct score *sc, const struct report *r,
+                         const struct attribution *a, struct ad_err *err)
 {
     if (!subject)
         return 0;
-    return store_incident_complaint_add(st, report_id, kind, subject, at, sc->total, sc->counted,
-                                        sc->authenticated, err);
+    const struct original *o = r->original;
+    struct store_incident_complaint c = {
+        .report_id = report_id,
+        .kind = kind,
+        .subject = subject,
+        .at = at,
+        .score = sc->total,
+        .counted = sc->counted,
+        .authenticated = sc->authenticated,
+        .provider = sc->provider,
+        .bulk = o && o->bulk,
+        .mail_hash = subject_hash(o ? o->subject : NULL),
+        .sent_at = sent_time(r, a),
+    };
+    return store_incident_complaint_add(st, &c, err);
 }
 
 int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now,
@@ -302,12 +420,12 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
     if (joejob_domain) {
         /* Mail forged with a customer's domain: a joe job, filed for the domain
          * only (never the mailbox's windows, never a lock). */
-        if ((rc = add_complaint(st, report_id, "domain", joejob_domain, at, &sc, err)))
+        if ((rc = add_complaint(st, report_id, "domain", joejob_domain, at, &sc, r, &a, err)))
             goto out;
-    } else if ((rc = add_complaint(st, report_id, "account", account, at, &sc, err))
-               || (rc = add_complaint(st, report_id, "script", a.script, at, &sc, err))
-               || (rc = add_complaint(st, report_id, "customer", cust, at, &sc, err))
-               || (rc = add_complaint(st, report_id, "ip", a.source_ip, at, &sc, err)))
+    } else if ((rc = add_complaint(st, report_id, "account", account, at, &sc, r, &a, err))
+               || (rc = add_complaint(st, report_id, "script", a.script, at, &sc, r, &a, err))
+               || (rc = add_complaint(st, report_id, "customer", cust, at, &sc, r, &a, err))
+               || (rc = add_complaint(st, report_id, "ip", a.source_ip, at, &sc, r, &a, err)))
         goto out;
 
     /* The incident of the most specific sender. */

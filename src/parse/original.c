@@ -154,6 +154,17 @@ static void take(struct report *r, struct original *o, const char *name, const c
             size_t n = strcspn(p, " \t\r\n;");
             o->authenticated_user = report_strtrim(r, p, (gssize)n);
         }
+    } else if (g_ascii_strcasecmp(name, "List-Unsubscribe") == 0) {
+        o->bulk = "List-Unsubscribe"; /* the strongest mark: it wins over the others */
+    } else if (g_ascii_strcasecmp(name, "List-Id") == 0) {
+        if (!o->bulk || strcmp(o->bulk, "List-Unsubscribe"))
+            o->bulk = "List-Id";
+    } else if (g_ascii_strcasecmp(name, "Precedence") == 0) {
+        /* RFC 3834 2: "bulk" and "list" (and the old "junk") mark mail to many. */
+        char *v = g_strstrip(g_ascii_strdown(value, -1));
+        if (!o->bulk && (!strcmp(v, "bulk") || !strcmp(v, "list") || !strcmp(v, "junk")))
+            o->bulk = "Precedence: bulk";
+        g_free(v);
     } else if (g_ascii_strcasecmp(name, "X-PHP-Originating-Script") == 0 ||
                g_ascii_strcasecmp(name, "X-PHP-Script") == 0) {
         if (!o->php_script)
@@ -172,9 +183,10 @@ static bool wanted(const char *name, size_t n)
         N("Received"), N("Message-ID"), N("Subject"), N("From"), N("To"), N("Date"),
         N("Return-Path"), N("X-Authenticated-Sender"), N("X-Authenticated-User"),
         N("X-Get-Message-Sender-Via"), N("X-PHP-Originating-Script"), N("X-PHP-Script"),
+        N("List-Unsubscribe"), N("List-Id"), N("Precedence"),
 #undef N
     };
-    if (n == 0 || !strchr("RrMmSsFfTtDdXx", name[0]))
+    if (n == 0 || !strchr("RrMmSsFfTtDdXxLlPp", name[0]))
         return false; /* most fields start with other letters: skip them fast */
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
         if (names[i].len == n && g_ascii_strncasecmp(name, names[i].name, n) == 0)

@@ -264,6 +264,42 @@ static void test_original_fields_table(void **state)
         fail_msg("%d mismatch(es), see above", bad);
 }
 
+struct bulk_case {
+    const char *name, *block, *bulk;
+};
+
+static const struct bulk_case bulk_cases[] = {
+    {"plain mail", "From: a@example.net\nSubject: hi\n", NULL},
+    {"list-unsubscribe", "From: a@example.net\nList-Unsubscribe: <https://a.example/u?x=1>\n",
+     "List-Unsubscribe"},
+    {"list-unsubscribe wins over list-id", "From: a@example.net\nList-Id: <news.a.example>\n"
+     "list-unsubscribe: <mailto:u@a.example>\n", "List-Unsubscribe"},
+    {"list-id only", "From: a@example.net\nList-ID: News <news.a.example>\n", "List-Id"},
+    {"precedence bulk, folded case", "From: a@example.net\nPrecedence:  BULK \n",
+     "Precedence: bulk"},
+    {"precedence list", "From: a@example.net\nPrecedence: list\n", "Precedence: bulk"},
+    {"precedence first-class is not bulk", "From: a@example.net\nPrecedence: first-class\n",
+     NULL},
+    {"list-unsubscribe-post alone is not a mark", "From: a@example.net\n"
+     "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n", NULL},
+};
+
+static void test_original_bulk_table(void **state)
+{
+    (void)state;
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(bulk_cases) / sizeof(bulk_cases[0]); i++) {
+        const struct bulk_case *c = &bulk_cases[i];
+        struct report *r = report_new();
+        bad += check_int(c->name, "rc", from_text(r, c->block), 0);
+        if (r->original)
+            bad += check_str(c->name, "bulk", r->original->bulk, c->bulk);
+        report_free(r);
+    }
+    if (bad)
+        fail_msg("%d mismatch(es), see above", bad);
+}
+
 struct none_case {
     const char *name, *text;
 };
@@ -367,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_original_subject_8bit_valid),
         cmocka_unit_test(test_original_auth_table),
         cmocka_unit_test(test_original_fields_table),
+        cmocka_unit_test(test_original_bulk_table),
         cmocka_unit_test(test_original_no_headers_table),
         cmocka_unit_test(test_original_unchanged_on_failure),
         cmocka_unit_test(test_original_len_bounds),

@@ -39,6 +39,10 @@ struct original {
     const char *return_path;    /* bare address */
     const char *authenticated_user;
     const char *php_script;
+    /* What marks it as bulk mail to a list (RFC 2369/2919/8058, RFC 3834's
+     * Precedence): "List-Unsubscribe", "List-Id" or "Precedence: bulk"
+     * (static), or NULL. Newsletters carry these; the score weighs it. */
+    const char *bulk;
     GPtrArray *received;        /* of struct received_hop *, top (newest) first */
 };
 

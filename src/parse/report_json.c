@@ -62,6 +62,7 @@ static json_t *original_json(const struct original *o)
     put(j, "return_path", o->return_path);
     put(j, "authenticated_user", o->authenticated_user);
     put(j, "php_script", o->php_script);
+    put(j, "bulk", o->bulk);
     json_object_set_new_nocheck(j, "received", hops);
     return j;
 }
@@ -224,6 +225,7 @@ char *report_json_line(const struct report *r, const char *file)
         put_kv(g, "return_path", o->return_path, false);
         put_kv(g, "authenticated_user", o->authenticated_user, false);
         put_kv(g, "php_script", o->php_script, false);
+        put_kv(g, "bulk", o->bulk, false);
         g_string_append(g, ",\"received\":[");
         for (guint i = 0; i < o->received->len; i++) {
             const struct received_hop *h = g_ptr_array_index(o->received, i);

@@ -337,6 +337,16 @@ void score_report_as(const struct config *cfg, const struct report *r, int64_t n
         total *= cfg->unauthenticated_factor;
     }
 
+    /* Mail to a list: a newsletter's recipients complain now and then (and
+     * some press "spam" instead of unsubscribing). The mark is the sender's
+     * own header, so it can only lower a complaint's weight, never raise it. */
+    const char *bulk = r->original ? r->original->bulk : NULL;
+    if (bulk) {
+        term(out, "bulk", cfg->bulk_factor, "[scoring] bulk_factor",
+             "the mail is marked as sent to a list (%s)", bulk);
+        total *= cfg->bulk_factor;
+    }
+
     /* Age. */
     int64_t t = 0;
     const char *what = NULL;

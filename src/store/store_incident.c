@@ -41,8 +41,20 @@ static const char sql_score_insert[] =
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (report_id) DO NOTHING";
 
 static const char sql_complaint_insert[] =
-    "INSERT INTO complaints (report_id, subject_kind, subject, at, score, counted, authenticated)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id, subject_kind) DO NOTHING";
+    "INSERT INTO complaints (report_id, subject_kind, subject, at, score, counted, authenticated,"
+    " provider, bulk, mail_hash, sent_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (report_id, subject_kind) DO NOTHING";
+
+static const char sql_run_facts[] =
+    "SELECT COUNT(*), COUNT(DISTINCT provider), COALESCE(SUM(bulk), 0),"
+    " COUNT(DISTINCT mail_hash), COALESCE(MIN(sent_at), 0), COALESCE(MAX(sent_at), 0)"
+    " FROM complaints"
+    " WHERE subject_kind = $1 AND subject = $2 AND at > $3 AND at <= $4 AND counted = 1"
+    " AND authenticated = 1"
+    " AND NOT EXISTS (SELECT 1 FROM incident_reports x JOIN incidents i ON i.id = x.incident_id"
+    "   WHERE x.report_id = complaints.report_id AND (i.state IN ('resolved', 'dismissed')"
+    "   OR complaints.at <= COALESCE(i.resolved_before, 0)))";
 
 static const char sql_window[] =
     "SELECT COALESCE(SUM(score), 0), COUNT(*),"
@@ -219,14 +231,41 @@ int store_incident_score_add(struct store *st, const struct store_incident_score
                      err);
 }
 
-int store_incident_complaint_add(struct store *st, int64_t report_id, const char *kind,
-                                 const char *subject, int64_t at, double score, bool counted,
-                                 bool authenticated, struct ad_err *err)
+int store_incident_complaint_add(struct store *st, const struct store_incident_complaint *c,
+                                 struct ad_err *err)
 {
+    struct store_arg mh = c->mail_hash ? (struct store_arg)A_INT(c->mail_hash)
+                                       : (struct store_arg)A_NULL;
+    struct store_arg sa = c->sent_at > 0 ? (struct store_arg)A_INT(c->sent_at)
+                                         : (struct store_arg)A_NULL;
     return store_run(st, sql_complaint_insert,
-                     ARGS(A_INT(report_id), A_TEXT(kind), A_TEXT(subject), A_INT(at),
-                          A_DOUBLE(score), A_INT(counted ? 1 : 0), A_INT(authenticated ? 1 : 0)),
+                     ARGS(A_INT(c->report_id), A_TEXT(c->kind), A_TEXT(c->subject), A_INT(c->at),
+                          A_DOUBLE(c->score), A_INT(c->counted ? 1 : 0),
+                          A_INT(c->authenticated ? 1 : 0), A_TEXT(c->provider),
+                          A_INT(c->bulk ? 1 : 0), mh, sa),
                      err);
+}
+
+int store_incident_run_facts(struct store *st, const char *kind, const char *subject,
+                             int64_t from, int64_t to, struct store_incident_run *out,
+                             struct ad_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct store_q *q;
+    int rc = store_args_get(st, sql_run_facts,
+                            ARGS(A_TEXT(kind), A_TEXT(subject), A_INT(from), A_INT(to)), &q, err);
+    if (rc)
+        return rc;
+    if ((rc = store_q_step(q, err)) == 1) {
+        out->n = store_q_col_int(q, 0);
+        out->providers = store_q_col_int(q, 1);
+        out->bulk = store_q_col_int(q, 2);
+        out->subjects = store_q_col_int(q, 3);
+        out->first_sent = store_q_col_int(q, 4);
+        out->last_sent = store_q_col_int(q, 5);
+    }
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
 }
 
 int store_incident_window(struct store *st, const char *kind, const char *subject, int64_t from,

@@ -49,10 +49,36 @@ struct store_incident_score_in {
 int store_incident_score_add(struct store *st, const struct store_incident_score_in *in,
                              struct ad_err *err);
 
-/* One complaint about a sender (kept once per report and kind). */
-int store_incident_complaint_add(struct store *st, int64_t report_id, const char *kind,
-                                 const char *subject, int64_t at, double score, bool counted,
-                                 bool authenticated, struct ad_err *err);
+/* One complaint about a sender (kept once per report and kind), with what
+ * the spam-run rule looks at: the reporting provider, whether the mail was
+ * marked as sent to a list, a hash of its normalised subject and when our
+ * servers sent it (0: unknown). */
+struct store_incident_complaint {
+    int64_t report_id;
+    const char *kind, *subject;
+    int64_t at;
+    double score;
+    bool counted, authenticated;
+    const char *provider;       /* NULL: unknown */
+    bool bulk;
+    int64_t mail_hash;          /* 0: no subject */
+    int64_t sent_at;            /* 0: unknown */
+};
+int store_incident_complaint_add(struct store *st, const struct store_incident_complaint *c,
+                                 struct ad_err *err);
+
+/* What the counted, authenticated complaints about a sender in (from, to]
+ * (without those a closed incident dealt with) say about a spam run: how
+ * many, from how many providers, how many about mail marked as sent to a
+ * list, how many different subjects, and the first and last sending time
+ * (0 when none is known). */
+struct store_incident_run {
+    int64_t n, providers, bulk, subjects;
+    int64_t first_sent, last_sent;
+};
+int store_incident_run_facts(struct store *st, const char *kind, const char *subject,
+                             int64_t from, int64_t to, struct store_incident_run *out,
+                             struct ad_err *err);
 
 /* Sum and count of the counted complaints about a sender in (from, to], all
  * and authenticated ones, without those a closed incident dealt with. */

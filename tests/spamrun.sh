@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# tests/spamrun.sh: the spam-run rule ([incidents] run_lock_complaints,
+# run_window, run_min_spread; [scoring] bulk_factor) on real feedback-loop
+# reports of shared/corpus rewritten by tests/desk/mkcomplaint.py:
+#   1. three authenticated complaints from two providers about mails with
+#      different subjects lock the mailbox at the third, not before
+#   2. one subject our servers sent over 50 minutes: a run, locked
+#   3. a newsletter (List-Unsubscribe) with one subject over 50 minutes: no lock
+#   4. different subjects, but List-Id: no lock; the bulk term halves the score
+#   5. copies of one mail sent at once (one subject, one time): no lock
+#   6. three complaints of one provider: no lock; a fourth from another: lock
+#   7. the same from three providers, unauthenticated (forgeable): no lock
+#   8. run_lock_complaints = 0 turns the rule off
+# Each check prints "got X, want Y" on failure.
+set -uo pipefail
+top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+bin=${AD_BINARY:-$top/build/abusedesk}
+corpus="$(bash "$top/tools/shared-dir.sh")/corpus/arf"
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+fails=0
+for t in arf-02 arf-22 arf-25; do
+  [ -f "$corpus/$t.eml" ] || { echo "FAIL input missing: $corpus/$t.eml"; exit 1; }
+done
+
+check() { # name got want
+  if [ "$2" != "$3" ]; then
+    echo "FAIL $1: got '$2', want '$3'"
+    fails=$((fails + 1))
+  else
+    echo "ok   $1"
+  fi
+}
+
+mkconf() { # file run_lock_complaints
+  cat > "$1" <<EOF
+[store]
+path = $work/desk.db
+[intake]
+authserv_id = mx.hoster.example
+spool_dir = $work/spool
+quarantine_dir = $work/quarantine
+[log]
+level = warning
+[notify]
+templates_dir = $top/etc/templates
+[network]
+our_hosts = *.hoster.example
+our_ips = 198.51.100.0/24
+[incidents]
+run_lock_complaints = $2
+[providers]
+yahoo.com = 1.0 manual
+hotmail.com = 1.0 manual
+senderscore.net = 0.8
+EOF
+}
+mkconf "$work/desk.conf" 3
+mkconf "$work/off.conf" 0
+. "$top/tests/lib/services.sh"
+ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
+ad init >/dev/null || { echo "FAIL init"; exit 1; }
+
+{
+  echo "customer_id,customer_name,contact_email,language,account,domain,uid"
+  for u in dave erin frank grace heidi ivan judy kim; do
+    echo "C-$u,Customer $u,owner-$u@contact.example,en,$u@customer.example,,"
+  done
+} > "$work/dir.csv"
+ad directory import "$work/dir.csv" >/dev/null || { echo "FAIL directory import"; exit 1; }
+
+ago() { date -R -d "@$(($(date +%s) - $1 * 60))"; }
+n=0
+# complain ACCOUNT TEMPLATE SUBJECT SENT_MINUTES_AGO [auth|noauth] [HEADER...]
+complain() {
+  local acct=$1 tpl=$2 subj=$3 mins=$4 auth=${5:-auth}
+  shift 5 2>/dev/null || shift $#
+  local extra=()
+  for h in "$@"; do extra+=(--header "$h"); done
+  local mx=(--mx-auth auto)
+  [ "$auth" = auth ] || mx=()
+  n=$((n + 1))
+  local t
+  t=$(ago "$mins")
+  python3 "$top/tests/desk/mkcomplaint.py" "$corpus/$tpl.eml" "${mx[@]}" \
+    --arrival "$t" --date "$t" --source-ip 198.51.100.25 --from "$acct" \
+    --msgid "run$n.$RANDOM@customer.example" --subject "$subj" "${extra[@]}" \
+    --received "from mx2.out.hoster.example (mx2.out.hoster.example [198.51.100.25]) by mx.recipient.test with ESMTPS id R$n; $t" \
+    --received "from [203.0.113.$((n % 200 + 1))] (Authenticated sender: $acct) by smtp.hoster.example (Postfix) with ESMTPSA id S$n; $t" \
+    | ad ingest -q --source test || { echo "FAIL ingest $acct $n"; fails=$((fails + 1)); }
+  ad process >/dev/null || { echo "FAIL process $acct $n"; fails=$((fails + 1)); }
+}
+locked() { ad locks --account "$1" --json | grep -c '"subject"'; } # JSON lines, one per lock
+stage() {
+  ad incidents --all --account "$1" --json | python3 -c "
+import json,sys
+rows=[json.loads(l) for l in sys.stdin if l.strip()]
+print(rows[0]['stage'] if rows else 'none')"
+}
+lockwhy() {
+  local id
+  id=$(ad incidents --all --account "$1" --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['id'])")
+  ad incident show --json "$id" | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+print(' | '.join(a['detail'] for a in d['audit'] if a['action'] in ('opened','escalated','lock-stage')))"
+}
+
+# 1. Different subjects, two providers: the third locks.
+complain dave@customer.example arf-02 "Cheap pills" 40 auth
+complain dave@customer.example arf-22 "Your parcel is waiting" 30 auth
+check "1 run: two complaints do not lock" "$(locked dave@customer.example)" 0
+complain dave@customer.example arf-02 "Invoice overdue" 20 auth
+check "1 run: the third locks" "$(locked dave@customer.example)" 1
+check "1 run: stage" "$(stage dave@customer.example)" lock
+check "1 run: the audit says why" "$(lockwhy dave@customer.example | grep -c 'spam run: 3 authenticated complaints in 12h from 2 providers about mails with 3 different subjects')" 1
+
+# 2. One subject sent over 50 minutes by our servers.
+complain erin@customer.example arf-02 "Verify your account" 50 auth
+complain erin@customer.example arf-25 "Verify your account" 25 auth
+complain erin@customer.example arf-22 "Verify your account" 0 auth
+check "2 one subject over 50 min: locked" "$(locked erin@customer.example)" 1
+check "2 one subject: the audit names the spread" "$(lockwhy erin@customer.example | grep -c 'mails our servers sent over 50 minutes')" 1
+
+# 3. A newsletter: List-Unsubscribe, one subject, the same spread.
+lu='List-Unsubscribe: <https://news.customer.example/u?id=1>, <mailto:unsub@customer.example>'
+complain frank@customer.example arf-02 "Autumn offers" 50 auth "$lu"
+complain frank@customer.example arf-25 "Autumn offers" 25 auth "$lu"
+complain frank@customer.example arf-22 "Autumn offers" 0 auth "$lu"
+check "3 newsletter: not locked" "$(locked frank@customer.example)" 0
+check "3 newsletter: the team is alerted (3 complaints in 1h)" "$(stage frank@customer.example)" alert
+rep=$(ad reports --account frank@customer.example --limit 1 --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['id'])")
+check "3 newsletter: explain shows the bulk term" "$(ad explain "$rep" | grep -c 'bulk_factor')" 1
+
+# 4. Different subjects, but List-Id.
+li='List-Id: Grace news <news.customer.example>'
+complain grace@customer.example arf-02 "News 1" 40 auth "$li"
+complain grace@customer.example arf-22 "News 2" 30 auth "$li"
+complain grace@customer.example arf-25 "News 3" 20 auth "$li"
+check "4 list-id: not locked" "$(locked grace@customer.example)" 0
+ex=$(ad explain --json "$(ad reports --account grace@customer.example --limit 1 --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['id'])")")
+check "4 list-id: the bulk factor is a term of the score" "$(echo "$ex" | python3 -c "
+import json,sys
+t=[x for x in json.load(sys.stdin)['score']['terms'] if x['name']=='bulk']
+print(t[0]['value'] if t else 'none')")" 0.5
+
+# 5. Copies of one mail sent at once (no list headers).
+complain heidi@customer.example arf-02 "Our new prices" 30 auth
+complain heidi@customer.example arf-22 "Re: Our new prices" 30 auth
+complain heidi@customer.example arf-25 "our  new prices" 29 auth
+check "5 one mail sent at once: not locked" "$(locked heidi@customer.example)" 0
+
+# 6. One provider only, then another.
+complain ivan@customer.example arf-02 "A" 40 auth
+complain ivan@customer.example arf-02 "B" 30 auth
+complain ivan@customer.example arf-02 "C" 20 auth
+check "6 one provider: not locked" "$(locked ivan@customer.example)" 0
+complain ivan@customer.example arf-22 "D" 10 auth
+check "6 a second provider: locked" "$(locked ivan@customer.example)" 1
+
+# 7. Unauthenticated complaints (anyone can write them).
+complain judy@customer.example arf-02 "A" 40 noauth
+complain judy@customer.example arf-22 "B" 30 noauth
+complain judy@customer.example arf-25 "C" 20 noauth
+check "7 unauthenticated: not locked" "$(locked judy@customer.example)" 0
+
+# 8. The rule switched off.
+ad() { ad_services "$bin" "$work/off.conf" "$@"; }
+complain kim@customer.example arf-02 "A" 40 auth
+complain kim@customer.example arf-22 "B" 30 auth
+complain kim@customer.example arf-25 "C" 20 auth
+check "8 run_lock_complaints = 0: not locked" "$(locked kim@customer.example)" 0
+
+echo "spamrun: $fails check(s) failed"
+[ "$fails" = 0 ]
