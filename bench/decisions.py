@@ -415,6 +415,11 @@ def measure(gen_dir, work):
     false_locks = sorted(s for s in locks if not (truth_of(s) or {}).get("compromised"))
     comp = {s: v for s, v in subj.items() if v["compromised"]}
     never = sorted(s for s in comp if s not in locks)
+    # of those: ones that drew no complaint at all (the run was over before
+    # anybody complained), and ones without three authenticated complaints
+    # (nothing the desk may lock on by itself)
+    never_silent = sum(1 for s in never if not comp[s]["all"])
+    never_few = sum(1 for s in never if comp[s]["all"] and len(comp[s]["auth"]) < 3)
     to_lock, late = [], []
     for s, v in comp.items():
         if s not in locks or not v["all"]:
@@ -434,7 +439,8 @@ def measure(gen_dir, work):
     return {
         "reports": n_reports, "false_locks": len(false_locks), "false_lock_subjects":
         false_locks[:10], "compromised": len(comp), "never_locked": len(never),
-        "never_locked_subjects": never[:10],
+        "never_locked_subjects": never[:10], "never_silent": never_silent,
+        "never_few_auth": never_few,
         "median_to_lock_min": statistics.median(to_lock) / 60 if to_lock else float("nan"),
         "p95_to_lock_min": pct(to_lock, 0.95) / 60 if to_lock else float("nan"),
         "late_after_third_auth": len(late), "late_subjects": late[:10],
@@ -449,6 +455,9 @@ def show(label, m, t_ingest=None, t_process=None):
                                                  " ".join(m["false_lock_subjects"])))
     print("  compromised never locked  %d of %d %s" % (m["never_locked"], m["compromised"],
                                                        " ".join(m["never_locked_subjects"])))
+    if m["never_locked"]:
+        print("    of them without any complaint: %d; with fewer than 3 authenticated "
+              "complaints: %d" % (m["never_silent"], m["never_few_auth"]))
     print("  first complaint -> lock   median %.1f min, p95 %.1f min" %
           (m["median_to_lock_min"], m["p95_to_lock_min"]))
     print("  locked > 15 min after the third authenticated complaint: %d %s" %
@@ -510,7 +519,8 @@ def main():
         show("shipped default configuration" if not overrides else
              "configuration with " + " ".join(a.set), res, ti, tp)
         ok = (res["false_locks"] == 0 and res["late_after_third_auth"] == 0
-              and res["never_locked"] == 0 and res["alerts_per_day_per_10k"] < 20)
+              and res["never_locked"] == res["never_silent"]
+              and res["alerts_per_day_per_10k"] < 20)
         print("targets (0 false locks, all locked within 15 min of the 3rd authenticated "
               "complaint, < 20 alerts/day per 10,000): %s" % ("met" if ok else "NOT met"))
         print("speed target (100,000 reports < 60 s): %.1f s wall, %.1f s CPU for %d reports "

@@ -7,10 +7,14 @@
 #   2. one subject our servers sent over 50 minutes: a run, locked
 #   3. a newsletter (List-Unsubscribe) with one subject over 50 minutes: no lock
 #   4. different subjects, but List-Id: no lock; the bulk term halves the score
-#   5. copies of one mail sent at once (one subject, one time): no lock
-#   6. three complaints of one provider: no lock; a fourth from another: lock
-#   7. the same from three providers, unauthenticated (forgeable): no lock
-#   8. run_lock_complaints = 0 turns the rule off
+#   5. copies of one mail sent at once from one address: no lock
+#   6. three complaints of one provider from one address: no lock; a fourth
+#      from another provider: lock
+#   7. one provider, one subject at once, but submitted from three addresses
+#      (run_min_clients): lock
+#   8. a web script: three complaints of one provider lock it
+#   9. the same from three providers, unauthenticated (forgeable): no lock
+#  10. run_lock_complaints = 0 turns the rule off
 # Each check prints "got X, want Y" on failure.
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -63,15 +67,17 @@ ad init >/dev/null || { echo "FAIL init"; exit 1; }
 
 {
   echo "customer_id,customer_name,contact_email,language,account,domain,uid"
-  for u in dave erin frank grace heidi ivan judy kim; do
+  for u in dave erin frank grace heidi ivan judy kim olga; do
     echo "C-$u,Customer $u,owner-$u@contact.example,en,$u@customer.example,,"
   done
+  echo "C-web,Webshop,owner-web@contact.example,en,,,10077"
 } > "$work/dir.csv"
 ad directory import "$work/dir.csv" >/dev/null || { echo "FAIL directory import"; exit 1; }
 
 ago() { date -R -d "@$(($(date +%s) - $1 * 60))"; }
 n=0
 # complain ACCOUNT TEMPLATE SUBJECT SENT_MINUTES_AGO [auth|noauth] [HEADER...]
+# The submission client is $CLIENT when set, else another address each time.
 complain() {
   local acct=$1 tpl=$2 subj=$3 mins=$4 auth=${5:-auth}
   shift 5 2>/dev/null || shift $#
@@ -86,7 +92,7 @@ complain() {
     --arrival "$t" --date "$t" --source-ip 198.51.100.25 --from "$acct" \
     --msgid "run$n.$RANDOM@customer.example" --subject "$subj" "${extra[@]}" \
     --received "from mx2.out.hoster.example (mx2.out.hoster.example [198.51.100.25]) by mx.recipient.test with ESMTPS id R$n; $t" \
-    --received "from [203.0.113.$((n % 200 + 1))] (Authenticated sender: $acct) by smtp.hoster.example (Postfix) with ESMTPSA id S$n; $t" \
+    --received "from [${CLIENT:-203.0.113.$((n % 200 + 1))}] (client.example.test [${CLIENT:-203.0.113.$((n % 200 + 1))}]) (Authenticated sender: $acct) by smtp.hoster.example (Postfix) with ESMTPSA id S$n; $t" \
     | ad ingest -q --source test || { echo "FAIL ingest $acct $n"; fails=$((fails + 1)); }
   ad process >/dev/null || { echo "FAIL process $acct $n"; fails=$((fails + 1)); }
 }
@@ -115,7 +121,8 @@ check "1 run: the third locks" "$(locked dave@customer.example)" 1
 check "1 run: stage" "$(stage dave@customer.example)" lock
 check "1 run: the audit says why" "$(lockwhy dave@customer.example | grep -c 'spam run: 3 authenticated complaints in 12h from 2 providers about mails with 3 different subjects')" 1
 
-# 2. One subject sent over 50 minutes by our servers.
+# 2. One subject sent over 50 minutes by our servers (from one address).
+export CLIENT=192.0.2.10
 complain erin@customer.example arf-02 "Verify your account" 50 auth
 complain erin@customer.example arf-25 "Verify your account" 25 auth
 complain erin@customer.example arf-22 "Verify your account" 0 auth
@@ -157,19 +164,42 @@ complain ivan@customer.example arf-02 "C" 20 auth
 check "6 one provider: not locked" "$(locked ivan@customer.example)" 0
 complain ivan@customer.example arf-22 "D" 10 auth
 check "6 a second provider: locked" "$(locked ivan@customer.example)" 1
+unset CLIENT
 
-# 7. Unauthenticated complaints (anyone can write them).
+# 7. One provider, copies of one mail sent at once, from three addresses.
+for c in 1 2 3; do
+  CLIENT=198.18.$c.9 complain olga@customer.example arf-02 "Verify your account" 20 auth
+done
+check "7 three submission addresses: locked" "$(locked olga@customer.example)" 1
+check "7 the audit names the addresses" "$(lockwhy olga@customer.example | grep -c 'from 1 provider(s), the mails submitted from 3 addresses')" 1
+
+# 8. A web script: one provider, one subject (what its form writes), at once.
+for i in 1 2 3; do
+  t=$(ago 20)
+  python3 "$top/tests/desk/mkcomplaint.py" "$corpus/arf-02.eml" --mx-auth auto --arrival "$t" \
+    --date "$t" --source-ip 198.51.100.40 --from "www-data@web3.hoster.example" \
+    --subject "Message from the contact form" --msgid "form$i.$RANDOM@web3.hoster.example" \
+    --received "from web3.hoster.example (web3.hoster.example [198.51.100.40]) by mx.recipient.test with ESMTP id W$i; $t" \
+    --received "by web3.hoster.example (Postfix, from userid 10077) id X$i; $t" \
+    --header "X-PHP-Originating-Script: 10077:contact.php" | ad ingest -q --source test \
+    || { echo "FAIL ingest script $i"; fails=$((fails + 1)); }
+  ad process >/dev/null
+  [ "$i" = 2 ] && check "8 script: two complaints do not lock" "$(ad locks --json | grep -c '10077:')" 0
+done
+check "8 script: the third locks it" "$(ad locks --json | grep -c '10077:')" 1
+
+# 9. Unauthenticated complaints (anyone can write them).
 complain judy@customer.example arf-02 "A" 40 noauth
 complain judy@customer.example arf-22 "B" 30 noauth
 complain judy@customer.example arf-25 "C" 20 noauth
-check "7 unauthenticated: not locked" "$(locked judy@customer.example)" 0
+check "9 unauthenticated: not locked" "$(locked judy@customer.example)" 0
 
-# 8. The rule switched off.
+# 10. The rule switched off.
 ad() { ad_services "$bin" "$work/off.conf" "$@"; }
 complain kim@customer.example arf-02 "A" 40 auth
 complain kim@customer.example arf-22 "B" 30 auth
 complain kim@customer.example arf-25 "C" 20 auth
-check "8 run_lock_complaints = 0: not locked" "$(locked kim@customer.example)" 0
+check "10 run_lock_complaints = 0: not locked" "$(locked kim@customer.example)" 0
 
 echo "spamrun: $fails check(s) failed"
 [ "$fails" = 0 ]

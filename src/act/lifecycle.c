@@ -1419,7 +1419,10 @@ int lifecycle_after_process(struct lifecycle *lc, int64_t report_id,
             rc = incident_audit_at(lc->st, lc->now, o->incident_id, 0, "abusedesk", "lock-held", buf, err);
             if (rc)
                 return rc;
-        } else if (n_providers < lc->cfg->auto_lock_min_providers) {
+        } else if (n_providers < lc->cfg->auto_lock_min_providers && !o->run_lock) {
+            /* (The spam-run rule weighed the providers itself: a single
+             * provider's run locks when its mails came from run_min_clients
+             * addresses.) */
             g_snprintf(buf, sizeof buf,
                        "lock stage reached with authenticated complaints from %lld configured "
                        "provider(s) only ([incidents] auto_lock_min_providers = %d): please "

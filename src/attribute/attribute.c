@@ -62,6 +62,7 @@ void attribution_clear(struct attribution *a)
     g_free(a->script);
     g_free(a->customer_id);
     g_free(a->source_ip);
+    g_free(a->client_ip);
     g_free(a->reason);
     if (a->evidence)
         g_ptr_array_free(a->evidence, TRUE);
@@ -120,6 +121,29 @@ static char *clause_ip(const struct config *cfg, const char *clause, bool only_o
         if (*word && !strchr(word, '/') && config_parse_net(word, &n)
             && (!only_ours || config_ip_is_ours(cfg, word)))
             ip = g_strdup(word);
+    }
+    g_strfreev(w);
+    return ip;
+}
+
+/* The last address literal of a from clause: what the receiving MTA wrote in
+ * its parenthesis ("helo (rdns [192.0.2.1])"); the first may be the
+ * client's HELO, which it chooses. g_malloc'd, or NULL. */
+static char *clause_last_ip(const char *clause)
+{
+    if (!clause)
+        return NULL;
+    char **w = g_strsplit_set(clause, " \t()[]=,;", -1);
+    char *ip = NULL;
+    for (char **p = w; *p; p++) {
+        const char *word = *p;
+        if (g_ascii_strncasecmp(word, "IPv6:", 5) == 0)
+            word += 5;
+        struct config_net n;
+        if (*word && !strchr(word, '/') && config_parse_net(word, &n)) {
+            g_free(ip);
+            ip = g_strdup(word);
+        }
     }
     g_strfreev(w);
     return ip;
@@ -494,6 +518,7 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
             g_snprintf(src, sizeof src, "Received[%d]", i + 1);
             evidence(out, src, "authenticated sender %s at our submission hop", who);
             out->account = who;
+            out->client_ip = clause_last_ip(h->from);
         }
     }
     if (!out->account && o && o->authenticated_user) {

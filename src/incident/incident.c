@@ -140,45 +140,72 @@ int incident_history(const struct config *cfg, struct store *st, int64_t self,
     return rc;
 }
 
-/* The spam-run rule: a mailbox or script that sends spam draws complaints
- * about one mail after another, a newsletter about copies of one mail sent
- * at once. run_lock_complaints authenticated complaints within run_window,
- * from at least auto_lock_min_providers providers, none about mail marked as
- * sent to a list, about more than one subject or about one subject our
- * servers sent over at least run_min_spread, reach the lock stage at once,
- * long before the score sums do. Only what a proven provider reported and our
- * own hops' times count, so a forger can neither start this nor (short of
- * writing list headers into the spam, which halves its weight and leaves the
- * sums to lock it) stop it. */
+/* The spam-run rule: a mailbox that sends spam draws complaints about one
+ * mail after another, a newsletter about copies of one mail.
+ * run_lock_complaints authenticated complaints within run_window about mail
+ * not marked as sent to a list reach the lock stage at once, long before the
+ * score sums do, when they are about several mails (more than one subject,
+ * one subject our servers sent over at least run_min_spread, or mails
+ * submitted from run_min_clients addresses: a leaked password is used from
+ * many places, an owner writes from one or two, and nobody who only
+ * receives the mail can choose where it was sent from) and came from at
+ * least auto_lock_min_providers providers or from run_min_clients
+ * addresses. A web script needs the count from run_script_min_providers
+ * providers: a contact form should draw no complaint at all, and its lock
+ * stops only the script, as seed 002 has it. Only what a proven provider
+ * reported and our own hops wrote counts, so a forger can start none of it;
+ * list headers written into spam keep it out of this rule (the sums, with
+ * bulk_factor, still lock). *by_run tells the caller that this rule, not the
+ * sums, reached the lock stage. */
 static int run_rule(const struct config *cfg, struct store *st, const char *kind,
-                    const char *subject, int64_t at, enum incident_stage *stage, GString *why,
-                    struct ad_err *err)
+                    const char *subject, int64_t at, enum incident_stage *stage, bool *by_run,
+                    GString *why, struct ad_err *err)
 {
-    if (cfg->run_lock_complaints <= 0 || (strcmp(kind, "account") && strcmp(kind, "script")))
+    bool mailbox = !strcmp(kind, "account");
+    if (cfg->run_lock_complaints <= 0 || (!mailbox && strcmp(kind, "script")))
         return 0;
     struct store_incident_run run;
     int rc = store_incident_run_facts(st, kind, subject, at - cfg->run_window, at, &run, err);
     if (rc)
         return rc;
-    if (run.n < cfg->run_lock_complaints || run.bulk > 0
-        || run.providers < cfg->auto_lock_min_providers)
+    if (run.n < cfg->run_lock_complaints)
         return 0;
     int64_t spread = run.last_sent - run.first_sent;
-    bool several = run.subjects > 1 || (run.first_sent > 0 && spread >= cfg->run_min_spread);
-    if (!several)
+    bool clients = mailbox && cfg->run_min_clients > 0 && run.clients >= cfg->run_min_clients;
+    /* Several mails, not copies of one: other subjects, a longer sending
+     * time, or (a mailbox) other places they were submitted from. A script
+     * sends what its form makes of the visitor's input, always under one
+     * subject and as fast as it is called: for it the count is enough. */
+    bool several = !mailbox || run.subjects > 1
+                   || (run.first_sent > 0 && spread >= cfg->run_min_spread) || clients;
+    bool providers = run.providers >= (mailbox ? cfg->auto_lock_min_providers
+                                               : cfg->run_script_min_providers);
+    if (!several || (!providers && !clients))
         return 0;
     char *wn = human_window(cfg->run_window);
-    *stage = INCIDENT_STAGE_LOCK;
-    if (run.subjects > 1)
-        g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s from %lld "
-                        "providers about mails with %lld different subjects, none sent to a "
-                        "list ([incidents] run_lock_complaints)",
-                        (long long)run.n, wn, (long long)run.providers, (long long)run.subjects);
+    char mails[128], from[160];
+    if (!mailbox)
+        g_snprintf(mails, sizeof mails, "mails of the web script");
+    else if (run.subjects > 1)
+        g_snprintf(mails, sizeof mails, "mails with %lld different subjects",
+                   (long long)run.subjects);
+    else if (run.first_sent > 0 && spread >= cfg->run_min_spread)
+        g_snprintf(mails, sizeof mails, "mails our servers sent over %lld minutes",
+                   (long long)(spread / 60));
     else
-        g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s from %lld "
-                        "providers about mails our servers sent over %lld minutes, none sent to "
-                        "a list ([incidents] run_lock_complaints, run_min_spread)",
-                        (long long)run.n, wn, (long long)run.providers, (long long)(spread / 60));
+        g_snprintf(mails, sizeof mails, "mails submitted from %lld addresses",
+                   (long long)run.clients);
+    if (providers)
+        g_snprintf(from, sizeof from, "from %lld providers", (long long)run.providers);
+    else
+        g_snprintf(from, sizeof from, "from %lld provider(s), the mails submitted from %lld "
+                   "addresses ([incidents] run_min_clients)", (long long)run.providers,
+                   (long long)run.clients);
+    *stage = INCIDENT_STAGE_LOCK;
+    *by_run = true;
+    g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s %s about %s, none "
+                    "sent to a list ([incidents] run_lock_complaints)",
+                    (long long)run.n, wn, from, mails);
     g_free(wn);
     return 0;
 }
@@ -189,7 +216,7 @@ static int run_rule(const struct config *cfg, struct store *st, const char *kind
  * (kind "domain") stops at alert. */
 static int stage_of(const struct config *cfg, struct store *st, const char *kind,
                     const char *subject, int64_t at, bool repeat, enum incident_stage *stage,
-                    GString *why, struct ad_err *err)
+                    bool *by_run, GString *why, struct ad_err *err)
 {
     double f = repeat ? cfg->repeat_factor : 1.0;
     bool joejob = !strcmp(kind, "domain");
@@ -238,7 +265,7 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
             break; /* the highest: a later window cannot raise it (nor the why) */
     }
     if (*stage < INCIDENT_STAGE_LOCK)
-        return run_rule(cfg, st, kind, subject, at, stage, why, err);
+        return run_rule(cfg, st, kind, subject, at, stage, by_run, why, err);
     return 0;
 }
 
@@ -320,6 +347,7 @@ static int add_complaint(struct store *st, int64_t report_id, const char *kind, 
         .bulk = o && o->bulk,
         .mail_hash = subject_hash(o ? o->subject : NULL),
         .sent_at = sent_time(r, a),
+        .client = a->client_ip,
     };
     return store_incident_complaint_add(st, &c, err);
 }
@@ -461,7 +489,7 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
      * be read to be dropped (stage <= cur below), and a spam run's hundreds of
      * complaints made that the most expensive step of each report. */
     if (!(inc && cur == INCIDENT_STAGE_LOCK)
-        && (rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, why, err)))
+        && (rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, &out->run_lock, why, err)))
         goto out;
     out->stage = stage;
     char detail[512];

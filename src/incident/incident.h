@@ -39,6 +39,8 @@ struct incident_outcome {
     int64_t incident_id;        /* 0 when no incident was opened or touched */
     bool opened, escalated, reopened;
     enum incident_stage stage;
+    bool run_lock;              /* the spam-run rule reached the lock stage: it weighed
+                                 * the providers itself ([incidents] run_min_clients) */
     const char *subject_kind;   /* static; NULL when not attributed */
 };
 

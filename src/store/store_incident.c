@@ -42,16 +42,16 @@ static const char sql_score_insert[] =
 
 static const char sql_complaint_insert[] =
     "INSERT INTO complaints (report_id, subject_kind, subject, at, score, counted, authenticated,"
-    " provider, bulk, mail_hash, sent_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " provider, bulk, mail_hash, sent_at, client)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     " ON CONFLICT (report_id, subject_kind) DO NOTHING";
 
 static const char sql_run_facts[] =
-    "SELECT COUNT(*), COUNT(DISTINCT provider), COALESCE(SUM(bulk), 0),"
-    " COUNT(DISTINCT mail_hash), COALESCE(MIN(sent_at), 0), COALESCE(MAX(sent_at), 0)"
+    "SELECT COUNT(*), COUNT(DISTINCT provider), COUNT(DISTINCT mail_hash),"
+    " COUNT(DISTINCT client), COALESCE(MIN(sent_at), 0), COALESCE(MAX(sent_at), 0)"
     " FROM complaints"
     " WHERE subject_kind = $1 AND subject = $2 AND at > $3 AND at <= $4 AND counted = 1"
-    " AND authenticated = 1"
+    " AND authenticated = 1 AND bulk = 0"
     " AND NOT EXISTS (SELECT 1 FROM incident_reports x JOIN incidents i ON i.id = x.incident_id"
     "   WHERE x.report_id = complaints.report_id AND (i.state IN ('resolved', 'dismissed')"
     "   OR complaints.at <= COALESCE(i.resolved_before, 0)))";
@@ -242,7 +242,7 @@ int store_incident_complaint_add(struct store *st, const struct store_incident_c
                      ARGS(A_INT(c->report_id), A_TEXT(c->kind), A_TEXT(c->subject), A_INT(c->at),
                           A_DOUBLE(c->score), A_INT(c->counted ? 1 : 0),
                           A_INT(c->authenticated ? 1 : 0), A_TEXT(c->provider),
-                          A_INT(c->bulk ? 1 : 0), mh, sa),
+                          A_INT(c->bulk ? 1 : 0), mh, sa, A_TEXT(c->client)),
                      err);
 }
 
@@ -259,8 +259,8 @@ int store_incident_run_facts(struct store *st, const char *kind, const char *sub
     if ((rc = store_q_step(q, err)) == 1) {
         out->n = store_q_col_int(q, 0);
         out->providers = store_q_col_int(q, 1);
-        out->bulk = store_q_col_int(q, 2);
-        out->subjects = store_q_col_int(q, 3);
+        out->subjects = store_q_col_int(q, 2);
+        out->clients = store_q_col_int(q, 3);
         out->first_sent = store_q_col_int(q, 4);
         out->last_sent = store_q_col_int(q, 5);
     }

@@ -63,17 +63,18 @@ struct store_incident_complaint {
     bool bulk;
     int64_t mail_hash;          /* 0: no subject */
     int64_t sent_at;            /* 0: unknown */
+    const char *client;         /* the submission client's address, or NULL */
 };
 int store_incident_complaint_add(struct store *st, const struct store_incident_complaint *c,
                                  struct ad_err *err);
 
 /* What the counted, authenticated complaints about a sender in (from, to]
- * (without those a closed incident dealt with) say about a spam run: how
- * many, from how many providers, how many about mail marked as sent to a
- * list, how many different subjects, and the first and last sending time
- * (0 when none is known). */
+ * about mail not marked as sent to a list (without those a closed incident
+ * dealt with) say about a spam run: how many, from how many providers, about
+ * how many different subjects, from how many submission client addresses,
+ * and the first and last sending time (0 when none is known). */
 struct store_incident_run {
-    int64_t n, providers, bulk, subjects;
+    int64_t n, providers, subjects, clients;
     int64_t first_sent, last_sent;
 };
 int store_incident_run_facts(struct store *st, const char *kind, const char *subject,
