@@ -448,8 +448,10 @@ static const struct ckey schema[] = {
     { "milter", "user", CT_STRING, OFF(milter_user), "abusedesk", 0, 0, NULL,
       "run as this user after binding (when started as root; empty: stay)", 0 },
     { "milter", "locked_action", CT_ENUM, OFF(milter_locked_action), "hold", 0, 0,
-      "hold|reject", "what happens to mail of a locked script or uid: hold (Postfix's hold "
-      "queue, the ticket in the log) or reject at the end of the message", 0 },
+      "hold|reject", "what happens to mail of a locked script, uid or account (and past the "
+      "limits): hold (Postfix's hold queue, the ticket in the log) or reject at the end of "
+      "the message; non-SMTP mail (sendmail(1)) is held either way, since Postfix would "
+      "turn a reject into a bounce to its sender", 0 },
     { "milter", "script_msgs_per_hour", CT_INT, OFF(milter_script_msgs), "100", 0, 100000000,
       NULL, "messages per hour from one script (uid:path) before its mail is held and a "
       "finding raised (0 = no limit)", 0 },
