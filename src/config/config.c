@@ -463,6 +463,10 @@ static const struct ckey schema[] = {
     { "milter", "max_tracked", CT_INT, OFF(milter_max_tracked), "65536", 64, 10000000, NULL,
       "scripts, uids and fingerprints counted at once (fixed memory); when full, the one "
       "idle longest makes room", 0 },
+    { "milter", "enabled", CT_BOOL, OFF(milter_enabled), "false", 0, 0, NULL,
+      "`abusedesk run` starts the milter as one of its services (true), or not (false: "
+      "run it with abusedesk-milter.service or `abusedesk milter`; never both on one host, "
+      "they would share the listen socket)", 0 },
     /* The outbound log: "did we really send this?" in one lookup. */
     { "outbound", "log_days", CT_DURATION, OFF(outbound_log_days), "30d", 86400,
       3650 * 86400LL, NULL,
