@@ -15,7 +15,8 @@
  * fingerprint over its first 64 KiB, the counters at [milter] max_tracked,
  * the queue of outbound rows at 100000 (beyond, rows are dropped and
  * counted). Decisions are taken at the end of the message only, as Postfix
- * needs for non-SMTP mail (no reject at RCPT there). When the store cannot be
+ * needs for non-SMTP mail (no reject at RCPT there), and non-SMTP mail is
+ * held, never rejected (see stop_message). When the store cannot be
  * read the locks last read stay in force and mail flows (fail open).
  */
 #include "milter.h"
