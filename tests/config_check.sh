@@ -52,5 +52,9 @@ refused "a misspelt group" 's#^\[scoring\]#[scorng]#' \
   'unknown group \[scorng\] (did you mean \[scoring\]?)'
 refused "an unknown time zone" 's#^timezone = .*#timezone = Mars/Olympus#' \
   "\[notify\] timezone: 'Mars/Olympus' is not a known time zone"
+refused "[milter] enabled = maybe" '/^\[milter\]/,/^\[/s#^enabled = .*#enabled = maybe#' \
+  "\[milter\] enabled: expected true or false, got 'maybe'"
+refused "[milter] enabled with an unknown user" '/^\[milter\]/,/^\[/{s#^enabled = .*#enabled = true#;s@^#user = .*@user = nosuchuser4712@}' \
+  "c.conf:[0-9]*: \[milter\] user: no such user 'nosuchuser4712' on this machine (\[milter\] enabled"
 echo "config_check: $fails failed"
 [ "$fails" -eq 0 ]

@@ -2,7 +2,8 @@
  * cmd_run.c: `abusedesk run`, the services of one machine together: the desk
  * worker (`process --loop`), the delivery worker (`outbox --flush --loop`) and
  * the policy server (`serve`), each its own process of this same program with
- * the same global options (and the reputation monitor, `rbl check --loop`), so that each keeps its own privileges and secrets
+ * the same global options (and the reputation monitor, `rbl check --loop`, and
+ * with [milter] enabled the milter, `milter`), so that each keeps its own privileges and secrets
  * (the policy server never sees the outbox). Supervises them: a service that
  * dies is started again after a pause that grows up to a minute; SIGTERM or
  * SIGINT is passed on to all and waited for. Once a day it also runs the
@@ -79,7 +80,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
                    "only one that uses the SMTP password and the webhook secret) and the\n"
                    "policy server (abusedesk serve), unless --no-policy, and the reputation\n"
                    "monitor (abusedesk rbl check --loop: DNSBLs, early warning, feeds every\n"
-                   "[reputation] interval). A service that dies is restarted; SIGTERM stops\n"
+                   "[reputation] interval), and the milter (abusedesk milter) when [milter]\n"
+                   "enabled = true. A service that dies is restarted; SIGTERM stops\n"
                    "all. Once a day (first at start) it runs the retention purge (abusedesk\n"
                    "purge, [store] retention). `abusedesk ingest` (the MTA's pipe) only\n"
                    "stores reports for them.\n");
@@ -103,8 +105,18 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         /* listing: DNSBLs, early warning, feeds every [reputation] interval */
         { "reputation monitor", { "rbl", "check", "--loop", NULL }, 0, 0, 1, 0, 0 },
         { "policy server", { "serve", NULL }, 0, 0, 1, 0, 0 },
+        { "milter", { "milter", NULL }, 0, 0, 1, 0, 0 },
     };
-    size_t n_svc = no_policy ? 4 : 5; /* the policy server last: left out with --no-policy */
+    /* The policy server and the milter last: left out with --no-policy, and
+     * unless [milter] enabled (abusedesk-milter.service runs it otherwise). */
+    size_t n_svc = 4;
+    if (!no_policy)
+        n_svc++;
+    if (cli->cfg.milter_enabled) {
+        if (no_policy)
+            svc[n_svc] = svc[n_svc + 1];
+        n_svc++;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = run_on_signal;

@@ -471,8 +471,10 @@ static const struct ckey schema[] = {
     { "milter", "user", CT_STRING, OFF(milter_user), "abusedesk", 0, 0, NULL,
       "run as this user after binding (when started as root; empty: stay)", 0 },
     { "milter", "locked_action", CT_ENUM, OFF(milter_locked_action), "hold", 0, 0,
-      "hold|reject", "what happens to mail of a locked script or uid: hold (Postfix's hold "
-      "queue, the ticket in the log) or reject at the end of the message", 0 },
+      "hold|reject", "what happens to mail of a locked script, uid or account (and past the "
+      "limits): hold (Postfix's hold queue, the ticket in the log) or reject at the end of "
+      "the message; non-SMTP mail (sendmail(1)) is held either way, since Postfix would "
+      "turn a reject into a bounce to its sender", 0 },
     { "milter", "script_msgs_per_hour", CT_INT, OFF(milter_script_msgs), "100", 0, 100000000,
       NULL, "messages per hour from one script (uid:path) before its mail is held and a "
       "finding raised (0 = no limit)", 0 },
@@ -484,6 +486,10 @@ static const struct ckey schema[] = {
     { "milter", "max_tracked", CT_INT, OFF(milter_max_tracked), "65536", 64, 10000000, NULL,
       "scripts, uids and fingerprints counted at once (fixed memory); when full, the one "
       "idle longest makes room", 0 },
+    { "milter", "enabled", CT_BOOL, OFF(milter_enabled), "false", 0, 0, NULL,
+      "`abusedesk run` starts the milter as one of its services (true), or not (false: "
+      "run it with abusedesk-milter.service or `abusedesk milter`; never both on one host, "
+      "they would share the listen socket)", 0 },
     /* The outbound log: "did we really send this?" in one lookup. */
     { "outbound", "log_days", CT_DURATION, OFF(outbound_log_days), "30d", 86400,
       3650 * 86400LL, NULL,

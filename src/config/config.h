@@ -193,6 +193,7 @@ struct config {
     char *milter_user;
     char *milter_locked_action; /* hold or reject */
     int milter_script_msgs, milter_uid_msgs, milter_fp_rcpts, milter_max_tracked;
+    bool milter_enabled;        /* abusedesk run starts the milter */
     /* [outbound] */
     long long outbound_log_days;    /* seconds the Message-ID hashes are kept */
     char *outbound_key_file;

@@ -378,5 +378,10 @@ size_t config_check(const struct config *cfg, const char *name, const char *text
         && !g_str_has_prefix(cfg->milter_listen, "local:"))
         report(&c, "milter", "listen", "'%s': want inet:PORT@HOST or unix:PATH",
                cfg->milter_listen);
+    /* abusedesk run starts the milter: it would drop to a user that is not. */
+    if (cfg->milter_enabled && cfg->milter_user && *cfg->milter_user
+        && !getpwnam(cfg->milter_user))
+        report(&c, "milter", "user", "no such user '%s' on this machine ([milter] enabled: "
+               "abusedesk run starts the milter)", cfg->milter_user);
     return c.n;
 }

@@ -15,7 +15,8 @@
  * fingerprint over its first 64 KiB, the counters at [milter] max_tracked,
  * the queue of outbound rows at 100000 (beyond, rows are dropped and
  * counted). Decisions are taken at the end of the message only, as Postfix
- * needs for non-SMTP mail (no reject at RCPT there). When the store cannot be
+ * needs for non-SMTP mail (no reject at RCPT there), and non-SMTP mail is
+ * held, never rejected (see stop_message). When the store cannot be
  * read the locks last read stay in force and mail flows (fail open).
  */
 #include "milter.h"
@@ -319,8 +320,12 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
         return SMFIS_CONTINUE;
     if (!g_ascii_strcasecmp(name, "Received")) {
         /* Only the topmost Received: the one Postfix itself wrote when it
-         * took the mail from the local user; lower ones are the script's. */
-        if (c->n_received++ == 0) {
+         * took the mail from the local user; lower ones are the script's.
+         * Over SMTP the client wrote every Received a milter sees: one
+         * saying "from userid N" would count and lock against that web
+         * space (any sender on the internet, through the MX), so it is read
+         * for non-SMTP mail only. */
+        if (c->n_received++ == 0 && c->non_smtp) {
             char uid[16];
             if (milter_received_uid(value, uid, sizeof uid))
                 c->uid = g_strdup(uid);
@@ -357,15 +362,20 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 }
 
 /* Hold or reject (at the end of the message) with why; logged with the
- * queue id. */
+ * queue id. Non-SMTP mail is always held: Postfix's pickup asks cleanup to
+ * bounce what it cannot take, so a reject there would send a bounce with the
+ * script's message to its envelope sender (often a contact form's forged
+ * one) instead of refusing anything to anybody; held, the team sees it. */
 static sfsistat stop_message(SMFICTX *ctx, struct mconn *c, const char *why)
 {
     const char *qid = smfi_getsymval(ctx, "i");
-    bool reject = !strcmp(md->cfg->milter_locked_action, "reject");
+    bool want_reject = !strcmp(md->cfg->milter_locked_action, "reject");
+    bool reject = want_reject && !c->non_smtp;
     char *reason = g_strdup_printf("abusedesk: %s", why);
-    log_msg(md->log, LOG_LEVEL_WARNING, "milter: %s: %s: %s (from <%s>, %u recipient(s))",
+    log_msg(md->log, LOG_LEVEL_WARNING, "milter: %s: %s: %s (from <%s>, %u recipient(s)%s)",
             qid ? qid : "NOQUEUE", reject ? "rejected" : "held", why, c->sender ? c->sender : "",
-            c->n_rcpt);
+            c->n_rcpt, want_reject && !reject ? "; non-SMTP mail: held, a reject would bounce it "
+            "to the sender" : "");
     sfsistat r;
     if (reject) {
         smfi_setreply(ctx, "550", "5.7.1", reason);

@@ -8,8 +8,8 @@
  * from localhost port 0, the uid PHP wrote into X-PHP-Originating-Script is
  * used; over SMTP that header is anybody's and is not used); counts per
  * script (uid:path) and
- * per uid; holds (or rejects at the end of the message) mail of a locked
- * script, uid or account with the ticket in the log; raises a finding when one
+ * per uid; holds (or, SMTP mail only, rejects at the end of the message)
+ * mail of a locked script, uid or account with the ticket in the log; raises a finding when one
  * script or account sends the same subject or body to many recipients; tags
  * the envelope sender of [batv] domains (smfi_chgfrom); records a keyed hash
  * of the Message-ID in the outbound log. The store is read and written by one
