@@ -43,7 +43,7 @@
 
 #define INTAKE_CHUNK 65536
 #define INTAKE_BATCH 100
-#define INTAKE_REPLAY_BATCH 500
+#define INTAKE_REPLAY_BATCH 5000
 
 struct msgbuf {
     char sha[65];
@@ -996,7 +996,9 @@ int intake_maildir(struct intake *in, const char *dir, struct ad_err *err)
         g_free(source);
         g_free(path);
         msgbuf_clear(&m);
-        if (rc == 0 && ++n_in_batch >= INTAKE_BATCH) {
+        /* A replay is a batch import: fewer, larger commits (each rewrites
+         * the index pages it touched), the Maildir stays the durable copy. */
+        if (rc == 0 && ++n_in_batch >= (in->replay ? INTAKE_REPLAY_BATCH : INTAKE_BATCH)) {
             rc = flush_batch(in, moves, &in_tx, err);
             n_in_batch = 0;
         }

@@ -186,5 +186,8 @@ int store_replay_bulk(struct store *st, bool on, struct ad_err *err)
     int rc = store_exec(st, on ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", err);
     if (rc == 0)
         rc = store_exec(st, on ? "PRAGMA cache_size=-65536" : "PRAGMA cache_size=-2000", err);
+    if (rc == 0)
+        rc = store_exec(st, on ? "PRAGMA wal_autocheckpoint=16384" : "PRAGMA wal_autocheckpoint=1000",
+                        err);
     return rc;
 }
