@@ -13,8 +13,7 @@ bin=${AD_BINARY:-$top/build/abusedesk}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fails=0
-check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
-has() { if grep -q -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 400 <<<"$2")"; fails=$((fails + 1)); fi; }
+. "$top/tests/lib/check.sh" # check, has, hasnt
 printf '%s\n' "[store]" "path = $work/desk.db" "[intake]" "spool_dir = $work/spool" \
   "quarantine_dir = $work/quarantine" "verify_dkim = false" "[log]" "level = warning" \
   "[network]" "our_hosts = *.hoster.example" "our_ips = 198.51.100.0/24" "[notify]" \

@@ -20,14 +20,7 @@ trap 'rm -rf "$work"' EXIT
 fails=0
 export LC_ALL=C
 
-check() { # name got want
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1: got '$2', want '$3'"
-    fails=$((fails + 1))
-  else
-    echo "ok   $1"
-  fi
-}
+. "$top/tests/lib/check.sh" # check, has, hasnt
 # count NEEDLE TEXT: how many times the bytes NEEDLE occur in TEXT.
 count() { printf '%s' "$2" | grep -oF -- "$1" | wc -l | tr -d ' '; }
 ESC=$'\x1b' BEL=$'\x07' RLO=$'\xe2\x80\xae'

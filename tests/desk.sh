@@ -21,14 +21,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 . "$top/tests/lib/sql.sh"  # dbq: SQL on SQLite or PostgreSQL (tests/lib/with_pg.sh)
 fails=0
 
-check() { # name got want
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1: got '$2', want '$3'"
-    fails=$((fails + 1))
-  else
-    echo "ok   $1"
-  fi
-}
+. "$top/tests/lib/check.sh" # check, has, hasnt
 
 cat > "$work/desk.conf" <<EOF
 [store]

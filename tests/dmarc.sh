@@ -23,8 +23,7 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
-has() { if grep -q -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 600 <<<"$2")"; fails=$((fails + 1)); fi; }
+. "$top/tests/lib/check.sh" # check, has, hasnt
 command -v jq >/dev/null || { echo "FAIL: jq is missing"; exit 1; }
 [ -d "$corpus" ] || { echo "FAIL: $corpus is missing"; exit 1; }
 large=$(ls -S "$corpus"/*.xml | head -1)

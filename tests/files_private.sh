@@ -9,7 +9,7 @@ bin=${AD_BINARY:-$top/build/abusedesk}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fails=0
-check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
+. "$top/tests/lib/check.sh" # check, has, hasnt
 chmod 755 "$work"
 user=
 [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && user=nobody

@@ -28,9 +28,7 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
-has() { if grep -q -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 600 <<<"$2")"; fails=$((fails + 1)); fi; }
-hasnt() { if grep -q -- "$3" <<<"$2"; then echo "FAIL $1: '$3' in: $(head -c 600 <<<"$2")"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
+. "$top/tests/lib/check.sh" # check, has, hasnt
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && echo yes || echo no; }
 wait_log() { for i in $(seq 1 "${3:-150}"); do grep -q -- "$2" "$1" && break; sleep 0.1; done; cat "$1"; }
 wait_listening() { for i in $(seq 1 100); do [ "$(listening "$1")" = yes ] && break; sleep 0.1; done; listening "$1"; }

@@ -27,8 +27,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
-has() { if grep -q -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 300 <<<"$2")"; fails=$((fails + 1)); fi; }
+. "$top/tests/lib/check.sh" # check, has, hasnt
 
 for tool in swaks postfix; do
   command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "FAIL $tool missing (make deps)"; exit 1; }

@@ -38,8 +38,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
-has() { if grep -q -- "$3" <<<"$2"; then echo "ok   $1"; else echo "FAIL $1: no '$3' in: $(head -c 300 <<<"$2")"; fails=$((fails + 1)); fi; }
+. "$top/tests/lib/check.sh" # check, has, hasnt
 yes_if() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($3)"; fails=$((fails + 1)); fi; }
 kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -27,14 +27,7 @@ for t in arf-02 arf-22 arf-25; do
   [ -f "$corpus/$t.eml" ] || { echo "FAIL input missing: $corpus/$t.eml"; exit 1; }
 done
 
-check() { # name got want
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1: got '$2', want '$3'"
-    fails=$((fails + 1))
-  else
-    echo "ok   $1"
-  fi
-}
+. "$top/tests/lib/check.sh" # check, has, hasnt
 
 mkconf() { # file run_lock_complaints
   cat > "$1" <<EOF

@@ -12,7 +12,7 @@ work=$(mktemp -d)
 fails=0
 cleanup() { mountpoint -q "$work/full" && umount "$work/full"; rm -rf "$work"; }
 trap cleanup EXIT
-check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
+. "$top/tests/lib/check.sh" # check, has, hasnt
 [ "$(id -u)" = 0 ] || { echo "FAIL spool_full needs root to mount a tmpfs (CI runs as root)"; exit 1; }
 mkdir -p "$work/full"
 mount -t tmpfs -o size=256k tmpfs "$work/full" || { echo "FAIL cannot mount a tmpfs"; exit 1; }

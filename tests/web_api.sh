@@ -22,14 +22,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-check() { # name got want
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1: got '$2', want '$3'"
-    fails=$((fails + 1))
-  else
-    echo "ok   $1"
-  fi
-}
+. "$top/tests/lib/check.sh" # check, has, hasnt
 for need in curl /usr/bin/python3; do
   command -v "$need" >/dev/null || { echo "FAIL $need is missing"; exit 1; }
 done

@@ -42,7 +42,7 @@ BASE=$base SHOTS=$shots INCIDENT=$alice OTHER_INCIDENT=$fjord PW_AGENT=$pw_agent
   timeout 300 node "$top/tests/web/browser.js"
 rc=$?
 [ $rc = 0 ] || fails=$((fails + 1))
-check() { if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); else echo "ok   $1"; fi; }
+. "$top/tests/lib/check.sh" # check, has, hasnt
 state=$("$bin" -c "$conf" incident show --json "$alice" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
 check "after the browser: incident show says resolved" "$state" resolved
 check "after the browser: the lock and the forced unlock audited under the agent" \
