@@ -230,6 +230,31 @@ static bool temporary_text(const char *diag)
     return false;
 }
 
+/* True when the notice (subject, or the bounce's text before the quoted original)
+ * says delivery is still being tried: a delay warning (RFC 3464 "delayed"), not a
+ * report that the MTA gave up. */
+static bool notice_warning(const char *subject, const char *text, size_t len)
+{
+    static const char *const marks[] = {
+        "not yet been delivered", "delivery attempts will continue", "will continue to try",
+        "will continue to attempt", "still being retried", "still trying to deliver",
+        "will be retried", "will retry", "warning message only", "this is a warning",
+        "this is just a warning", "is a warning only", "no action is required on your part",
+        "has been postponed", "has been delayed", "delivery is delayed", "message delayed",
+        "delay in the delivery", "delay notification", "delayed delivery notification",
+        "still awaiting delivery"};
+    static const char *const subj[] = {"delayed", "(delay)", "delay notification",
+                                       "warning: could not send", "still being retried",
+                                       "not yet been delivered"};
+    for (size_t i = 0; subject && i < G_N_ELEMENTS(subj); i++)
+        if (dsn_memcasestr(subject, strlen(subject), subj[i]))
+            return true;
+    for (size_t i = 0; text && i < G_N_ELEMENTS(marks); i++)
+        if (dsn_memcasestr(text, len, marks[i]))
+            return true;
+    return false;
+}
+
 /* True for an X.1.x status, which names the recipient's address as the problem. */
 static bool user_status(const char *status)
 {
@@ -281,7 +306,7 @@ static bool last_inner_code(const char *diag, char out[16])
  * the bounce family (static, may be NULL), reporting_mta the bounce's own host
  * (may be NULL). */
 static void finish_ent(struct report *r, const struct dsn_ent *e, const char *format,
-                       const char *reporting_mta)
+                       const char *reporting_mta, bool warning)
 {
     bool explicit_user = format_explicit_user(format, e->diag);
     struct dsn_rcpt *d = report_add_rcpt(r);
@@ -342,10 +367,13 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
         status = reason_internal_status(reason, temporary);
     d->status = report_str(r, status, -1);
     d->reason = report_str(r, reason, -1);
+    /* Without an Action field: "delayed" only when the notice says delivery goes
+     * on; an MTA that reports a time-out or a transient code without saying so
+     * has given up (RFC 3464 2.3.3: "failed"). */
     if (!action)
-        action = reason && strcmp(reason, "expired") == 0 ? "delayed"
-                 : reason && strcmp(reason, "delivered") == 0 ? "delivered"
-                                                              : "failed";
+        action = reason && strcmp(reason, "delivered") == 0 ? "delivered"
+                 : warning                                   ? "delayed"
+                                                             : "failed";
     d->action = report_str(r, action, -1);
 }
 
@@ -457,9 +485,14 @@ int dsn_parse(struct report *r, const struct mime_part *root, struct arena *a, c
         r->reporting_mta = report_strtrim(r, s.reporting_mta, -1);
     else if (t.reporting_mta)
         r->reporting_mta = report_strtrim(r, t.reporting_mta, -1);
+    /* The notice is the text before the quoted original. */
+    size_t notice_len = body_len;
+    if (body && s.inline_orig && s.inline_orig >= body && s.inline_orig <= body + body_len)
+        notice_len = (size_t)(s.inline_orig - body);
+    bool warning = notice_warning(subject, body, body ? notice_len : 0);
     for (guint i = 0; i < s.ents->len; i++)
         finish_ent(r, g_ptr_array_index(s.ents, i), s.format,
-                   s.reporting_mta ? s.reporting_mta : t.reporting_mta);
+                   s.reporting_mta ? s.reporting_mta : t.reporting_mta, warning);
 
     if (w.orig_msg) {
         original_from_text(r, w.orig_msg->hdr, w.orig_msg->hdr_len);

@@ -433,6 +433,11 @@ const char *dsn_cmd_guess(const char *s)
         {"after rcpt command", "RCPT"},
         {"while sending mail from", "MAIL"},
         {"helo handshake", "HELO"},
+        /* An SMTP dialogue quoted in the notice ("Sent: RCPT TO:<addr>",
+         * "SMTP:RCPT host ...: 550 ...") when nothing above named the command. */
+        {"smtp:rcpt", "RCPT"},
+        {"rcpt to:", "RCPT"},
+        {"rcpt to generated", "RCPT"},
         {"refused to talk to me", "HELO"},
         {"after initial connection", NULL},
     };
