@@ -1264,6 +1264,26 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         }
     }
 
+    /* Recipients whose own lines say nothing of the cause (a list of addresses
+     * under "for the following reason: ...") share the notice's reason: the
+     * notice's text follows their own as diagnostic. */
+    if (s->ents->len > before && start < end) {
+        const char *b0 = g_array_index(lines, struct tline, start).p;
+        const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+        size_t bl = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
+        char *notice = g_strndup(b0, bl);
+        const char *nr = reason_classify(notice, NULL, NULL, NULL);
+        if (strcmp(nr, "onhold") != 0 && strcmp(nr, "undefined") != 0)
+            for (guint k = before; k < s->ents->len; k++) {
+                struct dsn_ent *e = g_ptr_array_index(s->ents, k);
+                const char *er = e->diag ? reason_classify(e->diag, e->status, e->cmd, NULL)
+                                         : "onhold";
+                if (strcmp(er, "onhold") == 0 || strcmp(er, "undefined") == 0)
+                    dsn_append(&e->diag, notice, strlen(notice));
+            }
+        g_free(notice);
+    }
+
     if (s->ents->len == before && !failed_rcpts) {
         char *own = original_senders(s->inline_orig, s->inline_orig_len);
         /* The recipient list may start before the start marker ("Your message to
