@@ -1053,6 +1053,29 @@ static void from_original(struct dsn_scan *s, const char *orig, size_t len, cons
         dsn_set(&e->diag, diag, diag_len);
 }
 
+/* The notice: the text from line start up to line end (the quoted original), at
+ * most DSN_MAX_DIAG bytes; its length goes to *nlen. */
+static const char *notice_span(GArray *lines, guint start, guint end, const char *body,
+                               size_t len, size_t *nlen)
+{
+    guint n = lines->len;
+    const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
+    const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+    *nlen = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
+    return b0;
+}
+
+/* Adds the recipient a[0..alen) with the notice as its diagnostic. */
+static void add_with_notice(struct dsn_scan *s, const char *a, size_t alen, GArray *lines,
+                            guint start, guint end, const char *body, size_t len)
+{
+    struct dsn_ent *e = add_rcpt(s, a, alen);
+    size_t bl = 0;
+    const char *b0 = notice_span(lines, start, end, body, len, &bl);
+    if (e && !e->diag)
+        dsn_set(&e->diag, b0, bl);
+}
+
 int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char *hdr_from,
                    const char *hdr_subject, const char *hdr_to, const char *failed_rcpts)
 {
@@ -1268,9 +1291,8 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
      * under "for the following reason: ...") share the notice's reason: the
      * notice's text follows their own as diagnostic. */
     if (s->ents->len > before && start < end) {
-        const char *b0 = g_array_index(lines, struct tline, start).p;
-        const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
-        size_t bl = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
+        size_t bl = 0;
+        const char *b0 = notice_span(lines, start, end, body, len, &bl);
         char *notice = g_strndup(b0, bl);
         const char *nr = reason_classify(notice, NULL, NULL, NULL);
         if (strcmp(nr, "onhold") != 0 && strcmp(nr, "undefined") != 0)
@@ -1297,14 +1319,8 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         /* "failure notice for addr", "Undeliverable: addr": the Subject names it. */
         size_t alen = 0;
         const char *a = dsn_addr_find(hdr_subject, strlen(hdr_subject), &alen);
-        if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL)) {
-            struct dsn_ent *e = add_rcpt(s, a, alen);
-            const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
-            const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
-            size_t bl = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
-            if (e && !e->diag)
-                dsn_set(&e->diag, b0, bl);
-        }
+        if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL))
+            add_with_notice(s, a, alen, lines, start, end, body, len);
     }
     if (s->ents->len == before && !failed_rcpts) {
         /* A notice that sums up the returned message in its own text ("Subject:
@@ -1323,12 +1339,7 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
             if (!a || b || !dsn_addr_routable_n(a, alen)
                 || own_addr(a, alen, hdr_from, hdr_to, NULL))
                 continue;
-            struct dsn_ent *e = add_rcpt(s, a, alen);
-            const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
-            const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
-            size_t bl = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
-            if (e && !e->diag)
-                dsn_set(&e->diag, b0, bl);
+            add_with_notice(s, a, alen, lines, start, end, body, len);
             break;
         }
     }
