@@ -829,6 +829,14 @@ static const char *reason_from_reply(int reply, const char *command)
         return "hasmoved";
     case 452:
         return "systemfull";
+    case 500:
+    case 501:
+    case 502:
+    case 503:
+    case 504:
+        /* Command syntax, parameters, not implemented, bad sequence: the
+         * dialogue itself was refused. */
+        return "syntaxerror";
     default:
         return NULL;
     }
