@@ -151,6 +151,18 @@ static const char *const end_markers[] = {
     "summary of the undelivered message you sent follows",
 };
 
+/* Phrases of a notice that says delivery is still being tried (a delay warning,
+ * RFC 3464 "delayed"), not that the MTA gave up. Lower case. */
+static const char *const warning_marks[] = {
+    "not yet been delivered", "delivery attempts will continue", "will continue to try",
+    "will continue to attempt", "still being retried", "still trying to deliver",
+    "will be retried", "will retry", "warning message only", "this is a warning",
+    "this is just a warning", "is a warning only", "no action is required on your part",
+    "has been postponed", "has been delayed", "delivery is delayed", "message delayed",
+    "delay in the delivery", "delay notification", "delayed delivery notification",
+    "still awaiting delivery",
+};
+
 /* Lead-ins after which a recipient address starts a line. */
 static const char *const lead_ins[] = {
     "There was an error delivering your mail to",
@@ -224,6 +236,11 @@ static const char *rcpt_line(const struct tline *l, bool allow_to, size_t *alen,
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     if (p == end)
+        return NULL;
+    /* An SMTP reply continued over lines ("550-user@example.org is not ...",
+     * "550 5.1.1 ...") is part of the diagnostic above it. */
+    if (end - p >= 4 && (p[0] == '2' || p[0] == '4' || p[0] == '5') && g_ascii_isdigit(p[1])
+        && g_ascii_isdigit(p[2]) && (p[3] == '-' || p[3] == ' '))
         return NULL;
     /* A header line of a quoted message or a DSN field is not a recipient line,
      * except for the lead-ins below. */
@@ -1117,6 +1134,11 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
     off = first_of(&g, lb, 0, covered, end_markers, G_N_ELEMENTS(end_markers));
     if (off < covered)
         original_after(s, lines, line_at(lines, body, off), body, len);
+    /* A delay warning says so before the quoted original. */
+    {
+        size_t nend = end < n ? (size_t)(g_array_index(lines, struct tline, end).p - body) : covered;
+        s->warning = first_of(&g, lb, 0, nend, warning_marks, G_N_ELEMENTS(warning_marks)) < nend;
+    }
     /* Sendmail's transcript: the first line at or after the start line saying so. */
     static const char *const transcript_mark[] = {"Transcript of session follows"};
     guint tr_line = n;
@@ -1287,23 +1309,13 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         }
     }
 
-    /* Recipients whose own lines say nothing of the cause (a list of addresses
-     * under "for the following reason: ...") share the notice's reason: the
-     * notice's text follows their own as diagnostic. */
-    if (s->ents->len > before && start < end) {
+    /* The notice, for recipients whose own lines say nothing of the cause (a list
+     * of addresses under "for the following reason: ..."): dsn.c reads it when
+     * their own diagnostic names no reason. */
+    if (s->ents->len > before && start < end && !s->notice) {
         size_t bl = 0;
         const char *b0 = notice_span(lines, start, end, body, len, &bl);
-        char *notice = g_strndup(b0, bl);
-        const char *nr = reason_classify(notice, NULL, NULL, NULL);
-        if (strcmp(nr, "onhold") != 0 && strcmp(nr, "undefined") != 0)
-            for (guint k = before; k < s->ents->len; k++) {
-                struct dsn_ent *e = g_ptr_array_index(s->ents, k);
-                const char *er = e->diag ? reason_classify(e->diag, e->status, e->cmd, NULL)
-                                         : "onhold";
-                if (strcmp(er, "onhold") == 0 || strcmp(er, "undefined") == 0)
-                    dsn_append(&e->diag, notice, strlen(notice));
-            }
-        g_free(notice);
+        s->notice = g_strndup(b0, bl);
     }
 
     if (s->ents->len == before && !failed_rcpts) {

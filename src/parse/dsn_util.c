@@ -41,6 +41,8 @@ void dsn_scan_clear(struct dsn_scan *s)
     s->ents = NULL;
     g_free(s->reporting_mta);
     s->reporting_mta = NULL;
+    g_free(s->notice);
+    s->notice = NULL;
 }
 
 struct dsn_ent *dsn_ent_new(struct dsn_scan *s)
