@@ -22,7 +22,8 @@ perl, in one process). Printed per source and for all sources, for each parser:
   rs       recipient + status rows: an expected recipient reported with the stated
            status (or, without one, reported as failed); a delayed file counts as
            one row, right when nothing is reported as failed
-  reason   rows with a stated reason that agree; where no source states a reason,
+  reason   rows with a stated reason that agree (a recipient not found counts as a
+           disagreement); where no source states a reason,
            the agreement of abusedesk's reason with Sisimai's on the recipients
            both found (printed once, as "reason vs Sisimai")
   right    files fully right: found, every row right, and no failed recipient
@@ -144,6 +145,7 @@ def score(rows, results, folder, verbose, name):
                 t['rs_n'] += 1
                 if r is None:
                     ok_found = ok_all = False
+                    t['rsn_n'] += bool(row.get('reason'))
                     continue
                 good = (r['status'] == row['status']) if row.get('status') else True
                 t['rs_ok'] += good
