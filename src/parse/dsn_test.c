@@ -624,6 +624,17 @@ static const struct text_case text_cases[] = {
      "\n"
      "has not yet been delivered because the recipient server did not respond.\n",
      "grace@example.com", NULL, "delayed", 1},
+    {"postfix text: a reply continued over lines names no second recipient",
+     "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+     "To: sender@example.org\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "\n"
+     "This is the mail system at host mx.example.net.\n"
+     "\n"
+     "<ivan@example.net>: host mx.example.net[192.0.2.9] said:\n"
+     "    550-ivan@example.net is not an active address at this host (invalid\n"
+     "    550 username) (in reply to RCPT TO command)\n",
+     "ivan@example.net", NULL, "failed", 1},
     {"free text: quoted address next to a failure phrase, original after a marker",
      "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
      "To: list-admin@lists.example.org\n"
