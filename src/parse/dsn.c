@@ -230,6 +230,19 @@ static bool temporary_text(const char *diag)
     return false;
 }
 
+/* True when the bounce's Subject says it is a delay warning (the text's own
+ * wording is read by dsn_text_parse: struct dsn_scan's warning). */
+static bool subject_warning(const char *subject)
+{
+    static const char *const subj[] = {"delayed", "(delay)", "delay notification",
+                                       "warning: could not send", "still being retried",
+                                       "not yet been delivered"};
+    for (size_t i = 0; subject && i < G_N_ELEMENTS(subj); i++)
+        if (dsn_memcasestr(subject, strlen(subject), subj[i]))
+            return true;
+    return false;
+}
+
 /* True for an X.1.x status, which names the recipient's address as the problem. */
 static bool user_status(const char *status)
 {
@@ -280,8 +293,28 @@ static bool last_inner_code(const char *diag, char out[16])
 /* Decides status, command and reason of one entry and stores it in r. format is
  * the bounce family (static, may be NULL), reporting_mta the bounce's own host
  * (may be NULL). */
+/* The reason the text diag (swept) gives, with the status, command and action; a
+ * mailbox's words that nothing places at RCPT time are a filter's (see below). */
+static const char *diag_reason(const struct dsn_ent *e, const char *swept, const char *status,
+                               const char *cmd, const char *action, bool explicit_user)
+{
+    char code[16];
+    const char *reason = reason_classify(swept, status, cmd, action);
+    if (strcmp(reason, "userunknown") == 0 && !cmd && !explicit_user && !user_status(e->status)
+        && !(e->diag && dsn_status_find(e->diag, false, code) && user_status(code)))
+        /* "No such user" that no SMTP command and no X.1.x code place at RCPT
+         * time: a filter (often after DATA) answering in a mailbox's words. */
+        reason = "filtered";
+    return reason;
+}
+
+static bool reason_vague(const char *reason)
+{
+    return strcmp(reason, "onhold") == 0 || strcmp(reason, "undefined") == 0;
+}
+
 static void finish_ent(struct report *r, const struct dsn_ent *e, const char *format,
-                       const char *reporting_mta)
+                       const char *reporting_mta, bool warning, const char *notice)
 {
     bool explicit_user = format_explicit_user(format, e->diag);
     struct dsn_rcpt *d = report_add_rcpt(r);
@@ -317,19 +350,28 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
 
     const char *action = e->action;
     char *swept = e->diag ? diag_sweep(e->diag) : NULL;
-    d->diagnostic_code = report_strtrim(r, swept, -1);
     const char *reason = e->reason;
     if (!reason)
         reason = dsn_rhost_reason(e->rmta, e->rcpt, reporting_mta, swept, e->status, cmd);
     if (!reason) {
-        reason = reason_classify(swept, status, cmd, action);
-        if (strcmp(reason, "userunknown") == 0 && !cmd && !explicit_user
-            && !user_status(e->status) && !(e->diag && dsn_status_find(e->diag, false, code)
-                                             && user_status(code)))
-            /* "No such user" that no SMTP command and no X.1.x code place at RCPT
-             * time: a filter (often after DATA) answering in a mailbox's words. */
-            reason = "filtered";
+        reason = diag_reason(e, swept, status, cmd, action, explicit_user);
+        if (reason_vague(reason) && notice) {
+            /* The recipient's own text names no cause: the notice may, for all
+             * of its recipients; it then follows the diagnostic. */
+            char *both = g_strconcat(swept ? swept : "", swept ? " " : "", notice, NULL);
+            char *bs = diag_sweep(both);
+            g_free(both);
+            const char *r2 = diag_reason(e, bs, status, cmd, action, explicit_user);
+            if (!reason_vague(r2)) {
+                reason = r2;
+                g_free(swept);
+                swept = bs;
+                bs = NULL;
+            }
+            g_free(bs);
+        }
     }
+    d->diagnostic_code = report_strtrim(r, swept, -1);
     g_free(swept);
     bool temporary = false;
     if (status)
@@ -342,10 +384,13 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
         status = reason_internal_status(reason, temporary);
     d->status = report_str(r, status, -1);
     d->reason = report_str(r, reason, -1);
+    /* Without an Action field: "delayed" only when the notice says delivery goes
+     * on; an MTA that reports a time-out or a transient code without saying so
+     * has given up (RFC 3464 2.3.3: "failed"). */
     if (!action)
-        action = reason && strcmp(reason, "expired") == 0 ? "delayed"
-                 : reason && strcmp(reason, "delivered") == 0 ? "delivered"
-                                                              : "failed";
+        action = reason && strcmp(reason, "delivered") == 0 ? "delivered"
+                 : warning                                   ? "delayed"
+                                                             : "failed";
     d->action = report_str(r, action, -1);
 }
 
@@ -457,9 +502,11 @@ int dsn_parse(struct report *r, const struct mime_part *root, struct arena *a, c
         r->reporting_mta = report_strtrim(r, s.reporting_mta, -1);
     else if (t.reporting_mta)
         r->reporting_mta = report_strtrim(r, t.reporting_mta, -1);
+    bool warning = t.warning || subject_warning(subject);
+    const char *notice = s.notice ? s.notice : t.notice;
     for (guint i = 0; i < s.ents->len; i++)
         finish_ent(r, g_ptr_array_index(s.ents, i), s.format,
-                   s.reporting_mta ? s.reporting_mta : t.reporting_mta);
+                   s.reporting_mta ? s.reporting_mta : t.reporting_mta, warning, notice);
 
     if (w.orig_msg) {
         original_from_text(r, w.orig_msg->hdr, w.orig_msg->hdr_len);

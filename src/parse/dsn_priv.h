@@ -44,6 +44,9 @@ struct dsn_scan {
     const char *format;         /* static family name */
     const char *inline_orig;    /* borrowed: points into the text body; quoted original */
     size_t inline_orig_len;
+    char *notice;               /* owned: the text notice before the quoted original
+                                 * (at most DSN_MAX_DIAG bytes), when it named recipients */
+    bool warning;               /* the notice says delivery is still being tried */
 };
 
 void dsn_scan_init(struct dsn_scan *s);

@@ -138,6 +138,13 @@ static struct dsn_ent *field(struct dsn_scan *s, struct dsn_ent *cur, struct dsn
             char *low = g_ascii_strdown(cur->action, -1);
             g_free(cur->action);
             cur->action = low;
+            /* RFC 3464 2.3.3 names five actions; MTAs also write "failure" and
+             * "error" for a failed delivery. */
+            if (strcmp(low, "failure") == 0 || strcmp(low, "error") == 0
+                || strcmp(low, "fail") == 0) {
+                g_free(cur->action);
+                cur->action = g_strdup("failed");
+            }
         }
     } else if (IS("Status")) {
         char code[16];

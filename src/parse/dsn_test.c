@@ -543,6 +543,140 @@ static void test_cases(void **state)
     }
 }
 
+/* Free-text bounces of list-server era MTAs: the recipient next to a failure
+ * phrase or a recipient label, "(expanded from ...)" / "(generated from ...)",
+ * address-type prefixes, and the action (a time-out without "will retry" wording
+ * is a failure; a notice that says delivery goes on is a delay). */
+struct text_case {
+    const char *name;
+    const char *mail;
+    const char *rcpt;
+    const char *orig;   /* NULL: must be NULL */
+    const char *action;
+    unsigned n;         /* recipients reported */
+};
+
+static const struct text_case text_cases[] = {
+    {"sendmail: expanded from, and a hop count naming the sender",
+     "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
+     "To: list-admin@lists.example.org\n"
+     "Subject: Returned mail: Too many hops\n"
+     "\n"
+     "   ----- The following addresses had permanent fatal errors -----\n"
+     "bob@mail.example.net\n"
+     "    (expanded from: bob@example.net)\n"
+     "\n"
+     "   ----- Transcript of session follows -----\n"
+     "554 Too many hops 26 (25 max): from list-admin@lists.example.org via localhost, to "
+     "bob@example.net\n",
+     "bob@mail.example.net", "bob@example.net", "failed", 1},
+    {"exim: an undisclosed address generated from the recipient",
+     "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Mail delivery failed: returning message to sender\n"
+     "\n"
+     "This message was created automatically by mail delivery software.\n"
+     "\n"
+     "A message that you sent could not be delivered to one or more of its\n"
+     "recipients. This is a permanent error. The following address(es) failed:\n"
+     "\n"
+     "  an undisclosed address\n"
+     "    (generated from carol@example.com)\n",
+     "carol@example.com", NULL, "failed", 1},
+    {"free text: a recipient label",
+     "From: MAILER-DAEMON@mx.example.net\n"
+     "To: list-admin@lists.example.org\n"
+     "Subject: Processing Error\n"
+     "\n"
+     "Intended recipient: dave@example.net\n"
+     "\n"
+     "The following mail has been returned because it encountered an error.\n",
+     "dave@example.net", NULL, "failed", 1},
+    {"free text: an address-type prefix",
+     "From: \"Delivery Subsystem\" <POSTMASTER@mx.example.net>\n"
+     "To: <list-bounces@lists.example.org>\n"
+     "Subject: Message Delivery Failure\n"
+     "\n"
+     "The following recipient(s) could not be reached:\n"
+     "\n"
+     "\tRecipient: [SMTP:erin@example.com]\n"
+     "\tReason: Remote SMTP Server Returned: 550 mailbox unavailable\n",
+     "erin@example.com", NULL, "failed", 1},
+    {"free text: retries given up on is a failure",
+     "From: \"Postmaster\" <postmaster@mx.example.net>\n"
+     "To: <list-admin@lists.example.org>\n"
+     "Subject: Undeliverable Mail\n"
+     "\n"
+     "Delivery failed 20 attempts: frank@example.net\n"
+     "\n"
+     "\n"
+     "Original message follows.\n",
+     "frank@example.net", NULL, "failed", 1},
+    {"free text: a warning is a delay",
+     "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+     "To: list-bounces@lists.example.org\n"
+     "Subject: Warning: message has not yet been delivered\n"
+     "\n"
+     "This is an automated message created by mail delivery software.\n"
+     "\n"
+     "Your message to:\n"
+     "\tgrace@example.com\n"
+     "\n"
+     "has not yet been delivered because the recipient server did not respond.\n",
+     "grace@example.com", NULL, "delayed", 1},
+    {"postfix text: a reply continued over lines names no second recipient",
+     "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+     "To: sender@example.org\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "\n"
+     "This is the mail system at host mx.example.net.\n"
+     "\n"
+     "<ivan@example.net>: host mx.example.net[192.0.2.9] said:\n"
+     "    550-ivan@example.net is not an active address at this host (invalid\n"
+     "    550 username) (in reply to RCPT TO command)\n",
+     "ivan@example.net", NULL, "failed", 1},
+    {"free text: quoted address next to a failure phrase, original after a marker",
+     "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+     "To: list-admin@lists.example.org\n"
+     "Subject: Mail delivery failure\n"
+     "\n"
+     "The following message, addressed to 'heidi@example.net',\n"
+     "failed because it has not been collected after 30 days\n"
+     "\n"
+     "---- START OF RETURNED MESSAGE ----\n"
+     "From: list-request@lists.example.org\n"
+     "To: list@lists.example.org\n"
+     "Subject: digest\n",
+     "heidi@example.net", NULL, "failed", 1},
+};
+
+static void test_text_rules(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(text_cases) / sizeof(text_cases[0]); i++) {
+        const struct text_case *c = &text_cases[i];
+        int ret = 0;
+        struct report *r = run(c->mail, &ret);
+        if (ret != 1 || r->kind != REPORT_DSN)
+            fail_msg("%s: dsn_parse got %d, want 1", c->name, ret);
+        if (r->recipients->len != c->n)
+            fail_msg("%s: got %u recipients, want %u", c->name, r->recipients->len, c->n);
+        const struct dsn_rcpt *d = g_ptr_array_index(r->recipients, 0);
+        if (!d->final_recipient || strcmp(d->final_recipient, c->rcpt) != 0)
+            fail_msg("%s: recipient got %s, want %s", c->name,
+                     d->final_recipient ? d->final_recipient : "(null)", c->rcpt);
+        if ((c->orig == NULL) != (d->original_recipient == NULL)
+            || (c->orig && strcmp(d->original_recipient, c->orig) != 0))
+            fail_msg("%s: original recipient got %s, want %s", c->name,
+                     d->original_recipient ? d->original_recipient : "(null)",
+                     c->orig ? c->orig : "(null)");
+        if (!d->action || strcmp(d->action, c->action) != 0)
+            fail_msg("%s: action got %s, want %s", c->name, d->action ? d->action : "(null)",
+                     c->action);
+        report_free(r);
+    }
+}
+
 /* Hostile input: NUL bytes, a huge line, broken base64 and deep nesting must
  * neither crash nor read out of bounds (run under ASan in CI). */
 static void test_hostile(void **state)
@@ -597,6 +731,7 @@ int main(void)
     parse_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_text_rules),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_hostile_freetext),
     };

@@ -137,6 +137,30 @@ static const char *const end_markers[] = {
     "------ This is a copy of your message",
     "--- Original Message ---",
     "Header of the original message",
+    /* Other wordings of "the original follows" (LISTSERV, Demon, MDaemon, USA.NET,
+     * phquery, HotPOP, Exchange 5.5 gateways, ...). */
+    "START OF RETURNED MESSAGE",
+    "RETURNED MAIL FOLLOWS",
+    "-------- Returned Mail --------",
+    "Unsent Message below",
+    "Your message reads (in part)",
+    "copy of the original message below",
+    "Original message attached",
+    "Original message as received",
+    "lines of the message follows",
+    "summary of the undelivered message you sent follows",
+};
+
+/* Phrases of a notice that says delivery is still being tried (a delay warning,
+ * RFC 3464 "delayed"), not that the MTA gave up. Lower case. */
+static const char *const warning_marks[] = {
+    "not yet been delivered", "delivery attempts will continue", "will continue to try",
+    "will continue to attempt", "still being retried", "still trying to deliver",
+    "will be retried", "will retry", "warning message only", "this is a warning",
+    "this is just a warning", "is a warning only", "no action is required on your part",
+    "has been postponed", "has been delayed", "delivery is delayed", "message delayed",
+    "delay in the delivery", "delay notification", "delayed delivery notification",
+    "still awaiting delivery",
 };
 
 /* Lead-ins after which a recipient address starts a line. */
@@ -213,6 +237,11 @@ static const char *rcpt_line(const struct tline *l, bool allow_to, size_t *alen,
         p++;
     if (p == end)
         return NULL;
+    /* An SMTP reply continued over lines ("550-user@example.org is not ...",
+     * "550 5.1.1 ...") is part of the diagnostic above it. */
+    if (end - p >= 4 && (p[0] == '2' || p[0] == '4' || p[0] == '5') && g_ascii_isdigit(p[1])
+        && g_ascii_isdigit(p[2]) && (p[3] == '-' || p[3] == ' '))
+        return NULL;
     /* A header line of a quoted message or a DSN field is not a recipient line,
      * except for the lead-ins below. */
     for (size_t i = 0; i < G_N_ELEMENTS(lead_ins); i++) {
@@ -225,9 +254,25 @@ static const char *rcpt_line(const struct tline *l, bool allow_to, size_t *alen,
             break;
         }
     }
+    /* An X.400 O/R address whose domain-defined attribute carries the Internet
+     * address ("c=US;a= ;p=ORG;o=Site;dda:SMTP=user@example.com;"). */
+    if (end - p > 2 && g_ascii_strncasecmp(p, "c=", 2) == 0) {
+        const char *dda = dsn_memcasestr(p, (size_t)(end - p), "SMTP=");
+        if (dda)
+            p = dda + 5;
+    }
     const char *q = p;
     while (q < end && (*q == '<' || *q == '"' || *q == '\'' || *q == '(' || *q == '['))
         q++;
+    /* An address-type prefix ("[SMTP:user@example.com]", "rfc822;user@...") */
+    static const char *const types[] = {"SMTP:", "rfc822;", "rfc822:"};
+    for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+        if (dsn_hasprefix(q, (size_t)(end - q), types[i])) {
+            q += strlen(types[i]);
+            while (q < end && *q == ' ')
+                q++;
+            break;
+        }
     size_t n = 0;
     const char *a = dsn_addr_find(q, (size_t)(end - q), &n);
     if (!a || a != q)
@@ -437,10 +482,25 @@ static void transcript(struct dsn_scan *s, GArray *lines, guint mark, guint end,
             dsn_append(&cur->diag, p + 4, n - 4);
             continue;
         }
-        /* "550 <addr>... User unknown" */
+        /* "550 <addr>... User unknown", "550 5.1.1 <addr>...": only the address
+         * the reply begins with names a recipient ("554 Too many hops: from
+         * <sender> ..." names our sender). */
         if (n > 4 && g_ascii_isdigit(p[0]) && p[3] == ' ') {
             size_t alen = 0;
+            const char *q = p + 4;
+            const char *le = p + n;
+            if (q < le && (*q == '4' || *q == '5') && q + 1 < le && q[1] == '.') {
+                /* an enhanced status code: class.subject.detail */
+                const char *c = q + 2;
+                while (c < le && (g_ascii_isdigit(*c) || *c == '.'))
+                    c++;
+                q = c;
+            }
+            while (q < le && (*q == ' ' || *q == '<'))
+                q++;
             const char *a = dsn_addr_find(p, n, &alen);
+            if (a && a != q)
+                a = NULL;
             if (a && (s->ents->len > before || a[-1] == '<')) {
                 struct dsn_ent *e = add_rcpt(s, a, alen);
                 if (e && !e->diag)
@@ -564,7 +624,13 @@ static void notice_diag(struct dsn_ent *e, GArray *lines, guint start, guint end
             guint k = i;
             while (k < end && k < i + 4 && !blank(&g_array_index(lines, struct tline, k)))
                 k++;
-            append_prose(&e->diag, lines, i, k, 4);
+            /* with the lines of its paragraph above it, which say which command
+             * got the reply ("SMTP error from remote server after RCPT command:") */
+            guint b = i;
+            while (b > 0 && b > i - (i < 3 ? i : 3) && b - 1 != at
+                   && !blank(&g_array_index(lines, struct tline, b - 1)))
+                b--;
+            append_prose(&e->diag, lines, b, k, 7);
             return;
         }
     }
@@ -651,7 +717,31 @@ static const char *const fail_phrases[] = {
     "nicht zugestellt", "unzustellbar", "konnte nicht", "n'a pas pu", "non remis",
     "pas pu \xc3\xaatre remis", "impossible de", "no se pudo", "no pudo ser entregado",
     "non \xc3\xa8 stato", "impossibile", "niet bezorgd", "kon niet", "n\xc3\xa3o foi",
+    /* Phrases that name the recipient the notice is about. */
+    "addressed to", "intended recipient", "was addressed", "delivery problem",
 };
+
+/* True when the label of a "Label: addr" line says the address is a failed
+ * recipient ("Failed Recipient:", "Error-for:", "Unknown user:", "Intended
+ * recipient:"), not a header of a quoted message ("Reply-To:", "Errors-To:"). */
+static bool rcpt_label(const struct tline *l)
+{
+    const char *colon = memchr(l->p, ':', l->n);
+    if (!colon || colon - l->p > 40)
+        return false;
+    size_t n = (size_t)(colon - l->p);
+    static const char *const no[] = {"errors-to", "reply-to", "return-path", "sender",
+                                     "from", "to", "cc", "bcc"};
+    for (size_t i = 0; i < G_N_ELEMENTS(no); i++)
+        if (n == strlen(no[i]) && g_ascii_strncasecmp(l->p, no[i], n) == 0)
+            return false;
+    static const char *const words[] = {"recipient", "failed", "error", "undeliverable",
+                                        "unknown", "invalid", "addressee"};
+    for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
+        if (dsn_memcasestr(l->p, n, words[i]))
+            return true;
+    return false;
+}
 
 /* True when line l quotes an SMTP reply of class 4 or 5 ("Out: 451 4.3.0 ...",
  * "<<< 550 ...", "550-5.1.1 ..."), after an optional "Out:" / "<<<" prefix. */
@@ -753,8 +843,7 @@ static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, con
 {
     for (guint i = start; i < end && i < start + 400; i++) {
         struct tline *l = &g_array_index(lines, struct tline, i);
-        if (header_like(l) && !dsn_hasprefix(l->p, l->n, "Recipient")
-            && !dsn_hasprefix(l->p, l->n, "Failed"))
+        if (header_like(l) && !rcpt_label(l))
             continue;
         if (dsn_memcasestr(l->p, l->n, "://") || dsn_memcasestr(l->p, l->n, "mailto:"))
             continue;
@@ -810,6 +899,11 @@ static void loose(struct dsn_scan *s, GArray *lines, guint start, guint end, con
                 break;
             const char *after = a + alen;
             const char *lend = l->p + l->n;
+            /* 'addr' in single quotes: the quotes are not part of it. */
+            if (alen > 2 && a[0] == '\'' && after < lend && *after == '\'') {
+                a++;
+                alen--;
+            }
             bool bracket = a > l->p && a[-1] == '<';
             const char *q = after;
             while (q < lend && (*q == '>' || *q == '"' || *q == '\''))
@@ -976,6 +1070,29 @@ static void from_original(struct dsn_scan *s, const char *orig, size_t len, cons
         dsn_set(&e->diag, diag, diag_len);
 }
 
+/* The notice: the text from line start up to line end (the quoted original), at
+ * most DSN_MAX_DIAG bytes; its length goes to *nlen. */
+static const char *notice_span(GArray *lines, guint start, guint end, const char *body,
+                               size_t len, size_t *nlen)
+{
+    guint n = lines->len;
+    const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
+    const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
+    *nlen = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
+    return b0;
+}
+
+/* Adds the recipient a[0..alen) with the notice as its diagnostic. */
+static void add_with_notice(struct dsn_scan *s, const char *a, size_t alen, GArray *lines,
+                            guint start, guint end, const char *body, size_t len)
+{
+    struct dsn_ent *e = add_rcpt(s, a, alen);
+    size_t bl = 0;
+    const char *b0 = notice_span(lines, start, end, body, len, &bl);
+    if (e && !e->diag)
+        dsn_set(&e->diag, b0, bl);
+}
+
 int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char *hdr_from,
                    const char *hdr_subject, const char *hdr_to, const char *failed_rcpts)
 {
@@ -1017,6 +1134,11 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
     off = first_of(&g, lb, 0, covered, end_markers, G_N_ELEMENTS(end_markers));
     if (off < covered)
         original_after(s, lines, line_at(lines, body, off), body, len);
+    /* A delay warning says so before the quoted original. */
+    {
+        size_t nend = end < n ? (size_t)(g_array_index(lines, struct tline, end).p - body) : covered;
+        s->warning = first_of(&g, lb, 0, nend, warning_marks, G_N_ELEMENTS(warning_marks)) < nend;
+    }
     /* Sendmail's transcript: the first line at or after the start line saying so. */
     static const char *const transcript_mark[] = {"Transcript of session follows"};
     guint tr_line = n;
@@ -1043,6 +1165,7 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
 
     struct dsn_ent *cur = NULL;
     bool cont = false;
+    guint cur_line = G_MAXUINT; /* the line that named cur */
     for (guint i = start; i < end; i++) {
         struct tline *l = &g_array_index(lines, struct tline, i);
         if (i >= tr_line)
@@ -1091,6 +1214,7 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         }
         if (a && (have_start || i > start || fam)) {
             cur = add_rcpt(s, a, alen);
+            cur_line = i;
             rest_trim(&rest, lend);
             if (cur && rest < lend && !addr_only(rest, (size_t)(lend - rest)))
                 dsn_append(&cur->diag, rest, (size_t)(lend - rest));
@@ -1106,6 +1230,30 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
             cont = true;
             continue;
         }
+        if (!a) {
+            /* "(generated from addr)" (Exim), "(expanded from: addr)" (Sendmail):
+             * the address the failed one came from. Under an item that named no
+             * address ("an undisclosed address") it is the recipient's only one. */
+            const char *lp = l->p;
+            while (lp < lend && (*lp == ' ' || *lp == '\t'))
+                lp++;
+            size_t glen = 0;
+            const char *ga = NULL;
+            if (dsn_hasprefix(lp, (size_t)(lend - lp), "(generated from")
+                || dsn_hasprefix(lp, (size_t)(lend - lp), "(expanded from"))
+                ga = dsn_addr_find(lp, (size_t)(lend - lp), &glen);
+            if (ga && cur && cur_line + 1 == i) {
+                if (!cur->orig_rcpt)
+                    cur->orig_rcpt = g_strndup(ga, glen);
+                continue;
+            }
+            if (ga && dsn_addr_routable_n(ga, glen) && (have_start || fam)) {
+                cur = add_rcpt(s, ga, glen);
+                cur_line = i;
+                cont = true;
+                continue;
+            }
+        }
         if (!cur)
             continue;
         if (blank(l)) {
@@ -1118,6 +1266,24 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
     }
 
     transcript(s, lines, tr_line, end, before);
+
+    /* Postfix: "<final> (expanded from <alias>): reason" names the address the
+     * message was sent to. */
+    for (guint k = before; k < s->ents->len; k++) {
+        struct dsn_ent *e = g_ptr_array_index(s->ents, k);
+        const char *x = e->diag && !e->orig_rcpt
+                            ? dsn_memcasestr(e->diag, strlen(e->diag), "expanded from")
+                            : NULL;
+        if (!x)
+            continue;
+        x += strlen("expanded from");
+        while (*x == ' ' || *x == ':' || *x == '<')
+            x++;
+        size_t xl = 0;
+        const char *xa = dsn_addr_find(x, strlen(x), &xl);
+        if (xa == x)
+            e->orig_rcpt = g_strndup(xa, xl);
+    }
 
     if (failed_rcpts) {
         const char *b0 = start + 1 < end ? g_array_index(lines, struct tline, start + 1).p : NULL;
@@ -1143,11 +1309,20 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         }
     }
 
+    /* The notice, for recipients whose own lines say nothing of the cause (a list
+     * of addresses under "for the following reason: ..."): dsn.c reads it when
+     * their own diagnostic names no reason. */
+    if (s->ents->len > before && start < end && !s->notice) {
+        size_t bl = 0;
+        const char *b0 = notice_span(lines, start, end, body, len, &bl);
+        s->notice = g_strndup(b0, bl);
+    }
+
     if (s->ents->len == before && !failed_rcpts) {
         char *own = original_senders(s->inline_orig, s->inline_orig_len);
         /* The recipient list may start before the start marker ("Your message to
          * addr could not be delivered"): the whole notice is searched. */
-        loose(s, lines, have_start ? start : 0, end, hdr_from, hdr_to, own);
+        loose(s, lines, 0, end, hdr_from, hdr_to, own);
         g_free(own);
     }
     if (s->ents->len == before && !failed_rcpts && have_start && hdr_from)
@@ -1156,13 +1331,28 @@ int dsn_text_parse(struct dsn_scan *s, const char *body, size_t len, const char 
         /* "failure notice for addr", "Undeliverable: addr": the Subject names it. */
         size_t alen = 0;
         const char *a = dsn_addr_find(hdr_subject, strlen(hdr_subject), &alen);
-        if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL)) {
-            struct dsn_ent *e = add_rcpt(s, a, alen);
-            const char *b0 = start < n ? g_array_index(lines, struct tline, start).p : body;
-            const char *b1 = end < n ? g_array_index(lines, struct tline, end).p : body + len;
-            size_t bl = (size_t)(b1 - b0) < DSN_MAX_DIAG ? (size_t)(b1 - b0) : DSN_MAX_DIAG;
-            if (e && !e->diag)
-                dsn_set(&e->diag, b0, bl);
+        if (a && dsn_addr_routable_n(a, alen) && !own_addr(a, alen, hdr_from, hdr_to, NULL))
+            add_with_notice(s, a, alen, lines, start, end, body, len);
+    }
+    if (s->ents->len == before && !failed_rcpts) {
+        /* A notice that sums up the returned message in its own text ("Subject:
+         * ...\nTo: addr"): its one To address. */
+        for (guint i = 0; i < end && i < 400; i++) {
+            struct tline *l = &g_array_index(lines, struct tline, i);
+            const char *lp = l->p;
+            const char *le = l->p + l->n;
+            while (lp < le && (*lp == ' ' || *lp == '\t'))
+                lp++;
+            if (!dsn_hasprefix(lp, (size_t)(le - lp), "To:"))
+                continue;
+            size_t alen = 0, blen = 0;
+            const char *a = dsn_addr_find(lp + 3, (size_t)(le - lp - 3), &alen);
+            const char *b = a ? dsn_addr_find(a + alen, (size_t)(le - a - alen), &blen) : NULL;
+            if (!a || b || !dsn_addr_routable_n(a, alen)
+                || own_addr(a, alen, hdr_from, hdr_to, NULL))
+                continue;
+            add_with_notice(s, a, alen, lines, start, end, body, len);
+            break;
         }
     }
     if (s->ents->len == before && !failed_rcpts && s->inline_orig) {

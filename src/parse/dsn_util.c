@@ -41,6 +41,8 @@ void dsn_scan_clear(struct dsn_scan *s)
     s->ents = NULL;
     g_free(s->reporting_mta);
     s->reporting_mta = NULL;
+    g_free(s->notice);
+    s->notice = NULL;
 }
 
 struct dsn_ent *dsn_ent_new(struct dsn_scan *s)
@@ -433,6 +435,11 @@ const char *dsn_cmd_guess(const char *s)
         {"after rcpt command", "RCPT"},
         {"while sending mail from", "MAIL"},
         {"helo handshake", "HELO"},
+        /* An SMTP dialogue quoted in the notice ("Sent: RCPT TO:<addr>",
+         * "SMTP:RCPT host ...: 550 ...") when nothing above named the command. */
+        {"smtp:rcpt", "RCPT"},
+        {"rcpt to:", "RCPT"},
+        {"rcpt to generated", "RCPT"},
         {"refused to talk to me", "HELO"},
         {"after initial connection", NULL},
     };

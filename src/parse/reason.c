@@ -66,6 +66,7 @@ struct reason_rule {
  */
 
 static const char *const reason_mailboxfull[] = {
+    "exceeding their quota", "exceeding its quota", "exceeding the quota", "quota violation", "over disk quota",
     "user's mailbox is full", "mail quota exceeded", "exceeded his quota", "exceeded her quota", "insufficient storage", "mailbox size limit exceeded", "has reached its quota", "reached the quota",
     "\xd1\x8f\xd1\x89\xd0\xb8\xd0\xba \xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd\xd0\xb5\xd0\xbd", "\xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd\xd0\xb5\xd0\xbd",
     "too much mail", "postfach voll", "postfach ist voll", "speicherplatz", "bo\xc3\xaete pleine", "boite pleine", "casella piena", "buz\xc3\xb3n lleno",
@@ -268,6 +269,7 @@ static const char *const reason_rejected_sender[] = {
 };
 
 static const char *const reason_userunknown[] = {
+    "user not known", "address is wrong", "address is no longer valid", "does not have a final email delivery point",
     "no such local user", "unknown local user", "user unknown in", "not a valid recipient", "no account by that name", "bad destination mailbox address", "no such person", "not found in directory", "account unavailable", "mailbox is unavailable", "recipient address is invalid", "address is not valid", "unknown mailbox", "mailbox unknown", "non-existent", "nonexistent", "no such email address", "user is unknown", "recipient is unknown", "not a known recipient", "invalid email address",
     "\xd0\xbf\xd0\xbe\xd0\xbb\xd1\x8c\xd0\xb7\xd0\xbe\xd0\xb2\xd0\xb0\xd1\x82\xd0\xb5\xd0\xbb\xd1\x8c \xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0\xd0\xb9\xd0\xb4\xd0\xb5\xd0\xbd", "\xd0\xbd\xd0\xb5\xd1\x82 \xd1\x82\xd0\xb0\xd0\xba\xd0\xbe\xd0\xb3\xd0\xbe \xd0\xbf\xd0\xbe\xd0\xbb\xd1\x8c\xd0\xb7\xd0\xbe\xd0\xb2\xd0\xb0\xd1\x82\xd0\xb5\xd0\xbb\xd1\x8f", "\xd0\xb0\xd0\xb4\xd1\x80\xd0\xb5\xd1\x81\xd0\xb0\xd1\x82 \xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0\xd0\xb9\xd0\xb4\xd0\xb5\xd0\xbd", "is not valid", "isn't valid",
     "adresse inconnue", "destinataire inconnu", "benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "unbekannter empf\xc3\xa4nger", "usuario desconocido", "utente sconosciuto", "gebruiker onbekend",
@@ -303,6 +305,7 @@ static const char *const reason_notaccept[] = {
 };
 
 static const char *const reason_networkerror[] = {
+    "message looping", "mail is looping",
     "malformed name server reply", "name server reply",
     "hop count exceeded", "too many hops", "maximum hop count", "routing loop",
     "mail loop", "loops back to myself", "no route to host", "network is unreachable",
@@ -826,6 +829,14 @@ static const char *reason_from_reply(int reply, const char *command)
         return "hasmoved";
     case 452:
         return "systemfull";
+    case 500:
+    case 501:
+    case 502:
+    case 503:
+    case 504:
+        /* Command syntax, parameters, not implemented, bad sequence: the
+         * dialogue itself was refused. */
+        return "syntaxerror";
     default:
         return NULL;
     }
@@ -922,7 +933,9 @@ static const char *reason_adjust_userunknown(const struct reason_status *st,
         return "userunknown";
     if (reason_command_is(command, "DATA"))
         return "filtered";
-    if (st->valid && (st->subject == 2 || st->subject == 3 || st->subject == 7))
+    /* X.2 (the mailbox) and X.7 (policy) say a filter answered; X.3 (the mail
+     * system) does not. */
+    if (st->valid && (st->subject == 2 || st->subject == 7))
         return "filtered";
     return "userunknown";
 }

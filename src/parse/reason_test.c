@@ -32,6 +32,11 @@ static const struct classify_case classify_cases[] = {
      "failed", "userunknown"},
     {"no such user, no status", "550 sorry, no such user here", NULL, "RCPT", "failed",
      "userunknown"},
+    /* the SMTP reply code where RFC 5321 gives it one meaning */
+    {"503 bad sequence", "503 Improper sequence of commands", "5.5.0", NULL, "failed",
+     "syntaxerror"},
+    {"501 without status", "501 Syntax error in parameters or arguments", NULL, NULL, "failed",
+     "syntaxerror"},
     /* mailboxfull */
     {"quota", "552 5.2.2 <a@example.net>: user is over quota", "5.2.2", "RCPT", "failed",
      "mailboxfull"},
