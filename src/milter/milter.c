@@ -378,7 +378,16 @@ static sfsistat stop_message(SMFICTX *ctx, struct mconn *c, const char *why)
             "to the sender" : "");
     sfsistat r;
     if (reject) {
-        smfi_setreply(ctx, "550", "5.7.1", reason);
+        /* libmilter takes the text like a printf format: a lone '%' would
+         * make it drop the text, so every '%' is doubled. */
+        GString *text = g_string_new(NULL);
+        for (const char *p = reason; *p; p++) {
+            if (*p == '%')
+                g_string_append_c(text, '%');
+            g_string_append_c(text, *p);
+        }
+        smfi_setreply(ctx, "550", "5.7.1", text->str);
+        g_string_free(text, TRUE);
         r = SMFIS_REJECT;
     } else {
         smfi_quarantine(ctx, reason);
