@@ -34,6 +34,9 @@ yahoo.com = 1.0 manual
 hotmail.com = 1.0 manual
 [incidents]
 auto_lock = false
+# the incidents stay at the alert stage (the spam-run rule would take
+# alice's two subjects from two providers to the lock stage)
+run_lock_complaints = 0
 [act]
 password_key_file = $work/pw.key
 webhook_url = http://127.0.0.1:9/hook
