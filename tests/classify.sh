@@ -73,23 +73,23 @@ j=$(ad classify --json "$work/joe.eml")
 check "joe job: verdict" "$(field verdict <<<"$j")" joejob
 check "joe job: customer" "$(field customer_id <<<"$j")" C1001
 check "joe job: subject is the forged domain" "$(field subject <<<"$j")" baeckerei.example
-has "joe job: evidence: no hop of ours" "$j" "not pass our servers"
-has "joe job: evidence: the quoted SPF fail" "$j" "spf=fail for baeckerei.example"
-has "joe job: German advice (catch-all)" "$j" "Catch-all"
+has_re "joe job: evidence: no hop of ours" "$j" "not pass our servers"
+has_re "joe job: evidence: the quoted SPF fail" "$j" "spf=fail for baeckerei.example"
+has_re "joe job: German advice (catch-all)" "$j" "Catch-all"
 m=$(ad classify --json "$work/mailbox.eml")
 check "mailbox: verdict" "$(field verdict <<<"$m")" compromised_mailbox
 check "mailbox: subject is the account" "$(field subject <<<"$m")" info@baeckerei.example
-has "mailbox: evidence: the authenticated submission hop" "$m" "authenticated sender info@baeckerei.example"
-has "mailbox: advice: scan first" "$m" "Schadsoftware"
+has_re "mailbox: evidence: the authenticated submission hop" "$m" "authenticated sender info@baeckerei.example"
+has_re "mailbox: advice: scan first" "$m" "Schadsoftware"
 s=$(ad classify --json "$work/script.eml")
 check "script: verdict" "$(field verdict <<<"$s")" script
-has "script: subject is uid:script" "$(field subject <<<"$s")" "10057:wp-content/plugins/old-form/send.php"
+has_re "script: subject is uid:script" "$(field subject <<<"$s")" "10057:wp-content/plugins/old-form/send.php"
 check "script: customer by web space uid" "$(field customer_id <<<"$s")" C2002
-has "script: English advice (CAPTCHA)" "$s" "CAPTCHA"
+has_re "script: English advice (CAPTCHA)" "$s" "CAPTCHA"
 all=$(ad classify --json "$work/joe.eml" "$work/mailbox.eml" "$work/script.eml" | wc -l)
 check "one JSON line per file" "$all" 3
 txt=$(ad classify - < "$work/joe.eml")
-has "stdin and text output" "$txt" "^-: joejob (customer C1001, baeckerei.example)"
+has_re "stdin and text output" "$txt" "^-: joejob (customer C1001, baeckerei.example)"
 ad classify "$work/nonexistent.eml" >/dev/null 2>&1
 check "an unreadable file: exit 1" "$?" 1
 # Backscatter reaching the intake: a joejob incident, no lock.

@@ -30,7 +30,7 @@ our_hosts = *.hoster.example
 our_ips = 198.51.100.0/24
 [providers]
 yahoo.com = 1.0 manual
-hotmail.com = 1.0 manual
+hotmail.com = 1.0 manual signed_by=hotmail.com
 senderscore.net = 0.8
 [notify]
 smarthost = smtp://127.0.0.1:9

@@ -44,7 +44,7 @@ reopen_window = 0
 run_lock_complaints = 0
 [providers]
 yahoo.com = 1.0 manual
-hotmail.com = 1.0 manual
+hotmail.com = 1.0 manual signed_by=hotmail.com
 senderscore.net = 0.8
 abusix.com = 0.7 automatic
 EOF

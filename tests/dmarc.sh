@@ -114,8 +114,8 @@ check "joe-job incident on C1's incidents" "$(jq -r .customer_id <<<"$joe")" C1
 check "incident id in dmarc show" "$(jq -r .incident_id <<<"$show")" "$(jq -r .id <<<"$joe")"
 id=$(jq -r .id <<<"$joe")
 detail=$(ad incident show "$id" --json)
-has "audit log names the forgery" "$(jq -r '.audit[].detail' <<<"$detail")" "120 of 200 messages failed DMARC"
-has "audit log names the source" "$(jq -r '.audit[].detail' <<<"$detail")" "203.0.113.5 (120)"
+has_re "audit log names the forgery" "$(jq -r '.audit[].detail' <<<"$detail")" "120 of 200 messages failed DMARC"
+has_re "audit log names the source" "$(jq -r '.audit[].detail' <<<"$detail")" "203.0.113.5 (120)"
 check "never a lock" "$(dbq "$db" "SELECT COUNT(*) FROM locks")" 0
 
 # 2. The same report again (another mail): stored once, the incident not fed twice.
@@ -137,10 +137,10 @@ check "its reports" "$(dbq "$db" "SELECT COUNT(*) FROM incident_reports WHERE in
 
 # 4. The audit shows it.
 a=$(ad domains audit --json forged.example)
-has "audit: forgery finding" "$(jq -r '.findings[] | .check + ":" + .code' <<<"$a")" "dmarc:forgery"
-has "audit: forgery message" "$(jq -r '.findings[] | select(.code=="forgery") | .message' <<<"$a")" "132 of 372 messages in 3 DMARC reports"
-has "audit: advice in German" "$(jq -r '.findings[] | select(.code=="forgery") | .advice' <<<"$a")" "Joe-Job"
-has "audit: p=none flagged too" "$(jq -r '.findings[] | .code' <<<"$a")" "p_none"
+has_re "audit: forgery finding" "$(jq -r '.findings[] | .check + ":" + .code' <<<"$a")" "dmarc:forgery"
+has_re "audit: forgery message" "$(jq -r '.findings[] | select(.code=="forgery") | .message' <<<"$a")" "132 of 372 messages in 3 DMARC reports"
+has_re "audit: advice in German" "$(jq -r '.findings[] | select(.code=="forgery") | .advice' <<<"$a")" "Joe-Job"
+has_re "audit: p=none flagged too" "$(jq -r '.findings[] | .code' <<<"$a")" "p_none"
 
 # 5. The real reports of the corpus: the mails as they are, the files attached.
 n_files=0
@@ -176,8 +176,8 @@ check "corpus: forgery of example.com on C3's incidents" "$(jq -r .customer_id <
 check "corpus: nothing for domains outside the directory" \
   "$(dbq "$db" "SELECT COUNT(*) FROM incidents WHERE subject_kind = 'domain' AND subject NOT IN ('forged.example', 'example.com')")" 0
 txt=$(ad dmarc show)
-has "dmarc show table" "$txt" "forged.example"
-has "dmarc show table incident" "$txt" "#$id"
+has_re "dmarc show table" "$txt" "forged.example"
+has_re "dmarc show table incident" "$txt" "#$id"
 
 # 6. Malformed input: nothing stored as a report, no crash, the desk goes on.
 before=$(dbq "$db" "SELECT COUNT(*) FROM dmarc_reports")
@@ -196,7 +196,7 @@ cat >"$work/bomb.xml" <<'EOF2'
 EOF2
 out=$("$bin" -c "$work/desk.conf" dmarc parse "$work/bomb.xml" 2>&1); rc=$?
 check "XML bomb: refused" "$rc" 1
-has "XML bomb: says why" "$out" "DTD"
+has_re "XML bomb: says why" "$out" "DTD"
 mail_with "$work/bomb.xml" text/xml bomb.xml >"$work/mb.eml"
 ad ingest <"$work/mb.eml" >/dev/null; check "XML bomb mail: ingest ok" "$?" 0
 check "XML bomb mail: refusal in the audit log" "$(dbq "$db" "SELECT COUNT(*) FROM audit WHERE action = 'dmarc-refused'")" 1
@@ -206,13 +206,13 @@ check "huge count saturates at 2^40" "$(jq -r '.rows[] | select(.source_ip=="203
 head -c 300 "$work/r1.xml.gz" >"$work/cut.xml.gz"
 out=$("$bin" -c "$work/desk.conf" dmarc parse "$work/cut.xml.gz" 2>&1); rc=$?
 check "cut gzip: refused" "$rc" 1
-has "cut gzip: says why" "$out" "gzip"
+has_re "cut gzip: says why" "$out" "gzip"
 head -c 200 "$work/r2.zip" >"$work/cut.zip"
 "$bin" -c "$work/desk.conf" dmarc parse "$work/cut.zip" >/dev/null 2>&1; check "cut zip: refused" "$?" 1
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED).writestr("r.xml", b"<feedback>" + b" " * (80 << 20) + b"</feedback>")' "$work/zbomb.zip"
 out=$("$bin" -c "$work/desk.conf" dmarc parse "$work/zbomb.zip" 2>&1); rc=$?
 check "zip bomb: refused" "$rc" 1
-has "zip bomb: says why" "$out" "more than"
+has_re "zip bomb: says why" "$out" "more than"
 for f in cut.xml.gz cut.zip zbomb.zip; do
   case $f in *.gz) ct=application/gzip ;; *) ct=application/zip ;; esac
   mail_with "$work/$f" $ct $f >"$work/mm.eml"

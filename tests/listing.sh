@@ -88,8 +88,8 @@ ad init >/dev/null || { echo "FAIL init"; exit 1; }
 spid=$!
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && break; sleep 0.05; done
 pa() { python3 "$top/tests/lib/policy_attack.py" 127.0.0.1 "$pport" "$@"; }
-has "alice: 40 mails answered" "$(pa burst alice@customer.example 40)" "dunno=40"
-has "bob: 5 mails answered" "$(pa burst bob@customer.example 5)" "dunno=5"
+has_re "alice: 40 mails answered" "$(pa burst alice@customer.example 40)" "dunno=40"
+has_re "bob: 5 mails answered" "$(pa burst bob@customer.example 5)" "dunno=5"
 # carol: 10 mails of 3 recipients each, the MTA naming the address it took
 # them on (ours); one more mail where it names a loopback address.
 python3 - "$pport" >"$work/carol.out" <<'PY'
@@ -142,30 +142,30 @@ sel() { jq -r --arg a "$1" "select(.address == \$a and .zone == \"zen.spamhaus.o
 check "192.0.2.10 listed" "$(sel 192.0.2.10 .status)" listed
 check "192.0.2.10 code" "$(sel 192.0.2.10 '.codes | join(",")')" 127.0.0.2
 check "192.0.2.10 text" "$(sel 192.0.2.10 .text)" "Listed in SBL: spam from this address"
-has "192.0.2.10 delisting URL" "$(sel 192.0.2.10 .delist_url)" "^https://"
+has_re "192.0.2.10 delisting URL" "$(sel 192.0.2.10 .delist_url)" "^https://"
 check "192.0.2.11 (127.255.255.254): error, never listed" "$(sel 192.0.2.11 .status)" error
 check "192.0.2.13 clean" "$(sel 192.0.2.13 .status)" clean
 check "one listing incident" "$(q "SELECT subject_kind, subject, state FROM incidents")" "listing|192.0.2.10|alerted"
 inc=$(q "SELECT id FROM incidents WHERE subject_kind='listing'")
-has "audit: opened, alice named" "$(q "SELECT detail FROM audit WHERE incident_id=$inc AND action='opened'")" "most mail in the 72h before: account alice@customer.example (46 mails"
+has_re "audit: opened, alice named" "$(q "SELECT detail FROM audit WHERE incident_id=$inc AND action='opened'")" "most mail in the 72h before: account alice@customer.example (46 mails"
 check "incident: the complaint and the reputation bounce linked" "$(q "SELECT report_id FROM incident_reports WHERE incident_id=$inc ORDER BY report_id" | tr '\n' ' ')" "1 2 "
 check "incident: complaints counted" "$(q "SELECT complaints FROM incidents WHERE id=$inc")" 1
 mail=$(q "SELECT message FROM outbox WHERE incident_id=$inc AND template='team_listing'" | python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(sys.stdin.buffer.read()).decode())')
-has "team mail to the team" "$(q "SELECT rcpt FROM outbox WHERE incident_id=$inc")" "abuse-team@hoster.example"
-has "team mail: subject" "$(q "SELECT subject FROM outbox WHERE incident_id=$inc")" "our outbound address 192.0.2.10 is listed"
-has "team mail: ranking, alice first" "$mail" "1\. account alice@customer.example: 40 mails"
-has "team mail: bob second" "$mail" "2\. account bob@customer.example: 5 mails"
-has "team mail: the TXT reason" "$mail" "Listed in SBL: spam from this address"
-has "team mail: delisting URL" "$mail" "https://check.spamhaus.org"
-has "team mail: the bounce reason" "$mail" "blocked 1"
-has "team mail: the complaint" "$mail" "report 1 "
+has_re "team mail to the team" "$(q "SELECT rcpt FROM outbox WHERE incident_id=$inc")" "abuse-team@hoster.example"
+has_re "team mail: subject" "$(q "SELECT subject FROM outbox WHERE incident_id=$inc")" "our outbound address 192.0.2.10 is listed"
+has_re "team mail: ranking, alice first" "$mail" "1\. account alice@customer.example: 40 mails"
+has_re "team mail: bob second" "$mail" "2\. account bob@customer.example: 5 mails"
+has_re "team mail: the TXT reason" "$mail" "Listed in SBL: spam from this address"
+has_re "team mail: delisting URL" "$mail" "https://check.spamhaus.org"
+has_re "team mail: the bounce reason" "$mail" "blocked 1"
+has_re "team mail: the complaint" "$mail" "report 1 "
 # SpamCop lists it too: the open incident notes it, nothing new opens.
 dnsbl_list bl.spamcop.net 192.0.2.10 127.0.0.2 "Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.10"
 dnsbl_reload || { echo "FAIL reload"; exit 1; }
 ad rbl check >/dev/null 2>&1
-has "second list: noted in the incident" "$(q "SELECT action, detail FROM audit WHERE incident_id=$inc AND action='listed'")" "also listed on bl.spamcop.net (127.0.0.2)"
+has_re "second list: noted in the incident" "$(q "SELECT action, detail FROM audit WHERE incident_id=$inc AND action='listed'")" "also listed on bl.spamcop.net (127.0.0.2)"
 check "second check: no second incident, no second mail" "$(q "SELECT COUNT(*) FROM incidents"):$(q "SELECT COUNT(*) FROM outbox WHERE template='team_listing'")" "1:1"
-has "incident show works for a listing" "$(ad incident show "$inc" 2>&1)" "192.0.2.10"
+has_re "incident show works for a listing" "$(ad incident show "$inc" 2>&1)" "192.0.2.10"
 
 # ---- delisting -----------------------------------------------------------------
 dnsbl_unlist zen.spamhaus.org 192.0.2.10
@@ -177,15 +177,15 @@ dnsbl_reload || { echo "FAIL reload"; exit 1; }
 ad rbl check --json >"$work/after.json"
 check "after delisting: 192.0.2.10 clean everywhere" "$(jq -r 'select(.address=="192.0.2.10") | .status' "$work/after.json" | sort -u)" clean
 check "after delisting: incident resolved" "$(q "SELECT state, CASE WHEN closed_at IS NOT NULL THEN 1 ELSE 0 END FROM incidents WHERE id=$inc")" "resolved|1"
-has "after delisting: audited" "$(q "SELECT action, detail FROM audit WHERE incident_id=$inc AND action='resolved'")" "delisted"
-has "history: delisted" "$(ad rbl history 192.0.2.10)" "delisted"
+has_re "after delisting: audited" "$(q "SELECT action, detail FROM audit WHERE incident_id=$inc AND action='resolved'")" "delisted"
+has_re "history: delisted" "$(ad rbl history 192.0.2.10)" "delisted"
 
 # ---- the monitor loop: early warning -------------------------------------------
 ad rbl check --loop 1s --rounds 1 2>"$work/loop.log"
 check "loop: one round, exit 0" "$?" 0
 check "early warning for 192.0.2.12 (6 in 6h, usually 0.2)" "$(q "SELECT kind, subject FROM reputation_alerts WHERE kind='bounce_rise'")" "bounce_rise|192.0.2.12"
-has "early warning: team mail" "$(q "SELECT subject FROM outbox WHERE template='team_early_warning'")" "Early warning: bounces for our outbound address 192.0.2.12"
-has "early warning: logged" "$(cat "$work/loop.log")" "early warning: 6 reputation bounces (badreputation 6)"
+has_re "early warning: team mail" "$(q "SELECT subject FROM outbox WHERE template='team_early_warning'")" "Early warning: bounces for our outbound address 192.0.2.12"
+has_re "early warning: logged" "$(cat "$work/loop.log")" "early warning: 6 reputation bounces (badreputation 6)"
 ad rbl check --loop 1s --rounds 1 2>/dev/null
 check "early warning: once a day" "$(q "SELECT COUNT(*) FROM outbox WHERE template='team_early_warning'")" 1
 check "no early warning for 192.0.2.10 (one bounce)" "$(q "SELECT COUNT(*) FROM reputation_alerts WHERE subject='192.0.2.10'")" 0
@@ -194,8 +194,8 @@ check "no early warning for 192.0.2.10 (one bounce)" "$(q "SELECT COUNT(*) FROM 
 "$bin" -c "$work/abusedesk.conf" run --no-policy 2>"$work/run.log" &
 rpid=$!
 for _ in $(seq 1 100); do grep -q "rbl check: 3 addresses" "$work/run.log" && break; sleep 0.1; done
-has "run: the reputation monitor started" "$(cat "$work/run.log")" "run: reputation monitor started"
-has "run: its first round checked" "$(cat "$work/run.log")" "rbl check: 3 addresses x 2 zones"
+has_re "run: the reputation monitor started" "$(cat "$work/run.log")" "run: reputation monitor started"
+has_re "run: its first round checked" "$(cat "$work/run.log")" "rbl check: 3 addresses x 2 zones"
 kill "$rpid"; t0=$(date +%s); wait "$rpid"; t1=$(date +%s)
 check "run: SIGTERM stops every service within seconds" "$(( t1 - t0 < 10 ))" 1
 check "run: no service left" "$(pgrep -f -- "-c $work/abusedesk.conf" | wc -l)" 0
@@ -228,7 +228,7 @@ dout=$("$bin" -c "$work/dbl.conf" rbl check --json)
 kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
 dsel() { jq -r --arg a "$1" "select(.address == \$a) | $2" <<<"$dout"; }
 check "DBL: hoster.example listed" "$(dsel hoster.example .status):$(dsel hoster.example '.codes | join(",")')" "listed:127.0.1.2"
-has "DBL: meaning" "$(dsel hoster.example '.meaning[0]')" "DBL: a spam domain"
+has_re "DBL: meaning" "$(dsel hoster.example '.meaning[0]')" "DBL: a spam domain"
 check "DBL: clean.example clean" "$(dsel clean.example .status)" clean
 check "DBL: the address is not asked on a domain list" "$(dsel 192.0.2.10 .status)" ""
 check "DBL: a listing incident for the domain" "$(q "SELECT state FROM incidents WHERE subject_kind='listing' AND subject='hoster.example'")" alerted
@@ -243,11 +243,11 @@ before=$(q "SELECT COUNT(*) FROM outbox WHERE template='team_listing'")
 check "range: 32 listing incidents" "$(q "SELECT COUNT(*) FROM incidents WHERE subject_kind='listing' AND subject LIKE '192.0.2.%' AND state='alerted'")" 32
 check "range: 20 team mails" "$(( $(q "SELECT COUNT(*) FROM outbox WHERE template='team_listing'") - before ))" 20
 check "range: the rest audited" "$(q "SELECT COUNT(*) FROM audit WHERE action='team-mail-skipped'")" 12
-has "range: logged" "$(cat "$work/range.log")" "32 new listings in one check: the team was mailed about the first 20 only"
+has_re "range: logged" "$(cat "$work/range.log")" "32 new listings in one check: the team was mailed about the first 20 only"
 
 # ---- configuration -------------------------------------------------------------
 printf '[network]\nhost_addresses = mta1=192.0.2.300\n' >"$work/bad.conf"
-has "config check: a bad host_addresses entry" "$("$bin" -c "$work/bad.conf" config check 2>&1)" "host_addresses"
+has_re "config check: a bad host_addresses entry" "$("$bin" -c "$work/bad.conf" config check 2>&1)" "host_addresses"
 
 if [ "$fails" -gt 0 ]; then
   echo "--- serve log"; tail -20 "$work/serve.log"

@@ -88,16 +88,16 @@ ad init >/dev/null || { echo "FAIL init"; exit 1; }
 ad batv keygen >/dev/null || { echo "FAIL batv keygen"; exit 1; }
 out=$(ad config check 2>&1); rc=$?
 check "config check with [milter] enabled = true: exit 0" "$rc" 0
-has "config check with [milter] enabled = true: OK" "$out" "on.conf: OK"
-has "config describe: [milter] enabled" "$(ad config describe 2>/dev/null | sed -n '/^\[milter\]/,/^\[outbound\]/p')" "enabled  *boolean (default false)"
+has_re "config check with [milter] enabled = true: OK" "$out" "on.conf: OK"
+has_re "config describe: [milter] enabled" "$(ad config describe 2>/dev/null | sed -n '/^\[milter\]/,/^\[outbound\]/p')" "enabled  *boolean (default false)"
 
 # ---- the default: run does not start the milter ------------------------------------------
 "$bin" -c "$work/off.conf" run >"$work/run_off.out" 2>"$work/run_off.log" &
 rpid=$!
-has "enabled = false: run starts the policy server" "$(wait_log "$work/run_off.log" "policy server started")" "run: policy server started"
+has_re "enabled = false: run starts the policy server" "$(wait_log "$work/run_off.log" "policy server started")" "run: policy server started"
 check "enabled = false: the policy server listens" "$(wait_listening "$pport")" yes
 sleep 1
-hasnt "enabled = false: no milter started" "$(cat "$work/run_off.log")" "milter"
+lacks_re "enabled = false: no milter started" "$(cat "$work/run_off.log")" "milter"
 check "enabled = false: nothing on the milter socket" "$(listening "$mport")" no
 stop_run
 check "enabled = false: run stops with exit 0" "$?" 0
@@ -105,9 +105,9 @@ check "enabled = false: run stops with exit 0" "$?" 0
 # ---- enabled with --no-policy: the milter without the policy server ----------------------------
 "$bin" -c "$work/on.conf" run --no-policy >"$work/run_np.out" 2>"$work/run_np.log" &
 rpid=$!
-has "--no-policy: the milter started" "$(wait_log "$work/run_np.log" "milter: serving on")" "run: milter started"
+has_re "--no-policy: the milter started" "$(wait_log "$work/run_np.log" "milter: serving on")" "run: milter started"
 check "--no-policy: the milter listens" "$(wait_listening "$mport")" yes
-hasnt "--no-policy: no policy server" "$(cat "$work/run_np.log")" "policy server started"
+lacks_re "--no-policy: no policy server" "$(cat "$work/run_np.log")" "policy server started"
 check "--no-policy: nothing on the policy socket" "$(listening "$pport")" no
 stop_run
 check "--no-policy: run stops with exit 0" "$?" 0
@@ -116,12 +116,12 @@ check "--no-policy: the milter socket closed" "$(listening "$mport")" no
 # ---- enabled: the milter is one of run's services --------------------------------------------
 "$bin" -c "$work/on.conf" run >"$work/run.out" 2>"$work/run.log" &
 rpid=$!
-has "enabled = true: run starts the milter" "$(wait_log "$work/run.log" "run: milter started")" "run: milter started (pid [0-9]*)"
+has_re "enabled = true: run starts the milter" "$(wait_log "$work/run.log" "run: milter started")" "run: milter started (pid [0-9]*)"
 mpid=$(sed -n 's/.*run: milter started (pid \([0-9]*\)).*/\1/p' "$work/run.log" | tail -1)
 check "the milter listens" "$(wait_listening "$mport")" yes
 check "the milter is run's child" "$(awk '/^PPid:/ {print $2}' "/proc/$mpid/status" 2>/dev/null)" "$rpid"
 check "the milter's command line" "$(tr '\0' ' ' <"/proc/$mpid/cmdline" 2>/dev/null | sed 's/ $//')" "$(readlink -f "$bin") -c $work/on.conf milter"
-has "the milter's own log: serving" "$(wait_log "$work/run.log" "milter: serving on")" "milter: serving on inet:$mport@127.0.0.1"
+has_re "the milter's own log: serving" "$(wait_log "$work/run.log" "milter: serving on")" "milter: serving on inet:$mport@127.0.0.1"
 check "the policy server listens too" "$(wait_listening "$pport")" yes
 postfix_start "$work/postfix" "inet:127.0.0.1:$pport" "$SMTP_SINK_PORT" \
   "smtpd_milters = inet:127.0.0.1:$mport" "non_smtpd_milters = inet:127.0.0.1:$mport" \
@@ -142,7 +142,7 @@ submit 1
 check "submission through run's milter: accepted" "$?" 0
 check "submission: delivered" "$(wait_delivered friend1@example.org)" 1
 from=$(env_from friend1@example.org)
-has "submission: the envelope sender is BATV-tagged" "$from" '^prvs=0[0-9]\{3\}[0-9a-f]\{6\}=alice@customer.example$'
+has_re "submission: the envelope sender is BATV-tagged" "$from" '^prvs=0[0-9]\{3\}[0-9a-f]\{6\}=alice@customer.example$'
 check "submission: the tag checks" "$(ad batv check "$from" 2>&1)" alice@customer.example
 check "submission: an outbound log row for the account" "$(wait_rows alice@customer.example 1)" 1
 uid=$(id -u)
@@ -153,7 +153,7 @@ check "sendmail(1): an outbound log row for the script" "$(wait_rows "$uid:conta
 
 # ---- supervision: a milter that dies is started again ----------------------------------------
 kill -KILL "$mpid"
-has "run: the milter died, started again" "$(wait_log "$work/run.log" "run: milter (pid $mpid) killed by signal 9")" \
+has_re "run: the milter died, started again" "$(wait_log "$work/run.log" "run: milter (pid $mpid) killed by signal 9")" \
   "run: milter (pid $mpid) killed by signal 9; again in [0-9]*s"
 for i in $(seq 1 150); do [ "$(grep -c "run: milter started" "$work/run.log")" -ge 2 ] && break; sleep 0.1; done
 mpid2=$(sed -n 's/.*run: milter started (pid \([0-9]*\)).*/\1/p' "$work/run.log" | tail -1)
@@ -162,14 +162,14 @@ check "the new milter listens" "$(wait_listening "$mport")" yes
 sleep 0.3 # Postfix reconnects per message; give libmilter's listener a moment
 submit 3
 check "after the restart: delivered" "$(wait_delivered friend3@example.org)" 1
-has "after the restart: tagged again" "$(env_from friend3@example.org)" '^prvs=0'
+has_re "after the restart: tagged again" "$(env_from friend3@example.org)" '^prvs=0'
 check "after the restart: two outbound log rows for the account" "$(wait_rows alice@customer.example 2)" 2
 
 # ---- stopping run stops the milter -------------------------------------------------------------
 stop_run
 check "run: exit 0 on SIGTERM" "$?" 0
-has "run: stopping" "$(cat "$work/run.log")" "run: stopping"
-has "the milter's stop line" "$(cat "$work/run.log")" "milter: stopping ([0-9]* messages"
+has_re "run: stopping" "$(cat "$work/run.log")" "run: stopping"
+has_re "the milter's stop line" "$(cat "$work/run.log")" "milter: stopping ([0-9]* messages"
 check "the milter process is gone" "$(kill -0 "$mpid2" 2>/dev/null && echo alive || echo gone)" gone
 check "nothing on the milter socket" "$(listening "$mport")" no
 check "nothing on the policy socket" "$(listening "$pport")" no

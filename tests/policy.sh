@@ -118,17 +118,17 @@ check "alice mail 3: delivered" "$(wait_delivered 3)" 1
 send alice@customer.example 4; check "alice mail 4: accepted (into hold)" "$?" 0
 held=$(postfix_queue_ids | wc -l)
 check "alice mail 4: in the hold queue" "$([ "$held" -ge 1 ] && echo yes)" yes
-has "alice mail 4: the policy server said HOLD" "$(cat "$work/serve.log")" "soft limit for alice@customer.example"
+has_re "alice mail 4: the policy server said HOLD" "$(cat "$work/serve.log")" "soft limit for alice@customer.example"
 send alice@customer.example 5; send alice@customer.example 6
 # Past the hard limit (2 x 3): locked and rejected.
 send alice@customer.example 7; rc=$?
 check "alice mail 7: rejected" "$rc" 24
 # alice's customer reads German: the REJECT text her mail program shows is German
-has "alice mail 7: 5xx with the German lock text" "$(cat "$work/swaks.out")" "<\*\* 554.*ist wegen Spamversand gesperrt"
+has_re "alice mail 7: 5xx with the German lock text" "$(cat "$work/swaks.out")" "<\*\* 554.*ist wegen Spamversand gesperrt"
 sleep 0.6 # the writer records the lock row and the finding
 check "hard limit: the policy server wrote the lock row at once" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM locks WHERE subject='alice@customer.example' AND unlocked_at IS NULL")" 1
 check "hard limit: a finding queued for the desk worker" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM policy_events WHERE account='alice@customer.example' AND stage='lock' AND processed_at IS NULL")" 1
-has "hard limit: no ticket before the desk worker filed it" "$(cat "$work/swaks.out")" "siehe unsere Nachricht"
+has_re "hard limit: no ticket before the desk worker filed it" "$(cat "$work/swaks.out")" "siehe unsere Nachricht"
 # The desk worker files it into alice's incident (which queues the notice);
 # the delivery worker sends it. The policy server itself renders and sends nothing.
 "$bin" -c "$work/desk.conf" process >/dev/null 2>&1
@@ -141,7 +141,7 @@ check "one incident per sender: the lock joined the complaint incident" "$inc" "
 check "one incident per sender: alice has one incident" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM incidents WHERE subject='alice@customer.example'")" 1
 check "one incident: both causes in its audit" "$(dbq "$work/db/desk.db" "SELECT COUNT(DISTINCT action) FROM audit WHERE incident_id=$inc AND action IN ('opened', 'complaint', 'policy')")" 2
 send alice@customer.example 8
-has "alice mail 8: rejected with the ticket" "$(cat "$work/swaks.out")" "\[abusedesk #$inc\]"
+has_re "alice mail 8: rejected with the ticket" "$(cat "$work/swaks.out")" "\[abusedesk #$inc\]"
 for i in $(seq 1 50); do [ -n "$(grep -l '^X-Rcpt-Args: <inhaber@mueller-privat.example>' "$work"/sink/msg.* 2>/dev/null)" ] && break; sleep 0.2; done
 check "hard limit: the customer was notified (desk worker, delivery worker)" "$(grep -l '^X-Rcpt-Args: <inhaber@mueller-privat.example>' "$work"/sink/msg.* 2>/dev/null | wc -l)" 1
 
@@ -162,7 +162,7 @@ for i in $(seq 1 20); do
   break
 done
 t1=$(date +%s%N)
-has "CLI lock: next mail rejected" "$(cat "$work/swaks.out")" "<\*\* 554.*bob@customer.example ist wegen Spamversand gesperrt"
+has_re "CLI lock: next mail rejected" "$(cat "$work/swaks.out")" "<\*\* 554.*bob@customer.example ist wegen Spamversand gesperrt"
 check "CLI lock: effective within 1 s" "$([ $(( (t1 - t0) / 1000000 )) -lt 1000 ] && echo yes)" yes
 # An override in [limits:NAME]: carol may send more.
 for n in 30 31 32 33 34; do send carol@customer.example $n; done
@@ -175,7 +175,7 @@ for i in $(seq 1 20); do
   send erin@erin.example $((45 + i)) && { sleep 0.1; continue; }
   break
 done
-has "English customer: English lock text" "$(cat "$work/swaks.out")" "<\*\* 554.*erin@erin.example is locked because spam was sent"
+has_re "English customer: English lock text" "$(cat "$work/swaks.out")" "<\*\* 554.*erin@erin.example is locked because spam was sent"
 
 # The protocol itself.
 proto=$(python3 - "$pport" "$work/db/policy.sock" "$spid" <<'EOF'
@@ -202,14 +202,14 @@ print("oversized:", rd(h).strip())
 f.write(req % (4, 4)); f.flush(); print("others unaffected:", rd(f).strip())
 EOF
 )
-has "protocol: malformed gets a WARN" "$proto" "malformed: action=WARN malformed policy request"
-has "protocol: connection usable after it" "$proto" "same connection after it: action=DUNNO"
-has "protocol: CRLF requests" "$proto" "crlf: action=DUNNO"
-has "protocol: SIGHUP keeps the connection" "$proto" "after SIGHUP same connection: action=DUNNO"
-has "protocol: UNIX socket" "$proto" "unix socket: action=DUNNO"
-has "protocol: oversized request refused" "$proto" "oversized: action=WARN malformed policy request (too long)"
-has "protocol: others unaffected" "$proto" "others unaffected: action=HOLD"
-has "serve log: reload" "$(cat "$work/serve.log")" "configuration reloaded"
+has_re "protocol: malformed gets a WARN" "$proto" "malformed: action=WARN malformed policy request"
+has_re "protocol: connection usable after it" "$proto" "same connection after it: action=DUNNO"
+has_re "protocol: CRLF requests" "$proto" "crlf: action=DUNNO"
+has_re "protocol: SIGHUP keeps the connection" "$proto" "after SIGHUP same connection: action=DUNNO"
+has_re "protocol: UNIX socket" "$proto" "unix socket: action=DUNNO"
+has_re "protocol: oversized request refused" "$proto" "oversized: action=WARN malformed policy request (too long)"
+has_re "protocol: others unaffected" "$proto" "others unaffected: action=HOLD"
+has_re "serve log: reload" "$(cat "$work/serve.log")" "configuration reloaded"
 
 # Counters survive a restart (state_file).
 kill "$spid"; wait "$spid" 2>/dev/null; spid=
@@ -217,7 +217,7 @@ check "stop: counters written" "$([ -s "$work/db/policy.state" ] && echo yes)" y
 "$bin" -c "$work/desk.conf" serve 2>>"$work/serve.log" &
 spid=$!
 for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && break; sleep 0.05; done
-has "restart: counters restored" "$(cat "$work/serve.log")" "counters restored"
+has_re "restart: counters restored" "$(cat "$work/serve.log")" "counters restored"
 send carol@customer.example 35; check "restart: mail flows" "$?" 0
 
 if [ "$fails" -gt 0 ]; then

@@ -112,10 +112,10 @@ check "unix socket: mode 0660" "$(stat -c %a "$sock")" 660
 if getent group postfix >/dev/null; then
   check "unix socket: group postfix" "$(stat -c %G "$sock")" postfix
 fi
-has "unix socket: answers" "$(python3 "$atk" x "unix:$sock" ask probe@example.net)" "action="
+has_re "unix socket: answers" "$(python3 "$atk" x "unix:$sock" ask probe@example.net)" "action="
 if [ "$(id -u)" = 0 ]; then
   out=$(setpriv --reuid=54321 --regid=54321 --clear-groups python3 "$atk" x "unix:$sock" ask probe@example.net 2>&1)
-  has "unix socket: another user may not connect" "$out" "Permission denied"
+  has_re "unix socket: another user may not connect" "$out" "Permission denied"
 fi
 echo keep > "$work/run/file.sock"
 p2=$(free_port)
@@ -123,13 +123,13 @@ sed -e "s#^listen = .*#listen = inet:127.0.0.1:$p2;unix:$work/run/file.sock#" "$
 chmod 600 "$work/file.conf"
 out=$(timeout 20 "$bin" -c "$work/file.conf" serve 2>&1); rc=$?
 check "a regular file at the socket path: serve refuses to start" "$rc" 78
-has "... and says why" "$out" "exists and is not a socket"
+has_re "... and says why" "$out" "exists and is not a socket"
 check "... and leaves the file alone" "$(cat "$work/run/file.sock")" keep
 sed -e "s#^listen = .*#listen = inet:127.0.0.1:$p2;unix:$sock#" "$conf" > "$work/live.conf"
 chmod 600 "$work/live.conf"
 out=$(timeout 20 "$bin" -c "$work/live.conf" serve 2>&1); rc=$?
-has "a live server's socket at the path: not taken over" "$out" "another server answers"
-has "... which still answers" "$(python3 "$atk" x "unix:$sock" ask probe@example.net)" "action="
+has_re "a live server's socket at the path: not taken over" "$out" "another server answers"
+has_re "... which still answers" "$(python3 "$atk" x "unix:$sock" ask probe@example.net)" "action="
 
 # ---- slot hogs and a slowloris against a well-behaved client -----------------
 # 4 addresses x 10 (max_connections_per_client) fill max_connections (40); 15
@@ -173,7 +173,7 @@ yes_if "never-reading client: closed within 5 s" "awk 'BEGIN { exit !($(kv max_a
 yes_if "never-reading client: RSS grew less than 48 MB in all" "[ $((rss1 - rss0)) -lt 49152 ]" "$rss0 -> $rss1 kB"
 yes_if "never-reading client: RSS flat while the attack goes on (< 8 MB in 6 s)" "[ $((rss1 - rss_mid)) -lt 8192 ]" "$rss_mid -> $rss1 kB"
 check "never-reading client: others answered meanwhile" "$(kv failed "$pr")" 0
-has "never-reading client: logged" "$(cat "$work/serve.log")" "does not read its answers"
+has_re "never-reading client: logged" "$(cat "$work/serve.log")" "does not read its answers"
 
 # ---- out of file descriptors ------------------------------------------------------
 # prlimit on another process needs CAP_SYS_RESOURCE or its uid and gid: run it
@@ -221,13 +221,13 @@ EOF
 }
 hold_db
 for i in 1 2 3 4 5 6 7; do a=$(python3 "$atk" 127.0.0.1 "$port" ask mallory@example.net "m$i"); done
-has "database locked: the hard limit is enforced from memory" "$a" "action=REJECT"
+has_re "database locked: the hard limit is enforced from memory" "$a" "action=REJECT"
 sleep 2.5 # a snapshot of the counters and the pending lock (state_interval 1s)
 check "database locked: no lock row yet" "$(dbq "$work/db/desk.db" "SELECT COUNT(*) FROM locks WHERE subject='mallory@example.net'")" 0
 kill -9 "$spid"; wait "$spid" 2>/dev/null; spid=
 start_serve || { echo "FAIL restart"; tail -5 "$work/serve.log"; }
-has "after kill -9: the pending lock is asked for again" "$(cat "$work/serve.log")" "decided before the restart"
-has "after kill -9: still rejected" "$(python3 "$atk" 127.0.0.1 "$port" ask mallory@example.net m8)" "action=REJECT"
+has_re "after kill -9: the pending lock is asked for again" "$(cat "$work/serve.log")" "decided before the restart"
+has_re "after kill -9: still rejected" "$(python3 "$atk" 127.0.0.1 "$port" ask mallory@example.net m8)" "action=REJECT"
 touch "$work/release"
 wait "${bg[@]}" 2>/dev/null; bg=()
 for i in $(seq 1 50); do
@@ -245,25 +245,25 @@ check "the 66,001st: over the soft limit (HOLD)" "$(kv hold "$b")" 1
 for i in 1 2 3; do python3 "$atk" 127.0.0.1 "$port" ask steady@example.net "s$i" >/dev/null; done
 fl=$(python3 "$atk" 127.0.0.1 "$port" flood 3000)
 check "flood: 3000 new senders answered" "$(kv answered "$fl")" 3000
-has "flood: the active sender kept its counts (4th message over 3: HOLD)" "$(python3 "$atk" 127.0.0.1 "$port" ask steady@example.net s4)" "action=HOLD"
+has_re "flood: the active sender kept its counts (4th message over 3: HOLD)" "$(python3 "$atk" 127.0.0.1 "$port" ask steady@example.net s4)" "action=HOLD"
 
 # ---- SIGHUP with a configuration the service user cannot read --------------------------------
 if [ -n "$user" ]; then
   kill -HUP "$spid"; sleep 0.5
-  has "SIGHUP, unreadable file: loud error" "$(cat "$work/serve.log")" "RELOAD FAILED, keeping the running configuration"
-  has "... and the limits still apply" "$(python3 "$atk" 127.0.0.1 "$port" ask steady@example.net s5)" "action=HOLD"
+  has_re "SIGHUP, unreadable file: loud error" "$(cat "$work/serve.log")" "RELOAD FAILED, keeping the running configuration"
+  has_re "... and the limits still apply" "$(python3 "$atk" 127.0.0.1 "$port" ask steady@example.net s5)" "action=HOLD"
 fi
 
 kill "$spid"; wait "$spid" 2>/dev/null; spid=
-has "stop: counters of refused, evicted, timed-out and not-reading connections" "$(cat "$work/serve.log")" "connections: [0-9]* refused, [0-9]* evicted, [0-9]* timed out, [0-9]* not reading"
-has "stop: senders not tracked at max_senders" "$(grep 'policy: stopping' "$work/serve.log" | tail -1)" "[1-9][0-9]* senders not tracked"
+has_re "stop: counters of refused, evicted, timed-out and not-reading connections" "$(cat "$work/serve.log")" "connections: [0-9]* refused, [0-9]* evicted, [0-9]* timed out, [0-9]* not reading"
+has_re "stop: senders not tracked at max_senders" "$(grep 'policy: stopping' "$work/serve.log" | tail -1)" "[1-9][0-9]* senders not tracked"
 if grep -q "secret-the-daemon-must-not-need" "$work/serve.log"; then echo "FAIL the log shows a secret"; fails=$((fails + 1)); fi
 
 # ---- limits the counters cannot hold ----------------------------------------------------------
 sed -e "s#^hard_factor = .*#hard_factor = 100#" -e "s#^msgs_per_hour = 3#msgs_per_hour = 50000000#" "$conf" > "$work/big.conf"
 out=$("$bin" -c "$work/big.conf" config check 2>&1); rc=$?
 check "config check refuses a hard limit above 2^32-1" "$rc" 78
-has "... naming it" "$out" "msgs_per_hour: 50000000 x hard_factor 100 is more than the policy server can count"
+has_re "... naming it" "$out" "msgs_per_hour: 50000000 x hard_factor 100 is more than the policy server can count"
 
 # ---- RLIMIT_NOFILE at start ------------------------------------------------------------------
 p3=$(free_port)
@@ -281,7 +281,7 @@ fi
 npid=$!
 for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$p3") 2>/dev/null && break; sleep 0.05; done
 kill "$npid" 2>/dev/null; wait "$npid" 2>/dev/null
-has "RLIMIT_NOFILE 100 at start: max_connections lowered with a warning" "$(cat "$work/nofile.log")" "max_connections 1000 lowered to 67"
+has_re "RLIMIT_NOFILE 100 at start: max_connections lowered with a warning" "$(cat "$work/nofile.log")" "max_connections 1000 lowered to 67"
 
 if [ "$fails" -gt 0 ]; then
   echo "--- serve log"; tail -40 "$work/serve.log"

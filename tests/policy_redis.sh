@@ -104,7 +104,7 @@ badconf() { # label key value: the configuration with [policy] KEY = VALUE inste
     sed -e "s#^listen = .*#listen = inet:127.0.0.1:$p#" -e "s#^counters = .*#&\n$2 = $3#" "$work/a.conf" > "$work/bad.conf"
   fi
   out=$("$bin" -c "$work/bad.conf" config check 2>&1)
-  has "config check refuses $1" "$out" "\[policy\] $2"
+  has_re "config check refuses $1" "$out" "\[policy\] $2"
   out=$(timeout 20 "$bin" -c "$work/bad.conf" serve 2>&1); rc=$?
   check "serve refuses to start with $1 (exit 78)" "$rc" 78
 }
@@ -264,8 +264,8 @@ wait_log() { # name pattern seconds: 0 once the log has it
 for s in a b; do
   start_serve $s || { echo "FAIL serve $s did not start"; cat "$work/$s.log"; exit 1; }
 done
-has "server a: shares its counters through the test redis" "$(cat "$work/a.log")" "shared counters through redis 127.0.0.1:$REDIS_PORT"
-has "server b: the same" "$(cat "$work/b.log")" "shared counters through redis 127.0.0.1:$REDIS_PORT"
+has_re "server a: shares its counters through the test redis" "$(cat "$work/a.log")" "shared counters through redis 127.0.0.1:$REDIS_PORT"
+has_re "server b: the same" "$(cat "$work/b.log")" "shared counters through redis 127.0.0.1:$REDIS_PORT"
 both=("${port[a]}" "${port[b]}")
 
 rtt=$(redis_rtt_ms)
@@ -332,8 +332,8 @@ yes_if "redis hanging: no answer waits for Redis (max $(kv max_ms "$out") ms < r
   "fcmp '$(kv max_ms "$out") < 200'" "$out"
 yes_if "redis hanging: p99 $(kv p99_ms "$out") ms <= 50 ms" "fcmp '$(kv p99_ms "$out") <= 50'" "$out"
 wait_log a "counting locally" 3; wait_log b "counting locally" 3
-has "redis hanging: server a says it counts locally" "$(cat "$work/a.log")" "counting locally, reconnecting in the background"
-has "redis hanging: server b too" "$(cat "$work/b.log")" "counting locally, reconnecting in the background"
+has_re "redis hanging: server a says it counts locally" "$(cat "$work/a.log")" "counting locally, reconnecting in the background"
+has_re "redis hanging: server b too" "$(cat "$work/b.log")" "counting locally, reconnecting in the background"
 redis_kill
 out=$(cl alt local@example.net $((3 * L)) 20 "${both[@]}")
 echo "     redis killed: $out"
@@ -352,7 +352,7 @@ redis_start "$work/redis" "$REDIS_PORT" || { echo "FAIL redis did not restart"; 
 t0=$(date +%s%N)
 for s in a b; do
   wait_log $s "reachable again" 12
-  has "redis back: server $s reconnected by itself" "$(cat "$work/$s.log")" "reachable again after"
+  has_re "redis back: server $s reconnected by itself" "$(cat "$work/$s.log")" "reachable again after"
 done
 echo "     both reconnected after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 sleep 0.5 # their first exchanges: the counts made meanwhile go to Redis
@@ -371,7 +371,7 @@ check "redis back: the marker key is there" "$(redis_cli exists adtest:epoch)" 1
 sed -i "s/^sync_interval_ms = .*/sync_interval_ms = 100/" "$work/a.conf"
 kill -HUP "${spid[a]}"
 wait_log a "every 100 ms" 5
-has "SIGHUP: server a made a new connection with the new interval" "$(cat "$work/a.log")" "exchange every 100 ms"
+has_re "SIGHUP: server a made a new connection with the new interval" "$(cat "$work/a.log")" "exchange every 100 ms"
 # D <= T_a + T_b + RTT <= 2 x 200 ms + RTT still
 combined reload@example.net $L $((3 * L)) 20 0.$T_MS "after the reload (10/s per server)"
 
@@ -381,7 +381,7 @@ for s in a b; do
   wait "${spid[$s]}"
   check "SIGTERM: server $s stops cleanly" "$?" 0
   unset "spid[$s]"
-  has "SIGTERM: server $s logs the shared counters' figures" "$(cat "$work/$s.log")" "policy: shared counters: redis up"
+  has_re "SIGTERM: server $s logs the shared counters' figures" "$(cat "$work/$s.log")" "policy: shared counters: redis up"
 done
 grep -h "shared counters" "$work/a.log" "$work/b.log" | sed 's/^/     log: /' | head -20
 

@@ -33,7 +33,7 @@ our_hosts = *.hoster.example
 our_ips = 198.51.100.0/24
 [providers]
 yahoo.com = 1.0 manual
-hotmail.com = 1.0 manual
+hotmail.com = 1.0 manual signed_by=hotmail.com
 [notify]
 templates_dir = $top/etc/templates
 from = abuse@hoster.example

@@ -15,6 +15,9 @@
 #   8. a web script: three complaints of one provider lock it
 #   9. the same from three providers, unauthenticated (forgeable): no lock
 #  10. run_lock_complaints = 0 turns the rule off
+#  11. reports hand-written from free mailboxes at gmx.net, web.de and
+#      t-online.de, signed by those domains as all their users' mail is
+#      (rows without signed_by=): unauthenticated, no lock
 # Each check prints "got X, want Y" on failure.
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -48,8 +51,11 @@ our_ips = 198.51.100.0/24
 run_lock_complaints = $2
 [providers]
 yahoo.com = 1.0 manual
-hotmail.com = 1.0 manual
+hotmail.com = 1.0 manual signed_by=hotmail.com
 senderscore.net = 0.8
+gmx.net = 1.0
+web.de = 1.0
+t-online.de = 1.0
 EOF
 }
 mkconf "$work/desk.conf" 3
@@ -60,7 +66,7 @@ ad init >/dev/null || { echo "FAIL init"; exit 1; }
 
 {
   echo "customer_id,customer_name,contact_email,language,account,domain,uid"
-  for u in dave erin frank grace heidi ivan judy kim olga; do
+  for u in dave erin frank grace heidi ivan judy kim olga paul; do
     echo "C-$u,Customer $u,owner-$u@contact.example,en,$u@customer.example,,"
   done
   echo "C-web,Webshop,owner-web@contact.example,en,,,10077"
@@ -193,6 +199,23 @@ complain kim@customer.example arf-02 "A" 40 auth
 complain kim@customer.example arf-22 "B" 30 auth
 complain kim@customer.example arf-25 "C" 20 auth
 check "10 run_lock_complaints = 0: not locked" "$(locked kim@customer.example)" 0
+
+# 11. Free mailboxes "prove" nothing (the --mx-auth domain is the signer).
+ad() { ad_services "$bin" "$work/desk.conf" "$@"; }
+for d in gmx.net web.de t-online.de; do
+  t=$(ago 20)
+  n=$((n + 1))
+  python3 "$top/tests/desk/mkcomplaint.py" "$corpus/arf-02.eml" --mx-auth "$d" \
+    --report-from "angry.neighbour@$d" --arrival "$t" --date "$t" --source-ip 198.51.100.25 \
+    --from paul@customer.example --subject "Forged $d" --msgid "free$n@customer.example" \
+    --received "from mx2.out.hoster.example (mx2.out.hoster.example [198.51.100.25]) by mx.recipient.test with ESMTPS id R$n; $t" \
+    --received "from [198.18.$n.1] (client.example.test [198.18.$n.1]) (Authenticated sender: paul@customer.example) by smtp.hoster.example (Postfix) with ESMTPSA id S$n; $t" \
+    | ad ingest -q --source test || { echo "FAIL ingest free $d"; fails=$((fails + 1)); }
+  ad process >/dev/null
+done
+check "11 free mailboxes: not locked" "$(locked paul@customer.example)" 0
+rep=$(ad reports --account paul@customer.example --limit 1 --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['id'])")
+has "11 free mailboxes: scored as unauthenticated" "$(ad explain "$rep")" "unauthenticated_factor"
 
 echo "spamrun: $fails check(s) failed"
 [ "$fails" = 0 ]

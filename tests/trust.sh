@@ -99,7 +99,7 @@ our_ips = 198.51.100.0/24
 [providers]
 yahoo.com = 1.0 manual signed_by=arf.mail.yahoo.com
 aol.com = 1.2 manual signed_by=aol.net
-hotmail.com = 1.0 manual
+hotmail.com = 1.0 manual signed_by=hotmail.com
 senderscore.net = 0.8 signed_by=senderscore.net
 [incidents]
 lock_score = 30;60;120

@@ -680,7 +680,8 @@ const struct config_provider *config_provider_signed(const struct config *cfg, c
     size_t best_len = 0, dl = strlen(domain);
     for (size_t i = 0; i < cfg->n_providers; i++)
         for (char **s = cfg->providers[i].signers; s && *s; s++)
-            if (strlen(*s) > best_len && domain_within(domain, dl, *s)) {
+            if (strlen(*s) > best_len && domain_within(domain, dl, *s)
+                && !(cfg->providers[i].default_signers && dl == strlen(*s))) {
                 best = &cfg->providers[i];
                 best_len = strlen(*s);
             }
@@ -868,7 +869,13 @@ static int set_provider(struct config *cfg, const char *domain, const char *v, c
         p->domain = g_ascii_strdown(domain, -1);
         p->weight = weight;
         p->mode = mode;
+        p->default_signers = false;
         if (!signers) {
+            /* A mail provider signs its users' mail with its own domain
+             * (hotmail.com, gmx.net): anybody with a free mailbox there could
+             * "prove" a report by that signature. Without signed_by= only its
+             * subdomains (arf.mail.yahoo.com) prove it. */
+            p->default_signers = true;
             signers = g_new0(char *, 2);
             signers[0] = g_strdup(p->domain);
         }

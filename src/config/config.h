@@ -34,6 +34,8 @@ struct config_provider {
                                  * (or our MX's DKIM/SPF/DMARC pass) proves a report
                                  * came from this provider (subdomains match); from
                                  * "signed_by=a,b", else { domain } */
+    bool default_signers;       /* no signed_by=: only subdomains of the domain prove it,
+                                 * never the domain itself, which signs its users' mail */
 };
 
 /* An address or CIDR range of [network] our_ips. */

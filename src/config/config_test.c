@@ -187,7 +187,8 @@ static void test_config_desk_values(void **state)
                        "[incidents]\nwindows = 30m;1d\nobserve_score = 1\nalert_score = 10;20\n"
                        "lock_score = 30;60\nalert_complaints = 0\nlock_complaints = 5;9\n"
                        "[providers]\nAOL.com = 1.5 manual\nabusix.org = 0.5 automatic\n"
-                       "example.org = 2\n";
+                       "example.org = 2\ngmx.net = 1.0\nsenderscore.net = 0.8 "
+                       "signed_by=senderscore.net\n";
     struct config cfg;
     config_defaults(&cfg);
     struct ad_err err = { 0 };
@@ -219,6 +220,17 @@ static void test_config_desk_values(void **state)
     p = config_provider_find(&cfg, "example.org");
     bad += check_ll("desk", "example.org weight", p ? (long long)p->weight : -1, 2);
     bad += check_ll("desk", "example.org mode", p ? (long long)p->mode : -1, CONFIG_MODE_DETECT);
+    /* Who proves a report: without signed_by= a subdomain, never the domain
+     * itself (a free mailbox at gmx.net is signed by gmx.net). */
+    p = config_provider_signed(&cfg, "gmx.net");
+    bad += check_str("desk", "gmx.net itself proves nothing", p ? p->domain : NULL, NULL);
+    p = config_provider_signed(&cfg, "fbl.gmx.net");
+    bad += check_str("desk", "a subdomain proves gmx.net", p ? p->domain : NULL, "gmx.net");
+    p = config_provider_signed(&cfg, "senderscore.net");
+    bad += check_str("desk", "signed_by= names the domain itself", p ? p->domain : NULL,
+                     "senderscore.net");
+    p = config_provider_signed(&cfg, "evilgmx.net");
+    bad += check_str("desk", "no provider for evilgmx.net", p ? p->domain : NULL, NULL);
     config_free(&cfg);
     FAIL_IF_BAD(bad);
 }

@@ -58,7 +58,7 @@ our_hosts = *.hoster.example
 our_ips = 198.51.100.0/24
 [providers]
 yahoo.com = 1.0 manual
-hotmail.com = 1.0 manual
+hotmail.com = 1.0 manual signed_by=hotmail.com
 [notify]
 smarthost = smtp://127.0.0.1:$SMTP_SINK_PORT
 from = abuse@hoster.example

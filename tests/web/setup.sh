@@ -31,7 +31,7 @@ our_hosts = *.hoster.example
 our_ips = 198.51.100.0/24
 [providers]
 yahoo.com = 1.0 manual
-hotmail.com = 1.0 manual
+hotmail.com = 1.0 manual signed_by=hotmail.com
 [incidents]
 auto_lock = false
 # the incidents stay at the alert stage (the spam-run rule would take
