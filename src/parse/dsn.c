@@ -249,6 +249,15 @@ static bool user_status(const char *status)
     return status && (status[0] == '4' || status[0] == '5') && strncmp(status + 1, ".1.", 3) == 0;
 }
 
+/* True when the status code by itself means that the recipient's address is
+ * unknown (X.1.x; Exchange's permanent 5.4.1 "Recipient address rejected: Access
+ * denied" and 5.1.3xx), whatever the text around it says. */
+static bool status_means_unknown_user(const char *status)
+{
+    return user_status(status)
+           || (status && strcmp(reason_classify("", status, NULL, NULL), "userunknown") == 0);
+}
+
 /* Formats whose notice names a missing mailbox only when the recipient is unknown
  * (the gateway looked the address up itself), so their "unknown user" is never a
  * filter speaking. */
@@ -301,6 +310,7 @@ static const char *diag_reason(const struct dsn_ent *e, const char *swept, const
     char code[16];
     const char *reason = reason_classify(swept, status, cmd, action);
     if (strcmp(reason, "userunknown") == 0 && !cmd && !explicit_user && !user_status(e->status)
+        && !status_means_unknown_user(status)
         && !(e->diag && dsn_status_find(e->diag, false, code) && user_status(code)))
         /* "No such user" that no SMTP command and no X.1.x code place at RCPT
          * time: a filter (often after DATA) answering in a mailbox's words. */
@@ -344,6 +354,7 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
         status = code;
 
     char inner[16];
+    char ncode[16]; /* a code taken from the notice, below */
     if (status && strlen(status) == 5 && strcmp(status + 1, ".4.7") == 0 && e->diag
         && last_inner_code(e->diag, inner))
         status = inner;
@@ -355,14 +366,22 @@ static void finish_ent(struct report *r, const struct dsn_ent *e, const char *fo
         reason = dsn_rhost_reason(e->rmta, e->rcpt, reporting_mta, swept, e->status, cmd);
     if (!reason) {
         reason = diag_reason(e, swept, status, cmd, action, explicit_user);
+        const char *nstatus = NULL;
         if (reason_vague(reason) && notice) {
             /* The recipient's own text names no cause: the notice may, for all
              * of its recipients; it then follows the diagnostic. */
             char *both = g_strconcat(swept ? swept : "", swept ? " " : "", notice, NULL);
             char *bs = diag_sweep(both);
             g_free(both);
-            const char *r2 = diag_reason(e, bs, status, cmd, action, explicit_user);
+            /* A code the notice gives (RFC 3463) then stands for this recipient
+             * too, when its own text had none. */
+            if (!status && dsn_status_find(notice, true, ncode))
+                nstatus = ncode;
+            const char *r2 = diag_reason(e, bs, status ? status : nstatus, cmd, action,
+                                         explicit_user);
             if (!reason_vague(r2)) {
+                if (nstatus)
+                    status = nstatus;
                 reason = r2;
                 g_free(swept);
                 swept = bs;

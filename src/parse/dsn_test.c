@@ -359,6 +359,54 @@ static const struct dsn_case cases[] = {
      "Delivery failed: mia@example.co.jp\n"
      "Remote host said: 554 5.4.14 Hop count exceeded - possible mail loop\n",
      1, "text", 1, {{"mia@example.co.jp", "5.4.14", "networkerror"}}},
+    /* A notice whose recipient lines say no cause: the code and words of the
+     * notice (RFC 3463 X.1.10, "recipient not found") stand for the recipient. */
+    {"text: the notice's status code stands for its one recipient",
+     "From: postmaster@mx.example.net\n"
+     "To: sender@example.org\n"
+     "Subject: Undeliverable: hello\n"
+     "\n"
+     "Your message to ann@example.net couldn't be delivered.\n"
+     "ann wasn't found at example.net.\n"
+     "\n"
+     "More Info for Email Admins\n"
+     "Status code: 550 5.1.10\n"
+     "\n"
+     "This error occurs because the sender sent a message to an address that is incorrect.\n"
+     "\n"
+     "Original Message Details\n"
+     "Recipient Address:      ann@example.net\n"
+     "\n"
+     "Error Details\n"
+     "Error:  550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient ann@example.net not found by SMTP address lookup\n",
+     1, "text", 1, {{"ann@example.net", "5.1.10", "userunknown"}}},
+    /* A code that by itself names the recipient (Exchange's permanent 5.4.1,
+     * "Recipient address rejected: Access denied") is not a filter, even with
+     * no SMTP command named. */
+    {"rfc3464: 5.4.1 access denied is an unknown recipient",
+     "From: MAILER-DAEMON@mx.example.net\n"
+     "To: sender@example.org\n"
+     "Subject: Undeliverable mail\n"
+     "MIME-Version: 1.0\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B2\"\n"
+     "\n"
+     "--B2\n"
+     "Content-Type: text/plain\n"
+     "\n"
+     "Failed to deliver to bob@example.com\n"
+     "\n"
+     "--B2\n"
+     "Content-Type: message/delivery-status\n"
+     "\n"
+     "Reporting-MTA: dns; mx.example.net\n"
+     "\n"
+     "Final-Recipient: rfc822; bob@example.com\n"
+     "Action: failed\n"
+     "Status: 5.4.1\n"
+     "Diagnostic-Code: smtp; 550 5.4.1 Recipient address rejected: Access denied\n"
+     "\n"
+     "--B2--\n",
+     1, NULL, 1, {{"bob@example.com", "5.4.1", "userunknown"}}},
     /* Free-text bounces in no known format (list-server bounces). */
     {"free text: the address next to a failure phrase",
      "From: Mail Delivery System <mailer@mx.example.net>\n"
