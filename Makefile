@@ -82,6 +82,7 @@ bench: build
 	bash bench/policy.sh
 	bash bench/shared_counters.sh
 	python3 bench/decisions.py --bin build/abusedesk --sweep
+	python3 bench/decisions_alt.py --bin build/abusedesk --seed 1
 	bash bench/dmarc.sh
 	AD_BINARY=build/abusedesk bash bench/milter.sh
 
