@@ -88,11 +88,13 @@ PEOPLE = [("gmx.net", True, 0.3), ("web.de", True, 0.25), ("t-online.de", False,
 RCPT_DOMAINS = {"hotmail": "hotmail.com", "yahoo": "yahoo.com", "aol": "aol.com", "gmx": "gmx.de",
                 "webde": "web.de", "comcast": "comcast.net", "senderscore": "rr.com",
                 "spamcop": "example-isp.net", "abusix": "trap.example.org"}
-# Domains the shipped [providers] accept when our MX saw a DKIM or SPF pass
-# for them (a row's domain, its subdomains, or its signed_by).
-TRUSTED_SIGNERS = {"hotmail.com", "arf.mail.yahoo.com", "aol.net", "gmx.net", "web.de",
-                   "comcast.net", "senderscore.net", "spamcop.net", "abusix.org", "outlook.com",
-                   "t-online.de"}
+# Domains the shipped [providers] accept as proof when our MX saw a DKIM or
+# SPF pass for them: a row's signed_by, or a subdomain of a row without
+# signed_by; never the bare domain of such a row (hotmail.com, gmx.net,
+# web.de sign every free mailbox's mail, so their signature proves nothing).
+# The MX still sees a pass for the others; the desk scores those reports as
+# unauthenticated, and the figures count them so.
+TRUSTED_SIGNERS = {"arf.mail.yahoo.com", "aol.net", "senderscore.net"}
 
 SPAM_SUBJECTS = [
     "Ihre Rechnung Nr. %d ist fällig", "Your parcel could not be delivered", "Re: Angebot",
@@ -778,7 +780,9 @@ class Month:
             e = rep["entity"]
             m = rep["mail"]
             through_us = m["via"] in ("account", "script")
-            trusted = rep["auth"] and not rep.get("forged")
+            signer = PROVIDERS[rep["provider"]]["signer"] if rep["kind"] == "arf" \
+                else rep["provider"]
+            trusted = rep["auth"] and not rep.get("forged") and signer in TRUSTED_SIGNERS
             e["complaints"].append(dict(at=rep["arrival"], auth=trusted, us=through_us,
                                         bulk=bool(m.get("listmark")), dup=rep.get("dup"),
                                         prov=rep["provider"], subject=m["subject"]))

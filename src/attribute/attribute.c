@@ -518,7 +518,18 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
             g_snprintf(src, sizeof src, "Received[%d]", i + 1);
             evidence(out, src, "authenticated sender %s at our submission hop", who);
             out->account = who;
-            out->client_ip = clause_last_ip(h->from);
+            /* Where the account's owner (or whoever has the password) sent
+             * it from: the client of the lowest hop of our chain (the
+             * browser's address our webmail wrote), else of this one; never
+             * one of our own addresses. */
+            for (int k = entry; k >= i && !out->client_ip; k--) {
+                const struct received_hop *c = g_ptr_array_index(hops, (guint)k);
+                char *ip = clause_last_ip(c->from);
+                if (ip && !config_ip_is_ours(cfg, ip))
+                    out->client_ip = ip;
+                else
+                    g_free(ip);
+            }
         }
     }
     if (!out->account && o && o->authenticated_user) {

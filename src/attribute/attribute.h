@@ -38,8 +38,8 @@ struct attribution {
                                  * of its accounts (not only through its domain), a script
                                  * whose uid is listed, or a customer id; never an ip */
     char *source_ip;            /* our address the mail left from, or NULL */
-    char *client_ip;            /* the address the account submitted from, as our
-                                 * submission hop wrote it, or NULL */
+    char *client_ip;            /* the address the account's mail came from (the client
+                                 * of the lowest hop of our chain, never ours), or NULL */
     char *reason;               /* why not attributed, or a caveat; NULL when none */
     int our_hop;                /* index into original->received of our first hop, -1 */
     GPtrArray *evidence;        /* of struct attribute_evidence *, owned */

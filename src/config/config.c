@@ -172,20 +172,16 @@ static const struct ckey schema[] = {
       "new complaints about a sender whose incident was resolved this recently reopen it "
       "(later ones open a new incident)", 0 },
     { "incidents", "run_lock_complaints", CT_INT, OFF(run_lock_complaints), "3", 0, 1000, NULL,
-      "lock a sender at once when this many authenticated complaints within run_window show a "
-      "spam run: several mails (more than one subject, or one subject sent over at least "
-      "run_min_spread), none about mail marked as sent to a list, from at least "
-      "auto_lock_min_providers providers or (a mailbox) submitted from run_min_clients "
-      "addresses (0 = off; the score thresholds still apply)", 0 },
-    { "incidents", "run_window", CT_DURATION, OFF(run_window), "12h", 60, 7LL * 86400, NULL,
+      "lock a sender at once when this many authenticated complaints within run_window about "
+      "mail not marked as sent to a list show a spam run: a mailbox's mails came from at least "
+      "run_min_clients networks, a web script's complaints from run_script_min_providers "
+      "providers (0 = off; the score thresholds still apply)", 0 },
+    { "incidents", "run_window", CT_DURATION, OFF(run_window), "72h", 60, 30LL * 86400, NULL,
       "period in which the complaints of run_lock_complaints are looked for", 0 },
-    { "incidents", "run_min_spread", CT_DURATION, OFF(run_min_spread), "10m", 0, 86400, NULL,
-      "complaints about mails with one subject show a spam run only when those mails were "
-      "sent (by our servers' clock) over at least this long: a newsletter goes out at once", 0 },
     { "incidents", "run_min_clients", CT_INT, OFF(run_min_clients), "3", 0, 1000, NULL,
-      "a mailbox's spam run from fewer than auto_lock_min_providers providers still locks when "
-      "its mails were submitted from at least this many addresses (a leaked password is used "
-      "from many places; 0 = never)", 0 },
+      "networks (IPv4 /16, IPv6 /32, as our submission or webmail hops name the client) a "
+      "mailbox's complained-about mails must come from for the spam-run rule: a leaked "
+      "password is used from many places, its owner writes from one or two (0 = never)", 0 },
     { "incidents", "run_script_min_providers", CT_INT, OFF(run_script_min_providers), "1", 1,
       100, NULL,
       "providers a web script's spam run needs to lock it (a contact form should draw no "

@@ -107,8 +107,7 @@ struct config {
     long long reopen_window;    /* seconds: new complaints reopen an incident resolved this recently */
     int run_lock_complaints;    /* authenticated complaints about a spam run that lock; 0 = off */
     long long run_window;       /* seconds over which they are looked for */
-    long long run_min_spread;   /* seconds: one subject must span this much sending time */
-    int run_min_clients;        /* submission addresses that stand in for a second provider */
+    int run_min_clients;        /* networks a mailbox's run must come from; 0 = never */
     int run_script_min_providers;   /* providers a script's spam run needs */
     /* [act] */
     char *lock_command, *unlock_command;    /* "" = none; parsed into argv, never run by a shell */

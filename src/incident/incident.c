@@ -11,6 +11,7 @@
  */
 #include "incident.h"
 
+#include <arpa/inet.h>
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -140,23 +141,22 @@ int incident_history(const struct config *cfg, struct store *st, int64_t self,
     return rc;
 }
 
-/* The spam-run rule: a mailbox that sends spam draws complaints about one
- * mail after another, a newsletter about copies of one mail.
+/* The spam-run rule: a mailbox whose password leaked sends from wherever its
+ * new users are (a botnet, proxies, phished webmail sessions), its owner
+ * from one or two places (an office, a home line, a phone's carrier).
  * run_lock_complaints authenticated complaints within run_window about mail
- * not marked as sent to a list reach the lock stage at once, long before the
- * score sums do, when they are about several mails (more than one subject,
- * one subject our servers sent over at least run_min_spread, or mails
- * submitted from run_min_clients addresses: a leaked password is used from
- * many places, an owner writes from one or two, and nobody who only
- * receives the mail can choose where it was sent from) and came from at
- * least auto_lock_min_providers providers or from run_min_clients
- * addresses. A web script needs the count from run_script_min_providers
+ * not marked as sent to a list, about mails that came from at least
+ * run_min_clients networks (client_net: our own hops say where from, nobody
+ * who only receives the mail can choose it), reach the lock stage at once,
+ * long before the score sums do. Newsletters and mail merges of the owner
+ * come from the owner's places, so they never meet it, whatever their
+ * subjects. A web script needs the count from run_script_min_providers
  * providers: a contact form should draw no complaint at all, and its lock
- * stops only the script, as seed 002 has it. Only what a proven provider
- * reported and our own hops wrote counts, so a forger can start none of it;
- * list headers written into spam keep it out of this rule (the sums, with
- * bulk_factor, still lock). *by_run tells the caller that this rule, not the
- * sums, reached the lock stage. */
+ * stops only the script, as seed 002 has it. A spam run from a single place
+ * (one rented server) is left to the sums. Only proven providers' reports
+ * count, so a forger can start none of it. *by_run tells the caller that
+ * this rule, not the sums, reached the lock stage: it weighed the evidence
+ * in place of auto_lock_min_providers. */
 static int run_rule(const struct config *cfg, struct store *st, const char *kind,
                     const char *subject, int64_t at, enum incident_stage *stage, bool *by_run,
                     GString *why, struct ad_err *err)
@@ -170,42 +170,22 @@ static int run_rule(const struct config *cfg, struct store *st, const char *kind
         return rc;
     if (run.n < cfg->run_lock_complaints)
         return 0;
-    int64_t spread = run.last_sent - run.first_sent;
-    bool clients = mailbox && cfg->run_min_clients > 0 && run.clients >= cfg->run_min_clients;
-    /* Several mails, not copies of one: other subjects, a longer sending
-     * time, or (a mailbox) other places they were submitted from. A script
-     * sends what its form makes of the visitor's input, always under one
-     * subject and as fast as it is called: for it the count is enough. */
-    bool several = !mailbox || run.subjects > 1
-                   || (run.first_sent > 0 && spread >= cfg->run_min_spread) || clients;
-    bool providers = run.providers >= (mailbox ? cfg->auto_lock_min_providers
-                                               : cfg->run_script_min_providers);
-    if (!several || (!providers && !clients))
+    if (mailbox ? cfg->run_min_clients <= 0 || run.nets < cfg->run_min_clients
+                : run.providers < cfg->run_script_min_providers)
         return 0;
     char *wn = human_window(cfg->run_window);
-    char mails[128], from[160];
-    if (!mailbox)
-        g_snprintf(mails, sizeof mails, "mails of the web script");
-    else if (run.subjects > 1)
-        g_snprintf(mails, sizeof mails, "mails with %lld different subjects",
-                   (long long)run.subjects);
-    else if (run.first_sent > 0 && spread >= cfg->run_min_spread)
-        g_snprintf(mails, sizeof mails, "mails our servers sent over %lld minutes",
-                   (long long)(spread / 60));
-    else
-        g_snprintf(mails, sizeof mails, "mails submitted from %lld addresses",
-                   (long long)run.clients);
-    if (providers)
-        g_snprintf(from, sizeof from, "from %lld providers", (long long)run.providers);
-    else
-        g_snprintf(from, sizeof from, "from %lld provider(s), the mails submitted from %lld "
-                   "addresses ([incidents] run_min_clients)", (long long)run.providers,
-                   (long long)run.clients);
     *stage = INCIDENT_STAGE_LOCK;
     *by_run = true;
-    g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s %s about %s, none "
-                    "sent to a list ([incidents] run_lock_complaints)",
-                    (long long)run.n, wn, from, mails);
+    if (mailbox)
+        g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s about mails "
+                        "sent from %lld networks, none to a list ([incidents] "
+                        "run_lock_complaints, run_min_clients)",
+                        (long long)run.n, wn, (long long)run.nets);
+    else
+        g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s from %lld "
+                        "provider(s) about mails of the web script, none to a list ([incidents] "
+                        "run_lock_complaints, run_script_min_providers)",
+                        (long long)run.n, wn, (long long)run.providers);
     g_free(wn);
     return 0;
 }
@@ -269,63 +249,22 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
     return 0;
 }
 
-/* A hash of a subject with reply and forward prefixes, case and runs of
- * white space taken out (FNV-1a, 64 bits): "Re: Offer" and "offer" are one
- * mail's subject. 0 for none. Only compared for equality, never shown. */
-static int64_t subject_hash(const char *subj)
+/* The network an address belongs to, as the spam-run rule counts them: an
+ * IPv4 /16 or an IPv6 /32, about one provider's or one carrier's range, so
+ * that a phone on a carrier's pool or a dial-up line whose address changes
+ * stays one place ("192.0.0.0/16"). NULL for none or not an address. */
+static char *client_net(const char *ip)
 {
-    if (!subj)
-        return 0;
-    const char *p = subj;
-    for (;;) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        static const char *const pre[] = { "re:", "fwd:", "fw:", "aw:", "wg:", "tr:", "sv:" };
-        size_t k = 0;
-        for (; k < G_N_ELEMENTS(pre); k++)
-            if (g_ascii_strncasecmp(p, pre[k], strlen(pre[k])) == 0)
-                break;
-        if (k == G_N_ELEMENTS(pre))
-            break;
-        p += strlen(pre[k]);
-    }
-    uint64_t h = 14695981039346656037ULL;
-    bool space = false, any = false;
-    for (; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = any;
-            continue;
-        }
-        if (space) {
-            h = (h ^ ' ') * 1099511628211ULL;
-            space = false;
-        }
-        h = (h ^ (unsigned char)g_ascii_tolower((char)c)) * 1099511628211ULL;
-        any = true;
-    }
-    if (!any)
-        return 0;
-    int64_t out = (int64_t)(h >> 1); /* positive, fits BIGINT */
-    return out ? out : 1;
-}
-
-/* When our servers sent the reported mail: the time our first hop in its
- * Received chain gives (our own clock), else its Date (the sender's), else 0. */
-static int64_t sent_time(const struct report *r, const struct attribution *a)
-{
-    const struct original *o = r->original;
-    if (!o)
-        return 0;
-    int64_t t = 0;
-    if (a->our_hop >= 0 && (guint)a->our_hop < o->received->len) {
-        const struct received_hop *h = g_ptr_array_index(o->received, a->our_hop);
-        if (h->date && score_iso_time(h->date, &t))
-            return t;
-    }
-    if (o->date && score_iso_time(o->date, &t))
-        return t;
-    return 0;
+    unsigned char b[16];
+    if (!ip)
+        return NULL;
+    if (inet_pton(AF_INET, ip, b) == 1)
+        return g_strdup_printf("%u.%u.0.0/16", b[0], b[1]);
+    if (inet_pton(AF_INET6, ip, b) != 1)
+        return NULL;
+    if (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) /* IPv4-mapped */
+        return g_strdup_printf("%u.%u.0.0/16", b[12], b[13]);
+    return g_strdup_printf("%02x%02x:%02x%02x::/32", b[0], b[1], b[2], b[3]);
 }
 
 static int add_complaint(struct store *st, int64_t report_id, const char *kind, const char *subject,
@@ -334,7 +273,7 @@ static int add_complaint(struct store *st, int64_t report_id, const char *kind, 
 {
     if (!subject)
         return 0;
-    const struct original *o = r->original;
+    char *net = client_net(a->client_ip);
     struct store_incident_complaint c = {
         .report_id = report_id,
         .kind = kind,
@@ -344,12 +283,12 @@ static int add_complaint(struct store *st, int64_t report_id, const char *kind, 
         .counted = sc->counted,
         .authenticated = sc->authenticated,
         .provider = sc->provider,
-        .bulk = o && o->bulk,
-        .mail_hash = subject_hash(o ? o->subject : NULL),
-        .sent_at = sent_time(r, a),
-        .client = a->client_ip,
+        .bulk = r->original && r->original->bulk,
+        .client_net = net,
     };
-    return store_incident_complaint_add(st, &c, err);
+    int rc = store_incident_complaint_add(st, &c, err);
+    g_free(net);
+    return rc;
 }
 
 int incident_recount(struct store *st, int64_t id, const char *kind, int64_t now,

@@ -42,14 +42,12 @@ static const char sql_score_insert[] =
 
 static const char sql_complaint_insert[] =
     "INSERT INTO complaints (report_id, subject_kind, subject, at, score, counted, authenticated,"
-    " provider, bulk, mail_hash, sent_at, client)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    " provider, bulk, client_net)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     " ON CONFLICT (report_id, subject_kind) DO NOTHING";
 
 static const char sql_run_facts[] =
-    "SELECT COUNT(*), COUNT(DISTINCT provider), COUNT(DISTINCT mail_hash),"
-    " COUNT(DISTINCT client), COALESCE(MIN(sent_at), 0), COALESCE(MAX(sent_at), 0)"
-    " FROM complaints"
+    "SELECT COUNT(*), COUNT(DISTINCT provider), COUNT(DISTINCT client_net) FROM complaints"
     " WHERE subject_kind = $1 AND subject = $2 AND at > $3 AND at <= $4 AND counted = 1"
     " AND authenticated = 1 AND bulk = 0"
     " AND NOT EXISTS (SELECT 1 FROM incident_reports x JOIN incidents i ON i.id = x.incident_id"
@@ -234,15 +232,11 @@ int store_incident_score_add(struct store *st, const struct store_incident_score
 int store_incident_complaint_add(struct store *st, const struct store_incident_complaint *c,
                                  struct ad_err *err)
 {
-    struct store_arg mh = c->mail_hash ? (struct store_arg)A_INT(c->mail_hash)
-                                       : (struct store_arg)A_NULL;
-    struct store_arg sa = c->sent_at > 0 ? (struct store_arg)A_INT(c->sent_at)
-                                         : (struct store_arg)A_NULL;
     return store_run(st, sql_complaint_insert,
                      ARGS(A_INT(c->report_id), A_TEXT(c->kind), A_TEXT(c->subject), A_INT(c->at),
                           A_DOUBLE(c->score), A_INT(c->counted ? 1 : 0),
                           A_INT(c->authenticated ? 1 : 0), A_TEXT(c->provider),
-                          A_INT(c->bulk ? 1 : 0), mh, sa, A_TEXT(c->client)),
+                          A_INT(c->bulk ? 1 : 0), A_TEXT(c->client_net)),
                      err);
 }
 
@@ -259,10 +253,7 @@ int store_incident_run_facts(struct store *st, const char *kind, const char *sub
     if ((rc = store_q_step(q, err)) == 1) {
         out->n = store_q_col_int(q, 0);
         out->providers = store_q_col_int(q, 1);
-        out->subjects = store_q_col_int(q, 2);
-        out->clients = store_q_col_int(q, 3);
-        out->first_sent = store_q_col_int(q, 4);
-        out->last_sent = store_q_col_int(q, 5);
+        out->nets = store_q_col_int(q, 2);
     }
     store_q_reset(q);
     return rc < 0 ? rc : 0;

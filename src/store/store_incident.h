@@ -51,8 +51,7 @@ int store_incident_score_add(struct store *st, const struct store_incident_score
 
 /* One complaint about a sender (kept once per report and kind), with what
  * the spam-run rule looks at: the reporting provider, whether the mail was
- * marked as sent to a list, a hash of its normalised subject and when our
- * servers sent it (0: unknown). */
+ * marked as sent to a list and the network it was sent from. */
 struct store_incident_complaint {
     int64_t report_id;
     const char *kind, *subject;
@@ -61,21 +60,17 @@ struct store_incident_complaint {
     bool counted, authenticated;
     const char *provider;       /* NULL: unknown */
     bool bulk;
-    int64_t mail_hash;          /* 0: no subject */
-    int64_t sent_at;            /* 0: unknown */
-    const char *client;         /* the submission client's address, or NULL */
+    const char *client_net;     /* "192.0.0.0/16", or NULL */
 };
 int store_incident_complaint_add(struct store *st, const struct store_incident_complaint *c,
                                  struct ad_err *err);
 
 /* What the counted, authenticated complaints about a sender in (from, to]
  * about mail not marked as sent to a list (without those a closed incident
- * dealt with) say about a spam run: how many, from how many providers, about
- * how many different subjects, from how many submission client addresses,
- * and the first and last sending time (0 when none is known). */
+ * dealt with) say about a spam run: how many, from how many providers, and
+ * from how many networks the mails came. */
 struct store_incident_run {
-    int64_t n, providers, subjects, clients;
-    int64_t first_sent, last_sent;
+    int64_t n, providers, nets;
 };
 int store_incident_run_facts(struct store *st, const char *kind, const char *subject,
                              int64_t from, int64_t to, struct store_incident_run *out,

@@ -439,13 +439,10 @@ const char *const store_sql_migrations[] = {
     ");",
     /* 16: what the spam-run rule (src/incident/incident.c) reads of each
      * complaint: the reporting provider, whether the mail was marked as sent
-     * to a list, a hash of its normalised subject, when our servers sent it
-     * and the address the account submitted it from (NULL: unknown). */
+     * to a list, and the network it was sent from (NULL: unknown). */
     "ALTER TABLE complaints ADD COLUMN provider TEXT;"
     "ALTER TABLE complaints ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE complaints ADD COLUMN mail_hash BIGINT;"
-    "ALTER TABLE complaints ADD COLUMN sent_at BIGINT;"
-    "ALTER TABLE complaints ADD COLUMN client TEXT;",
+    "ALTER TABLE complaints ADD COLUMN client_net TEXT;",
 };
 const unsigned store_sql_n_migrations = sizeof(store_sql_migrations) / sizeof(store_sql_migrations[0]);
 
