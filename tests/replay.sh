@@ -111,8 +111,11 @@ os.makedirs(out + "/maildir/new", exist_ok=True)
 os.makedirs(out + "/maildir/cur", exist_ok=True)
 os.makedirs(out + "/single", exist_ok=True)
 for k, (name, who, sent, arr, p) in enumerate(items):
+    # bob writes from his own line (a bot's addresses all over the internet
+    # on three days would be a slow spam run for the spam-run rule)
     raw = m.render(who, sent, arr, "account", "Spam %s" % name, p, "r%d@%s" % (k, p[0]),
-                   "<m%d@out.hoster.example>" % k, True, False, 100 + k)
+                   "<m%d@out.hoster.example>" % k, True, False, 100 + k,
+                   client="100.64.0.2" if who.startswith("bob@") else None)
     # file names in reverse arrival order: the replay must sort
     open("%s/maildir/new/%02d.%s" % (out, 20 - k, name), "wb").write(raw)
     open("%s/single/%s.eml" % (out, name), "wb").write(raw)

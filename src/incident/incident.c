@@ -144,17 +144,19 @@ int incident_history(const struct config *cfg, struct store *st, int64_t self,
 /* The spam-run rule: a mailbox whose password leaked sends from wherever its
  * new users are (a botnet, proxies, phished webmail sessions), its owner
  * from one or two places (an office, a home line, a phone's carrier).
- * run_lock_complaints authenticated complaints within run_window about mail
- * not marked as sent to a list, about mails that came from at least
+ * run_lock_complaints authenticated complaints within run_window about
+ * mails that came from at least
  * run_min_clients networks (client_net: our own hops say where from, nobody
  * who only receives the mail can choose it), reach the lock stage at once,
  * long before the score sums do. Newsletters and mail merges of the owner
  * come from the owner's places, so they never meet it, whatever their
  * subjects. A web script needs the count from run_script_min_providers
  * providers: a contact form should draw no complaint at all, and its lock
- * stops only the script, as seed 002 has it. A spam run from a single place
- * (one rented server) is left to the sums. Only proven providers' reports
- * count, so a forger can start none of it. *by_run tells the caller that
+ * stops only the script, as seed 002 has it (a script's complaints about
+ * mail marked as sent to a list do not count: a shop's newsletter). A spam
+ * run from a single place (one rented server) is left to the sums. List
+ * headers written into spam change nothing for a mailbox. Only proven
+ * providers' reports count, so a forger can start none of it. *by_run tells the caller that
  * this rule, not the sums, reached the lock stage: it weighed the evidence
  * in place of auto_lock_min_providers. */
 static int run_rule(const struct config *cfg, struct store *st, const char *kind,
@@ -171,15 +173,16 @@ static int run_rule(const struct config *cfg, struct store *st, const char *kind
     if (run.n < cfg->run_lock_complaints)
         return 0;
     if (mailbox ? cfg->run_min_clients <= 0 || run.nets < cfg->run_min_clients
-                : run.providers < cfg->run_script_min_providers)
+                : run.n - run.bulk < cfg->run_lock_complaints
+                      || run.providers < cfg->run_script_min_providers)
         return 0;
     char *wn = human_window(cfg->run_window);
     *stage = INCIDENT_STAGE_LOCK;
     *by_run = true;
     if (mailbox)
         g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s about mails "
-                        "sent from %lld networks, none to a list ([incidents] "
-                        "run_lock_complaints, run_min_clients)",
+                        "sent from %lld networks ([incidents] run_lock_complaints, "
+                        "run_min_clients)",
                         (long long)run.n, wn, (long long)run.nets);
     else
         g_string_printf(why, "lock: spam run: %lld authenticated complaints in %s from %lld "
@@ -187,6 +190,33 @@ static int run_rule(const struct config *cfg, struct store *st, const char *kind
                         "run_lock_complaints, run_script_min_providers)",
                         (long long)run.n, wn, (long long)run.providers);
     g_free(wn);
+    return 0;
+}
+
+/* A mailbox whose sums reach the lock stage with complaints about mail
+ * marked as sent to a list only, from fewer than run_min_clients networks,
+ * is a customer's newsletter that draws complaints, not a mailbox in other
+ * hands: it stops at alert and the team decides (seed 004: the team checks
+ * and decides on the lock). Spam from a leaked password comes from many
+ * networks and still locks, list headers or not (the spam-run rule). */
+static int bulk_hold(const struct config *cfg, struct store *st, const char *kind,
+                     const char *subject, int64_t at, enum incident_stage *stage, GString *why,
+                     struct ad_err *err)
+{
+    if (*stage != INCIDENT_STAGE_LOCK || strcmp(kind, "account") || !cfg->n_windows)
+        return 0;
+    long long w = cfg->windows[cfg->n_windows - 1];
+    struct store_incident_run run;
+    int rc = store_incident_run_facts(st, kind, subject, at - w, at, &run, err);
+    if (rc)
+        return rc;
+    if (run.n == 0 || run.bulk < run.n
+        || (cfg->run_min_clients > 0 && run.nets >= cfg->run_min_clients))
+        return 0;
+    *stage = INCIDENT_STAGE_ALERT;
+    g_string_append(why, "; every authenticated complaint is about mail marked as sent to a "
+                         "list, from the customer's own places: a newsletter, the team decides "
+                         "on a lock");
     return 0;
 }
 
@@ -246,7 +276,7 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
     }
     if (*stage < INCIDENT_STAGE_LOCK)
         return run_rule(cfg, st, kind, subject, at, stage, by_run, why, err);
-    return 0;
+    return bulk_hold(cfg, st, kind, subject, at, stage, why, err);
 }
 
 /* The network an address belongs to, as the spam-run rule counts them: an

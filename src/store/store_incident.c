@@ -47,9 +47,10 @@ static const char sql_complaint_insert[] =
     " ON CONFLICT (report_id, subject_kind) DO NOTHING";
 
 static const char sql_run_facts[] =
-    "SELECT COUNT(*), COUNT(DISTINCT provider), COUNT(DISTINCT client_net) FROM complaints"
+    "SELECT COUNT(*), COUNT(DISTINCT provider), COUNT(DISTINCT client_net),"
+    " COALESCE(SUM(bulk), 0) FROM complaints"
     " WHERE subject_kind = $1 AND subject = $2 AND at > $3 AND at <= $4 AND counted = 1"
-    " AND authenticated = 1 AND bulk = 0"
+    " AND authenticated = 1"
     " AND NOT EXISTS (SELECT 1 FROM incident_reports x JOIN incidents i ON i.id = x.incident_id"
     "   WHERE x.report_id = complaints.report_id AND (i.state IN ('resolved', 'dismissed')"
     "   OR complaints.at <= COALESCE(i.resolved_before, 0)))";
@@ -254,6 +255,7 @@ int store_incident_run_facts(struct store *st, const char *kind, const char *sub
         out->n = store_q_col_int(q, 0);
         out->providers = store_q_col_int(q, 1);
         out->nets = store_q_col_int(q, 2);
+        out->bulk = store_q_col_int(q, 3);
     }
     store_q_reset(q);
     return rc < 0 ? rc : 0;

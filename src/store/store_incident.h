@@ -66,11 +66,11 @@ int store_incident_complaint_add(struct store *st, const struct store_incident_c
                                  struct ad_err *err);
 
 /* What the counted, authenticated complaints about a sender in (from, to]
- * about mail not marked as sent to a list (without those a closed incident
- * dealt with) say about a spam run: how many, from how many providers, and
- * from how many networks the mails came. */
+ * (without those a closed incident dealt with) say about a spam run: how
+ * many, from how many providers, from how many networks the mails came, and
+ * how many were about mail marked as sent to a list. */
 struct store_incident_run {
-    int64_t n, providers, nets;
+    int64_t n, providers, nets, bulk;
 };
 int store_incident_run_facts(struct store *st, const char *kind, const char *subject,
                              int64_t from, int64_t to, struct store_incident_run *out,
