@@ -156,6 +156,14 @@ for i in 4 5 6 7 8 9 10 11; do
 done
 check "3 newsletter past the lock thresholds: not locked" "$(locked frank@customer.example)" 0
 check "3 newsletter past the lock thresholds: stays at alert, the team decides" "$(stage frank@customer.example)" alert
+frank_audit() {
+  local id
+  id=$(ad incidents --all --account frank@customer.example --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['id'])")
+  ad incident show --json "$id" | python3 -c "
+import json,sys
+print('\n'.join(a['detail'] for a in json.load(sys.stdin)['audit'] if a['action'] == 'lock-held'))"
+}
+check "3 newsletter: the audit says so once" "$(frank_audit | grep -c 'marked as sent to a list, from the customer.s own places: a newsletter, the team decides')" 1
 unset CLIENT
 
 # 4. Spam with list headers written into it, from three networks: locked.

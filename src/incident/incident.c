@@ -200,8 +200,8 @@ static int run_rule(const struct config *cfg, struct store *st, const char *kind
  * and decides on the lock). Spam from a leaked password comes from many
  * networks and still locks, list headers or not (the spam-run rule). */
 static int bulk_hold(const struct config *cfg, struct store *st, const char *kind,
-                     const char *subject, int64_t at, enum incident_stage *stage, GString *why,
-                     struct ad_err *err)
+                     const char *subject, int64_t at, enum incident_stage *stage, bool *held,
+                     GString *why, struct ad_err *err)
 {
     if (*stage != INCIDENT_STAGE_LOCK || strcmp(kind, "account") || !cfg->n_windows)
         return 0;
@@ -214,6 +214,7 @@ static int bulk_hold(const struct config *cfg, struct store *st, const char *kin
         || (cfg->run_min_clients > 0 && run.nets >= cfg->run_min_clients))
         return 0;
     *stage = INCIDENT_STAGE_ALERT;
+    *held = true;
     g_string_append(why, "; every authenticated complaint is about mail marked as sent to a "
                          "list, from the customer's own places: a newsletter, the team decides "
                          "on a lock");
@@ -226,7 +227,7 @@ static int bulk_hold(const struct config *cfg, struct store *st, const char *kin
  * (kind "domain") stops at alert. */
 static int stage_of(const struct config *cfg, struct store *st, const char *kind,
                     const char *subject, int64_t at, bool repeat, enum incident_stage *stage,
-                    bool *by_run, GString *why, struct ad_err *err)
+                    bool *by_run, bool *held, GString *why, struct ad_err *err)
 {
     double f = repeat ? cfg->repeat_factor : 1.0;
     bool joejob = !strcmp(kind, "domain");
@@ -276,7 +277,7 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
     }
     if (*stage < INCIDENT_STAGE_LOCK)
         return run_rule(cfg, st, kind, subject, at, stage, by_run, why, err);
-    return bulk_hold(cfg, st, kind, subject, at, stage, why, err);
+    return bulk_hold(cfg, st, kind, subject, at, stage, held, why, err);
 }
 
 /* The network an address belongs to, as the spam-run rule counts them: an
@@ -454,11 +455,13 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         goto out;
     bool repeat = hist->len > 0;
     enum incident_stage stage = cur;
+    bool held = false;
     /* An open incident at the lock stage cannot go higher: its sums would only
      * be read to be dropped (stage <= cur below), and a spam run's hundreds of
      * complaints made that the most expensive step of each report. */
     if (!(inc && cur == INCIDENT_STAGE_LOCK)
-        && (rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, &out->run_lock, why, err)))
+        && (rc = stage_of(cfg, st, kind, subject, at, repeat, &stage, &out->run_lock, &held, why,
+                          err)))
         goto out;
     out->stage = stage;
     char detail[512];
@@ -551,6 +554,14 @@ static int process(const struct config *cfg, struct store *st, int64_t report_id
         } else {
             stage = cur;
         }
+        /* The sums reached the lock stage, but for list mail from the
+         * customer's own places: said once in the audit log, for the team. */
+        bool said = false;
+        if (held && !out->escalated
+            && (rc = store_incident_audit_has(st, inc, "lock-held", &said, err)) == 0 && !said)
+            rc = incident_audit_at(st, at, inc, report_id, "abusedesk", "lock-held", why->str, err);
+        if (rc)
+            goto out;
     }
     out->incident_id = inc;
     out->stage = stage;

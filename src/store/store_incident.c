@@ -241,6 +241,21 @@ int store_incident_complaint_add(struct store *st, const struct store_incident_c
                      err);
 }
 
+int store_incident_audit_has(struct store *st, int64_t incident_id, const char *action, bool *has,
+                             struct ad_err *err)
+{
+    static const char sql[] = "SELECT 1 FROM audit WHERE incident_id = $1 AND action = $2 LIMIT 1";
+    *has = false;
+    struct store_q *q;
+    int rc = store_args_get(st, sql, ARGS(A_INT(incident_id), A_TEXT(action)), &q, err);
+    if (rc)
+        return rc;
+    if ((rc = store_q_step(q, err)) == 1)
+        *has = true;
+    store_q_reset(q);
+    return rc < 0 ? rc : 0;
+}
+
 int store_incident_run_facts(struct store *st, const char *kind, const char *subject,
                              int64_t from, int64_t to, struct store_incident_run *out,
                              struct ad_err *err)

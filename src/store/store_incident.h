@@ -72,6 +72,10 @@ int store_incident_complaint_add(struct store *st, const struct store_incident_c
 struct store_incident_run {
     int64_t n, providers, nets, bulk;
 };
+/* *has: the incident's audit log has an entry of this action. */
+int store_incident_audit_has(struct store *st, int64_t incident_id, const char *action, bool *has,
+                             struct ad_err *err);
+
 int store_incident_run_facts(struct store *st, const char *kind, const char *subject,
                              int64_t from, int64_t to, struct store_incident_run *out,
                              struct ad_err *err);
