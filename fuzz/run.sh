@@ -10,33 +10,27 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-fuzz}
 secs=${FUZZ_SECONDS:-60}
 work="$build/fuzz-work"
-mkdir -p "$work/parse" "$work/config" "$work/csv" "$work/policy" "$work/authres" "$work/artifacts"
-
-seeds_parse="$work/seeds-parse"
-mkdir -p "$seeds_parse"
+mkdir -p "$work/artifacts"
 shared=$(bash "$here/tools/shared-dir.sh")
-if [ -d "$shared/corpus" ]; then
-  find "$shared/corpus" -name '*.eml' -size -64k -exec cp -t "$seeds_parse" {} + 2>/dev/null || true
-fi
-find "$here/tests/malformed" -type f -size -256k -exec cp -t "$seeds_parse" {} + 2>/dev/null || true
-seeds_config="$work/seeds-config"
-mkdir -p "$seeds_config"
-cp "$here"/fuzz/seeds/config/* "$here"/etc/*.conf "$seeds_config"/ 2>/dev/null || true
-seeds_csv="$work/seeds-csv"
-mkdir -p "$seeds_csv"
-cp "$here"/fuzz/seeds/csv/* "$here"/etc/*.csv "$seeds_csv"/ 2>/dev/null || true
-seeds_policy="$work/seeds-policy"
-mkdir -p "$seeds_policy"
-cp "$here"/fuzz/seeds/policy/* "$seeds_policy"/ 2>/dev/null || true
-seeds_authres="$work/seeds-authres"
-mkdir -p "$seeds_authres"
-cp "$here"/fuzz/seeds/authres/* "$seeds_authres"/ 2>/dev/null || true
+
+# seeds NAME [FILE...]: the seed corpus $work/seeds-NAME of target fuzz_NAME:
+# fuzz/seeds/NAME plus the files given; echoes its path. New inputs go to
+# $work/NAME.
+seeds() {
+  local name=$1 dir="$work/seeds-$1"
+  shift
+  mkdir -p "$dir" "$work/$name"
+  cp "$here/fuzz/seeds/$name"/* "$@" "$dir"/ 2>/dev/null || true
+  echo "$dir"
+}
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
+# run NAME [FILE...]: fuzz_NAME on its seeds (see seeds) for FUZZ_SECONDS.
 run() {
-  local target=$1 corpus=$2 seeds=$3
+  local target=fuzz_$1 corpus="$work/$1" seeds
+  seeds=$(seeds "$@")
   echo "fuzz: $target for ${secs}s (seeds: $(ls "$seeds" | wc -l) files)"
   if ! "$build/$target" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=262144 \
       -timeout=10 -print_final_stats=1 -artifact_prefix="$work/artifacts/$target-" \
@@ -48,64 +42,37 @@ run() {
     grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$work/$target.log" | tail -2
   fi
 }
-run fuzz_parse "$work/parse" "$seeds_parse"
-run fuzz_config "$work/config" "$seeds_config"
-run fuzz_csv "$work/csv" "$seeds_csv"
-run fuzz_policy "$work/policy" "$seeds_policy"
-run fuzz_authres "$work/authres" "$seeds_authres"
-# fuzz/seeds/textsafe: untrusted text for util/textsafe.c (first byte = limits).
-seeds_textsafe="$work/seeds-textsafe"
-mkdir -p "$seeds_textsafe" "$work/textsafe"
-cp "$here"/fuzz/seeds/textsafe/* "$seeds_textsafe"/ 2>/dev/null || true
-run fuzz_textsafe "$work/textsafe" "$seeds_textsafe"
-# fuzz/seeds/route plus the corpus: header blocks for the desk's routing step.
-seeds_route="$work/seeds-route"
-mkdir -p "$seeds_route" "$work/route"
-cp "$here"/fuzz/seeds/route/* "$seeds_route"/ 2>/dev/null || true
-run fuzz_route "$work/route" "$seeds_route"
-# fuzz/seeds/rbl: DNS replies (A, TXT) and zone names for the DNSBL check.
-seeds_rbl="$work/seeds-rbl"
-mkdir -p "$seeds_rbl" "$work/rbl"
-cp "$here"/fuzz/seeds/rbl/* "$seeds_rbl"/ 2>/dev/null || true
-run fuzz_rbl "$work/rbl" "$seeds_rbl"
-# fuzz/seeds/web: query string or form, Cookie header and JSON body of a web
-# request, separated by NUL bytes (web/parse.c).
-seeds_web="$work/seeds-web"
-mkdir -p "$seeds_web" "$work/web"
-cp "$here"/fuzz/seeds/web/* "$seeds_web"/ 2>/dev/null || true
-run fuzz_web "$work/web" "$seeds_web"
-# fuzz/seeds/arrival plus the corpus: header blocks for ingest --replay's arrival time.
-seeds_arrival="$work/seeds-arrival"
-mkdir -p "$seeds_arrival" "$work/arrival"
-cp "$here"/fuzz/seeds/arrival/* "$seeds_arrival"/ 2>/dev/null || true
-run fuzz_arrival "$work/arrival" "$seeds_arrival"
-# fuzz/seeds/dmarc plus the DMARC reports of the corpus: XML, gzip, zip, mails.
-seeds_dmarc="$work/seeds-dmarc"
-mkdir -p "$seeds_dmarc" "$work/dmarc"
-cp "$here"/fuzz/seeds/dmarc/* "$seeds_dmarc"/ 2>/dev/null || true
-if [ -d "$shared/corpus/dmarc" ]; then
-  find "$shared/corpus/dmarc" -type f -size -64k -exec cp -t "$seeds_dmarc" {} + 2>/dev/null || true
-fi
-run fuzz_dmarc "$work/dmarc" "$seeds_dmarc"
-# fuzz/seeds/records: SPF and DMARC TXT records for the domain audit.
-seeds_records="$work/seeds-records"
-mkdir -p "$seeds_records" "$work/records"
-cp "$here"/fuzz/seeds/records/* "$seeds_records"/ 2>/dev/null || true
-run fuzz_records "$work/records" "$seeds_records"
-# fuzz/seeds/postqueue: postqueue -j output for held mail, and text to redact
-# (first byte: account filter).
-seeds_postqueue="$work/seeds-postqueue"
-mkdir -p "$seeds_postqueue" "$work/postqueue"
-cp "$here"/fuzz/seeds/postqueue/* "$seeds_postqueue"/ 2>/dev/null || true
-run fuzz_postqueue "$work/postqueue" "$seeds_postqueue"
-# fuzz/seeds/batv: envelope addresses with and without BATV tags, key files.
-seeds_batv="$work/seeds-batv"
-mkdir -p "$seeds_batv" "$work/batv"
-cp "$here"/fuzz/seeds/batv/* "$seeds_batv"/ 2>/dev/null || true
-run fuzz_batv "$work/batv" "$seeds_batv"
-# fuzz/seeds/milter: Received, X-PHP-Originating-Script and Message-ID values.
-seeds_milter="$work/seeds-milter"
-mkdir -p "$seeds_milter" "$work/milter"
-cp "$here"/fuzz/seeds/milter/* "$seeds_milter"/ 2>/dev/null || true
-run fuzz_milter "$work/milter" "$seeds_milter"
+# small files of a folder (none when it is missing)
+small() { [ -d "$1" ] && find "$1" -type f "${@:2}" -size -64k; return 0; }
+
+# The parser: the corpus mails and tests/malformed.
+mapfile -t parse_seeds < <(small "$shared/corpus" -name '*.eml'
+                           find "$here/tests/malformed" -type f -size -256k)
+run parse "${parse_seeds[@]}"
+run config "$here"/etc/*.conf
+run csv "$here"/etc/*.csv
+run policy
+run authres
+# untrusted text for util/textsafe.c (first byte = limits)
+run textsafe
+# header blocks for the desk's routing step
+run route
+# DNS replies (A, TXT) and zone names for the DNSBL check
+run rbl
+# query string or form, Cookie header and JSON body of a web request,
+# separated by NUL bytes (web/parse.c)
+run web
+# header blocks for ingest --replay's arrival time
+run arrival
+# DMARC reports (XML, gzip, zip, mails), with those of the corpus
+mapfile -t dmarc_seeds < <(small "$shared/corpus/dmarc")
+run dmarc "${dmarc_seeds[@]}"
+# SPF and DMARC TXT records for the domain audit
+run records
+# postqueue -j output for held mail, and text to redact (first byte: account filter)
+run postqueue
+# envelope addresses with and without BATV tags, key files
+run batv
+# Received, X-PHP-Originating-Script and Message-ID values
+run milter
 exit $status
