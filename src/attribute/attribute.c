@@ -106,47 +106,35 @@ static bool clause_is_ours(const struct config *cfg, const char *clause, char **
     return ours;
 }
 
-/* The first address literal in a clause, g_malloc'd, or NULL. */
-static char *clause_ip(const struct config *cfg, const char *clause, bool only_ours)
+/* An address literal of a clause, g_malloc'd, or NULL: the first one (of
+ * ours only, with only_ours), or with last the last one, which is what the
+ * receiving MTA wrote in its parenthesis ("helo (rdns [192.0.2.1])"); the
+ * first may be the client's HELO, which it chooses. */
+static char *clause_ip_pick(const struct config *cfg, const char *clause, bool only_ours,
+                            bool last)
 {
     if (!clause)
         return NULL;
     char **w = g_strsplit_set(clause, " \t()[]=,;", -1);
     char *ip = NULL;
-    for (char **p = w; *p && !ip; p++) {
+    for (char **p = w; *p && (last || !ip); p++) {
         const char *word = *p;
         if (g_ascii_strncasecmp(word, "IPv6:", 5) == 0)
             word += 5;
         struct config_net n;
         if (*word && !strchr(word, '/') && config_parse_net(word, &n)
-            && (!only_ours || config_ip_is_ours(cfg, word)))
-            ip = g_strdup(word);
-    }
-    g_strfreev(w);
-    return ip;
-}
-
-/* The last address literal of a from clause: what the receiving MTA wrote in
- * its parenthesis ("helo (rdns [192.0.2.1])"); the first may be the
- * client's HELO, which it chooses. g_malloc'd, or NULL. */
-static char *clause_last_ip(const char *clause)
-{
-    if (!clause)
-        return NULL;
-    char **w = g_strsplit_set(clause, " \t()[]=,;", -1);
-    char *ip = NULL;
-    for (char **p = w; *p; p++) {
-        const char *word = *p;
-        if (g_ascii_strncasecmp(word, "IPv6:", 5) == 0)
-            word += 5;
-        struct config_net n;
-        if (*word && !strchr(word, '/') && config_parse_net(word, &n)) {
+            && (!only_ours || config_ip_is_ours(cfg, word))) {
             g_free(ip);
             ip = g_strdup(word);
         }
     }
     g_strfreev(w);
     return ip;
+}
+
+static char *clause_ip(const struct config *cfg, const char *clause, bool only_ours)
+{
+    return clause_ip_pick(cfg, clause, only_ours, false);
 }
 
 /* True when the "from" clause of a hop names one of our servers. The address
@@ -524,7 +512,7 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
              * one of our own addresses. */
             for (int k = entry; k >= i && !out->client_ip; k--) {
                 const struct received_hop *c = g_ptr_array_index(hops, (guint)k);
-                char *ip = clause_last_ip(c->from);
+                char *ip = clause_ip_pick(cfg, c->from, false, true);
                 if (ip && !config_ip_is_ours(cfg, ip))
                     out->client_ip = ip;
                 else

@@ -11,7 +11,6 @@
  */
 #include "incident.h"
 
-#include <arpa/inet.h>
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -286,14 +285,11 @@ static int stage_of(const struct config *cfg, struct store *st, const char *kind
  * stays one place ("192.0.0.0/16"). NULL for none or not an address. */
 static char *client_net(const char *ip)
 {
-    unsigned char b[16];
-    if (!ip)
+    struct config_net n;
+    if (!ip || strchr(ip, '/') || !config_parse_net(ip, &n))
         return NULL;
-    if (inet_pton(AF_INET, ip, b) == 1)
-        return g_strdup_printf("%u.%u.0.0/16", b[0], b[1]);
-    if (inet_pton(AF_INET6, ip, b) != 1)
-        return NULL;
-    if (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) /* IPv4-mapped */
+    const unsigned char *b = n.addr;
+    if (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) /* IPv4, mapped */
         return g_strdup_printf("%u.%u.0.0/16", b[12], b[13]);
     return g_strdup_printf("%02x%02x:%02x%02x::/32", b[0], b[1], b[2], b[3]);
 }

@@ -245,14 +245,9 @@ int store_incident_audit_has(struct store *st, int64_t incident_id, const char *
                              struct ad_err *err)
 {
     static const char sql[] = "SELECT 1 FROM audit WHERE incident_id = $1 AND action = $2 LIMIT 1";
-    *has = false;
-    struct store_q *q;
-    int rc = store_args_get(st, sql, ARGS(A_INT(incident_id), A_TEXT(action)), &q, err);
-    if (rc)
-        return rc;
-    if ((rc = store_q_step(q, err)) == 1)
-        *has = true;
-    store_q_reset(q);
+    int64_t one = 0;
+    int rc = store_first_int(st, sql, ARGS(A_INT(incident_id), A_TEXT(action)), &one, err);
+    *has = rc == 1;
     return rc < 0 ? rc : 0;
 }
 
