@@ -21,6 +21,9 @@
 #  11. reports hand-written from free mailboxes at gmx.net, web.de and
 #      t-online.de, signed by those domains as all their users' mail is
 #      (rows without signed_by=): unauthenticated, no lock
+#  12. mail sent as quinn that carries a Received header its sender wrote
+#      below ours, naming rita as the authenticated sender and one place:
+#      quinn's, from the networks our server wrote; rita is not touched
 # Each check prints "got X, want Y" on failure.
 set -uo pipefail
 top=${AD_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -69,7 +72,7 @@ ad init >/dev/null || { echo "FAIL init"; exit 1; }
 
 {
   echo "customer_id,customer_name,contact_email,language,account,domain,uid"
-  for u in dave erin frank grace heidi ivan judy kim olga paul; do
+  for u in dave erin frank grace heidi ivan judy kim olga paul quinn rita; do
     echo "C-$u,Customer $u,owner-$u@contact.example,en,$u@customer.example,,"
   done
   echo "C-web,Webshop,owner-web@contact.example,en,,,10077"
@@ -243,6 +246,22 @@ done
 check "11 free mailboxes: not locked" "$(locked paul@customer.example)" 0
 rep=$(ad reports --account paul@customer.example --limit 1 --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['id'])")
 has "11 free mailboxes: scored as unauthenticated" "$(ad explain "$rep")" "unauthenticated_factor"
+
+# 12. A forged hop below ours frames nobody and hides no network.
+for c in 1 2 3; do
+  t=$(ago 20)
+  n=$((n + 1))
+  python3 "$top/tests/desk/mkcomplaint.py" "$corpus/${tpl[$((c - 1))]}.eml" --mx-auth auto \
+    --arrival "$t" --date "$t" --source-ip 198.51.100.25 --from quinn@customer.example \
+    --subject "Forged hop $c" --msgid "hop$n@customer.example" \
+    --received "from mx2.out.hoster.example (mx2.out.hoster.example [198.51.100.25]) by mx.recipient.test with ESMTPS id R$n; $t" \
+    --received "from [$((c * 50)).1.2.3] (x.example.test [$((c * 50)).1.2.3]) (Authenticated sender: quinn@customer.example) by smtp.hoster.example (Postfix) with ESMTPSA id S$n; $t" \
+    --received "from [192.0.2.44] (office.example.test [192.0.2.44]) (Authenticated sender: rita@customer.example) by smtp.hoster.example (Postfix) with ESMTPSA id F$n; $t" \
+    | ad ingest -q --source test || { echo "FAIL ingest hop $c"; fails=$((fails + 1)); }
+  ad process >/dev/null
+done
+check "12 forged hop: rita has no incident" "$(ad incidents --all --account rita@customer.example --json | grep -c '"id"')" 0
+check "12 forged hop: quinn, from three networks, is locked" "$(locked quinn@customer.example)" 1
 
 echo "spamrun: $fails check(s) failed"
 [ "$fails" = 0 ]

@@ -497,8 +497,12 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
         return 0;
     }
 
-    /* 3. Who sent it through us: authenticated user at our hops, then headers. */
-    for (int i = entry; i >= first && i >= 0 && !out->account; i--) {
+    /* 3. Who sent it through us: authenticated user at our hops, then headers.
+     * From the top of our chain down: our submission server wrote its hop
+     * above anything the client put into the mail, and a Received header the
+     * client wrote below it ("by smtp.<ours> ... Authenticated sender: bob")
+     * names us as easily as ours does. The topmost one is ours. */
+    for (int i = first; i >= 0 && i <= entry && !out->account; i++) {
         const struct received_hop *h = g_ptr_array_index(hops, (guint)i);
         char *who = hop_auth_sender(h->raw);
         if (who) {
@@ -507,16 +511,19 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
             evidence(out, src, "authenticated sender %s at our submission hop", who);
             out->account = who;
             /* Where the account's owner (or whoever has the password) sent
-             * it from: the client of the lowest hop of our chain (the
-             * browser's address our webmail wrote), else of this one; never
-             * one of our own addresses. */
-            for (int k = entry; k >= i && !out->client_ip; k--) {
+             * it from: the client of this hop, or when that is one of ours
+             * (our webmail), the client of the hop our webmail wrote below
+             * it (the browser's address); never one of our own addresses. */
+            for (int k = i; k <= i + 1 && k <= entry; k++) {
                 const struct received_hop *c = g_ptr_array_index(hops, (guint)k);
                 char *ip = clause_ip_pick(cfg, c->from, false, true);
-                if (ip && !config_ip_is_ours(cfg, ip))
+                if (!ip)
+                    break;
+                if (!config_ip_is_ours(cfg, ip)) {
                     out->client_ip = ip;
-                else
-                    g_free(ip);
+                    break;
+                }
+                g_free(ip); /* our webmail: its client is in the hop below */
             }
         }
     }
@@ -527,7 +534,9 @@ int attribute_report(const struct config *cfg, struct store *st, const struct re
     }
     bool esmtpa = false;
     char *uid = NULL;
-    for (int i = entry; i >= first && i >= 0; i--) {
+    /* Top down as well: pickup's own "from userid N" hop is above any the
+     * script wrote into its headers. */
+    for (int i = first; i >= 0 && i <= entry; i++) {
         const struct received_hop *h = g_ptr_array_index(hops, (guint)i);
         if (with_authenticated(h->with))
             esmtpa = true;
